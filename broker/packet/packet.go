@@ -1,0 +1,202 @@
+package packet
+
+// Type is the MQTT control packet type, the high nibble of the first byte of
+// the fixed header (MQTT 3.1.1 section 2.2.1).
+type Type byte
+
+// The 14 control packet types of MQTT 3.1.1.
+const (
+	CONNECT     Type = 1
+	CONNACK     Type = 2
+	PUBLISH     Type = 3
+	PUBACK      Type = 4
+	PUBREC      Type = 5
+	PUBREL      Type = 6
+	PUBCOMP     Type = 7
+	SUBSCRIBE   Type = 8
+	SUBACK      Type = 9
+	UNSUBSCRIBE Type = 10
+	UNSUBACK    Type = 11
+	PINGREQ     Type = 12
+	PINGRESP    Type = 13
+	DISCONNECT  Type = 14
+)
+
+var typeNames = [...]string{"RESERVED", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC",
+	"PUBREL", "PUBCOMP", "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP",
+	"DISCONNECT", "RESERVED"}
+
+func (t Type) String() string { return typeNames[t&0x0f] }
+
+// Protocol levels (MQTT 3.1.1 section 3.1.2.2).
+const (
+	Version31  byte = 3 // MQTT 3.1, protocol name "MQIsdp"
+	Version311 byte = 4 // MQTT 3.1.1, protocol name "MQTT"
+	Version5   byte = 5 // MQTT 5.0: not implemented yet
+)
+
+// Spec limits.
+const (
+	// MaxRemainingLength is the largest remaining length four bytes can
+	// encode (MQTT 3.1.1 section 2.2.3): 268,435,455.
+	MaxRemainingLength = 268435455
+	// MaxStringLen is the longest UTF-8 encoded string (section 1.5.3).
+	MaxStringLen = 65535
+	// MaxClientID31 is the longest client identifier MQTT 3.1 allows.
+	MaxClientID31 = 23
+	// SubackFailure is the SUBACK return code of a refused subscription
+	// (section 3.9.3).
+	SubackFailure byte = 0x80
+)
+
+// Packet is one MQTT control packet.
+type Packet interface {
+	// Type returns the control packet type.
+	Type() Type
+	// Append appends the encoded packet (fixed header included) to dst.
+	Append(dst []byte) []byte
+}
+
+// Connect is the CONNECT packet (section 3.1).
+type Connect struct {
+	ProtocolName  string // "MQTT" or "MQIsdp"
+	ProtocolLevel byte   // Version311 or Version31
+	CleanSession  bool
+	KeepAlive     uint16 // seconds; 0 disables keep-alive
+	ClientID      string
+
+	WillFlag    bool
+	WillQoS     byte
+	WillRetain  bool
+	WillTopic   string
+	WillPayload []byte
+
+	UsernameFlag bool
+	Username     string
+	PasswordFlag bool
+	Password     []byte
+}
+
+// Connack is the CONNACK packet (section 3.2).
+type Connack struct {
+	SessionPresent bool
+	ReturnCode     ConnackCode
+}
+
+// Publish is the PUBLISH packet (section 3.3).
+type Publish struct {
+	Dup      bool
+	QoS      byte
+	Retain   bool
+	Topic    string
+	PacketID uint16 // only with QoS 1 and 2
+	Payload  []byte
+}
+
+// Puback is the PUBACK packet (section 3.4).
+type Puback struct{ PacketID uint16 }
+
+// Pubrec is the PUBREC packet (section 3.5).
+type Pubrec struct{ PacketID uint16 }
+
+// Pubrel is the PUBREL packet (section 3.6).
+type Pubrel struct{ PacketID uint16 }
+
+// Pubcomp is the PUBCOMP packet (section 3.7).
+type Pubcomp struct{ PacketID uint16 }
+
+// Subscription is one topic filter of a SUBSCRIBE with its requested QoS.
+type Subscription struct {
+	Filter string
+	QoS    byte
+}
+
+// Subscribe is the SUBSCRIBE packet (section 3.8).
+type Subscribe struct {
+	PacketID      uint16
+	Subscriptions []Subscription
+}
+
+// Suback is the SUBACK packet (section 3.9). Each return code is the
+// granted QoS or SubackFailure.
+type Suback struct {
+	PacketID    uint16
+	ReturnCodes []byte
+}
+
+// Unsubscribe is the UNSUBSCRIBE packet (section 3.10).
+type Unsubscribe struct {
+	PacketID uint16
+	Filters  []string
+}
+
+// Unsuback is the UNSUBACK packet (section 3.11).
+type Unsuback struct{ PacketID uint16 }
+
+// Pingreq is the PINGREQ packet (section 3.12).
+type Pingreq struct{}
+
+// Pingresp is the PINGRESP packet (section 3.13).
+type Pingresp struct{}
+
+// Disconnect is the DISCONNECT packet (section 3.14).
+type Disconnect struct{}
+
+// Type implements Packet.
+func (*Connect) Type() Type { return CONNECT }
+
+// Type implements Packet.
+func (*Connack) Type() Type { return CONNACK }
+
+// Type implements Packet.
+func (*Publish) Type() Type { return PUBLISH }
+
+// Type implements Packet.
+func (*Puback) Type() Type { return PUBACK }
+
+// Type implements Packet.
+func (*Pubrec) Type() Type { return PUBREC }
+
+// Type implements Packet.
+func (*Pubrel) Type() Type { return PUBREL }
+
+// Type implements Packet.
+func (*Pubcomp) Type() Type { return PUBCOMP }
+
+// Type implements Packet.
+func (*Subscribe) Type() Type { return SUBSCRIBE }
+
+// Type implements Packet.
+func (*Suback) Type() Type { return SUBACK }
+
+// Type implements Packet.
+func (*Unsubscribe) Type() Type { return UNSUBSCRIBE }
+
+// Type implements Packet.
+func (*Unsuback) Type() Type { return UNSUBACK }
+
+// Type implements Packet.
+func (*Pingreq) Type() Type { return PINGREQ }
+
+// Type implements Packet.
+func (*Pingresp) Type() Type { return PINGRESP }
+
+// Type implements Packet.
+func (*Disconnect) Type() Type { return DISCONNECT }
+
+var (
+	_ Packet = (*Connect)(nil)
+	_ Packet = (*Connack)(nil)
+	_ Packet = (*Publish)(nil)
+	_ Packet = (*Puback)(nil)
+	_ Packet = (*Pubrec)(nil)
+	_ Packet = (*Pubrel)(nil)
+	_ Packet = (*Pubcomp)(nil)
+	_ Packet = (*Subscribe)(nil)
+	_ Packet = (*Suback)(nil)
+	_ Packet = (*Unsubscribe)(nil)
+	_ Packet = (*Unsuback)(nil)
+	_ Packet = (*Pingreq)(nil)
+	_ Packet = (*Pingresp)(nil)
+	_ Packet = (*Disconnect)(nil)
+)
