@@ -1,0 +1,234 @@
+// Package config decodes and validates the gateway's one TOML file.
+//
+// Loading has three stages: decode the TOML into the tagged structs of this
+// package (unknown keys are errors), Validate the values, collecting every
+// problem with its file, line and key path, and compile: cmd/gateway turns
+// the validated structs into the ready-to-run configurations of each package,
+// reporting what it finds through Problems so those messages look the same.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Gateway  Gateway  `toml:"gateway"`
+	Broker   Broker   `toml:"broker"`
+	Upstream Upstream `toml:"upstream"`
+	Buffer   Buffer   `toml:"buffer"`
+	Web      Web      `toml:"web"`
+	Mapping  Mapping  `toml:"mapping"`
+	Devices  []Device `toml:"devices"`
+
+	file string
+	loc  *locator
+}
+
+// Gateway is the [gateway] table.
+type Gateway struct {
+	Name      string `toml:"name"`       // this gateway's name, the {gateway} in topics
+	DataDir   string `toml:"data_dir"`   // where databases live
+	LogLevel  string `toml:"log_level"`  // debug|info|warn|error
+	LogFormat string `toml:"log_format"` // text|json
+}
+
+// Web is the [web] table: the status page and API.
+type Web struct {
+	Address string `toml:"address"` // host:port; "" disables the web server
+}
+
+// Log levels and formats accepted by [gateway].
+var (
+	LogLevels  = []string{"debug", "info", "warn", "error"}
+	LogFormats = []string{"text", "json"}
+)
+
+// Default returns the configuration every file starts from.
+func Default() Config {
+	return Config{
+		Gateway: Gateway{
+			Name:      "gateway",
+			DataDir:   "/var/lib/gateway",
+			LogLevel:  "info",
+			LogFormat: "text",
+		},
+		Broker:  defaultBroker(),
+		Buffer:  defaultBuffer(),
+		Mapping: defaultMapping(),
+		Web:     Web{Address: "127.0.0.1:8080"},
+	}
+}
+
+// DefaultInterval is a device's poll interval when it names none.
+const DefaultInterval = time.Second
+
+// Load reads, decodes and validates the file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	return Parse(path, bytes.NewReader(b))
+}
+
+// Parse decodes and validates a config read from r; name is used in error
+// messages. It has no side effects. The error, if any, is an Errors holding
+// every problem found (a syntax error stops decoding, so it comes alone).
+func Parse(name string, r io.Reader) (*Config, error) {
+	src, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	c := Default()
+	c.file = name
+	md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(&c)
+	if err != nil {
+		return nil, Errors{decodeError(name, err)}
+	}
+	c.loc = newLocator(string(src))
+	p := c.Problems()
+	for _, k := range md.Undecoded() {
+		c.unknownKey(p, k)
+	}
+	c.applyDefaults()
+	c.validate(p)
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// File returns the name the config was loaded from.
+func (c *Config) File() string { return c.file }
+
+// Problems returns a collector for errors in c, positioned by key path. The
+// compile stage in cmd/gateway uses it so its messages match Parse's.
+func (c *Config) Problems() *Problems { return &Problems{file: c.file, loc: c.loc} }
+
+// DevicePath is the path of devices[i].
+func (c *Config) DevicePath(i int) Path { return Path{}.Index("devices", i, c.Devices[i].Name) }
+
+// PointPath is the path of devices[i].points[j].
+func (c *Config) PointPath(i, j int) Path {
+	return c.DevicePath(i).Index("points", j, c.Devices[i].Points[j].Name)
+}
+
+var typeErrRE = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
+// decodeError turns the decoder's error into an *Error with a position.
+func decodeError(name string, err error) *Error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return &Error{File: name, Line: pe.Position.Line, Col: pe.Position.Col, Key: pe.LastKey, Msg: pe.Message}
+	}
+	if m := typeErrRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1]) // the pattern only matches digits
+		msg := strings.Replace(m[3], "incompatible types: TOML value has type", "wrong type: got", 1)
+		msg = strings.Replace(msg, "; destination has type", ", want", 1)
+		return &Error{File: name, Line: line, Key: m[2], Msg: msg}
+	}
+	return &Error{File: name, Msg: err.Error()}
+}
+
+// unknownKey reports a key no struct field took, at every place it occurs.
+func (c *Config) unknownKey(p *Problems, k toml.Key) {
+	bare := k.String()
+	// A key below an unknown table is reported with the table.
+	for i := 1; i < len(k); i++ {
+		if len(c.loc.occurrences(k[:i].String())) > 0 && !c.known(k[:i]) {
+			return
+		}
+	}
+	hint := ""
+	if s := c.suggest(k); s != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	occ := c.loc.occurrences(bare)
+	if len(occ) == 0 {
+		p.addRaw(0, bare, "unknown key"+hint)
+		return
+	}
+	for _, o := range occ {
+		p.addRaw(c.loc.line(o), c.prettyKey(o), "unknown key"+hint)
+	}
+}
+
+// known reports whether the bare key path names a field of Config.
+func (c *Config) known(k toml.Key) bool {
+	_, ok := fieldKeys()[k.String()]
+	return ok
+}
+
+// suggest returns a known key at the same level that is close to k's last part.
+func (c *Config) suggest(k toml.Key) string {
+	parent := k[:len(k)-1].String()
+	best, bestD := "", 3
+	for fk := range fieldKeys() {
+		i := strings.LastIndexByte(fk, '.')
+		fp, name := "", fk
+		if i >= 0 {
+			fp, name = fk[:i], fk[i+1:]
+		}
+		if fp != parent {
+			continue
+		}
+		if d := editDistance(name, k[len(k)-1]); d < bestD || (d == bestD && name < best) {
+			best, bestD = name, d
+		}
+	}
+	return best
+}
+
+var elemRE = regexp.MustCompile(`(devices|points)\[(\d+)\]`)
+
+// prettyKey adds device and point names to an indexed key from the locator.
+func (c *Config) prettyKey(k string) string {
+	dev := -1
+	return elemRE.ReplaceAllStringFunc(k, func(m string) string {
+		sub := elemRE.FindStringSubmatch(m)
+		i, _ := strconv.Atoi(sub[2]) // the pattern only matches digits
+		switch sub[1] {
+		case "devices":
+			dev = i
+			if i < len(c.Devices) && c.Devices[i].Name != "" {
+				return m + " " + strconv.Quote(c.Devices[i].Name)
+			}
+		case "points":
+			if dev >= 0 && dev < len(c.Devices) && i < len(c.Devices[dev].Points) && c.Devices[dev].Points[i].Name != "" {
+				return m + " " + strconv.Quote(c.Devices[dev].Points[i].Name)
+			}
+		}
+		return m
+	})
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,91 @@
+package config
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+)
+
+func (c *Config) applyDefaults() {
+	for i := range c.Devices {
+		d := &c.Devices[i]
+		if d.Interval.Duration == 0 && d.Interval.bad == "" {
+			d.Interval = Dur(DefaultInterval)
+		}
+	}
+	c.Upstream.applyDefaults()
+}
+
+// validate checks every value, adding each problem to p.
+func (c *Config) validate(p *Problems) {
+	g := At("gateway")
+	checkLevel(p, g.Key("name"), c.Gateway.Name)
+	if c.Gateway.DataDir == "" {
+		p.Add(g.Key("data_dir"), "missing: want a directory the gateway may write, e.g. \"/var/lib/gateway\"")
+	}
+	oneOf(p, g.Key("log_level"), c.Gateway.LogLevel, LogLevels)
+	oneOf(p, g.Key("log_format"), c.Gateway.LogFormat, LogFormats)
+	c.Broker.validate(p)
+	c.Upstream.validate(p)
+	c.Buffer.validate(p)
+	checkAddress(p, At("web").Key("address"), c.Web.Address, false)
+	c.Mapping.Rule.validate(p, At("mapping"))
+	c.validateDevices(p)
+}
+
+var (
+	fieldKeysOnce sync.Once
+	fieldKeysMap  map[string]struct{}
+)
+
+// fieldKeys returns every bare key path the Config structs define, such as
+// "devices.points.wave"; embedded structs are flattened as the decoder does.
+func fieldKeys() map[string]struct{} {
+	fieldKeysOnce.Do(func() {
+		fieldKeysMap = map[string]struct{}{}
+		walkKeys(reflect.TypeFor[Config](), "", func(k string) { fieldKeysMap[k] = struct{}{} })
+	})
+	return fieldKeysMap
+}
+
+// FieldKeys returns every key path the config structs define, sorted, e.g.
+// "devices.points.wave". The example-file test uses it.
+func FieldKeys() []string {
+	var ks []string
+	for k := range fieldKeys() {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func walkKeys(t reflect.Type, prefix string, visit func(string)) {
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
+			ft = ft.Elem()
+		}
+		if f.Anonymous {
+			walkKeys(ft, prefix, visit)
+			continue
+		}
+		name := strings.Split(f.Tag.Get("toml"), ",")[0]
+		if name == "" || name == "-" {
+			continue
+		}
+		key := prefix + name
+		visit(key)
+		if ft.Kind() == reflect.Struct && !isValueType(ft) {
+			walkKeys(ft, key+".", visit)
+		}
+	}
+}
+
+// isValueType reports whether t decodes from one TOML value, not a table.
+func isValueType(t reflect.Type) bool {
+	return t == reflect.TypeFor[Duration]() || t == reflect.TypeFor[ByteSize]()
+}

@@ -1,0 +1,100 @@
+package mapping
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/edgegw/gateway"
+)
+
+// Format renders a reading as a message payload. It returns nil when the
+// format cannot express the reading (a bad reading in the value format),
+// which means "publish nothing".
+type Format func(r gateway.Reading) []byte
+
+// TimeLayout is RFC 3339 with milliseconds, the "ts" of JSON payloads.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// ParseFormat returns the payload format named by s: "json", "value", or a
+// Go text/template (anything containing "{{").
+func ParseFormat(s string) (Format, error) {
+	switch {
+	case s == "json":
+		return JSON, nil
+	case s == "value":
+		return Plain, nil
+	case strings.Contains(s, "{{"):
+		t, err := template.New("payload").Option("missingkey=error").Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("payload template: %w", err)
+		}
+		// Render a sample so a template that names an unknown field fails now,
+		// not on the first reading.
+		if err := t.Execute(&bytes.Buffer{}, templateData{Value: gateway.Float(1), Time: time.Unix(0, 0)}); err != nil {
+			return nil, fmt.Errorf("payload template: %w", err)
+		}
+		return templateFormat(t), nil
+	}
+	return nil, fmt.Errorf("payload %q: want json, value or a Go template containing {{ }}", s)
+}
+
+// jsonPayload is the json format: {"value":..,"unit":..,"ts":..,"quality":..}.
+type jsonPayload struct {
+	Value   gateway.Value   `json:"value"`
+	Unit    string          `json:"unit,omitempty"`
+	TS      string          `json:"ts"`
+	Quality gateway.Quality `json:"quality"`
+	Error   string          `json:"error,omitempty"`
+}
+
+// JSON renders {"value":21.5,"unit":"°C","ts":"2026-01-01T00:00:00.000Z","quality":"good"};
+// a bad reading has "value":null and an "error".
+func JSON(r gateway.Reading) []byte {
+	p := jsonPayload{Value: r.Value, Unit: r.Unit, TS: r.Time.UTC().Format(TimeLayout), Quality: r.Quality}
+	if r.Err != nil {
+		p.Error = r.Err.Error()
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		// Every field marshals (Value maps NaN to null), so this cannot happen.
+		panic("mapping: marshal payload: " + err.Error())
+	}
+	return b
+}
+
+// Plain renders the bare value as text, e.g. "21.5". A reading without a
+// good or uncertain value renders nothing: plain text has no way to carry a
+// quality flag, and a fake value would be worse than none.
+func Plain(r gateway.Reading) []byte {
+	if r.Value.IsNone() || r.Quality == gateway.QualityBad {
+		return nil
+	}
+	return r.Value.AppendText(nil)
+}
+
+// templateData is what a payload template sees.
+type templateData struct {
+	Gateway, Device, Point, Unit string
+	Value                        gateway.Value
+	Time                         time.Time
+	Quality                      gateway.Quality
+	Error                        string
+}
+
+func templateFormat(t *template.Template) Format {
+	return func(r gateway.Reading) []byte {
+		d := templateData{Device: r.Device, Point: r.Point, Unit: r.Unit, Value: r.Value, Time: r.Time, Quality: r.Quality}
+		if r.Err != nil {
+			d.Error = r.Err.Error()
+		}
+		var b bytes.Buffer
+		if err := t.Execute(&b, d); err != nil {
+			return []byte("template error: " + err.Error())
+		}
+		return b.Bytes()
+	}
+}
