@@ -1,0 +1,320 @@
+// Package store persists the broker's durable state in SQLite (WAL mode):
+// retained messages, persistent sessions with their subscriptions, and the
+// QoS 1 and 2 messages queued for them.
+//
+// Writes are queued and committed by one goroutine in batched transactions
+// (group commit), so a publisher never waits for a disk sync; what was
+// queued before Close is always committed. After a crash (kill -9) at most
+// the last batch (a few milliseconds) is lost.
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+)
+
+// ErrClosed is returned by a Store used after Close.
+var ErrClosed = errors.New("store closed")
+
+// Message is a stored application message.
+type Message struct {
+	Topic   string
+	Payload []byte
+	QoS     byte
+	Retain  bool
+}
+
+// Queued is a message queued for a session, with the QoS it is delivered at.
+type Queued struct {
+	Seq int64 // unique per store, increasing in queue order
+	Msg Message
+	QoS byte
+}
+
+// Session is the stored state of a persistent session.
+type Session struct {
+	ClientID string
+	Subs     map[string]byte // topic filter -> granted QoS
+	Queue    []Queued        // in Seq order
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS retained (topic TEXT PRIMARY KEY, payload BLOB NOT NULL, qos INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS subs (client_id TEXT NOT NULL, filter TEXT NOT NULL, qos INTEGER NOT NULL,
+	PRIMARY KEY (client_id, filter));
+CREATE TABLE IF NOT EXISTS queue (client_id TEXT NOT NULL, seq INTEGER NOT NULL, topic TEXT NOT NULL,
+	payload BLOB NOT NULL, msg_qos INTEGER NOT NULL, retain INTEGER NOT NULL, qos INTEGER NOT NULL,
+	PRIMARY KEY (client_id, seq));
+`
+
+// Store is an open database. Its methods are safe for concurrent use; the
+// mutating ones queue the change and return at once.
+type Store struct {
+	db     *sql.DB
+	ops    chan op
+	done   chan struct{}
+	mu     sync.RWMutex // guards closed against sends on ops
+	closed bool
+	err    error // first write error, reported by Close
+	seq    int64 // last Seq handed out, guarded by seqMu
+	seqMu  sync.Mutex
+}
+
+type op struct {
+	query string
+	args  []any
+	flush chan struct{} // non-nil: a Flush marker
+}
+
+// Open opens (creating if needed) the database at path.
+func Open(path string) (*Store, error) {
+	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000")
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(schema); err != nil {
+		db.Close() // the schema error is the one to report
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s := &Store{db: db, ops: make(chan op, 4096), done: make(chan struct{})}
+	if err := db.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM queue`).Scan(&s.seq); err != nil {
+		db.Close() // the query error is the one to report
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	go s.writer()
+	return s, nil
+}
+
+// NextSeq returns a new queue sequence number.
+func (s *Store) NextSeq() int64 {
+	s.seqMu.Lock()
+	defer s.seqMu.Unlock()
+	s.seq++
+	return s.seq
+}
+
+func (s *Store) exec(query string, args ...any) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return
+	}
+	s.ops <- op{query: query, args: args}
+}
+
+// SetRetained stores m as the retained message of its topic.
+func (s *Store) SetRetained(m Message) {
+	s.exec(`INSERT OR REPLACE INTO retained (topic, payload, qos) VALUES (?, ?, ?)`, m.Topic, nonNil(m.Payload), m.QoS)
+}
+
+// DeleteRetained removes the retained message of topic.
+func (s *Store) DeleteRetained(topic string) {
+	s.exec(`DELETE FROM retained WHERE topic = ?`, topic)
+}
+
+// SaveSession records a persistent session (without subscriptions).
+func (s *Store) SaveSession(clientID string) {
+	s.exec(`INSERT OR IGNORE INTO sessions (client_id) VALUES (?)`, clientID)
+}
+
+// DeleteSession removes a session with its subscriptions and queue.
+func (s *Store) DeleteSession(clientID string) {
+	s.exec(`DELETE FROM sessions WHERE client_id = ?`, clientID)
+	s.exec(`DELETE FROM subs WHERE client_id = ?`, clientID)
+	s.exec(`DELETE FROM queue WHERE client_id = ?`, clientID)
+}
+
+// AddSub records a subscription of a persistent session.
+func (s *Store) AddSub(clientID, filter string, qos byte) {
+	s.exec(`INSERT OR REPLACE INTO subs (client_id, filter, qos) VALUES (?, ?, ?)`, clientID, filter, qos)
+}
+
+// RemoveSub removes a subscription.
+func (s *Store) RemoveSub(clientID, filter string) {
+	s.exec(`DELETE FROM subs WHERE client_id = ? AND filter = ?`, clientID, filter)
+}
+
+// Enqueue records a message queued for a session.
+func (s *Store) Enqueue(clientID string, q Queued) {
+	s.exec(`INSERT OR REPLACE INTO queue (client_id, seq, topic, payload, msg_qos, retain, qos) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		clientID, q.Seq, q.Msg.Topic, nonNil(q.Msg.Payload), q.Msg.QoS, q.Msg.Retain, q.QoS)
+}
+
+// Dequeue removes a delivered (acknowledged) message.
+func (s *Store) Dequeue(clientID string, seq int64) {
+	s.exec(`DELETE FROM queue WHERE client_id = ? AND seq = ?`, clientID, seq)
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// Flush waits until every change queued before it is committed.
+func (s *Store) Flush() {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return
+	}
+	ch := make(chan struct{})
+	s.ops <- op{flush: ch}
+	s.mu.RUnlock()
+	<-ch
+}
+
+// writer commits queued changes in batches: it takes everything waiting
+// (up to a limit) into one transaction.
+func (s *Store) writer() {
+	defer close(s.done)
+	for {
+		o, ok := <-s.ops
+		if !ok {
+			return
+		}
+		batch := []op{o}
+	fill:
+		for len(batch) < 1024 {
+			select {
+			case o, ok := <-s.ops:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+func (s *Store) commit(batch []op) {
+	var flushes []chan struct{}
+	err := func() error {
+		tx, err := s.db.Begin()
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback() // no-op after Commit
+		for _, o := range batch {
+			if o.flush != nil {
+				flushes = append(flushes, o.flush)
+				continue
+			}
+			if _, err := tx.Exec(o.query, o.args...); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	}()
+	if err != nil && s.err == nil {
+		s.err = fmt.Errorf("store commit: %w", err)
+	}
+	for _, ch := range flushes {
+		close(ch)
+	}
+}
+
+// Retained returns every stored retained message.
+func (s *Store) Retained() ([]Message, error) {
+	rows, err := s.db.Query(`SELECT topic, payload, qos FROM retained`)
+	if err != nil {
+		return nil, fmt.Errorf("load retained: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		m := Message{Retain: true}
+		if err := rows.Scan(&m.Topic, &m.Payload, &m.QoS); err != nil {
+			return nil, fmt.Errorf("load retained: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Sessions returns every stored persistent session.
+func (s *Store) Sessions() ([]Session, error) {
+	byID := map[string]*Session{}
+	var order []string
+	rows, err := s.db.Query(`SELECT client_id FROM sessions ORDER BY client_id`)
+	if err != nil {
+		return nil, fmt.Errorf("load sessions: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("load sessions: %w", err)
+		}
+		byID[id] = &Session{ClientID: id, Subs: map[string]byte{}}
+		order = append(order, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load sessions: %w", err)
+	}
+	rows, err = s.db.Query(`SELECT client_id, filter, qos FROM subs`)
+	if err != nil {
+		return nil, fmt.Errorf("load subscriptions: %w", err)
+	}
+	for rows.Next() {
+		var id, f string
+		var q byte
+		if err := rows.Scan(&id, &f, &q); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("load subscriptions: %w", err)
+		}
+		if ss := byID[id]; ss != nil {
+			ss.Subs[f] = q
+		}
+	}
+	rows.Close()
+	rows, err = s.db.Query(`SELECT client_id, seq, topic, payload, msg_qos, retain, qos FROM queue ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("load queue: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var q Queued
+		if err := rows.Scan(&id, &q.Seq, &q.Msg.Topic, &q.Msg.Payload, &q.Msg.QoS, &q.Msg.Retain, &q.QoS); err != nil {
+			return nil, fmt.Errorf("load queue: %w", err)
+		}
+		if ss := byID[id]; ss != nil {
+			ss.Queue = append(ss.Queue, q)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load queue: %w", err)
+	}
+	out := make([]Session, 0, len(order))
+	for _, id := range order {
+		out = append(out, *byID[id])
+	}
+	return out, nil
+}
+
+// Close commits what is queued and closes the database. It returns the
+// first write error seen.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.closed = true
+	close(s.ops)
+	s.mu.Unlock()
+	<-s.done
+	return errors.Join(s.err, s.db.Close())
+}

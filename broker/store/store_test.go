@@ -1,0 +1,61 @@
+package store
+
+import (
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+func TestStoreRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "broker.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetRetained(Message{Topic: "a", Payload: []byte("1"), QoS: 1, Retain: true})
+	s.SetRetained(Message{Topic: "b", Payload: []byte("2"), Retain: true})
+	s.SetRetained(Message{Topic: "a", Payload: []byte("3"), QoS: 2, Retain: true})
+	s.DeleteRetained("b")
+	s.SaveSession("c1")
+	s.AddSub("c1", "x/#", 1)
+	s.AddSub("c1", "y", 2)
+	s.RemoveSub("c1", "y")
+	q1 := Queued{Seq: s.NextSeq(), Msg: Message{Topic: "x/1", Payload: []byte("p1"), QoS: 2}, QoS: 1}
+	q2 := Queued{Seq: s.NextSeq(), Msg: Message{Topic: "x/2", Payload: []byte{}, QoS: 1}, QoS: 1}
+	q3 := Queued{Seq: s.NextSeq(), Msg: Message{Topic: "x/3", Payload: []byte("p3"), QoS: 1}, QoS: 1}
+	s.Enqueue("c1", q1)
+	s.Enqueue("c1", q2)
+	s.Enqueue("c1", q3)
+	s.Dequeue("c1", q2.Seq)
+	s.SaveSession("gone")
+	s.AddSub("gone", "z", 0)
+	s.DeleteSession("gone")
+	s.Flush()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ret, err := s.Retained()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Message{{Topic: "a", Payload: []byte("3"), QoS: 2, Retain: true}}; !reflect.DeepEqual(ret, want) {
+		t.Errorf("Retained = %+v, want %+v", ret, want)
+	}
+	ss, err := s.Sessions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Session{{ClientID: "c1", Subs: map[string]byte{"x/#": 1}, Queue: []Queued{q1, q3}}}
+	if !reflect.DeepEqual(ss, want) {
+		t.Errorf("Sessions = %+v, want %+v", ss, want)
+	}
+	if got := s.NextSeq(); got <= q3.Seq {
+		t.Errorf("NextSeq after reopen = %d, want > %d", got, q3.Seq)
+	}
+}
