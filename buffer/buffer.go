@@ -1,0 +1,396 @@
+package buffer
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/edgegw/gateway"
+)
+
+// ErrDiskFull is returned by Publish when the message could not be committed
+// because the disk (or the database's page limit) is full. The message was not
+// accepted.
+var ErrDiskFull = errors.New("buffer: disk full")
+
+var _ gateway.Sink = (*Buffer)(nil)
+
+// rec is a message not yet committed, or being committed.
+type rec struct {
+	id    int64
+	at    time.Time // accepted
+	m     gateway.Message
+	size  int64
+	acked bool       // the upstream acknowledged it
+	done  chan error // receives once: nil when committed or acknowledged
+}
+
+// Buffer is the durable store-and-forward queue. Publish, Next, Ack,
+// SetUplink and Stats are safe for concurrent use.
+type Buffer struct {
+	cfg Config
+	log *slog.Logger
+	wdb *sql.DB // the one writing connection, used only by the writer goroutine
+	rdb *sql.DB // read-only connections for Next and Stats
+
+	wake   chan struct{} // nudges the writer
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the writer returned
+
+	mu          sync.Mutex
+	closed      bool
+	nextID      int64
+	pending     []*rec              // accepted, not committed, id order
+	committing  []*rec              // in the writer's current transaction
+	acked       map[int64]time.Time // committed and acknowledged: delete due
+	lastDBID    int64               // highest id committed
+	avail       chan struct{}       // closed when a message is appended
+	online      bool                // the uplink is up: hold messages for acks
+	dbRows      int64               // rows in the queue table
+	dbBytes     int64               // their size as counted against MaxBytes
+	memRows     int64               // unacknowledged pending and committing records
+	memBytes    int64
+	drops       int64
+	dropsBy     map[string]int64
+	fullErrors  int64
+	lastAck     time.Time
+	ackDirty    bool // lastAck not yet written
+	uplink      uplinkState
+	uplinkDirty bool
+}
+
+type uplinkState struct {
+	state, err string
+	since      time.Time
+}
+
+// Open opens (or creates) the buffer database, checks it (a corrupt one is
+// moved aside and a new one started) and starts the writer goroutine. Close
+// must be called to stop it.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Buffer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	log = log.With("component", "buffer", "path", cfg.Path)
+	wdb, err := openWriter(ctx, cfg.Path, log)
+	if err != nil {
+		return nil, err
+	}
+	rdb, err := sql.Open("sqlite3", readerDSN(cfg.Path))
+	if err != nil {
+		_ = wdb.Close() // the open error is what matters
+		return nil, fmt.Errorf("open buffer reader %s: %w", cfg.Path, err)
+	}
+	rdb.SetMaxOpenConns(4)
+	b := &Buffer{
+		cfg:     cfg,
+		log:     log,
+		wdb:     wdb,
+		rdb:     rdb,
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		acked:   make(map[int64]time.Time),
+		avail:   make(chan struct{}),
+		dropsBy: make(map[string]int64),
+	}
+	if err := b.load(ctx); err != nil {
+		_ = wdb.Close() // the load error is what matters
+		_ = rdb.Close()
+		return nil, err
+	}
+	log.Info("buffer open", "depth", b.dbRows, "bytes", b.dbBytes, "drops", b.drops)
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	b.cancel = cancel
+	go b.writer(wctx)
+	return b, nil
+}
+
+// load reads the counters kept in the database.
+func (b *Buffer) load(ctx context.Context) error {
+	var maxID, seq sql.NullInt64
+	var bytes sql.NullInt64
+	err := b.wdb.QueryRowContext(ctx,
+		`SELECT count(*), max(id), sum(length(topic)+length(payload)) FROM queue`).Scan(&b.dbRows, &maxID, &bytes)
+	if err != nil {
+		return fmt.Errorf("load buffer state: %w", err)
+	}
+	b.dbBytes = bytes.Int64 + b.dbRows*RowOverhead
+	err = b.wdb.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name='queue'`).Scan(&seq)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("load buffer sequence: %w", err)
+	}
+	b.lastDBID = max(maxID.Int64, seq.Int64)
+	b.nextID = b.lastDBID + 1
+	var lastAck string
+	err = b.wdb.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, metaLastAck).Scan(&lastAck)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("load last ack: %w", err)
+	}
+	b.lastAck, _ = time.Parse(time.RFC3339Nano, lastAck) // none or a bad value: never
+	rows, err := b.wdb.QueryContext(ctx, `SELECT prefix, n FROM drops`)
+	if err != nil {
+		return fmt.Errorf("load drop counters: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p string
+		var n int64
+		if err := rows.Scan(&p, &n); err != nil {
+			return fmt.Errorf("load drop counters: %w", err)
+		}
+		b.dropsBy[p] = n
+		b.drops += n
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load drop counters: %w", err)
+	}
+	return nil
+}
+
+// Publish appends m to the queue and returns once it is accepted: committed
+// to the database, or acknowledged by the upstream broker before its commit
+// was due. A commit that fails returns the error (wrapping ErrDiskFull when
+// the disk is full) and m is not accepted. Cancelling ctx abandons the wait;
+// m stays queued. After Close it returns gateway.ErrClosed.
+func (b *Buffer) Publish(ctx context.Context, m gateway.Message) error {
+	r := &rec{
+		at:   time.Now(),
+		m:    m,
+		size: int64(len(m.Topic)+len(m.Payload)) + RowOverhead,
+		done: make(chan error, 1),
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return fmt.Errorf("buffer publish: %w", gateway.ErrClosed)
+	}
+	r.id = b.nextID
+	b.nextID++
+	b.pending = append(b.pending, r)
+	b.memRows++
+	b.memBytes += r.size
+	close(b.avail)
+	b.avail = make(chan struct{})
+	nudge := !b.online || len(b.pending) == 1 || len(b.pending) >= b.cfg.BatchSize
+	b.mu.Unlock()
+	if nudge {
+		b.nudge()
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("buffer publish: %w", context.Cause(ctx))
+	}
+}
+
+func (b *Buffer) nudge() {
+	select {
+	case b.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+// Next returns up to n queued, unacknowledged messages with ids greater than
+// after, in id (accept) order, waiting until there is at least one. Cancelling
+// ctx returns its error; after Close it returns gateway.ErrClosed.
+func (b *Buffer) Next(ctx context.Context, after int64, n int) ([]int64, []gateway.Message, error) {
+	for {
+		b.mu.Lock()
+		if b.closed {
+			b.mu.Unlock()
+			return nil, nil, fmt.Errorf("buffer next: %w", gateway.ErrClosed)
+		}
+		ids, msgs, err := b.collect(ctx, after, n)
+		avail := b.avail
+		b.mu.Unlock()
+		if err != nil || len(ids) > 0 {
+			return ids, msgs, err
+		}
+		select {
+		case <-avail:
+		case <-ctx.Done():
+			return nil, nil, context.Cause(ctx)
+		}
+	}
+}
+
+// collect gathers the messages for Next; b.mu is held. Committed rows are
+// read from the database, the rest from memory; because records leave memory
+// only after their commit, and the read happens under b.mu, nothing is missed.
+func (b *Buffer) collect(ctx context.Context, after int64, n int) ([]int64, []gateway.Message, error) {
+	var ids []int64
+	var msgs []gateway.Message
+	cursor := after
+	for cursor < b.lastDBID && len(ids) < n {
+		rows, err := b.rdb.QueryContext(ctx,
+			`SELECT id, mtime, topic, qos, retain, payload FROM queue WHERE id > ? ORDER BY id LIMIT ?`,
+			cursor, n-len(ids))
+		if err != nil {
+			return nil, nil, fmt.Errorf("buffer next: %w", err)
+		}
+		got := 0
+		for rows.Next() {
+			var id, mtime int64
+			var m gateway.Message
+			if err := rows.Scan(&id, &mtime, &m.Topic, &m.QoS, &m.Retain, &m.Payload); err != nil {
+				_ = rows.Close() // the scan error is what matters
+				return nil, nil, fmt.Errorf("buffer next: %w", err)
+			}
+			got++
+			cursor = id
+			if b.isAcked(id) {
+				continue
+			}
+			if mtime != 0 {
+				m.Time = time.Unix(0, mtime)
+			}
+			ids = append(ids, id)
+			msgs = append(msgs, m)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, nil, fmt.Errorf("buffer next: %w", err)
+		}
+		if got == 0 {
+			break
+		}
+	}
+	if len(ids) >= n {
+		return ids, msgs, nil
+	}
+	for _, list := range [][]*rec{b.committing, b.pending} {
+		for _, r := range list {
+			if r.id <= cursor || r.acked {
+				continue
+			}
+			ids = append(ids, r.id)
+			msgs = append(msgs, r.m)
+			if len(ids) >= n {
+				return ids, msgs, nil
+			}
+		}
+	}
+	return ids, msgs, nil
+}
+
+// isAcked reports whether a committed id was acknowledged; b.mu is held.
+func (b *Buffer) isAcked(id int64) bool {
+	if _, ok := b.acked[id]; ok {
+		return true
+	}
+	if r := findRec(b.committing, id); r != nil {
+		return r.acked
+	}
+	return false
+}
+
+// findRec finds id in an id-ordered list.
+func findRec(list []*rec, id int64) *rec {
+	i := sort.Search(len(list), func(i int) bool { return list[i].id >= id })
+	if i < len(list) && list[i].id == id {
+		return list[i]
+	}
+	return nil
+}
+
+// Ack removes acknowledged messages from the queue. A message still in
+// memory is accepted at once and never written; a committed one is deleted
+// with the next commit. Unknown ids are ignored.
+func (b *Buffer) Ack(ids ...int64) error {
+	now := time.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return fmt.Errorf("buffer ack: %w", gateway.ErrClosed)
+	}
+	for _, id := range ids {
+		if r := findRec(b.pending, id); r != nil {
+			if !r.acked {
+				r.acked = true
+				b.memRows--
+				b.memBytes -= r.size
+				r.done <- nil
+			}
+			continue
+		}
+		if r := findRec(b.committing, id); r != nil {
+			if !r.acked {
+				r.acked = true // the writer deletes it after its commit
+				b.memRows--
+				b.memBytes -= r.size
+			}
+			continue
+		}
+		if id <= b.lastDBID {
+			if _, ok := b.acked[id]; !ok {
+				b.acked[id] = now
+			}
+		}
+	}
+	if len(ids) > 0 {
+		b.lastAck = now
+		b.ackDirty = true
+	}
+	if len(b.acked) >= b.cfg.BatchSize {
+		b.nudgeLocked()
+	}
+	return nil
+}
+
+func (b *Buffer) nudgeLocked() {
+	select {
+	case b.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+// Uplink states the forwarder reports through SetUplink.
+const (
+	UplinkUp   = "up"
+	UplinkDown = "down"
+)
+
+// SetUplink records the forwarder's uplink state and last error, shown by
+// stats. While the state is "up", new messages wait up to FlushInterval in
+// memory for the upstream acknowledgement before they are written.
+func (b *Buffer) SetUplink(state, lastErr string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return fmt.Errorf("buffer set uplink: %w", gateway.ErrClosed)
+	}
+	if b.uplink.state != state {
+		b.uplink.since = time.Now()
+	}
+	if b.uplink.state != state || b.uplink.err != lastErr {
+		b.uplink.state, b.uplink.err = state, lastErr
+		b.uplinkDirty = true
+		b.nudgeLocked()
+	}
+	b.online = state == UplinkUp
+	return nil
+}
+
+// Close commits what is pending, stops the writer and closes the database.
+// Publish waiters still blocked get gateway.ErrClosed if their message could
+// not be committed.
+func (b *Buffer) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	close(b.avail) // wake Next waiters: they see closed
+	b.avail = make(chan struct{})
+	b.mu.Unlock()
+	b.cancel()
+	<-b.done
+	return errors.Join(b.rdb.Close(), b.wdb.Close())
+}

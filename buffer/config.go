@@ -1,0 +1,83 @@
+package buffer
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config configures a Buffer. Field names follow the [buffer] TOML keys.
+type Config struct {
+	// Path is the SQLite database file ([buffer] path, default <data_dir>/buffer.db).
+	Path string
+	// MaxBytes caps the stored messages (topic + payload + RowOverhead per
+	// message); when exceeded, the oldest are dropped. 0 means no cap.
+	MaxBytes int64
+	// MaxAge drops messages accepted longer ago than this. 0 means no limit.
+	MaxAge time.Duration
+	// FlushInterval is how long an appended message may wait in memory (for an
+	// upstream acknowledgement while the uplink is up) before it is committed.
+	// While the uplink is down, messages are committed as soon as the previous
+	// commit finished.
+	FlushInterval time.Duration
+	// BatchSize commits early once this many messages are waiting.
+	BatchSize int
+	// MetaInterval is how often the last upstream acknowledgement time is
+	// written to the database when nothing else is (to keep SD-card writes low).
+	MetaInterval time.Duration
+}
+
+// RowOverhead is the per-message overhead counted against MaxBytes on top of
+// the topic and payload lengths (row header, id, timestamps, index entry).
+const RowOverhead = 32
+
+// Default returns the default configuration for a database at path.
+func Default(path string) Config {
+	return Config{
+		Path:          path,
+		MaxBytes:      512 << 20,
+		MaxAge:        0,
+		FlushInterval: 100 * time.Millisecond,
+		BatchSize:     2000,
+		MetaInterval:  time.Minute,
+	}
+}
+
+// Validate reports every problem with c.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Path == "" {
+		errs = append(errs, errors.New("buffer: path: must not be empty"))
+	}
+	if c.MaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("buffer: max_bytes %d: must be >= 0", c.MaxBytes))
+	}
+	if c.MaxAge < 0 {
+		errs = append(errs, fmt.Errorf("buffer: max_age %s: must be >= 0", c.MaxAge))
+	}
+	if c.FlushInterval <= 0 || c.FlushInterval > time.Minute {
+		errs = append(errs, fmt.Errorf("buffer: flush_interval %s: want > 0 and <= 1m", c.FlushInterval))
+	}
+	if c.BatchSize < 0 {
+		errs = append(errs, fmt.Errorf("buffer: batch_size %d: must be >= 0", c.BatchSize))
+	}
+	if c.MetaInterval < 0 {
+		errs = append(errs, fmt.Errorf("buffer: meta_interval %s: must be >= 0", c.MetaInterval))
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults fills zero optional fields.
+func (c Config) withDefaults() Config {
+	d := Default(c.Path)
+	if c.FlushInterval == 0 {
+		c.FlushInterval = d.FlushInterval
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.MetaInterval == 0 {
+		c.MetaInterval = d.MetaInterval
+	}
+	return c
+}
