@@ -28,6 +28,22 @@
 // plug-ins. Opening a port needs membership in the dialout group on Debian and
 // Raspberry Pi OS.
 //
+// In the gateway's TOML configuration a device looks like this:
+//
+//	[devices.weather]
+//	driver = "serial"
+//	port = "/dev/serial/by-id/usb-Arduino_Uno_75830333238351F0E1E1-if00"
+//	baud = 115200
+//	format = "kv"            # lines like "t=215 h=40 ok=true"
+//	max_line_length = 256
+//	write_template = "SET {{.Point}} {{.Raw}}"
+//
+//	[[devices.weather.points]]
+//	name = "temperature"
+//	field = "t"
+//	scale = 0.1
+//	unit = "°C"
+//
 // When WriteTemplate is set, the driver implements gateway.Writer: a command
 // renders the template and writes the result to the device as one line.
 package serialline

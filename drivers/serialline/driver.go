@@ -197,7 +197,8 @@ func (d *Driver) readPort(ctx context.Context, port serial.Port, emit func(gatew
 			d.split.feed(buf[:n], line, tooLong)
 		}
 		if err != nil {
-			if d.split.reset() {
+			// A fragment left when we stop is no fault of the device.
+			if d.split.reset() && ctx.Err() == nil {
 				d.partial.Add(1)
 				d.partialLog.fault(d.now(), "reason", "port closed mid-line")
 			}
@@ -214,7 +215,7 @@ func (d *Driver) handleLine(b []byte, t time.Time, emit func(gateway.Reading)) {
 	f, err := d.parser.Parse(string(b))
 	if err != nil {
 		d.garbage.Add(1)
-		d.garbageLog.fault(t, "err", err)
+		d.garbageLog.fault(t, "err", err, "line", clip(string(b)))
 		return
 	}
 	d.linesOK.Add(1)
