@@ -100,8 +100,8 @@ func TestCodecScaleOffset(t *testing.T) {
 		wire          []byte
 		want          float64
 	}{
-		{TypeInt16, 0.1, 0, []byte{0x00, 0xD7}, 21.5},         // 215 * 0.1
-		{TypeInt16, 0.1, -40, []byte{0xFF, 0x38}, -60},        // -200 * 0.1 - 40
+		{TypeInt16, 0.1, 0, []byte{0x00, 0xD7}, 21.5},  // 215 * 0.1
+		{TypeInt16, 0.1, -40, []byte{0xFF, 0x38}, -60}, // -200 * 0.1 - 40
 		{TypeUint32, 0.001, 0, []byte{0, 0x01, 0xE2, 0x40}, 123.456},
 		{TypeFloat32, 2, 1, []byte{0x3F, 0xC0, 0, 0}, 4}, // 1.5*2+1
 	}
