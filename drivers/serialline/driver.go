@@ -144,8 +144,9 @@ func (d *Driver) Run(ctx context.Context, emit func(gateway.Reading)) error {
 	d.log.Info("serial line driver started", "format", d.cfg.Format, "baud", d.cfg.Baud)
 	defer d.log.Info("serial line driver stopped")
 	quiet := ""
+	var wait time.Duration // before the next open: none at first
 	for opened := false; ; opened = true {
-		port, err := d.waitOpen(ctx, quiet)
+		port, next, err := d.waitOpen(ctx, quiet, wait)
 		if err != nil {
 			return nil // ctx was cancelled
 		}
@@ -155,12 +156,20 @@ func (d *Driver) Run(ctx context.Context, emit func(gateway.Reading)) error {
 		} else {
 			d.log.Info("port open")
 		}
+		start := time.Now()
 		err = d.readPort(ctx, port, emit)
 		if ctx.Err() != nil {
 			return nil
 		}
 		d.log.Warn("port gone, waiting for it to return", "err", err)
 		quiet = "missing"
+		// A port that opens and fails at once (a dying adapter) keeps
+		// backing off instead of spinning; one that worked for a while
+		// is looked for again at once.
+		wait = 0
+		if time.Since(start) < d.cfg.ReopenMax {
+			wait = next
+		}
 	}
 }
 

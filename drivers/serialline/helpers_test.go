@@ -68,7 +68,6 @@ func (r *recorder) attr(msg, key string) (slog.Value, bool) {
 	return slog.Value{}, false
 }
 
-
 // level returns the level of the last record with message msg.
 func (r *recorder) level(msg string) slog.Level {
 	r.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestSplitter(t *testing.T) {
@@ -83,4 +84,20 @@ func FuzzSplitter(f *testing.F) {
 			t.Fatalf("chunks of %d, max %d: lines %q, want %q", n, max, got, want)
 		}
 	})
+}
+
+func TestNextWait(t *testing.T) {
+	d := &Driver{cfg: Config{ReopenMin: 10 * time.Millisecond, ReopenMax: 50 * time.Millisecond}}
+	var got []time.Duration
+	for w := time.Duration(0); len(got) < 5; {
+		w = d.nextWait(w)
+		got = append(got, w)
+	}
+	want := []time.Duration{10, 20, 40, 50, 50}
+	for i := range want {
+		want[i] *= time.Millisecond
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("waits = %v, want %v", got, want)
+	}
 }

@@ -65,24 +65,25 @@ func openKind(err error) string {
 	return err.Error()
 }
 
-// waitOpen opens the port, retrying with backoff (ReopenMin doubling up to
-// ReopenMax) until it succeeds or ctx is cancelled. quiet is the kind of
-// failure that is expected and not worth a log line (a port that is gone is
-// missing until it returns).
-func (d *Driver) waitOpen(ctx context.Context, quiet string) (serial.Port, error) {
-	delay := d.cfg.ReopenMin
+// waitOpen opens the port, first after wait, then retrying with backoff
+// (doubling from ReopenMin up to ReopenMax) until it succeeds or ctx is
+// cancelled. quiet is the kind of failure that is expected and not worth a
+// log line (a port that is gone is missing until it returns). It returns the
+// port and the wait the next attempt would have used.
+func (d *Driver) waitOpen(ctx context.Context, quiet string, wait time.Duration) (serial.Port, time.Duration, error) {
 	logged := quiet
-	t := time.NewTimer(0)
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, wait, ctx.Err()
 		case <-t.C:
 		}
+		wait = d.nextWait(wait)
 		p, err := d.openPort()
 		if err == nil {
-			return p, nil
+			return p, wait, nil
 		}
 		if k := openKind(err); k != logged {
 			logged = k
@@ -92,7 +93,11 @@ func (d *Driver) waitOpen(ctx context.Context, quiet string) (serial.Port, error
 				d.log.Warn("cannot open serial port, will retry", "err", err)
 			}
 		}
-		t.Reset(delay)
-		delay = min(2*delay, d.cfg.ReopenMax)
+		t.Reset(wait)
 	}
+}
+
+// nextWait doubles a backoff wait within [ReopenMin, ReopenMax].
+func (d *Driver) nextWait(wait time.Duration) time.Duration {
+	return min(max(2*wait, d.cfg.ReopenMin), d.cfg.ReopenMax)
 }
