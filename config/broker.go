@@ -29,21 +29,21 @@ func (b *Broker) validate(p *Problems) {
 		if l.Protocol == "" {
 			l.Protocol = "mqtt"
 		}
-		checkAddress(p, lp.Key("address"), l.Address, true)
+		checkAddress(p, lp.Key("address"), l.Address, true, "127.0.0.1:1883")
 		oneOf(p, lp.Key("protocol"), l.Protocol, Protocols)
 	}
 }
 
 // checkAddress reports an address that is not host:port.
-func checkAddress(p *Problems, path Path, addr string, required bool) {
+func checkAddress(p *Problems, path Path, addr string, required bool, example string) {
 	if addr == "" {
 		if required {
-			p.Add(path, "missing: want host:port, e.g. \"127.0.0.1:1883\"")
+			p.Add(path, "missing: want host:port, e.g. %q", example)
 		}
 		return
 	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		p.Add(path, "%q: want host:port, e.g. \"127.0.0.1:1883\"", addr)
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		p.Add(path, "%q: want host:port, e.g. %q", addr, example)
 	}
 }
 

@@ -98,8 +98,14 @@ func Parse(name string, r io.Reader) (*Config, error) {
 	}
 	c.loc = newLocator(string(src))
 	p := c.Problems()
+	seen := map[string]bool{}
 	for _, k := range md.Undecoded() {
-		c.unknownKey(p, k)
+		// Undecoded lists a key once per array element that has it; the
+		// locator finds every occurrence itself.
+		if !seen[k.String()] {
+			seen[k.String()] = true
+			c.unknownKey(p, k)
+		}
 	}
 	c.applyDefaults()
 	c.validate(p)
@@ -154,14 +160,28 @@ func (c *Config) unknownKey(p *Problems, k toml.Key) {
 	if s := c.suggest(k); s != "" {
 		hint = fmt.Sprintf(" (did you mean %q?)", s)
 	}
+	what := "unknown key"
+	if len(k) == 1 && c.isTable(k[0]) {
+		what = "unknown table (the tables are gateway, broker, upstream, buffer, web, mapping and devices)"
+	}
 	occ := c.loc.occurrences(bare)
 	if len(occ) == 0 {
-		p.addRaw(0, bare, "unknown key"+hint)
+		p.addRaw(0, bare, what+hint)
 		return
 	}
 	for _, o := range occ {
-		p.addRaw(c.loc.line(o), c.prettyKey(o), "unknown key"+hint)
+		p.addRaw(c.loc.line(o), c.prettyKey(o), what+hint)
 	}
+}
+
+// isTable reports whether the top-level key k has keys below it.
+func (c *Config) isTable(k string) bool {
+	for key := range c.loc.lines {
+		if strings.HasPrefix(key, k+".") || strings.HasPrefix(key, k+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // known reports whether the bare key path names a field of Config.

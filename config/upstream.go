@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -39,14 +40,15 @@ func (u *Upstream) validate(p *Problems) {
 	base := At("upstream")
 	if u.URL != "" {
 		pu, err := url.Parse(u.URL)
-		if err != nil || pu.Host == "" {
+		if err != nil || pu.Host == "" || !slices.Contains(UpstreamSchemes, pu.Scheme) {
 			p.Add(base.Key("url"), "%q: want mqtt://host:port or mqtts://host:port", u.URL)
-		} else {
-			oneOf(p, base.Key("url"), pu.Scheme, UpstreamSchemes)
 		}
 	}
-	if (u.CertFile == "") != (u.KeyFile == "") {
-		p.Add(base, "cert_file and key_file go together: set both or neither")
+	switch {
+	case u.CertFile != "" && u.KeyFile == "":
+		p.Add(base.Key("cert_file"), "set without key_file: set both (mutual TLS) or neither")
+	case u.CertFile == "" && u.KeyFile != "":
+		p.Add(base.Key("key_file"), "set without cert_file: set both (mutual TLS) or neither")
 	}
 	for i, f := range u.Forward {
 		fp := base.Index("forward", i, "")

@@ -29,7 +29,7 @@ func (c *Config) validate(p *Problems) {
 	c.Broker.validate(p)
 	c.Upstream.validate(p)
 	c.Buffer.validate(p)
-	checkAddress(p, At("web").Key("address"), c.Web.Address, false)
+	checkAddress(p, At("web").Key("address"), c.Web.Address, false, "127.0.0.1:8080")
 	c.Mapping.Rule.validate(p, At("mapping"))
 	c.validateDevices(p)
 }

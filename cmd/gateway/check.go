@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/edgegw/gateway/config"
+)
+
+func runCheck(_ context.Context, args []string, stdout, _ io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	path := fs.String("c", "", "the config `file` (or give it as the argument)")
+	if err := parseFlags(fs, args, stdout, "FILE",
+		"Validate the config FILE: decode it, check every value and build everything it\n"+
+			"describes without starting it. Every problem is listed with its file, line and\n"+
+			"key; the exit status is 1 when there is any."); err != nil {
+		return helpOK(err)
+	}
+	file := *path
+	switch {
+	case file == "" && fs.NArg() == 1:
+		file = fs.Arg(0)
+	case file == "" && fs.NArg() == 0:
+		return usagef("check: missing the config file; usage: gateway check FILE")
+	case fs.NArg() > 1 || (file != "" && fs.NArg() > 0):
+		return usagef("check: want one config file, got %d", fs.NArg()+min(len(file), 1))
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		return err
+	}
+	pl, err := compile(cfg)
+	if err != nil {
+		return err
+	}
+	points := 0
+	for _, d := range cfg.Devices {
+		points += len(d.Points)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d devices, %d points, %d broker listeners)\n", file, len(pl.devices), points, len(cfg.Broker.Listeners))
+	return nil
+}

@@ -1,0 +1,114 @@
+package pipeline
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// State is a device's state as the supervisor sees it.
+type State uint8
+
+// The device states.
+const (
+	StateStarting State = iota // not polled yet
+	StateOK                    // the last poll or run succeeded
+	StateFailing               // the last poll failed or the driver stopped with an error; retrying with backoff
+	StateStopped               // the pipeline has stopped
+)
+
+var stateNames = [...]string{"starting", "ok", "failing", "stopped"}
+
+func (s State) String() string { return stateNames[s] }
+
+// MarshalText encodes s by name.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// DeviceStatus is a snapshot of one device for status pages and tests.
+type DeviceStatus struct {
+	Name      string
+	State     State
+	LastError string    // the error that made it fail; kept after recovery
+	Since     time.Time // when State was entered
+	LastOK    time.Time // the last successful poll
+	Polls     uint64    // polls or runs started
+	Failures  uint64    // polls or runs that failed
+	Readings  uint64    // readings emitted
+}
+
+// health tracks one device's state and logs it once per change, never once
+// per poll.
+type health struct {
+	log *slog.Logger
+	now func() time.Time
+
+	mu           sync.Mutex
+	st           DeviceStatus
+	episodeStart uint64 // Failures when the current failure episode began
+}
+
+func newHealth(name string, log *slog.Logger, now func() time.Time) *health {
+	return &health{log: log, now: now, st: DeviceStatus{Name: name, State: StateStarting, Since: now()}}
+}
+
+// ok records a successful poll.
+func (h *health) ok(readings int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.now()
+	h.st.Polls++
+	h.st.Readings += uint64(readings)
+	h.st.LastOK = t
+	switch h.st.State {
+	case StateFailing:
+		h.log.Info("device recovered", "down_for", t.Sub(h.st.Since).Round(time.Millisecond), "failed_attempts", h.failuresSince())
+	case StateStarting:
+		h.log.Info("device up")
+	}
+	h.set(StateOK, t)
+}
+
+// fail records a failed poll or run and reports whether it started a new
+// failure episode.
+func (h *health) fail(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.st.Polls++
+	h.st.Failures++
+	h.st.LastError = err.Error()
+	if h.st.State == StateFailing {
+		h.log.Debug("device still failing", "err", err)
+		return
+	}
+	h.log.Warn("device failing; retrying with backoff", "err", err)
+	h.episodeStart = h.st.Failures - 1
+	h.set(StateFailing, h.now())
+}
+
+// emitted counts readings a streaming driver produced.
+func (h *health) emitted() {
+	h.mu.Lock()
+	h.st.Readings++
+	h.st.LastOK = h.now()
+	h.mu.Unlock()
+}
+
+func (h *health) stopped() {
+	h.mu.Lock()
+	h.set(StateStopped, h.now())
+	h.mu.Unlock()
+}
+
+func (h *health) set(s State, t time.Time) {
+	if h.st.State != s {
+		h.st.State, h.st.Since = s, t
+	}
+}
+
+func (h *health) failuresSince() uint64 { return h.st.Failures - h.episodeStart }
+
+func (h *health) status() DeviceStatus {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.st
+}

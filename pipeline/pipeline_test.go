@@ -1,0 +1,265 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edgegw/gateway"
+)
+
+// syncBuffer is a log destination safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testLogger() (*slog.Logger, *syncBuffer) {
+	var buf syncBuffer
+	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
+}
+
+// identity maps each reading to one message on "device/point".
+type identity struct{}
+
+func (identity) Map(r gateway.Reading) []gateway.Message {
+	return []gateway.Message{{Topic: r.Device + "/" + r.Point, Payload: r.Value.AppendText(nil)}}
+}
+
+// collector is a sink that hands each message to a channel.
+type collector chan gateway.Message
+
+func (c collector) Publish(ctx context.Context, m gateway.Message) error {
+	select {
+	case c <- m:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// scripted is a Poller whose polls fail while fail(n) says so.
+type scripted struct {
+	n    int
+	fail func(n int) bool
+}
+
+func (s *scripted) Poll(ctx context.Context) ([]gateway.Reading, error) {
+	s.n++
+	if s.fail(s.n) {
+		return []gateway.Reading{{Point: "x", Quality: gateway.QualityBad}}, errors.New("no answer from slave 3")
+	}
+	return []gateway.Reading{{Point: "x", Value: gateway.Int(int64(s.n))}}, nil
+}
+
+func start(t *testing.T, p *Pipeline) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return after cancel")
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func TestPollerReadingsFlowToSink(t *testing.T) {
+	log, _ := testLogger()
+	sink := make(collector)
+	p, err := New(log, []Device{{Name: "dev", Poller: &scripted{fail: func(int) bool { return false }}, Interval: time.Millisecond}}, identity{}, sink, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, p)
+	for want := 1; want <= 3; want++ {
+		m := <-sink
+		if m.Topic != "dev/x" || string(m.Payload) != string(rune('0'+want)) {
+			t.Fatalf("message %d: got %s %q", want, m.Topic, m.Payload)
+		}
+	}
+	go func() { // keep the sink moving while Run drains
+		for range sink {
+		}
+	}()
+	stop()
+	if st := p.Status()[0]; st.State != StateStopped || st.Polls < 3 || st.Failures != 0 {
+		t.Errorf("status after stop: %+v", st)
+	}
+}
+
+func TestFailingDeviceLogsOncePerChange(t *testing.T) {
+	log, logs := testLogger()
+	sink := make(collector, 1000)
+	// Polls 2..6 fail, then the device recovers.
+	poller := &scripted{fail: func(n int) bool { return n >= 2 && n <= 6 }}
+	p, err := New(log, []Device{{Name: "dev", Poller: poller, Interval: time.Millisecond}}, identity{}, sink, Options{MaxBackoff: 4 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, p)
+	// Wait for a good reading after the failures: value 7 or later.
+	for {
+		m := <-sink
+		if len(m.Payload) > 0 && m.Payload[0] >= '7' {
+			break
+		}
+	}
+	stop()
+	out := logs.String()
+	for msg, want := range map[string]int{"device up": 1, "device failing": 1, "device recovered": 1, "device still failing": 4} {
+		if got := strings.Count(out, msg); got != want {
+			t.Errorf("log %q: %d times, want %d\n%s", msg, got, want, out)
+		}
+	}
+	if !strings.Contains(out, "failed_attempts=5") {
+		t.Errorf("recovery log does not count 5 failed attempts:\n%s", out)
+	}
+	st := p.Status()[0]
+	if st.Failures != 5 || st.LastError != "no answer from slave 3" {
+		t.Errorf("status: %+v", st)
+	}
+}
+
+// crashing is a Driver that emits one reading and stops with an error,
+// runs times in a row, then runs until cancelled.
+type crashing struct {
+	mu   sync.Mutex
+	runs int
+}
+
+func (c *crashing) Run(ctx context.Context, emit func(gateway.Reading)) error {
+	c.mu.Lock()
+	c.runs++
+	n := c.runs
+	c.mu.Unlock()
+	emit(gateway.Reading{Point: "run", Value: gateway.Int(int64(n))})
+	if n <= 3 {
+		return errors.New("port vanished")
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func TestDriverRestartedWithBackoff(t *testing.T) {
+	log, logs := testLogger()
+	sink := make(collector, 100)
+	p, err := New(log, []Device{{Name: "serial", Driver: &crashing{}}}, identity{}, sink, Options{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, p)
+	for want := '1'; want <= '4'; want++ {
+		if m := <-sink; m.Payload[0] != byte(want) {
+			t.Fatalf("got run %q, want %q", m.Payload, want)
+		}
+	}
+	stop()
+	if got := strings.Count(logs.String(), "device failing"); got != 1 {
+		t.Errorf("'device failing' logged %d times, want once:\n%s", got, logs)
+	}
+}
+
+// burst is a Driver that emits n readings at once and then waits.
+type burst int
+
+func (b burst) Run(ctx context.Context, emit func(gateway.Reading)) error {
+	for i := range int(b) {
+		emit(gateway.Reading{Point: "p", Value: gateway.Int(int64(i))})
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func TestCancelDrainsQueuedReadings(t *testing.T) {
+	log, _ := testLogger()
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var got []gateway.Message
+	sink := gateway.SinkFunc(func(ctx context.Context, m gateway.Message) error {
+		<-release // a sink that is stuck until the pipeline is cancelled
+		mu.Lock()
+		got = append(got, m)
+		mu.Unlock()
+		return nil
+	})
+	p, err := New(log, []Device{{Name: "d", Driver: burst(10)}}, identity{}, sink, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	// Wait until all ten readings were emitted, then cancel and unblock.
+	for p.Status()[0].Readings < 10 {
+		runtimeYield()
+	}
+	cancel()
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 10 {
+		t.Errorf("published %d messages after cancel, want all 10", len(got))
+	}
+	if pub, failed := p.Counts(); pub != 10 || failed != 0 {
+		t.Errorf("Counts() = %d, %d; want 10, 0", pub, failed)
+	}
+}
+
+func TestNewRejectsBadDevices(t *testing.T) {
+	log, _ := testLogger()
+	for _, d := range []Device{
+		{Name: "none"},
+		{Name: "both", Poller: &scripted{}, Driver: burst(1), Interval: time.Second},
+		{Name: "nointerval", Poller: &scripted{}},
+	} {
+		if _, err := New(log, []Device{d}, identity{}, make(collector), Options{}); err == nil {
+			t.Errorf("New(%s): want an error", d.Name)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	p := &Pipeline{opt: Options{MaxBackoff: time.Minute}}
+	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 10: time.Minute} {
+		got := p.backoff(time.Second, n)
+		if got < want*9/10 || got > want*11/10 {
+			t.Errorf("backoff(1s, %d) = %v, want %v ±10%%", n, got, want)
+		}
+	}
+	// A poll interval above the cap is never shortened by it.
+	if got := p.backoff(5*time.Minute, 3); got < 4*time.Minute {
+		t.Errorf("backoff(5m, 3) = %v, want about 5m", got)
+	}
+}
