@@ -1,0 +1,87 @@
+package broker
+
+// attach binds connection c to the session of its client id and reports
+// whether an existing session was resumed. A connection already bound to
+// that id is closed: the new one takes over [MQTT-3.1.4-2].
+func (b *Broker) attach(c *conn, clean bool) (present bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.sessions[c.clientID]
+	if s != nil {
+		s.mu.Lock()
+		old := s.conn
+		s.conn = nil
+		s.mu.Unlock()
+		if old != nil {
+			old.log.Info("session taken over by a new connection")
+			old.closeWith(errTakenOver)
+		}
+		if clean || !s.persistent { // [MQTT-3.1.2-6] a clean session starts anew
+			b.dropSessionLocked(s)
+			s = nil
+		}
+	}
+	if s == nil {
+		s = b.newSession(c.clientID, !clean)
+		b.sessions[c.clientID] = s
+		if s.persistent && b.store != nil {
+			b.store.SaveSession(s.id)
+		}
+	} else {
+		present = true
+	}
+	s.mu.Lock()
+	s.conn = c
+	for _, p := range s.inflight {
+		p.resend = true // [MQTT-4.4.0-1] resend unacknowledged PUBLISH and PUBREL
+	}
+	s.mu.Unlock()
+	c.sess = s
+	b.stats.connected.Add(1)
+	b.stats.connTotal.Add(1)
+	c.wakeWriter()
+	return present
+}
+
+// detach unbinds c from its session; a clean session ends with its
+// connection [MQTT-3.1.2-6].
+func (b *Broker) detach(c *conn) {
+	s := c.sess
+	if s == nil {
+		return
+	}
+	b.stats.connected.Add(-1)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s.mu.Lock()
+	mine := s.conn == c
+	if mine {
+		s.conn = nil
+	}
+	s.mu.Unlock()
+	if mine && !s.persistent {
+		b.dropSessionLocked(s)
+	}
+}
+
+// dropSessionLocked forgets s with its subscriptions and stored state. The
+// caller holds b.mu.
+func (b *Broker) dropSessionLocked(s *session) {
+	if b.sessions[s.id] == s {
+		delete(b.sessions, s.id)
+	}
+	s.mu.Lock()
+	filters := make([]string, 0, len(s.subs))
+	for f := range s.subs {
+		filters = append(filters, f)
+	}
+	s.mu.Unlock()
+	b.subMu.Lock()
+	for _, f := range filters {
+		b.subs.Remove(f, s)
+	}
+	b.subMu.Unlock()
+	if s.persistent && b.store != nil {
+		b.store.DeleteSession(s.id)
+	}
+}

@@ -1,0 +1,280 @@
+// Package broker is the gateway's MQTT 3.1.1 broker: listeners (TCP, TLS,
+// WebSocket), sessions, QoS 0/1/2 delivery, retained and will messages,
+// authentication and ACLs, $SYS statistics, and persistence of persistent
+// sessions and retained messages in SQLite.
+//
+// The wire format lives in broker/packet, topic matching in broker/topic,
+// credentials and ACLs in broker/auth and the database in broker/store.
+// In-process code publishes with Publish (a gateway.Sink) and subscribes with
+// Subscribe, without a socket.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/broker/auth"
+	"github.com/edgegw/gateway/broker/store"
+	"github.com/edgegw/gateway/broker/topic"
+)
+
+// Version is reported in $SYS/broker/version.
+const Version = "edgegw-broker 0.1 (MQTT 3.1.1)"
+
+// Broker is an MQTT broker. Create it with New, start it with Start (or
+// Run), stop it with Close. Its methods are safe for concurrent use.
+type Broker struct {
+	cfg   Config
+	log   *slog.Logger
+	authn auth.Authenticator // nil: user names are not checked
+	authz auth.Authorizer    // nil: every topic is allowed
+	store *store.Store       // nil: nothing persists
+
+	mu       sync.Mutex // guards sessions
+	sessions map[string]*session
+
+	subMu sync.RWMutex
+	subs  topic.Tree[subscriber, byte]
+
+	retMu    sync.RWMutex
+	retained map[string]*message
+
+	stats counters
+	start time.Time
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	lnMu      sync.Mutex
+	started   bool
+	closed    bool
+	listeners []io.Closer
+	addrs     []net.Addr
+	conns     map[*conn]struct{}
+	nconns    atomic.Int64
+}
+
+// message is an application message as routed: shared, never modified.
+type message struct {
+	topic   string
+	payload []byte
+	qos     byte
+	retain  bool
+}
+
+func (m *message) size() int { return len(m.topic) + len(m.payload) }
+
+// subscriber receives routed messages: a session or an in-process
+// subscription. deliver must not block.
+type subscriber interface {
+	deliver(m *message, qos byte, retain bool)
+}
+
+var _ gateway.Sink = (*Broker)(nil)
+
+// New checks cfg, loads the password and ACL files and opens the
+// persistence database (restoring retained messages and persistent
+// sessions). It does not listen yet: call Start or Run.
+func New(cfg Config, log *slog.Logger) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("new broker: %w", err)
+	}
+	cfg.applyDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b := &Broker{
+		cfg:      cfg,
+		log:      log,
+		sessions: map[string]*session{},
+		retained: map[string]*message{},
+		conns:    map[*conn]struct{}{},
+		start:    time.Now(),
+	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	if cfg.PasswordFile != "" {
+		pf, err := auth.LoadPasswordFile(cfg.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("new broker: %w", err)
+		}
+		b.authn = pf
+	}
+	if cfg.ACLFile != "" {
+		acl, err := auth.LoadACLFile(cfg.ACLFile)
+		if err != nil {
+			return nil, fmt.Errorf("new broker: %w", err)
+		}
+		b.authz = acl
+	}
+	if cfg.PersistencePath != "" {
+		st, err := store.Open(cfg.PersistencePath)
+		if err != nil {
+			return nil, fmt.Errorf("new broker: %w", err)
+		}
+		b.store = st
+		if err := b.restore(); err != nil {
+			st.Close() // the restore error is the one to report
+			return nil, fmt.Errorf("new broker: %w", err)
+		}
+	}
+	return b, nil
+}
+
+// SetAuthenticator replaces the password-file authenticator (nil: accept
+// every user name). Call it before Start.
+func (b *Broker) SetAuthenticator(a auth.Authenticator) { b.authn = a }
+
+// SetAuthorizer replaces the ACL-file authorizer (nil: allow everything).
+// Call it before Start.
+func (b *Broker) SetAuthorizer(a auth.Authorizer) { b.authz = a }
+
+func (b *Broker) restore() error {
+	ret, err := b.store.Retained()
+	if err != nil {
+		return err
+	}
+	for _, m := range ret {
+		b.retained[m.Topic] = &message{topic: m.Topic, payload: m.Payload, qos: m.QoS, retain: true}
+	}
+	sessions, err := b.store.Sessions()
+	if err != nil {
+		return err
+	}
+	for _, ss := range sessions {
+		s := b.newSession(ss.ClientID, true)
+		for f, q := range ss.Subs {
+			s.subs[f] = q
+			b.subs.Add(f, s, q)
+		}
+		for _, q := range ss.Queue {
+			m := &message{topic: q.Msg.Topic, payload: q.Msg.Payload, qos: q.Msg.QoS, retain: q.Msg.Retain}
+			s.queue = append(s.queue, &pending{msg: m, qos: q.QoS, seq: q.Seq})
+			s.qbytes += m.size()
+		}
+		b.sessions[ss.ClientID] = s
+	}
+	b.log.Info("broker state restored", "retained", len(ret), "sessions", len(sessions))
+	return nil
+}
+
+// Start binds every configured listener and serves them in the background.
+// It returns once all are bound (or with the first error, after closing the
+// ones already bound).
+func (b *Broker) Start(ctx context.Context) error {
+	b.lnMu.Lock()
+	defer b.lnMu.Unlock()
+	if b.closed {
+		return gateway.ErrClosed
+	}
+	if b.started {
+		return errors.New("start broker: already started")
+	}
+	b.started = true
+	for _, l := range b.cfg.Listeners {
+		if err := b.listen(ctx, l); err != nil {
+			for _, ln := range b.listeners {
+				ln.Close() // the listen error is the one to report
+			}
+			b.listeners, b.addrs = nil, nil
+			return fmt.Errorf("start broker: %w", err)
+		}
+	}
+	if b.cfg.SysInterval > 0 {
+		b.wg.Add(1)
+		go b.sysLoop()
+	}
+	return nil
+}
+
+// Run starts the broker, serves until ctx is cancelled, then closes it.
+func (b *Broker) Run(ctx context.Context) error {
+	if err := b.Start(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-b.ctx.Done():
+	}
+	return b.Close()
+}
+
+// Addrs returns the addresses the listeners are bound to, in the order of
+// Config.Listeners (useful with port 0).
+func (b *Broker) Addrs() []net.Addr {
+	b.lnMu.Lock()
+	defer b.lnMu.Unlock()
+	return append([]net.Addr(nil), b.addrs...)
+}
+
+// Close stops the listeners, closes every client connection (without
+// publishing their wills), stops in-process subscriptions, and commits and
+// closes the database. It returns the first error.
+func (b *Broker) Close() error {
+	b.lnMu.Lock()
+	if b.closed {
+		b.lnMu.Unlock()
+		return nil
+	}
+	b.closed = true
+	var errs []error
+	for _, ln := range b.listeners {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	for c := range b.conns {
+		c.shutdown()
+	}
+	b.lnMu.Unlock()
+	b.cancel()
+	b.wg.Wait()
+	if b.store != nil {
+		if err := b.store.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close broker: %w", err)
+	}
+	return nil
+}
+
+// addConn registers a connection and counts it in b.wg until removeConn; it reports false when the broker is
+// closed or at max_connections.
+func (b *Broker) addConn(c *conn) bool {
+	b.lnMu.Lock()
+	defer b.lnMu.Unlock()
+	if b.closed {
+		return false
+	}
+	if b.cfg.MaxConnections > 0 && int(b.nconns.Load()) >= b.cfg.MaxConnections {
+		return false
+	}
+	b.conns[c] = struct{}{}
+	b.nconns.Add(1)
+	b.wg.Add(1) // under lnMu, so never after Close started waiting
+	return true
+}
+
+func (b *Broker) removeConn(c *conn) {
+	b.lnMu.Lock()
+	defer b.lnMu.Unlock()
+	if _, ok := b.conns[c]; ok {
+		delete(b.conns, c)
+		b.nconns.Add(-1)
+		b.wg.Done()
+	}
+}
+
+func (b *Broker) allow(user, clientID, t string, a auth.Access) bool {
+	return b.authz == nil || b.authz.Allow(user, clientID, t, a)
+}

@@ -1,0 +1,119 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config configures a Broker. Field names follow the TOML keys of the
+// [broker] table; zero values mean "use the default" where one is stated.
+type Config struct {
+	Listeners []Listener // [[broker.listeners]]
+
+	PasswordFile   string // password_file: "user:hash" lines (see auth.SetPassword); "" = no passwords
+	ACLFile        string // acl_file: Mosquitto-like ACL; "" = every client may use every topic
+	AllowAnonymous bool   // allow_anonymous: clients without a user name on any listener
+
+	SysInterval time.Duration // sys_interval: period of the $SYS topics; 0 = off
+
+	MaxPacketSize     int // max_packet_size in bytes; 0 = DefaultMaxPacketSize
+	MaxConnections    int // max_connections; 0 = unlimited
+	MaxQueuedMessages int // max_queued_messages per session; 0 = DefaultMaxQueuedMessages
+	MaxQueuedBytes    int // max_queued_bytes of payload+topic per session; 0 = DefaultMaxQueuedBytes
+	MaxInflight       int // max_inflight QoS 1/2 messages per client awaiting ack; 0 = DefaultMaxInflight
+
+	// PersistencePath is the SQLite file holding retained messages and
+	// persistent sessions (the wiring passes <data_dir>/broker.db); "" keeps
+	// them in memory only.
+	PersistencePath string
+}
+
+// Listener is one [[broker.listeners]] entry.
+type Listener struct {
+	Address  string // address: host:port, e.g. "127.0.0.1:1883" or ":8883"
+	Protocol string // protocol: "mqtt" (TCP), "mqtts" (TLS), "ws" or "wss" (WebSocket)
+	CertFile string // cert_file: PEM certificate chain for mqtts and wss
+	KeyFile  string // key_file: PEM private key for mqtts and wss
+	CAFile   string // ca_file: PEM CA certificates; when set, clients must present a certificate it signed
+	Path     string // path: HTTP path of ws and wss; "" = "/mqtt"
+}
+
+// Defaults for zero Config fields.
+const (
+	DefaultMaxPacketSize     = 1 << 20
+	DefaultMaxQueuedMessages = 1000
+	DefaultMaxQueuedBytes    = 16 << 20
+	DefaultMaxInflight       = 32
+	DefaultWSPath            = "/mqtt"
+)
+
+// DefaultConfig returns a Config with one plain MQTT listener on
+// 127.0.0.1:1883 and the default limits.
+func DefaultConfig() Config {
+	return Config{
+		Listeners:         []Listener{{Address: "127.0.0.1:1883", Protocol: "mqtt"}},
+		SysInterval:       10 * time.Second,
+		MaxPacketSize:     DefaultMaxPacketSize,
+		MaxQueuedMessages: DefaultMaxQueuedMessages,
+		MaxQueuedBytes:    DefaultMaxQueuedBytes,
+		MaxInflight:       DefaultMaxInflight,
+	}
+}
+
+// Validate reports every problem of c.
+func (c Config) Validate() error {
+	var errs []error
+	for i, l := range c.Listeners {
+		at := fmt.Sprintf("broker.listeners[%d]", i)
+		if l.Address == "" {
+			errs = append(errs, fmt.Errorf("%s: address is empty", at))
+		}
+		switch l.Protocol {
+		case "mqtt", "ws":
+		case "mqtts", "wss":
+			if l.CertFile == "" || l.KeyFile == "" {
+				errs = append(errs, fmt.Errorf("%s: protocol %s needs cert_file and key_file", at, l.Protocol))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("%s: protocol %q: want mqtt, mqtts, ws or wss", at, l.Protocol))
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"max_packet_size", c.MaxPacketSize}, {"max_connections", c.MaxConnections},
+		{"max_queued_messages", c.MaxQueuedMessages}, {"max_queued_bytes", c.MaxQueuedBytes},
+		{"max_inflight", c.MaxInflight}} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("broker.%s: %d is negative", f.name, f.v))
+		}
+	}
+	if c.MaxInflight > 65535 {
+		errs = append(errs, fmt.Errorf("broker.max_inflight: %d over 65535 packet identifiers", c.MaxInflight))
+	}
+	if c.SysInterval < 0 {
+		errs = append(errs, fmt.Errorf("broker.sys_interval: %v is negative", c.SysInterval))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) applyDefaults() {
+	if c.MaxPacketSize == 0 {
+		c.MaxPacketSize = DefaultMaxPacketSize
+	}
+	if c.MaxQueuedMessages == 0 {
+		c.MaxQueuedMessages = DefaultMaxQueuedMessages
+	}
+	if c.MaxQueuedBytes == 0 {
+		c.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if c.MaxInflight == 0 {
+		c.MaxInflight = DefaultMaxInflight
+	}
+	for i := range c.Listeners {
+		if c.Listeners[i].Path == "" {
+			c.Listeners[i].Path = DefaultWSPath
+		}
+	}
+}

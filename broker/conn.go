@@ -1,0 +1,412 @@
+package broker
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/edgegw/gateway/broker/auth"
+	"github.com/edgegw/gateway/broker/packet"
+	"github.com/edgegw/gateway/broker/topic"
+)
+
+// connectTimeout bounds the wait for the CONNECT packet of a new connection.
+const connectTimeout = 10 * time.Second
+
+// writeLimit is the size of the batches the writer sends in one write.
+const writeLimit = 64 << 10
+
+// errTakenOver closes a connection whose client id connected again.
+var errTakenOver = errors.New("session taken over")
+
+// conn is one client network connection. Its reader goroutine handles
+// incoming packets; its writer goroutine sends acknowledgements (queued in
+// ctrl) and the session's messages.
+type conn struct {
+	b         *Broker
+	nc        net.Conn
+	br        *bufio.Reader
+	log       *slog.Logger
+	anonymous bool // the listener accepts clients without a user name
+
+	clientID string
+	user     string
+	version  byte
+	sess     *session
+	will     *message
+	deadline time.Duration // read deadline from the keep-alive; 0 = none
+
+	wake chan struct{} // cap 1
+	done chan struct{} // closed when the reader ends
+
+	ctrlMu sync.Mutex
+	ctrl   []byte // acknowledgements waiting for the writer
+
+	closeOnce sync.Once
+	reason    error // why the connection was closed by the broker
+}
+
+func (b *Broker) serveConn(nc net.Conn, anonymous bool) {
+	c := &conn{b: b, nc: nc, anonymous: anonymous, log: b.log.With("remote", nc.RemoteAddr().String()),
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if !b.addConn(c) {
+		b.log.Warn("connection refused: broker closed or max_connections reached", "remote", nc.RemoteAddr().String())
+		nc.Close() // refusing: nothing to report
+		return
+	}
+	defer b.removeConn(c)
+	c.br = bufio.NewReaderSize(nc, 4096)
+	if err := c.handshake(); err != nil {
+		c.log.Debug("connect failed", "err", err)
+		nc.Close() // the handshake error was logged
+		return
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		c.writer()
+	}()
+	err := c.readLoop()
+	c.finish(err)
+}
+
+// shutdown closes the network connection; the reader then ends.
+func (c *conn) shutdown() { c.closeWith(gatewayClosed) }
+
+var gatewayClosed = errors.New("broker closing")
+
+func (c *conn) closeWith(reason error) {
+	c.closeOnce.Do(func() {
+		c.reason = reason
+		c.nc.Close() // unblocks the reader; errors are irrelevant now
+	})
+}
+
+func (c *conn) wakeWriter() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// send queues a control packet for the writer.
+func (c *conn) send(p packet.Packet) {
+	c.ctrlMu.Lock()
+	c.ctrl = p.Append(c.ctrl)
+	c.ctrlMu.Unlock()
+	c.wakeWriter()
+}
+
+// writeNow writes p directly (before the writer runs).
+func (c *conn) writeNow(p packet.Packet) error {
+	buf := p.Append(nil)
+	c.b.stats.bytesOut.Add(uint64(len(buf)))
+	_, err := c.nc.Write(buf)
+	return err
+}
+
+// handshake reads CONNECT, checks the client and attaches its session.
+func (c *conn) handshake() error {
+	c.nc.SetReadDeadline(time.Now().Add(connectTimeout)) // a failure shows on the read
+	first, body, err := packet.ReadFrame(c.br, c.b.cfg.MaxPacketSize)
+	if err != nil {
+		return fmt.Errorf("read connect: %w", err)
+	}
+	c.b.stats.bytesIn.Add(uint64(len(body) + 2))
+	if packet.Type(first>>4) != packet.CONNECT { // [MQTT-3.1.0-1]
+		return fmt.Errorf("first packet %s: not CONNECT", packet.Type(first>>4))
+	}
+	p, err := packet.Decode(first, body)
+	if errors.Is(err, packet.ErrUnsupportedVersion) { // [MQTT-3.1.2-2]
+		c.writeNow(&packet.Connack{ReturnCode: packet.RefusedProtocolVersion}) // closing anyway
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	cp := p.(*packet.Connect)
+	c.version = cp.ProtocolLevel
+	c.clientID = cp.ClientID
+	if code := c.checkClient(cp); code != packet.Accepted {
+		c.writeNow(&packet.Connack{ReturnCode: code}) // closing anyway
+		return fmt.Errorf("client %q user %q: %w", cp.ClientID, cp.Username, code)
+	}
+	if cp.WillFlag {
+		c.will = &message{topic: cp.WillTopic, payload: cp.WillPayload, qos: cp.WillQoS, retain: cp.WillRetain}
+	}
+	c.log = c.log.With("client", c.clientID)
+	present := c.b.attach(c, cp.CleanSession)
+	// [MQTT-3.2.2-1] [MQTT-3.2.2-2] session present only for a resumed session.
+	if err := c.writeNow(&packet.Connack{SessionPresent: present}); err != nil {
+		c.b.detach(c)
+		return fmt.Errorf("write connack: %w", err)
+	}
+	c.keepAlive(cp.KeepAlive)
+	c.log.Debug("client connected", "user", c.user, "clean", cp.CleanSession, "keepalive", cp.KeepAlive)
+	return nil
+}
+
+// checkClient applies the client-id rules and authentication.
+func (c *conn) checkClient(cp *packet.Connect) packet.ConnackCode {
+	if cp.ClientID == "" {
+		if !cp.CleanSession || cp.ProtocolLevel == packet.Version31 {
+			return packet.RefusedIdentifierRejected // [MQTT-3.1.3-8]
+		}
+		var r [8]byte
+		rand.Read(r[:])                                 // never fails (crypto/rand)
+		c.clientID = "auto-" + hex.EncodeToString(r[:]) // [MQTT-3.1.3-6]
+	}
+	if cp.ProtocolLevel == packet.Version31 && len(cp.ClientID) > packet.MaxClientID31 {
+		return packet.RefusedIdentifierRejected
+	}
+	if !cp.UsernameFlag {
+		if !c.anonymous {
+			return packet.RefusedNotAuthorized
+		}
+		return packet.Accepted
+	}
+	if c.b.authn != nil {
+		if err := c.b.authn.Authenticate(cp.Username, cp.Password); err != nil {
+			c.log.Warn("authentication failed", "user", cp.Username, "client", cp.ClientID, "err", err)
+			return packet.RefusedBadUsernamePassword
+		}
+	}
+	c.user = cp.Username
+	return packet.Accepted
+}
+
+var keepAliveDeadline = func(ka uint16) time.Duration {
+	return time.Duration(ka) * 1500 * time.Millisecond // [MQTT-3.1.2-24] 1.5 times the keep-alive
+}
+
+func (c *conn) keepAlive(ka uint16) {
+	if ka == 0 {
+		c.nc.SetReadDeadline(time.Time{}) // a failure shows on the read
+		c.deadline = 0
+		return
+	}
+	c.deadline = keepAliveDeadline(ka)
+}
+
+// readLoop handles packets until the connection ends. It returns nil after
+// DISCONNECT and the reason otherwise.
+func (c *conn) readLoop() error {
+	b := c.b
+	for {
+		if c.deadline > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(c.deadline)) // a failure shows on the read
+		}
+		first, body, err := packet.ReadFrame(c.br, b.cfg.MaxPacketSize)
+		if err != nil {
+			return err
+		}
+		b.stats.bytesIn.Add(uint64(1 + len(body) + varintLen(len(body))))
+		p, err := packet.Decode(first, body)
+		if err != nil {
+			return err // [MQTT-4.8.0-1] close on a protocol violation
+		}
+		switch p := p.(type) {
+		case *packet.Publish:
+			c.handlePublish(p)
+		case *packet.Puback:
+			if c.sess.ack(p.PacketID, packet.PUBACK) {
+				c.wakeWriter()
+			}
+		case *packet.Pubrec:
+			c.sess.ack(p.PacketID, packet.PUBREC)
+			c.send(&packet.Pubrel{PacketID: p.PacketID}) // [MQTT-4.3.3-1]
+		case *packet.Pubrel:
+			c.sess.mu.Lock()
+			delete(c.sess.rx2, p.PacketID)
+			c.sess.mu.Unlock()
+			c.send(&packet.Pubcomp{PacketID: p.PacketID}) // [MQTT-4.3.3-2]
+		case *packet.Pubcomp:
+			if c.sess.ack(p.PacketID, packet.PUBCOMP) {
+				c.wakeWriter()
+			}
+		case *packet.Subscribe:
+			c.handleSubscribe(p)
+		case *packet.Unsubscribe:
+			c.handleUnsubscribe(p)
+		case *packet.Pingreq:
+			c.send(&packet.Pingresp{}) // [MQTT-3.12.4-1]
+		case *packet.Disconnect:
+			return nil
+		case *packet.Connect:
+			return errors.New("second CONNECT") // [MQTT-3.1.0-2]
+		default:
+			return fmt.Errorf("unexpected %s from client: %w", p.Type(), packet.ErrProtocol)
+		}
+	}
+}
+
+func varintLen(n int) int {
+	switch {
+	case n < 128:
+		return 1
+	case n < 16384:
+		return 2
+	case n < 2097152:
+		return 3
+	}
+	return 4
+}
+
+func (c *conn) handlePublish(p *packet.Publish) {
+	b := c.b
+	ok := c.allowPublish(p.Topic)
+	m := &message{topic: p.Topic, payload: p.Payload, qos: p.QoS, retain: p.Retain}
+	switch p.QoS {
+	case 0:
+		if ok {
+			b.route(m)
+		}
+	case 1:
+		if ok {
+			b.route(m)
+		}
+		c.send(&packet.Puback{PacketID: p.PacketID}) // [MQTT-4.3.2-2]
+	case 2:
+		// [MQTT-4.3.3-2] method B: deliver on PUBLISH, then ignore the
+		// same packet id until PUBREL.
+		s := c.sess
+		s.mu.Lock()
+		_, seen := s.rx2[p.PacketID]
+		if !seen {
+			s.rx2[p.PacketID] = struct{}{}
+		}
+		s.mu.Unlock()
+		if ok && !seen {
+			b.route(m)
+		}
+		c.send(&packet.Pubrec{PacketID: p.PacketID})
+	}
+}
+
+// allowPublish applies the ACL; clients may not publish into $SYS.
+func (c *conn) allowPublish(t string) bool {
+	if strings.HasPrefix(t, "$SYS/") || !c.b.allow(c.user, c.clientID, t, auth.Write) {
+		c.log.Warn("publish denied", "user", c.user, "topic", t)
+		c.b.stats.denied.Add(1)
+		return false
+	}
+	return true
+}
+
+func (c *conn) handleSubscribe(p *packet.Subscribe) {
+	b, s := c.b, c.sess
+	codes := make([]byte, len(p.Subscriptions))
+	granted := make([]packet.Subscription, 0, len(p.Subscriptions))
+	for i, sub := range p.Subscriptions {
+		if err := topic.ValidFilter(sub.Filter); err != nil || !b.allow(c.user, c.clientID, sub.Filter, auth.Read) {
+			c.log.Warn("subscribe refused", "user", c.user, "filter", sub.Filter, "err", err)
+			codes[i] = packet.SubackFailure // [MQTT-3.9.3-2] 0x80
+			continue
+		}
+		b.subscribe(s, sub.Filter, sub.QoS)
+		codes[i] = sub.QoS // [MQTT-3.9.3-1] this server grants the requested QoS
+		granted = append(granted, sub)
+	}
+	// [MQTT-3.8.4-1] SUBACK with the same packet id, before the retained
+	// messages (the writer sends ctrl before the session queue).
+	c.send(&packet.Suback{PacketID: p.PacketID, ReturnCodes: codes})
+	for _, sub := range granted {
+		// [MQTT-3.3.1-6] [MQTT-3.3.1-8] retained messages with retain set.
+		b.retainedFor(sub.Filter, func(m *message) { s.deliver(m, min(m.qos, sub.QoS), true) })
+	}
+}
+
+func (b *Broker) subscribe(s *session, filter string, qos byte) {
+	b.subMu.Lock()
+	b.subs.Add(filter, s, qos) // [MQTT-3.8.4-3] replaces an identical filter
+	b.subMu.Unlock()
+	s.mu.Lock()
+	s.subs[filter] = qos
+	s.mu.Unlock()
+	if s.persistent && b.store != nil {
+		b.store.AddSub(s.id, filter, qos)
+	}
+}
+
+func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
+	b, s := c.b, c.sess
+	for _, f := range p.Filters {
+		b.subMu.Lock()
+		b.subs.Remove(f, s)
+		b.subMu.Unlock()
+		s.mu.Lock()
+		delete(s.subs, f)
+		s.mu.Unlock()
+		if s.persistent && b.store != nil {
+			b.store.RemoveSub(s.id, f)
+		}
+	}
+	c.send(&packet.Unsuback{PacketID: p.PacketID}) // [MQTT-3.10.4-4] [MQTT-3.10.4-5]
+}
+
+// writer sends queued acknowledgements and session messages in batches.
+func (c *conn) writer() {
+	var buf []byte
+	for {
+		select {
+		case <-c.wake:
+		case <-c.done:
+			return
+		}
+		s := c.sess
+		s.mu.Lock()
+		c.ctrlMu.Lock() // lock order: session, then ctrl (see handleSubscribe)
+		buf = append(buf[:0], c.ctrl...)
+		c.ctrl = c.ctrl[:0]
+		c.ctrlMu.Unlock()
+		var more bool
+		buf, more = s.fill(c, buf, writeLimit)
+		s.mu.Unlock()
+		if len(buf) > 0 {
+			if _, err := c.nc.Write(buf); err != nil {
+				c.closeWith(fmt.Errorf("write: %w", err))
+				return
+			}
+		}
+		if cap(buf) > 4*writeLimit {
+			buf = nil // do not keep a burst's buffer for an idle connection
+		}
+		if more {
+			c.wakeWriter()
+		}
+	}
+}
+
+// finish ends the connection: detaches the session and publishes the will
+// unless the client sent DISCONNECT [MQTT-3.1.2-8] [MQTT-3.1.2-10].
+func (c *conn) finish(err error) {
+	close(c.done)
+	c.closeWith(err)
+	c.b.detach(c)
+	if c.reason == gatewayClosed {
+		return
+	}
+	if err == nil {
+		c.log.Debug("client disconnected")
+		return
+	}
+	if c.reason != nil && c.reason != err {
+		err = c.reason
+	}
+	level := slog.LevelDebug
+	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, errTakenOver) {
+		level = slog.LevelInfo
+	}
+	c.log.Log(c.b.ctx, level, "client connection lost", "err", err)
+	if c.will != nil && c.allowPublish(c.will.topic) {
+		c.b.route(c.will)
+	}
+}

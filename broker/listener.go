@@ -1,0 +1,138 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// listen binds l and starts serving it. The caller holds b.lnMu.
+func (b *Broker) listen(ctx context.Context, l Listener) error {
+	var tlsCfg *tls.Config
+	if l.Protocol == "mqtts" || l.Protocol == "wss" {
+		var err error
+		if tlsCfg, err = loadTLS(l); err != nil {
+			return fmt.Errorf("listener %s %s: %w", l.Protocol, l.Address, err)
+		}
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", l.Address)
+	if err != nil {
+		return fmt.Errorf("listener %s: %w", l.Protocol, err)
+	}
+	// Anonymous clients: allowed when the config says so, or on a loopback
+	// address when no password file is configured.
+	anonymous := b.cfg.AllowAnonymous || (isLoopback(ln.Addr()) && b.cfg.PasswordFile == "")
+	log := b.log.With("listener", l.Protocol, "address", ln.Addr().String())
+	b.addrs = append(b.addrs, ln.Addr())
+	switch l.Protocol {
+	case "mqtt", "mqtts":
+		if tlsCfg != nil {
+			ln = tls.NewListener(ln, tlsCfg)
+		}
+		b.listeners = append(b.listeners, ln)
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			b.acceptLoop(ln, anonymous, log)
+		}()
+	case "ws", "wss":
+		mux := http.NewServeMux()
+		mux.HandleFunc(l.Path, func(w http.ResponseWriter, r *http.Request) {
+			b.serveWS(w, r, anonymous)
+		})
+		srv := &http.Server{Handler: mux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
+			BaseContext: func(net.Listener) context.Context { return b.ctx }}
+		b.listeners = append(b.listeners, srv)
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			var err error
+			if tlsCfg != nil {
+				err = srv.ServeTLS(ln, "", "")
+			} else {
+				err = srv.Serve(ln)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("websocket listener stopped", "err", err)
+			}
+		}()
+	}
+	log.Info("broker listening", "anonymous", anonymous)
+	return nil
+}
+
+func (b *Broker) acceptLoop(ln net.Listener, anonymous bool, log interface{ Error(string, ...any) }) {
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			log.Error("accept", "err", err)
+			select {
+			case <-b.ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond): // back off on EMFILE and the like
+			}
+			continue
+		}
+		if tc, ok := nc.(*net.TCPConn); ok {
+			tc.SetNoDelay(true) // default already; a failure changes nothing
+		}
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			b.serveConn(nc, anonymous)
+		}()
+	}
+}
+
+func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request, anonymous bool) {
+	wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"mqtt"}})
+	if err != nil {
+		b.log.Debug("websocket upgrade", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	wc.SetReadLimit(int64(b.cfg.MaxPacketSize) + 8)
+	nc := websocket.NetConn(b.ctx, wc, websocket.MessageBinary)
+	b.serveConn(nc, anonymous) // counted in b.wg by addConn
+}
+
+func loadTLS(l Listener) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(l.CertFile, l.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load certificate: %w", err)
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if l.CAFile != "" {
+		pem, err := os.ReadFile(l.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("load client CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("load client CA %s: no certificates", l.CAFile)
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
+}
+
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}

@@ -1,0 +1,166 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/broker/auth"
+	"github.com/edgegw/gateway/broker/topic"
+)
+
+// Publish routes m to the subscribers without a network connection, with
+// the retain and QoS semantics of a client's PUBLISH: a retained message
+// replaces (or with an empty payload deletes) the topic's retained message,
+// and each subscriber gets min(m.QoS, its granted QoS). It returns once m is
+// queued for every subscriber; no ACL applies (see Local for that).
+// It implements gateway.Sink.
+func (b *Broker) Publish(ctx context.Context, m gateway.Message) error {
+	if err := b.checkPublish(m); err != nil {
+		return err
+	}
+	b.route(newLocalMessage(m))
+	return nil
+}
+
+// newLocalMessage copies m's payload: the caller may reuse its buffer.
+func newLocalMessage(m gateway.Message) *message {
+	return &message{topic: m.Topic, payload: append([]byte(nil), m.Payload...), qos: m.QoS, retain: m.Retain}
+}
+
+func (b *Broker) checkPublish(m gateway.Message) error {
+	if b.ctx.Err() != nil {
+		return fmt.Errorf("broker publish: %w", gateway.ErrClosed)
+	}
+	if err := topic.ValidName(m.Topic); err != nil {
+		return fmt.Errorf("broker publish: %w", err)
+	}
+	if m.QoS > 2 {
+		return fmt.Errorf("broker publish %q: qos %d: %w", m.Topic, m.QoS, topic.ErrInvalid)
+	}
+	return nil
+}
+
+// Subscribe calls fn, from one goroutine per subscription and in order, with
+// every message published on a topic matching filter, starting with the
+// matching retained messages (Retain set). qos caps the QoS reported in the
+// messages. fn must not modify the payload (it is shared) and must not
+// block for long: when the subscription's queue
+// (max_queued_messages) is full, messages are dropped and counted. Calling
+// unsubscribe stops the deliveries and waits for a running fn to return (so
+// it must not be called from fn).
+func (b *Broker) Subscribe(filter string, qos byte, fn func(gateway.Message)) (unsubscribe func(), err error) {
+	return b.subscribeLocal("", filter, qos, fn)
+}
+
+// Local is an in-process client with a user identity: the ACL applies to
+// its publishes and subscriptions as to a network client with that user name.
+type Local struct {
+	b    *Broker
+	user string
+}
+
+var _ gateway.Sink = (*Local)(nil)
+
+// Local returns an in-process client acting as user.
+func (b *Broker) Local(user string) *Local { return &Local{b: b, user: user} }
+
+// Publish is Broker.Publish subject to the ACL: a denied publish is dropped,
+// logged and reported as an error.
+func (l *Local) Publish(ctx context.Context, m gateway.Message) error {
+	if err := l.b.checkPublish(m); err != nil {
+		return err
+	}
+	if !l.b.allow(l.user, "", m.Topic, auth.Write) {
+		l.b.log.Warn("publish denied", "user", l.user, "topic", m.Topic)
+		l.b.stats.denied.Add(1)
+		return fmt.Errorf("broker publish %q as %q: %w", m.Topic, l.user, ErrNotAuthorized)
+	}
+	l.b.route(newLocalMessage(m))
+	return nil
+}
+
+// Subscribe is Broker.Subscribe subject to the ACL.
+func (l *Local) Subscribe(filter string, qos byte, fn func(gateway.Message)) (unsubscribe func(), err error) {
+	return l.b.subscribeLocal(l.user, filter, qos, fn)
+}
+
+type delivery struct {
+	m      *message
+	qos    byte
+	retain bool
+}
+
+// localSub is an in-process subscription.
+type localSub struct {
+	b       *Broker
+	ch      chan delivery
+	mu      sync.Mutex
+	stopped bool
+}
+
+var _ subscriber = (*localSub)(nil)
+
+func (l *localSub) deliver(m *message, qos byte, retain bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return
+	}
+	select {
+	case l.ch <- delivery{m, qos, retain}:
+	default:
+		l.b.stats.dropped.Add(1)
+	}
+}
+
+func (b *Broker) subscribeLocal(user, filter string, qos byte, fn func(gateway.Message)) (func(), error) {
+	if err := topic.ValidFilter(filter); err != nil {
+		return nil, fmt.Errorf("broker subscribe: %w", err)
+	}
+	if qos > 2 {
+		return nil, fmt.Errorf("broker subscribe %q: qos %d: %w", filter, qos, topic.ErrInvalid)
+	}
+	if !b.allow(user, "", filter, auth.Read) {
+		return nil, fmt.Errorf("broker subscribe %q as %q: %w", filter, user, ErrNotAuthorized)
+	}
+	if b.ctx.Err() != nil {
+		return nil, fmt.Errorf("broker subscribe: %w", gateway.ErrClosed)
+	}
+	l := &localSub{b: b, ch: make(chan delivery, b.cfg.MaxQueuedMessages)}
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	b.subMu.Lock()
+	b.subs.Add(filter, l, qos)
+	b.subMu.Unlock()
+	b.retainedFor(filter, func(m *message) { l.deliver(m, min(m.qos, qos), true) })
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case d := <-l.ch:
+				b.stats.msgsOut.Add(1)
+				fn(gateway.Message{Topic: d.m.topic, Payload: d.m.payload, QoS: d.qos, Retain: d.retain, Time: time.Now()})
+			case <-quit:
+				return
+			case <-b.ctx.Done():
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.subMu.Lock()
+			b.subs.Remove(filter, l)
+			b.subMu.Unlock()
+			l.mu.Lock()
+			l.stopped = true
+			l.mu.Unlock()
+			close(quit)
+			<-done
+		})
+	}, nil
+}

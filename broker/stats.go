@@ -1,0 +1,105 @@
+package broker
+
+import (
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+type counters struct {
+	connected atomic.Int64  // clients with a live connection
+	connTotal atomic.Uint64 // connections accepted since start
+	msgsIn    atomic.Uint64 // PUBLISH routed (from clients, wills, in-process)
+	msgsOut   atomic.Uint64 // PUBLISH sent to clients and in-process subscribers
+	bytesIn   atomic.Uint64
+	bytesOut  atomic.Uint64
+	dropped   atomic.Uint64 // messages dropped at a full session queue
+	denied    atomic.Uint64 // publishes dropped by the ACL
+}
+
+// Stats is a snapshot of the broker's counters.
+type Stats struct {
+	ClientsConnected int64         // clients connected now
+	ConnectionsTotal uint64        // connections accepted since start
+	Sessions         int           // sessions, connected or persistent offline
+	Subscriptions    int           // subscriptions, in-process ones included
+	Retained         int           // retained messages
+	MessagesReceived uint64        // messages published into the broker
+	MessagesSent     uint64        // messages delivered to subscribers
+	BytesReceived    uint64        // bytes read from clients
+	BytesSent        uint64        // bytes written to clients
+	Dropped          uint64        // messages dropped because a session queue was full
+	Denied           uint64        // publishes refused by the ACL
+	Uptime           time.Duration // since New
+}
+
+// Stats returns the current counters.
+func (b *Broker) Stats() Stats {
+	b.mu.Lock()
+	nsess := len(b.sessions)
+	b.mu.Unlock()
+	b.subMu.RLock()
+	nsubs := b.subs.Len()
+	b.subMu.RUnlock()
+	b.retMu.RLock()
+	nret := len(b.retained)
+	b.retMu.RUnlock()
+	return Stats{
+		ClientsConnected: b.stats.connected.Load(),
+		ConnectionsTotal: b.stats.connTotal.Load(),
+		Sessions:         nsess,
+		Subscriptions:    nsubs,
+		Retained:         nret,
+		MessagesReceived: b.stats.msgsIn.Load(),
+		MessagesSent:     b.stats.msgsOut.Load(),
+		BytesReceived:    b.stats.bytesIn.Load(),
+		BytesSent:        b.stats.bytesOut.Load(),
+		Dropped:          b.stats.dropped.Load(),
+		Denied:           b.stats.denied.Load(),
+		Uptime:           time.Since(b.start),
+	}
+}
+
+// sysLoop publishes the $SYS topics every SysInterval, as retained
+// messages, as Mosquitto does.
+func (b *Broker) sysLoop() {
+	defer b.wg.Done()
+	t := time.NewTicker(b.cfg.SysInterval)
+	defer t.Stop()
+	b.publishSys()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-t.C:
+			b.publishSys()
+		}
+	}
+}
+
+func (b *Broker) publishSys() {
+	st := b.Stats()
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	i := func(v int64) string { return strconv.FormatInt(v, 10) }
+	for _, kv := range [...][2]string{
+		{"$SYS/broker/version", Version},
+		{"$SYS/broker/uptime", i(int64(st.Uptime/time.Second)) + " seconds"},
+		{"$SYS/broker/clients/connected", i(st.ClientsConnected)},
+		{"$SYS/broker/clients/total", i(int64(st.Sessions))},
+		{"$SYS/broker/messages/received", u(st.MessagesReceived)},
+		{"$SYS/broker/messages/sent", u(st.MessagesSent)},
+		{"$SYS/broker/messages/dropped", u(st.Dropped)},
+		{"$SYS/broker/bytes/received", u(st.BytesReceived)},
+		{"$SYS/broker/bytes/sent", u(st.BytesSent)},
+		{"$SYS/broker/retained messages/count", i(int64(st.Retained))},
+		{"$SYS/broker/subscriptions/count", i(int64(st.Subscriptions))},
+	} {
+		b.routeSys(&message{topic: kv[0], payload: []byte(kv[1]), retain: true})
+	}
+}
+
+// routeSys routes a $SYS message without counting it as received.
+func (b *Broker) routeSys(m *message) {
+	b.route(m)
+	b.stats.msgsIn.Add(^uint64(0)) // route counted it; $SYS is not client traffic
+}
