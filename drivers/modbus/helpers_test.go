@@ -29,11 +29,11 @@ func needTool(t *testing.T, path string, args ...string) {
 
 // pymodbus is a running testdata/pymodbus_server.py.
 type pymodbus struct {
-	t     *testing.T
-	cmd   *exec.Cmd
-	in    io.WriteCloser
-	out   *bufio.Reader
-	lines chan string
+	t      *testing.T
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Reader
+	lines  chan string
 	port   string // tcp only
 	stopFn func()
 }

@@ -94,7 +94,7 @@ func loadEveryType(py *pymodbus, slave int) map[string]gateway.Value {
 	py.do("set %d co 0 1,0,1,1,0", slave)
 	py.do("set %d di 0 0,1,1", slave)
 	py.do("string %d hr 200 5 hello", slave)
-	py.do("set %d hr 210 8", slave)   // bit 3
+	py.do("set %d hr 210 8", slave)     // bit 3
 	py.do("set %d ir 220 65526", slave) // -10 -> -1 + 100
 	for i, b := range []bool{true, false, true, true, false} {
 		want[fmt.Sprintf("coil-%d", i)] = gateway.Bool(b)

@@ -1,0 +1,158 @@
+package modbus_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/drivers/modbus"
+)
+
+func rtuConfig(cfg modbus.Config, port string) modbus.Config {
+	cfg.Driver, cfg.Port, cfg.Baud, cfg.Parity = modbus.DriverRTU, port, 19200, "none" // a pty rejects parity (EINVAL)
+	return cfg
+}
+
+// collector keeps the readings devices emit, by device.
+type collector struct {
+	mu   sync.Mutex
+	good map[string]int
+	bad  map[string]error
+	c    chan struct{} // signalled on every reading
+}
+
+func newCollector() *collector {
+	return &collector{good: map[string]int{}, bad: map[string]error{}, c: make(chan struct{}, 1)}
+}
+
+func (c *collector) emit(r gateway.Reading) {
+	c.mu.Lock()
+	if r.Quality == gateway.QualityGood {
+		c.good[r.Device]++
+	} else {
+		c.bad[r.Device] = r.Err
+	}
+	c.mu.Unlock()
+	select {
+	case c.c <- struct{}{}:
+	default:
+	}
+}
+
+// wait blocks until cond holds (checked on every reading) or fails the test.
+func (c *collector) wait(t *testing.T, what string, cond func(good map[string]int, bad map[string]error) bool) {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		c.mu.Lock()
+		ok := cond(c.good, c.bad)
+		c.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-c.c:
+		case <-timeout:
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			t.Fatalf("%s: not reached; good %v, bad %v", what, c.good, c.bad)
+		}
+	}
+}
+
+func (c *collector) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.good, c.bad = map[string]int{}, map[string]error{}
+}
+
+func TestPymodbusRTU(t *testing.T) {
+	dir := t.TempDir()
+	pair := startPTYs(t, dir)
+	py := startPymodbus(t, "rtu", pair.B, "19200", "none")
+	want := loadEveryType(py, 1)
+	py.do("set 2 hr 0 42")
+
+	small := func(name string, slave int) modbus.Config {
+		c := modbus.Default()
+		c.Name, c.SlaveID = name, slave
+		c.Interval, c.Timeout, c.Retries = 50*time.Millisecond, 100*time.Millisecond, 2
+		c.Points = []modbus.PointConfig{{Name: "r0", Register: "holding", Address: 0}}
+		return rtuConfig(c, pair.A)
+	}
+	plc := rtuConfig(everyTypeConfig("plc", 1), pair.A)
+	plc.Interval = 50 * time.Millisecond
+	log := slog.New(slog.NewTextHandler(&testWriter{t: t}, nil))
+	devs, err := modbus.New([]modbus.Config{plc, small("meter", 2), small("dead", 9)}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, d := range devs {
+			_ = d.Close() // the shared bus closes with the last device
+		}
+	})
+	if devs[0].Client().Transport() != devs[1].Client().Transport() {
+		t.Fatal("devices on one port do not share the bus")
+	}
+
+	// Every type and byte order over RTU, and writes read back by pymodbus.
+	rs, err := devs[0].Poll(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReadings(t, rs, want)
+	checkWrites(t, t.Context(), devs[0], py, 1)
+
+	// All three devices poll the bus at once; the dead one times out and the
+	// others keep getting answers.
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	col := newCollector()
+	for _, d := range devs {
+		wg.Go(func() {
+			if err := d.Run(ctx, col.emit); err != nil {
+				t.Errorf("run %s: %v", d.Name(), err)
+			}
+		})
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	col.wait(t, "dead slave times out, others answer", func(good map[string]int, bad map[string]error) bool {
+		return good["meter"] >= 10 && good["plc"] >= 10*len(want) && errors.Is(bad["dead"], modbus.ErrTimeout)
+	})
+	col.mu.Lock()
+	if bad := col.bad["meter"]; bad != nil {
+		t.Errorf("meter had a bad reading: %v", bad)
+	}
+	col.mu.Unlock()
+
+	// The port vanishes (USB adapter unplugged): the pty pair and the slave go.
+	py.stopFn()
+	pair.stop()
+	if _, err := os.Stat(pair.A); err == nil {
+		t.Fatalf("%s still exists after socat exited", pair.A)
+	}
+	col.wait(t, "meter reports the lost port", func(_ map[string]int, bad map[string]error) bool {
+		return bad["meter"] != nil
+	})
+	// ... and comes back under the same name.
+	pair2 := startPTYs(t, dir)
+	py2 := startPymodbus(t, "rtu", pair2.B, "19200", "none")
+	py2.do("set 2 hr 0 43")
+	col.reset()
+	col.wait(t, "meter answers on the reopened port", func(good map[string]int, _ map[string]error) bool {
+		return good["meter"] >= 3
+	})
+	if got := devs[1].Client().Transport().Stats().Reconnects; got < 1 {
+		t.Errorf("reconnects: got %d, want >= 1", got)
+	}
+	rs, err = devs[1].Poll(t.Context())
+	if err != nil || len(rs) != 1 || !rs[0].Value.Equal(gateway.Uint(43)) {
+		t.Errorf("meter after reopen: %v, %v", rs, err)
+	}
+}
