@@ -27,8 +27,8 @@ func compile(cfg *config.Config) (*plan, error) {
 		d := &cfg.Devices[i]
 		checkRule(cfg, probs, cfg.DevicePath(i), d.Rule)
 		for j, pt := range d.Points {
+			checkRule(cfg, probs, cfg.PointPath(i, j), pt.Rule)
 			p.mapping = append(p.mapping, mappingPoint(cfg, probs, i, j))
-			_ = pt
 		}
 		switch d.Driver {
 		case "sim":
@@ -78,7 +78,7 @@ func mappingPoint(cfg *config.Config, probs *config.Problems, i, j int) mapping.
 func compileSim(cfg *config.Config, probs *config.Problems, i int) pipeline.Device {
 	d := &cfg.Devices[i]
 	sc := sim.Config{Name: d.Name, Seed: d.Seed}
-	for j, pt := range d.Points {
+	for _, pt := range d.Points {
 		w, err := sim.ParseWave(pt.Wave)
 		if err != nil {
 			continue // config validation has reported it
@@ -87,7 +87,6 @@ func compileSim(cfg *config.Config, probs *config.Problems, i int) pipeline.Devi
 			Name: pt.Name, Unit: pt.Unit, Wave: w, Min: pt.Min, Max: pt.Max,
 			Period: pt.Period.Duration, Step: pt.Step,
 		})
-		_ = j
 	}
 	dev, err := sim.New(sc)
 	if err != nil {

@@ -1,0 +1,350 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// lineWriter hands each complete line written to it to a channel.
+type lineWriter struct {
+	mu    sync.Mutex
+	buf   []byte
+	lines chan string
+}
+
+func newLineWriter() *lineWriter { return &lineWriter{lines: make(chan string, 10000)} }
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		select {
+		case w.lines <- string(w.buf[:i]):
+		default: // a test that stopped reading does not block the gateway
+		}
+		w.buf = w.buf[i+1:]
+	}
+}
+
+// syncBuffer collects output written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestDemoRunsAndStopsCleanly is the newcomer's first run: readings from
+// every simulated device are printed, and cancelling stops it with no error.
+func TestDemoRunsAndStopsCleanly(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stdout, stderr := newLineWriter(), &syncBuffer{}
+	dataDir := filepath.Join(t.TempDir(), "data")
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"demo", "--data-dir", dataDir}, stdout, stderr) }()
+
+	want := map[string]bool{
+		"demo/boiler/temperature": false, "demo/boiler/pressure": false, "demo/boiler/burner_on": false,
+		"demo/meter/energy": false, "demo/meter/power": false,
+	}
+	values := map[string]map[string]bool{} // topic -> distinct payload values
+	deadline := time.After(20 * time.Second)
+	for missing := len(want); missing > 0 || len(values["demo/boiler/temperature"]) < 2; {
+		select {
+		case line := <-stdout.lines:
+			topic, payload, ok := strings.Cut(line, " ")
+			if !ok {
+				t.Fatalf("line %q is not \"topic payload\"", line)
+			}
+			var msg struct {
+				Value   any    `json:"value"`
+				TS      string `json:"ts"`
+				Quality string `json:"quality"`
+			}
+			if err := json.Unmarshal([]byte(payload), &msg); err != nil {
+				t.Fatalf("payload of %s is not JSON: %v", topic, err)
+			}
+			if msg.Quality != "good" || msg.TS == "" || msg.Value == nil {
+				t.Errorf("%s: got %s", topic, payload)
+			}
+			if seen, known := want[topic]; known && !seen {
+				want[topic] = true
+				missing--
+			}
+			if values[topic] == nil {
+				values[topic] = map[string]bool{}
+			}
+			values[topic][string(must(json.Marshal(msg.Value)))] = true
+		case err := <-done:
+			t.Fatalf("demo stopped early: %v\n%s", err, stderr)
+		case <-deadline:
+			t.Fatalf("no readings from %v within 20s; stderr:\n%s", want, stderr)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("demo returned %v after cancel", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("demo did not stop within 10s of cancel")
+	}
+	if _, err := os.Stat(dataDir); err != nil {
+		t.Errorf("demo data dir: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "gateway stopped") {
+		t.Errorf("no clean stop logged:\n%s", stderr)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestDemoConfigIsValid keeps the embedded demo loadable and compilable.
+func TestDemoConfigIsValid(t *testing.T) {
+	cfg, err := demo(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := compile(cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(t.Context(), []string{"check", "../../config.toml.example"}, &out, &errOut); err != nil {
+		t.Fatalf("check config.toml.example: %v", err)
+	}
+	if !strings.Contains(out.String(), "ok") {
+		t.Errorf("check output: %q", out.String())
+	}
+}
+
+// TestCheckCases runs testdata/check/<name>/config.toml through `gateway
+// check` and compares its error with want.err: problems found by the
+// compile stage must be reported like the decoder's, with file and line.
+func TestCheckCases(t *testing.T) {
+	paths, _ := filepath.Glob("testdata/check/*/config.toml")
+	if len(paths) == 0 {
+		t.Fatal("no cases")
+	}
+	for _, path := range paths {
+		dir := filepath.Dir(path)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(t.Context(), []string{"check", path}, &out, io.Discard)
+			want, rerr := os.ReadFile(filepath.Join(dir, "want.err"))
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			if err == nil {
+				t.Fatalf("check passed; want:\n%s", want)
+			}
+			got := strings.ReplaceAll(err.Error(), path, "config.toml") + "\n"
+			if got != string(want) {
+				t.Errorf("got:\n%s\nwant:\n%s", got, want)
+			}
+			if code := exitCode(err, io.Discard); code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+		})
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	tests := []struct {
+		args     []string
+		code     int    // exit code
+		stdout   string // a substring of stdout
+		errorMsg string // a substring of the error
+	}{
+		{args: []string{"help"}, stdout: "gateway COMMAND"},
+		{args: []string{"--help"}, stdout: "Commands:"},
+		{args: []string{"version"}, stdout: "gateway "},
+		{args: []string{"--version"}, stdout: "gateway "},
+		{args: []string{"run", "--help"}, stdout: "Usage: gateway run -c FILE"},
+		{args: []string{"check", "--help"}, stdout: "Usage: gateway check FILE"},
+		{args: []string{"demo", "--help"}, stdout: "--data-dir"},
+		{args: []string{"version", "--help"}, stdout: "Usage: gateway version"},
+		{args: []string{"frobnicate"}, code: 2, errorMsg: `unknown command "frobnicate"`},
+		{args: []string{"check"}, code: 2, errorMsg: "missing the config file"},
+		{args: []string{"check", "a", "b"}, code: 2, errorMsg: "want one config file"},
+		{args: []string{"run", "--bogus"}, code: 2, errorMsg: "flag provided but not defined: -bogus"},
+		{args: []string{"run", "-c", "does-not-exist.toml"}, code: 1, errorMsg: "no such file"},
+		{args: []string{"check", "does-not-exist.toml"}, code: 1, errorMsg: "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(t.Context(), tt.args, &out, io.Discard)
+			if code := exitCode(err, io.Discard); code != tt.code {
+				t.Errorf("exit code %d, want %d (err %v)", code, tt.code, err)
+			}
+			if !strings.Contains(out.String(), tt.stdout) {
+				t.Errorf("stdout %q does not contain %q", out.String(), tt.stdout)
+			}
+			if tt.errorMsg != "" && (err == nil || !strings.Contains(err.Error(), tt.errorMsg)) {
+				t.Errorf("error %v does not contain %q", err, tt.errorMsg)
+			}
+		})
+	}
+}
+
+// TestRunConfigFile runs a real config file with --print.
+func TestRunConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.toml")
+	cfg := `[gateway]
+name = "t"
+data_dir = "` + filepath.Join(dir, "data") + `"
+log_format = "json"
+
+[[devices]]
+name = "d"
+driver = "sim"
+interval = "10ms"
+payload = "value"
+
+  [[devices.points]]
+  name = "n"
+  wave = "counter"
+`
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stdout, stderr := newLineWriter(), &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"run", "-c", path, "--print"}, stdout, stderr) }()
+	for want := 0; want < 3; want++ {
+		select {
+		case line := <-stdout.lines:
+			if line != "t/d/n "+string(rune('0'+want)) {
+				t.Fatalf("line %d: got %q", want, line)
+			}
+		case err := <-done:
+			t.Fatalf("run stopped: %v\n%s", err, stderr)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// log_format = "json": every log line is a JSON object.
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("log line is not JSON: %q", line)
+		}
+	}
+}
+
+// TestSignals builds the binary and checks the real process: SIGTERM stops
+// the demo cleanly with exit status 0.
+func TestSignals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "gateway")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(bin, "--data-dir", t.TempDir())
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr syncBuffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = cmd.Process.Kill() }) // already exited when the test passes
+			sc := bufio.NewScanner(stdout)
+			if !sc.Scan() {
+				t.Fatalf("no output from the demo; stderr:\n%s", &stderr)
+			}
+			go func() { _, _ = io.Copy(io.Discard, stdout) }() // keep the pipe drained
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			waited := make(chan error, 1)
+			go func() { waited <- cmd.Wait() }()
+			select {
+			case err := <-waited:
+				if err != nil {
+					t.Fatalf("exit after %v: %v\n%s", sig, err, &stderr)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatalf("still running 15s after %v", sig)
+			}
+			if !strings.Contains(stderr.String(), "shutting down") || !strings.Contains(stderr.String(), "gateway stopped") {
+				t.Errorf("stderr lacks the shutdown messages:\n%s", &stderr)
+			}
+		})
+	}
+}
+
+// TestSecondSignalExitsAtOnce checks the handler: the first signal cancels,
+// the second exits without waiting for the clean shutdown.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	exited := make(chan int, 1)
+	var stderr syncBuffer
+	ctx, stop := signalContext(context.Background(), &stderr, func(code int) { exited <- code })
+	defer stop()
+	self, _ := os.FindProcess(os.Getpid())
+	if err := self.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-ctx.Done()
+	if err := self.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-exited:
+		if code != 1 {
+			t.Errorf("exit code %d, want 1", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("second signal did not exit")
+	}
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		t.Errorf("ctx: %v", ctx.Err())
+	}
+}
