@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/drivers/modbus"
+	"github.com/edgegw/gateway/drivers/modbus/modbussim"
 )
 
 func rtuConfig(cfg modbus.Config, port string) modbus.Config {
@@ -154,5 +155,43 @@ func TestPymodbusRTU(t *testing.T) {
 	rs, err = devs[1].Poll(t.Context())
 	if err != nil || len(rs) != 1 || !rs[0].Value.Equal(gateway.Uint(43)) {
 		t.Errorf("meter after reopen: %v, %v", rs, err)
+	}
+}
+
+// TestSimulatorRTU polls the demo simulator as an RTU slave on a pty.
+func TestSimulatorRTU(t *testing.T) {
+	pair := startPTYs(t, t.TempDir())
+	sim := modbussim.NewDemo(discard())
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- sim.ServeSerial(ctx, pair.B, 19200, "none", 7) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	cfg := rtuConfig(modbus.DemoConfig("demo", ""), pair.A)
+	cfg.SlaveID = 7
+	d := newDevice(t, cfg)
+	rs, err := d.Poll(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := byPoint(rs)
+	if got := m["model"].Value.Str(); got != "EDGE-SIM" {
+		t.Errorf("model %q", got)
+	}
+	if err := d.WritePoint(t.Context(), "setpoint", gateway.Float(19.5)); err != nil {
+		t.Fatal(err)
+	}
+	sim.Do(func(st *modbussim.Store) {
+		if st.Holding[0] != 195 {
+			t.Errorf("setpoint register %d, want 195", st.Holding[0])
+		}
+	})
+	// Another slave id on the line gets no answer.
+	if _, err := modbus.NewClient(d.Client().Transport(), 50*time.Millisecond, 0).Read(t.Context(), 8, modbus.Holding, 0, 1); !errors.Is(err, modbus.ErrTimeout) {
+		t.Errorf("slave 8: got %v, want timeout", err)
 	}
 }
