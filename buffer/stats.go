@@ -10,18 +10,18 @@ import (
 
 // Stats describes the queue, for `gateway buffer stats` and the web page.
 type Stats struct {
-	Depth          int64            `json:"depth"`                   // messages waiting for the upstream
-	Bytes          int64            `json:"bytes"`                   // their size as counted against max_bytes
-	MaxBytes       int64            `json:"max_bytes,omitempty"`     // the cap (live stats only)
-	Oldest         time.Time        `json:"oldest,omitzero"`         // when the oldest was accepted
-	OldestAge      Duration         `json:"oldest_age"`              // now - Oldest
-	Drops          int64            `json:"drops"`                   // messages dropped by the caps, ever
+	Depth          int64            `json:"depth"`                     // messages waiting for the upstream
+	Bytes          int64            `json:"bytes"`                     // their size as counted against max_bytes
+	MaxBytes       int64            `json:"max_bytes,omitempty"`       // the cap (live stats only)
+	Oldest         time.Time        `json:"oldest,omitzero"`           // when the oldest was accepted
+	OldestAge      Duration         `json:"oldest_age"`                // now - Oldest
+	Drops          int64            `json:"drops"`                     // messages dropped by the caps, ever
 	DropsByPrefix  map[string]int64 `json:"drops_by_prefix,omitempty"` // per first two topic levels
-	DiskFullErrors int64            `json:"disk_full_errors"`        // commits refused for a full disk (live stats only)
-	LastAck        time.Time        `json:"last_ack,omitzero"`       // last upstream acknowledgement
-	Uplink         string           `json:"uplink"`                  // up, down, or empty: no forwarder
-	UplinkError    string           `json:"uplink_error,omitempty"`  // why the uplink is down
-	UplinkSince    time.Time        `json:"uplink_since,omitzero"`   // last uplink state change
+	DiskFullErrors int64            `json:"disk_full_errors"`          // commits refused for a full disk (live stats only)
+	LastAck        time.Time        `json:"last_ack,omitzero"`         // last upstream acknowledgement
+	Uplink         string           `json:"uplink"`                    // up, down, or empty: no forwarder
+	UplinkError    string           `json:"uplink_error,omitempty"`    // why the uplink is down
+	UplinkSince    time.Time        `json:"uplink_since,omitzero"`     // last uplink state change
 }
 
 // Duration marshals as a Go duration string.

@@ -1,0 +1,209 @@
+package upstream
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Secret is a password; it prints and logs redacted.
+type Secret string
+
+// String returns a redacted placeholder.
+func (Secret) String() string { return "[redacted]" }
+
+// LogValue redacts the secret in logs.
+func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// Config configures the forwarder. Field names follow the [upstream] TOML keys.
+type Config struct {
+	URL          string // mqtt://host:1883 or mqtts://host:8883 (also tcp://, ssl://, tls://)
+	ClientID     string
+	Username     string
+	Password     Secret
+	PasswordFile string // read at New; trailing newline stripped; exclusive with Password
+	CAFile       string // PEM CA bundle for mqtts (default: the system roots)
+	CertFile     string // PEM client certificate for mutual TLS
+	KeyFile      string // PEM key of CertFile
+	KeepAlive    time.Duration
+	Inflight     int     // window of unacknowledged publishes
+	MaxRate      float64 // messages per second; 0: as fast as the upstream acknowledges
+
+	Forward   []ForwardRule   // [[upstream.forward]]; none: nothing is forwarded
+	Subscribe []SubscribeRule // [[upstream.subscribe]]
+
+	// Not in the TOML reference; tests and benchmarks tune them.
+	ReconnectMin   time.Duration // first reconnect delay (doubles up to ReconnectMax, with jitter)
+	ReconnectMax   time.Duration
+	ConnectTimeout time.Duration
+}
+
+// ForwardRule forwards local messages matching Filter to the upstream broker.
+type ForwardRule struct {
+	Filter       string // local MQTT topic filter
+	RemotePrefix string // remote topic = RemotePrefix + "/" + local topic
+	RemoteTopic  string // or: this topic, "{topic}" replaced by the local topic
+	QoS          *int   // 0, 1 or 2; nil: 1
+}
+
+// SubscribeRule delivers upstream messages matching Filter to the local broker.
+type SubscribeRule struct {
+	Filter      string // remote MQTT topic filter
+	LocalPrefix string // local topic = LocalPrefix + "/" + the remote topic without the filter's literal leading levels
+	LocalTopic  string // or: this topic, "{topic}" replaced by the remote topic
+	QoS         *int   // subscription QoS; nil: 1
+}
+
+// Default returns the defaults for the optional fields.
+func Default() Config {
+	return Config{
+		ClientID:       "edge-gateway",
+		KeepAlive:      30 * time.Second,
+		Inflight:       100,
+		ReconnectMin:   time.Second,
+		ReconnectMax:   2 * time.Minute,
+		ConnectTimeout: 10 * time.Second,
+	}
+}
+
+// LogValue logs the configuration without secrets.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("url", c.URL), slog.String("client_id", c.ClientID),
+		slog.String("username", c.Username), slog.Bool("password", c.Password != "" || c.PasswordFile != ""),
+		slog.Int("forward_rules", len(c.Forward)), slog.Int("subscribe_rules", len(c.Subscribe)))
+}
+
+func (c Config) withDefaults() Config {
+	d := Default()
+	if c.ClientID == "" {
+		c.ClientID = d.ClientID
+	}
+	if c.KeepAlive == 0 {
+		c.KeepAlive = d.KeepAlive
+	}
+	if c.Inflight == 0 {
+		c.Inflight = d.Inflight
+	}
+	if c.ReconnectMin == 0 {
+		c.ReconnectMin = d.ReconnectMin
+	}
+	if c.ReconnectMax == 0 {
+		c.ReconnectMax = max(d.ReconnectMax, c.ReconnectMin)
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = d.ConnectTimeout
+	}
+	return c
+}
+
+func qosOf(q *int) byte {
+	if q == nil {
+		return 1
+	}
+	return byte(*q)
+}
+
+// Validate reports every problem with c.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("upstream: "+format, a...)) }
+	u, err := url.Parse(c.URL)
+	switch {
+	case c.URL == "":
+		bad("url: must be set")
+	case err != nil:
+		bad("url %q: %v", c.URL, err)
+	case !plainSchemes[u.Scheme] && !tlsSchemes[u.Scheme]:
+		bad("url %q: scheme %q: want mqtt or mqtts", c.URL, u.Scheme)
+	case u.Host == "":
+		bad("url %q: no host", c.URL)
+	default:
+		if plainSchemes[u.Scheme] && (c.CAFile != "" || c.CertFile != "") {
+			bad("url %q: ca_file/cert_file need mqtts://", c.URL)
+		}
+	}
+	if len(c.ClientID) > 65535 {
+		bad("client_id: too long")
+	}
+	if c.Password != "" && c.PasswordFile != "" {
+		bad("password and password_file: set only one")
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		bad("cert_file and key_file: set both or neither")
+	}
+	for _, f := range []struct{ key, path string }{{"password_file", c.PasswordFile}, {"ca_file", c.CAFile}, {"cert_file", c.CertFile}, {"key_file", c.KeyFile}} {
+		if f.path != "" {
+			if _, err := os.Stat(f.path); err != nil {
+				bad("%s: %v", f.key, err)
+			}
+		}
+	}
+	// [MQTT-3.1.2-24] keep alive is a 16-bit number of seconds.
+	if c.KeepAlive < 0 || c.KeepAlive > 65535*time.Second {
+		bad("keepalive %s: want 0..18h12m15s", c.KeepAlive)
+	}
+	// Packet identifiers are 16-bit and non-zero [MQTT-2.3.1-1].
+	if c.Inflight < 0 || c.Inflight > 65535 {
+		bad("inflight %d: want 1..65535", c.Inflight)
+	}
+	if c.MaxRate < 0 {
+		bad("max_rate %g: must be >= 0", c.MaxRate)
+	}
+	for i, r := range c.Forward {
+		p := fmt.Sprintf("forward[%d]", i)
+		if err := validFilter(r.Filter); err != nil {
+			bad("%s filter %q: %v", p, r.Filter, err)
+		}
+		if r.RemotePrefix != "" && r.RemoteTopic != "" {
+			bad("%s: set remote_prefix or remote_topic, not both", p)
+		}
+		if strings.ContainsAny(r.RemotePrefix+r.RemoteTopic, "+#") {
+			bad("%s: remote topic must not contain wildcards", p)
+		}
+		if r.QoS != nil && (*r.QoS < 0 || *r.QoS > 2) {
+			bad("%s qos %d: want 0, 1 or 2", p, *r.QoS)
+		}
+	}
+	for i, r := range c.Subscribe {
+		p := fmt.Sprintf("subscribe[%d]", i)
+		if err := validFilter(r.Filter); err != nil {
+			bad("%s filter %q: %v", p, r.Filter, err)
+		}
+		if r.LocalPrefix != "" && r.LocalTopic != "" {
+			bad("%s: set local_prefix or local_topic, not both", p)
+		}
+		if strings.ContainsAny(r.LocalPrefix+r.LocalTopic, "+#") {
+			bad("%s: local topic must not contain wildcards", p)
+		}
+		if r.QoS != nil && (*r.QoS < 0 || *r.QoS > 2) {
+			bad("%s qos %d: want 0, 1 or 2", p, *r.QoS)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var (
+	plainSchemes = map[string]bool{"mqtt": true, "tcp": true}
+	tlsSchemes   = map[string]bool{"mqtts": true, "ssl": true, "tls": true}
+)
+
+// validFilter checks a topic filter ([MQTT-4.7.1-1], [MQTT-4.7.1-2], [MQTT-4.7.1-3]).
+func validFilter(f string) error {
+	if f == "" {
+		return errors.New("empty")
+	}
+	levels := strings.Split(f, "/")
+	for i, l := range levels {
+		switch {
+		case l == "#" && i != len(levels)-1:
+			return errors.New("# must be the last level")
+		case l != "#" && l != "+" && strings.ContainsAny(l, "+#"):
+			return errors.New("a wildcard must occupy a whole level")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,353 @@
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgegw/gateway"
+)
+
+// Queue is the durable queue the forwarder drains (package buffer's Buffer).
+// Its methods are called from the forwarder's goroutines concurrently.
+type Queue interface {
+	// Next returns up to n queued messages with ids greater than after, in
+	// id order, waiting until there is at least one; cancelling ctx returns
+	// its error.
+	Next(ctx context.Context, after int64, n int) ([]int64, []gateway.Message, error)
+	// Ack removes messages the upstream acknowledged.
+	Ack(ids ...int64) error
+	// SetUplink records the uplink state ("up", "down") and the last error
+	// for stats.
+	SetUplink(state, lastErr string) error
+}
+
+// Uplink states reported to the queue.
+const (
+	stateUp   = "up"
+	stateDown = "down"
+)
+
+// Forwarder bridges the queue to the upstream broker and upstream
+// subscriptions to a local sink.
+type Forwarder struct {
+	cfg      Config
+	q        Queue
+	local    gateway.Sink
+	log      *slog.Logger
+	password string
+	tls      *tls.Config
+
+	mu       sync.Mutex
+	state    string
+	lastErr  string
+	sent     int64
+	acked    int64
+	received int64
+}
+
+// New checks cfg, reads the password file and TLS material, and returns a
+// forwarder draining q; messages from upstream subscriptions go to local
+// (which may be nil when cfg has no subscribe rules).
+func New(cfg Config, q Queue, local gateway.Sink, log *slog.Logger) (*Forwarder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(cfg.Subscribe) > 0 && local == nil {
+		return nil, errors.New("upstream: subscribe rules need a local sink")
+	}
+	cfg = cfg.withDefaults()
+	f := &Forwarder{cfg: cfg, q: q, local: local, log: log.With("component", "upstream", "url", cfg.URL),
+		password: string(cfg.Password)}
+	if cfg.PasswordFile != "" {
+		b, err := os.ReadFile(cfg.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("upstream password_file: %w", err)
+		}
+		f.password = strings.TrimRight(string(b), "\r\n")
+	}
+	var err error
+	if f.tls, err = tlsConfig(cfg); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Status is the forwarder's live state.
+type Status struct {
+	State    string `json:"state"` // up, down, or "" before the first attempt
+	LastErr  string `json:"last_error,omitempty"`
+	Sent     int64  `json:"sent"`     // publishes sent upstream (including resends)
+	Acked    int64  `json:"acked"`    // acknowledged by the upstream
+	Received int64  `json:"received"` // messages from upstream subscriptions delivered locally
+}
+
+// Status returns the live state.
+func (f *Forwarder) Status() Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return Status{State: f.state, LastErr: f.lastErr, Sent: f.sent, Acked: f.acked, Received: f.received}
+}
+
+// Run connects, drains the queue and reconnects with exponential backoff and
+// jitter until ctx is cancelled; then it disconnects and returns nil.
+func (f *Forwarder) Run(ctx context.Context) error {
+	backoff := f.cfg.ReconnectMin
+	for {
+		wasUp, err := f.session(ctx)
+		if ctx.Err() != nil {
+			f.setState(stateDown, "stopped")
+			return nil
+		}
+		f.setState(stateDown, err.Error())
+		if wasUp {
+			backoff = f.cfg.ReconnectMin
+		}
+		// Full jitter on the upper half: spreads many gateways reconnecting at once.
+		d := backoff/2 + rand.N(backoff/2+1)
+		f.log.Debug("uplink reconnect", "in", d)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			f.setState(stateDown, "stopped")
+			return nil
+		case <-t.C:
+		}
+		backoff = min(2*backoff, f.cfg.ReconnectMax)
+	}
+}
+
+// setState records and logs an uplink state change once.
+func (f *Forwarder) setState(state, lastErr string) {
+	f.mu.Lock()
+	changed := f.state != state
+	errChanged := f.lastErr != lastErr
+	f.state, f.lastErr = state, lastErr
+	f.mu.Unlock()
+	switch {
+	case changed && state == stateUp:
+		f.log.Info("uplink up")
+	case changed && state == stateDown && lastErr != "stopped":
+		f.log.Warn("uplink down", "err", lastErr)
+	case errChanged && state == stateDown:
+		f.log.Debug("uplink still down", "err", lastErr)
+	}
+	if changed || errChanged {
+		if err := f.q.SetUplink(state, lastErr); err != nil && !errors.Is(err, gateway.ErrClosed) {
+			f.log.Warn("record uplink state", "err", err)
+		}
+	}
+}
+
+// inflight is a publish awaiting its acknowledgement.
+type inflight struct {
+	id  int64
+	tok mqtt.Token
+}
+
+// session runs one connection: connect, subscribe, drain until an error.
+// wasUp reports whether the connection was established.
+func (f *Forwarder) session(ctx context.Context) (wasUp bool, err error) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	deliveries := make(chan mqtt.Message, 256)
+	opts := mqtt.NewClientOptions().
+		AddBroker(f.cfg.URL).
+		SetClientID(f.cfg.ClientID).
+		SetUsername(f.cfg.Username).
+		SetPassword(f.password).
+		SetCleanSession(true). // the queue, not the session, carries unacknowledged messages
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
+		SetKeepAlive(f.cfg.KeepAlive).
+		SetConnectTimeout(f.cfg.ConnectTimeout).
+		SetOrderMatters(true).
+		SetAutoAckDisabled(true). // acknowledge an upstream command only once the local sink has it
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			cancel(fmt.Errorf("connection lost: %w", err))
+		})
+	if f.tls != nil {
+		opts.SetTLSConfig(f.tls)
+	}
+	client := mqtt.NewClient(opts)
+	tok := client.Connect()
+	if !tok.WaitTimeout(f.cfg.ConnectTimeout + time.Second) {
+		client.Disconnect(0)
+		return false, errors.New("connect: timeout")
+	}
+	if err := tok.Error(); err != nil {
+		return false, fmt.Errorf("connect: %w", err)
+	}
+	defer client.Disconnect(250)
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel(nil)
+	if len(f.cfg.Subscribe) > 0 {
+		wg.Go(func() { f.deliver(sctx, deliveries) })
+	}
+	for _, r := range f.cfg.Subscribe {
+		rule := r
+		st := client.Subscribe(r.Filter, qosOf(r.QoS), func(_ mqtt.Client, m mqtt.Message) {
+			// Called in order on paho's router goroutine; never block it for
+			// long, PUBACKs are processed behind it.
+			select {
+			case deliveries <- ruleMessage{Message: m, rule: rule}:
+			case <-sctx.Done():
+			}
+		})
+		if !st.WaitTimeout(f.cfg.ConnectTimeout) {
+			return true, fmt.Errorf("subscribe %q: timeout", r.Filter)
+		}
+		if err := st.Error(); err != nil {
+			return true, fmt.Errorf("subscribe %q: %w", r.Filter, err)
+		}
+	}
+	f.setState(stateUp, "")
+
+	window := make(chan inflight, f.cfg.Inflight)
+	wg.Go(func() { f.collect(sctx, cancel, window) })
+	f.publish(sctx, cancel, client, window)
+	return true, context.Cause(sctx)
+}
+
+// publish reads the queue from the start (everything unacknowledged is sent
+// again after a reconnect) and publishes with at most Inflight unacknowledged.
+func (f *Forwarder) publish(ctx context.Context, cancel context.CancelCauseFunc, client mqtt.Client, window chan<- inflight) {
+	var after int64
+	var pace pacer
+	pace.interval = rateInterval(f.cfg.MaxRate)
+	batch := max(f.cfg.Inflight, 64)
+	for {
+		ids, msgs, err := f.q.Next(ctx, after, batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				cancel(fmt.Errorf("read queue: %w", err))
+			}
+			return
+		}
+		for i, m := range msgs {
+			if err := pace.wait(ctx); err != nil {
+				return
+			}
+			tok := client.Publish(m.Topic, m.QoS, m.Retain, m.Payload)
+			select {
+			case window <- inflight{id: ids[i], tok: tok}:
+			case <-ctx.Done():
+				return
+			}
+			after = ids[i]
+		}
+		f.mu.Lock()
+		f.sent += int64(len(ids))
+		f.mu.Unlock()
+	}
+}
+
+// collect waits for acknowledgements in publish order and acks the queue.
+// MQTT delivers the acknowledgements of one connection in order for the
+// same QoS ([MQTT-4.6.0-2], [MQTT-4.6.0-3]).
+func (f *Forwarder) collect(ctx context.Context, cancel context.CancelCauseFunc, window <-chan inflight) {
+	for {
+		var in inflight
+		select {
+		case in = <-window:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-in.tok.Done():
+		case <-ctx.Done():
+			return
+		}
+		if err := in.tok.Error(); err != nil {
+			cancel(fmt.Errorf("publish: %w", err))
+			return
+		}
+		if err := f.q.Ack(in.id); err != nil {
+			cancel(fmt.Errorf("ack queue: %w", err))
+			return
+		}
+		f.mu.Lock()
+		f.acked++
+		f.mu.Unlock()
+	}
+}
+
+// ruleMessage is an upstream message with the rule that subscribed it.
+type ruleMessage struct {
+	mqtt.Message
+	rule SubscribeRule
+}
+
+// deliver publishes upstream messages to the local sink in arrival order and
+// acknowledges each upstream only once the sink accepted it.
+func (f *Forwarder) deliver(ctx context.Context, in <-chan mqtt.Message) {
+	for {
+		var m mqtt.Message
+		select {
+		case m = <-in:
+		case <-ctx.Done():
+			return
+		}
+		rm := m.(ruleMessage)
+		lm := gateway.Message{
+			Topic:   rm.rule.localTopic(m.Topic()),
+			Payload: m.Payload(),
+			QoS:     m.Qos(),
+			Retain:  m.Retained(),
+			Time:    time.Now(),
+		}
+		if err := f.local.Publish(ctx, lm); err != nil {
+			// Not acknowledged: the upstream broker sends it again after a reconnect.
+			f.log.Warn("deliver upstream message locally", "topic", lm.Topic, "err", err)
+			continue
+		}
+		m.Ack()
+		f.mu.Lock()
+		f.received++
+		f.mu.Unlock()
+	}
+}
+
+// pacer spaces publishes to honour max_rate.
+type pacer struct {
+	interval time.Duration
+	next     time.Time
+}
+
+func rateInterval(rate float64) time.Duration {
+	if rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Second) / rate)
+}
+
+func (p *pacer) wait(ctx context.Context) error {
+	if p.interval == 0 {
+		return ctx.Err()
+	}
+	now := time.Now()
+	if p.next.After(now) {
+		t := time.NewTimer(p.next.Sub(now))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		now = p.next
+	}
+	p.next = now.Add(p.interval)
+	return nil
+}

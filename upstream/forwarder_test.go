@@ -1,0 +1,501 @@
+package upstream_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/buffer"
+	"github.com/edgegw/gateway/upstream"
+)
+
+// The buffer is the queue the forwarder drains (wired in cmd/gateway).
+var _ upstream.Queue = (*buffer.Buffer)(nil)
+
+func testLog(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func qos(n int) *int { return &n }
+
+// testConfig forwards site/# under edge/gw1 and alarm/+ to alerts/{topic}.
+func testConfig(url string) upstream.Config {
+	cfg := upstream.Default()
+	cfg.URL = url
+	cfg.ClientID = "gw-test"
+	cfg.ReconnectMin = 20 * time.Millisecond
+	cfg.ReconnectMax = 200 * time.Millisecond
+	cfg.ConnectTimeout = 2 * time.Second
+	cfg.Forward = []upstream.ForwardRule{
+		{Filter: "site/#", RemotePrefix: "edge/gw1"},
+		{Filter: "alarm/+", RemoteTopic: "alerts/{topic}", QoS: qos(0)},
+	}
+	return cfg
+}
+
+// gw is the buffer + forwarder part of a gateway.
+type gw struct {
+	buf    *buffer.Buffer
+	fwd    *upstream.Forwarder
+	in     gateway.Sink // the Filter in front of the buffer
+	stop   func()
+	stopMu sync.Once
+}
+
+func startGW(t *testing.T, path string, cfg upstream.Config, local gateway.Sink, wrap func(*buffer.Buffer) upstream.Queue) *gw {
+	t.Helper()
+	bcfg := buffer.Default(path)
+	return startGWWith(t, bcfg, cfg, local, wrap)
+}
+
+func startGWWith(t *testing.T, bcfg buffer.Config, cfg upstream.Config, local gateway.Sink, wrap func(*buffer.Buffer) upstream.Queue) *gw {
+	t.Helper()
+	log := testLog(t)
+	buf, err := buffer.Open(t.Context(), bcfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q upstream.Queue = buf
+	if wrap != nil {
+		q = wrap(buf)
+	}
+	fwd, err := upstream.New(cfg, q, local, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fwd.Run(ctx) }()
+	g := &gw{buf: buf, fwd: fwd, in: upstream.Filter(cfg.Forward, buf)}
+	g.stop = func() {
+		g.stopMu.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			if err := buf.Close(); err != nil {
+				t.Errorf("buffer Close: %v", err)
+			}
+		})
+	}
+	t.Cleanup(g.stop)
+	return g
+}
+
+// waitEmpty waits until the buffer holds nothing.
+func (g *gw) waitEmpty(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s, err := g.buf.Stats(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Depth == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("buffer still holds %d messages", s.Depth)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition
+	}
+}
+
+// publishPerTopic publishes n messages on each topic, one goroutine per
+// topic, payload = sequence number.
+func publishPerTopic(t *testing.T, s gateway.Sink, topics []string, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(topics))
+	for _, topic := range topics {
+		wg.Go(func() {
+			for i := 1; i <= n; i++ {
+				if err := s.Publish(t.Context(), gateway.Message{Topic: topic, Payload: []byte(strconv.Itoa(i)), QoS: 1}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Publish: %v", err)
+	}
+}
+
+// checkInOrder checks that per topic, 1..n all arrived and the first
+// occurrences are in order (resends after a reconnect may repeat a window).
+func checkInOrder(t *testing.T, got []recMsg, topics []string, n int) {
+	t.Helper()
+	seen := map[string]map[int]bool{}
+	last := map[string]int{}
+	dups := 0
+	for _, m := range got {
+		v, err := strconv.Atoi(m.payload)
+		if err != nil {
+			t.Fatalf("payload %q", m.payload)
+		}
+		if seen[m.topic] == nil {
+			seen[m.topic] = map[int]bool{}
+		}
+		if seen[m.topic][v] {
+			dups++
+			continue
+		}
+		if v != last[m.topic]+1 {
+			t.Fatalf("topic %s: %d arrived after %d", m.topic, v, last[m.topic])
+		}
+		seen[m.topic][v] = true
+		last[m.topic] = v
+	}
+	for _, topic := range topics {
+		if last[topic] != n {
+			t.Errorf("topic %s: got 1..%d, want 1..%d", topic, last[topic], n)
+		}
+	}
+	if dups > 0 {
+		t.Logf("%d duplicates (resent window)", dups)
+	}
+}
+
+// Test 1: online flow with the right remote topics.
+func TestOnline(t *testing.T) {
+	up := newMosquitto(t, 0, "")
+	up.start()
+	rec := subscribe(t, up.url(), "#")
+	g := startGW(t, filepath.Join(t.TempDir(), "buffer.db"), testConfig(up.url()), nil, nil)
+	in := []gateway.Message{
+		{Topic: "site/boiler/temp", Payload: []byte("21.5"), QoS: 0},
+		{Topic: "other/x", Payload: []byte("not forwarded")},
+		{Topic: "alarm/fire", Payload: []byte("1")},
+		{Topic: "site/boiler/pressure", Payload: []byte("1.2")},
+	}
+	for _, m := range in {
+		if err := g.in.Publish(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := rec.wait(t, 3, 10*time.Second)
+	want := []recMsg{{"edge/gw1/site/boiler/temp", "21.5"}, {"alerts/alarm/fire", "1"}, {"edge/gw1/site/boiler/pressure", "1.2"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("upstream got %v, want %v", got, want)
+	}
+	g.waitEmpty(t)
+	if st := g.fwd.Status(); st.State != "up" || st.Acked != 3 {
+		t.Errorf("status: got %+v, want up with 3 acked", st)
+	}
+}
+
+// gatedQueue holds the forwarder's reads while closed, so a test can attach
+// its subscriber to a restarted upstream before the backlog drains.
+type gatedQueue struct {
+	*buffer.Buffer
+	mu   sync.Mutex
+	gate chan struct{}
+}
+
+func (g *gatedQueue) Next(ctx context.Context, after int64, n int) ([]int64, []gateway.Message, error) {
+	g.mu.Lock()
+	gate := g.gate
+	g.mu.Unlock()
+	select {
+	case <-gate:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	return g.Buffer.Next(ctx, after, n)
+}
+
+func (g *gatedQueue) hold() {
+	g.mu.Lock()
+	g.gate = make(chan struct{})
+	g.mu.Unlock()
+}
+
+func (g *gatedQueue) release() {
+	g.mu.Lock()
+	close(g.gate)
+	g.mu.Unlock()
+}
+
+// Test 2: outage: stop upstream, publish thousands, restart: all arrive in
+// order per topic and the buffer empties.
+func TestOutage(t *testing.T) {
+	up := newMosquitto(t, 0, "")
+	up.start()
+	gq := &gatedQueue{gate: make(chan struct{})}
+	close(gq.gate)
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	g := startGW(t, path, testConfig(up.url()), nil, func(b *buffer.Buffer) upstream.Queue { gq.Buffer = b; return gq })
+	rec := subscribe(t, up.url(), "#")
+	if err := g.in.Publish(t.Context(), gateway.Message{Topic: "site/warmup", Payload: []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	rec.wait(t, 1, 10*time.Second)
+
+	up.stop()
+	gq.hold()
+	var topics []string
+	for i := range 50 {
+		topics = append(topics, fmt.Sprintf("site/dev%02d/value", i))
+	}
+	const n = 100 // 5000 messages
+	publishPerTopic(t, g.in, topics, n)
+	s, err := g.buf.Stats(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Depth != int64(len(topics)*n) {
+		t.Errorf("depth during outage: got %d, want %d", s.Depth, len(topics)*n)
+	}
+	up.start()
+	rec = subscribe(t, up.url(), "#")
+	gq.release()
+	got := rec.wait(t, len(topics)*n, 60*time.Second)
+	var remote []string
+	for _, topic := range topics {
+		remote = append(remote, "edge/gw1/"+topic)
+	}
+	checkInOrder(t, got, remote, n)
+	g.waitEmpty(t)
+	g.stop()
+	r, err := buffer.OpenReader(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if s, err := r.Stats(t.Context()); err != nil || s.Depth != 0 || s.Uplink != "down" || s.LastAck.IsZero() {
+		t.Errorf("stats after stop: got %+v, %v; want empty, down, with a last ack", s, err)
+	}
+}
+
+// Test 3: crash: kill -9 a gateway holding a backlog, restart it, start the
+// upstream: all arrive.
+func TestCrash(t *testing.T) {
+	if env := os.Getenv("UPSTREAM_CRASH_CHILD"); env != "" {
+		crashChild(env)
+		return
+	}
+	up := newMosquitto(t, 0, "")
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrash$")
+	cmd.Env = append(os.Environ(), "UPSTREAM_CRASH_CHILD="+path+"|"+up.url())
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // killed below already
+	sc := bufio.NewScanner(out)
+	ready := false
+	for sc.Scan() {
+		if sc.Text() == "ready" {
+			ready = true
+			break
+		}
+	}
+	if !ready {
+		t.Fatal("crash child did not get ready")
+	}
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL: kill -9
+		t.Fatal(err)
+	}
+	_ = cmd.Wait() // the error only says it was killed
+
+	up.start()
+	rec := subscribe(t, up.url(), "#")
+	g := startGW(t, path, testConfig(up.url()), nil, nil)
+	got := rec.wait(t, crashTopics*crashN, 60*time.Second)
+	var remote []string
+	for i := range crashTopics {
+		remote = append(remote, fmt.Sprintf("edge/gw1/site/crash%d", i))
+	}
+	checkInOrder(t, got, remote, crashN)
+	g.waitEmpty(t)
+}
+
+const crashTopics, crashN = 20, 100
+
+// crashChild runs a gateway whose upstream is down, publishes a backlog,
+// says "ready" and waits to be killed.
+func crashChild(env string) {
+	path, url, _ := strings.Cut(env, "|")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	buf, err := buffer.Open(context.Background(), buffer.Default(path), log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	cfg := testConfig(url)
+	fwd, err := upstream.New(cfg, buf, nil, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	go fwd.Run(context.Background()) //nolint:errcheck // runs until killed
+	in := upstream.Filter(cfg.Forward, buf)
+	var wg sync.WaitGroup
+	for i := range crashTopics {
+		wg.Go(func() {
+			for n := 1; n <= crashN; n++ {
+				m := gateway.Message{Topic: fmt.Sprintf("site/crash%d", i), Payload: []byte(strconv.Itoa(n))}
+				if err := in.Publish(context.Background(), m); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(2)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	fmt.Println("ready")
+	select {}
+}
+
+// Test 4: a small max_bytes drops the oldest; the counter says how many; the
+// newest arrive.
+func TestCapDropsOldest(t *testing.T) {
+	up := newMosquitto(t, 0, "")
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	bcfg := buffer.Default(path)
+	// "edge/gw1/site/cap/x" + 4-digit payload
+	size := int64(len("edge/gw1/site/cap/x") + 4 + buffer.RowOverhead)
+	bcfg.MaxBytes = 100 * size
+	g := startGWWith(t, bcfg, testConfig(up.url()), nil, nil) // upstream not started: down
+	for i := range 1000 {
+		m := gateway.Message{Topic: "site/cap/x", Payload: fmt.Appendf(nil, "%04d", i)}
+		if err := g.in.Publish(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := g.buf.Stats(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Drops != 900 || s.DropsByPrefix["edge/gw1"] != 900 || s.Depth != 100 {
+		t.Errorf("stats: got drops %d (%v) depth %d, want 900 under edge/gw1 and 100", s.Drops, s.DropsByPrefix, s.Depth)
+	}
+	up.start()
+	rec := subscribe(t, up.url(), "#")
+	got := rec.wait(t, 100, 30*time.Second)
+	g.waitEmpty(t)
+	if got[0].payload != "0900" || got[99].payload != "0999" {
+		t.Errorf("upstream got %s..%s, want the newest 0900..0999", got[0].payload, got[99].payload)
+	}
+}
+
+// Test 5: a wrong password keeps everything buffered and stats say why.
+func TestRefused(t *testing.T) {
+	dir := t.TempDir()
+	pwfile := filepath.Join(dir, "passwd")
+	if err := os.WriteFile(pwfile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mosquitto_passwd", "-b", pwfile, "gw", "right").CombinedOutput(); err != nil {
+		if testing.Short() {
+			t.Skip("mosquitto_passwd not available")
+		}
+		t.Fatalf("mosquitto_passwd: %v: %s", err, out)
+	}
+	up := newMosquitto(t, 0, "password_file "+pwfile+"\nallow_anonymous false\n")
+	up.start()
+	path := filepath.Join(dir, "buffer.db")
+	cfg := testConfig(up.url())
+	cfg.Username, cfg.Password = "gw", "wrong"
+	if s := fmt.Sprint(cfg); strings.Contains(s, "wrong") {
+		t.Errorf("config prints its password: %s", s)
+	}
+	g := startGW(t, path, cfg, nil, nil)
+	for i := range 50 {
+		if err := g.in.Publish(t.Context(), gateway.Message{Topic: "site/x", Payload: []byte(strconv.Itoa(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What `gateway buffer stats` shows, from its own read-only connection.
+	r, err := buffer.OpenReader(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, err := r.Stats(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Uplink == "down" && strings.Contains(s.UplinkError, "not Authorized") {
+			if s.Depth != 50 {
+				t.Errorf("depth: got %d, want 50 kept", s.Depth)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats: got uplink %q error %q, want down, not Authorized", s.Uplink, s.UplinkError)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition
+	}
+	var out strings.Builder
+	if err := buffer.Main(t.Context(), []string{"--db", path, "stats"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "not Authorized") || !strings.Contains(out.String(), "50 messages") {
+		t.Errorf("buffer stats output:\n%s\nwant the refusal and 50 messages", out.String())
+	}
+}
+
+// Test 7: commands from upstream reach the local sink.
+func TestCommandsFromUpstream(t *testing.T) {
+	up := newMosquitto(t, 0, "")
+	up.start()
+	cfg := testConfig(up.url())
+	cfg.Subscribe = []upstream.SubscribeRule{{Filter: "cloud/gw1/cmd/#", LocalPrefix: "cmd"}}
+	local := make(chan gateway.Message, 10)
+	sink := gateway.SinkFunc(func(ctx context.Context, m gateway.Message) error {
+		local <- m
+		return nil
+	})
+	g := startGW(t, filepath.Join(t.TempDir(), "buffer.db"), cfg, sink, nil)
+	// Wait for the subscription: the uplink is up after SUBACK.
+	deadline := time.Now().Add(10 * time.Second)
+	for g.fwd.Status().State != "up" {
+		if time.Now().After(deadline) {
+			t.Fatal("uplink not up")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition
+	}
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(up.url()).SetClientID("cloud"))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(0)
+	if tok := c.Publish("cloud/gw1/cmd/boiler/setpoint", 1, false, "22.5"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	select {
+	case m := <-local:
+		if m.Topic != "cmd/boiler/setpoint" || string(m.Payload) != "22.5" || m.QoS != 1 {
+			t.Errorf("local got %s %q qos %d, want cmd/boiler/setpoint \"22.5\" qos 1", m.Topic, m.Payload, m.QoS)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("command did not reach the local sink")
+	}
+}

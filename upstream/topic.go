@@ -1,0 +1,100 @@
+package upstream
+
+import (
+	"context"
+	"strings"
+
+	"github.com/edgegw/gateway"
+)
+
+// matchTopic reports whether topic matches the MQTT topic filter ([MQTT-4.7.1-2],
+// [MQTT-4.7.1-3]); a leading wildcard does not match "$" topics ([MQTT-4.7.2-1]).
+func matchTopic(filter, topic string) bool {
+	if strings.HasPrefix(topic, "$") && (strings.HasPrefix(filter, "+") || strings.HasPrefix(filter, "#")) {
+		return false
+	}
+	for {
+		f, frest, fmore := strings.Cut(filter, "/")
+		if f == "#" {
+			return true
+		}
+		t, trest, tmore := strings.Cut(topic, "/")
+		if f != "+" && f != t {
+			return false
+		}
+		if !fmore || !tmore {
+			return fmore == tmore || (fmore && frest == "#")
+		}
+		filter, topic = frest, trest
+	}
+}
+
+// join joins a prefix and a topic with "/" (no separator for an empty prefix
+// or one ending in "/").
+func join(prefix, topic string) string {
+	if prefix == "" || strings.HasSuffix(prefix, "/") {
+		return prefix + topic
+	}
+	return prefix + "/" + topic
+}
+
+// remoteTopic maps a local topic by rule r.
+func (r ForwardRule) remoteTopic(local string) string {
+	if r.RemoteTopic != "" {
+		return strings.ReplaceAll(r.RemoteTopic, "{topic}", local)
+	}
+	return join(r.RemotePrefix, local)
+}
+
+// localTopic maps a remote topic by rule r: LocalTopic, or LocalPrefix
+// followed by the remote topic without the filter's literal leading levels
+// (filter "cloud/gw1/cmd/#", prefix "cmd": "cloud/gw1/cmd/boiler/sp" becomes
+// "cmd/boiler/sp").
+func (r SubscribeRule) localTopic(remote string) string {
+	if r.LocalTopic != "" {
+		return strings.ReplaceAll(r.LocalTopic, "{topic}", remote)
+	}
+	if r.LocalPrefix == "" {
+		return remote
+	}
+	rest := remote
+	for _, l := range strings.Split(r.Filter, "/") {
+		if l == "+" || l == "#" {
+			break
+		}
+		_, after, ok := strings.Cut(rest, "/")
+		if !ok {
+			return r.LocalPrefix
+		}
+		rest = after
+	}
+	return join(r.LocalPrefix, rest)
+}
+
+// filterSink is the Sink Filter returns.
+type filterSink struct {
+	rules []ForwardRule
+	next  gateway.Sink
+}
+
+var _ gateway.Sink = filterSink{}
+
+// Filter returns a Sink that passes to next (the durable queue) only the
+// messages matching a forward rule (the first that matches), with the rule's
+// remote topic and QoS; other messages are accepted and not forwarded. With no
+// rules nothing is forwarded.
+func Filter(rules []ForwardRule, next gateway.Sink) gateway.Sink {
+	return filterSink{rules: rules, next: next}
+}
+
+// Publish forwards m if a rule matches it.
+func (f filterSink) Publish(ctx context.Context, m gateway.Message) error {
+	for _, r := range f.rules {
+		if matchTopic(r.Filter, m.Topic) {
+			m.Topic = r.remoteTopic(m.Topic)
+			m.QoS = qosOf(r.QoS)
+			return f.next.Publish(ctx, m)
+		}
+	}
+	return nil
+}
