@@ -1,0 +1,114 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/edgegw/gateway"
+)
+
+func TestValidate(t *testing.T) {
+	good := Default()
+	good.URL = "mqtts://example.com:8883"
+	good.Forward = []ForwardRule{{Filter: "site/#", RemotePrefix: "gw1"}}
+	if err := good.Validate(); err != nil {
+		t.Errorf("good config: %v", err)
+	}
+	bad := Config{
+		URL:          "http://x",
+		Password:     "p",
+		PasswordFile: "/nonexistent/pw",
+		CertFile:     "/nonexistent/cert",
+		Inflight:     70000,
+		MaxRate:      -1,
+		Forward:      []ForwardRule{{Filter: "a/#/b", RemotePrefix: "x", RemoteTopic: "y", QoS: ptr(3)}},
+		Subscribe:    []SubscribeRule{{Filter: "", LocalTopic: "a/+"}},
+	}
+	err := bad.Validate()
+	for _, want := range []string{"scheme", "set only one", "password_file", "cert_file and key_file",
+		"inflight", "max_rate", "forward[0] filter", "remote_prefix or remote_topic", "forward[0] qos",
+		"subscribe[0] filter", "wildcards"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: got %v, want a problem with %q", err, want)
+		}
+	}
+}
+
+func ptr(n int) *int { return &n }
+
+func TestSecretRedacted(t *testing.T) {
+	cfg := Default()
+	cfg.URL, cfg.Password = "mqtt://h:1883", "hunter2"
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("cfg", "upstream", cfg, "pw", cfg.Password)
+	for _, s := range []string{logs.String(), fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%v", cfg.Password)} {
+		if strings.Contains(s, "hunter2") {
+			t.Errorf("password printed: %s", s)
+		}
+	}
+}
+
+func TestTopicMapping(t *testing.T) {
+	fwd := []struct {
+		rule       ForwardRule
+		local, out string
+	}{
+		{ForwardRule{Filter: "#"}, "a/b", "a/b"},
+		{ForwardRule{Filter: "#", RemotePrefix: "gw1"}, "a/b", "gw1/a/b"},
+		{ForwardRule{Filter: "#", RemotePrefix: "gw1/"}, "a/b", "gw1/a/b"},
+		{ForwardRule{Filter: "#", RemoteTopic: "fixed"}, "a/b", "fixed"},
+		{ForwardRule{Filter: "#", RemoteTopic: "dt/{topic}/v"}, "a/b", "dt/a/b/v"},
+	}
+	for _, tt := range fwd {
+		if got := tt.rule.remoteTopic(tt.local); got != tt.out {
+			t.Errorf("%+v remoteTopic(%q) = %q, want %q", tt.rule, tt.local, got, tt.out)
+		}
+	}
+	sub := []struct {
+		rule        SubscribeRule
+		remote, out string
+	}{
+		{SubscribeRule{Filter: "cloud/gw1/cmd/#"}, "cloud/gw1/cmd/a", "cloud/gw1/cmd/a"},
+		{SubscribeRule{Filter: "cloud/gw1/cmd/#", LocalPrefix: "cmd"}, "cloud/gw1/cmd/boiler/sp", "cmd/boiler/sp"},
+		{SubscribeRule{Filter: "cloud/+/cmd", LocalPrefix: "cmd"}, "cloud/gw1/cmd", "cmd/gw1/cmd"},
+		{SubscribeRule{Filter: "cloud/x", LocalPrefix: "cmd"}, "cloud/x", "cmd"},
+		{SubscribeRule{Filter: "c/#", LocalTopic: "local/{topic}"}, "c/d", "local/c/d"},
+	}
+	for _, tt := range sub {
+		if got := tt.rule.localTopic(tt.remote); got != tt.out {
+			t.Errorf("%+v localTopic(%q) = %q, want %q", tt.rule, tt.remote, got, tt.out)
+		}
+	}
+}
+
+func TestFilter(t *testing.T) {
+	var got []gateway.Message
+	next := gateway.SinkFunc(func(_ context.Context, m gateway.Message) error {
+		got = append(got, m)
+		return nil
+	})
+	f := Filter([]ForwardRule{
+		{Filter: "site/+/temp", RemotePrefix: "r", QoS: ptr(2)},
+		{Filter: "site/#"},
+	}, next)
+	for _, topic := range []string{"site/a/temp", "site/a/hum", "other/x", "$SYS/x"} {
+		if err := f.Publish(t.Context(), gateway.Message{Topic: topic, QoS: 0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "[{r/site/a/temp 2} {site/a/hum 1}]"
+	var have []string
+	for _, m := range got {
+		have = append(have, fmt.Sprintf("{%s %d}", m.Topic, m.QoS))
+	}
+	if s := "[" + strings.Join(have, " ") + "]"; s != want {
+		t.Errorf("forwarded %s, want %s", s, want)
+	}
+	if err := Filter(nil, next).Publish(t.Context(), gateway.Message{Topic: "a"}); err != nil || len(got) != 2 {
+		t.Errorf("no rules: forwarded %d, err %v; want nothing", len(got)-2, err)
+	}
+}
