@@ -184,7 +184,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		trimmed := strings.TrimSpace(line)
 		if rest, ok := strings.CutPrefix(trimmed, "#"); ok {
 			rest = strings.TrimSpace(rest)
-			if eq := keyEnd(rest); eq > 0 && !strings.ContainsAny(rest[:eq], " \t") || strings.HasPrefix(rest, "[") {
+			if eq := keyEnd(rest); eq > 0 && !strings.ContainsAny(strings.TrimSpace(rest[:eq]), " \t") || strings.HasPrefix(rest, "[") {
 				line = rest
 			}
 		}

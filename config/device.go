@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -17,6 +18,9 @@ type Device struct {
 	Interval Duration `toml:"interval"` // poll interval (default 1s)
 	Rule              // topic, payload, qos, retain for all its points
 	SimDevice
+	SerialPort
+	SerialLine
+	Modbus
 	Points []Point `toml:"points"`
 }
 
@@ -27,7 +31,10 @@ type Point struct {
 	Scale  *float64 `toml:"scale"`  // value = raw * scale + offset (scale defaults to 1)
 	Offset float64  `toml:"offset"` //
 	Rule            // topic, payload, qos, retain for this point
+	TypedPoint
 	SimPoint
+	SerialPoint
+	ModbusPoint
 }
 
 // SimDevice holds the sim driver's device keys.
@@ -44,10 +51,80 @@ type SimPoint struct {
 	Step   float64  `toml:"step"`   // random_walk step size, counter increment
 }
 
-// driverKeys lists, per driver, the structs holding its own device and point
-// keys. Later drivers add themselves here.
-var driverKeys = map[string][2]reflect.Type{
-	"sim": {reflect.TypeFor[SimDevice](), reflect.TypeFor[SimPoint]()},
+// SerialPort holds the serial port keys of the serial and modbus-rtu drivers.
+// Zero values mean the driver's default.
+type SerialPort struct {
+	Port     string `toml:"port"`      // e.g. /dev/serial/by-id/usb-FTDI_...-if00-port0
+	Baud     int    `toml:"baud"`      // e.g. 9600, 19200, 115200
+	DataBits int    `toml:"data_bits"` // 5..8
+	Parity   string `toml:"parity"`    // none|even|odd
+	StopBits int    `toml:"stop_bits"` // 1 or 2
+}
+
+// SerialLine holds the serial line driver's device keys.
+type SerialLine struct {
+	Format         string   `toml:"format"`          // json|kv|csv|regex
+	PairSeparator  string   `toml:"pair_separator"`  // kv: between pairs (default: blanks)
+	KVSeparator    string   `toml:"kv_separator"`    // kv: between key and value (default "=")
+	Columns        []string `toml:"columns"`         // csv: the name of each column
+	Delimiter      string   `toml:"delimiter"`       // csv: default ","
+	Pattern        string   `toml:"pattern"`         // regex: named groups are fields
+	LineTerminator string   `toml:"line_terminator"` // default "\n"
+	MaxLineLength  int      `toml:"max_line_length"` // default 4096 bytes
+	Missing        string   `toml:"missing"`         // skip|bad: a point missing from a line
+	WriteTemplate  string   `toml:"write_template"`  // command line template
+}
+
+// TypedPoint holds the point's data type, a key of the serial and modbus
+// drivers (each with its own set of types).
+type TypedPoint struct {
+	Type string `toml:"type"`
+}
+
+// SerialPoint holds the serial line driver's point keys.
+type SerialPoint struct {
+	Field string `toml:"field"` // the field of the line to read (default: the point name)
+}
+
+// Modbus holds the modbus-tcp and modbus-rtu drivers' device keys.
+type Modbus struct {
+	Address string   `toml:"address"`  // modbus-tcp: host:port (port 502 by default)
+	SlaveID *int     `toml:"slave_id"` // unit id (default 1)
+	Timeout Duration `toml:"timeout"`  // per request (default 1s)
+	Retries *int     `toml:"retries"`  // extra attempts after a timeout (default 2)
+	MaxGap  *int     `toml:"max_gap"`  // unused registers bridged to merge reads (default 10)
+}
+
+// ModbusPoint holds the Modbus drivers' point keys.
+type ModbusPoint struct {
+	Register  string   `toml:"register"`   // coil|discrete|holding|input
+	Address   *int     `toml:"address"`    // 0-based protocol address
+	Bit       int      `toml:"bit"`        // type bit: 0..15
+	Length    int      `toml:"length"`     // type string: registers
+	ByteOrder string   `toml:"byte_order"` // ABCD|DCBA|BADC|CDAB (or 8-byte orders)
+	Interval  Duration `toml:"interval"`   // overrides the device interval
+	Writable  *bool    `toml:"writable"`   // default: true for coil and holding
+}
+
+// driverKeys lists, per driver, the structs holding its own device keys
+// and its own point keys.
+var driverKeys = map[string][2][]reflect.Type{
+	"sim": {
+		{reflect.TypeFor[SimDevice]()},
+		{reflect.TypeFor[SimPoint]()},
+	},
+	"serial": {
+		{reflect.TypeFor[SerialPort](), reflect.TypeFor[SerialLine]()},
+		{reflect.TypeFor[TypedPoint](), reflect.TypeFor[SerialPoint]()},
+	},
+	"modbus-tcp": {
+		{reflect.TypeFor[Modbus]()},
+		{reflect.TypeFor[TypedPoint](), reflect.TypeFor[ModbusPoint]()},
+	},
+	"modbus-rtu": {
+		{reflect.TypeFor[SerialPort](), reflect.TypeFor[Modbus]()},
+		{reflect.TypeFor[TypedPoint](), reflect.TypeFor[ModbusPoint]()},
+	},
 }
 
 // Drivers returns the known driver names, sorted.
@@ -124,18 +201,21 @@ func (c *Config) checkDriverKeys(p *Problems, i int) {
 	d := c.Devices[i]
 	own := driverKeys[d.Driver]
 	check := func(prefix string, level int, path Path) {
-		mine := tomlKeys(own[level])
+		mine := tomlKeys(own[level]...)
+		foreign := map[string]bool{}
 		for drv, types := range driverKeys {
 			if drv == d.Driver {
 				continue
 			}
-			for _, k := range tomlKeys(types[level]) {
-				if slices.Contains(mine, k) {
-					continue
+			for _, k := range tomlKeys(types[level]...) {
+				if !slices.Contains(mine, k) {
+					foreign[k] = true
 				}
-				if _, set := c.loc.lines[prefix+"."+k]; set {
-					p.Add(path.Key(k), "not a key of driver %q (it belongs to %s)", d.Driver, owners(k, level))
-				}
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(foreign)) {
+			if _, set := c.loc.lines[prefix+"."+k]; set {
+				p.Add(path.Key(k), "not a key of driver %q (it belongs to %s)", d.Driver, owners(k, level))
 			}
 		}
 	}
@@ -150,20 +230,25 @@ func (c *Config) checkDriverKeys(p *Problems, i int) {
 func owners(k string, level int) string {
 	var ds []string
 	for drv, types := range driverKeys {
-		if slices.Contains(tomlKeys(types[level]), k) {
-			ds = append(ds, "driver "+drv)
+		if slices.Contains(tomlKeys(types[level]...), k) {
+			ds = append(ds, drv)
 		}
 	}
 	slices.Sort(ds)
-	return orList(ds)
+	if len(ds) == 1 {
+		return "driver " + ds[0]
+	}
+	return "drivers " + strings.Replace(orList(ds), " or ", " and ", 1)
 }
 
-// tomlKeys returns the toml tag names of t's fields.
-func tomlKeys(t reflect.Type) []string {
+// tomlKeys returns the toml tag names of the fields of ts.
+func tomlKeys(ts ...reflect.Type) []string {
 	var ks []string
-	for f := range t.Fields() {
-		if tag := strings.Split(f.Tag.Get("toml"), ",")[0]; tag != "" && tag != "-" {
-			ks = append(ks, tag)
+	for _, t := range ts {
+		for f := range t.Fields() {
+			if tag := strings.Split(f.Tag.Get("toml"), ",")[0]; tag != "" && tag != "-" {
+				ks = append(ks, tag)
+			}
 		}
 	}
 	return ks

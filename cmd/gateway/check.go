@@ -31,14 +31,13 @@ func runCheck(_ context.Context, args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pl, err := compile(cfg)
-	if err != nil {
+	if _, err := compile(cfg); err != nil {
 		return err
 	}
 	points := 0
 	for _, d := range cfg.Devices {
 		points += len(d.Points)
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d devices, %d points, %d broker listeners)\n", file, len(pl.devices), points, len(cfg.Broker.Listeners))
+	fmt.Fprintf(stdout, "%s: ok (%d devices, %d points, %d broker listeners)\n", file, len(cfg.Devices), points, len(cfg.Broker.Listeners))
 	return nil
 }

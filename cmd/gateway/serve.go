@@ -62,11 +62,20 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) error {
 	if len(sinks) == 0 {
 		log.Warn("no sink configured: readings are mapped and discarded; use --print to see them")
 	}
-	p, err := pipeline.New(log.With("component", "pipeline"), pl.devices, mapper, sinks, pipeline.Options{})
+	devices, closers, err := pl.build(log)
 	if err != nil {
 		return err
 	}
-	log.Info("gateway started", "version", version, "config", cfg.File(), "devices", len(pl.devices), "data_dir", cfg.Gateway.DataDir)
+	defer func() {
+		for _, c := range closers {
+			_ = c.Close() // releasing a port at exit: nothing left to do about a failure
+		}
+	}()
+	p, err := pipeline.New(log.With("component", "pipeline"), devices, mapper, sinks, pipeline.Options{})
+	if err != nil {
+		return err
+	}
+	log.Info("gateway started", "version", version, "config", cfg.File(), "devices", len(devices), "data_dir", cfg.Gateway.DataDir)
 	err = p.Run(ctx)
 	published, failed := p.Counts()
 	log.Info("gateway stopped", "published", published, "publish_failures", failed)
