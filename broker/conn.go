@@ -322,6 +322,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) {
 		// [MQTT-3.3.1-6] [MQTT-3.3.1-8] retained messages with retain set.
 		b.retainedFor(sub.Filter, func(m *message) { s.deliver(m, min(m.qos, sub.QoS), true) })
 	}
+	b.stats.subPkts.Add(1)
 }
 
 func (b *Broker) subscribe(s *session, filter string, qos byte) {

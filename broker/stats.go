@@ -15,6 +15,7 @@ type counters struct {
 	bytesOut  atomic.Uint64
 	dropped   atomic.Uint64 // messages dropped at a full session queue
 	denied    atomic.Uint64 // publishes dropped by the ACL
+	subPkts   atomic.Uint64 // SUBSCRIBE packets handled (tests wait on it)
 }
 
 // Stats is a snapshot of the broker's counters.

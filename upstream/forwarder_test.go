@@ -380,7 +380,8 @@ func TestCapDropsOldest(t *testing.T) {
 	// "edge/gw1/site/cap/x" + 4-digit payload
 	size := int64(len("edge/gw1/site/cap/x") + 4 + buffer.RowOverhead)
 	bcfg.MaxBytes = 100 * size
-	g := startGWWith(t, bcfg, testConfig(up.url()), nil, nil) // upstream not started: down
+	gq := &gatedQueue{gate: make(chan struct{})} // held until the subscriber is on
+	g := startGWWith(t, bcfg, testConfig(up.url()), nil, func(b *buffer.Buffer) upstream.Queue { gq.Buffer = b; return gq })
 	for i := range 1000 {
 		m := gateway.Message{Topic: "site/cap/x", Payload: fmt.Appendf(nil, "%04d", i)}
 		if err := g.in.Publish(t.Context(), m); err != nil {
@@ -394,8 +395,9 @@ func TestCapDropsOldest(t *testing.T) {
 	if s.Drops != 900 || s.DropsByPrefix["edge/gw1"] != 900 || s.Depth != 100 {
 		t.Errorf("stats: got drops %d (%v) depth %d, want 900 under edge/gw1 and 100", s.Drops, s.DropsByPrefix, s.Depth)
 	}
-	up.start()
+	up.start() // not started before: the uplink was down
 	rec := subscribe(t, up.url(), "#")
+	gq.release()
 	got := rec.wait(t, 100, 30*time.Second)
 	g.waitEmpty(t)
 	if got[0].payload != "0900" || got[99].payload != "0999" {

@@ -285,4 +285,3 @@ func isKey(k string) bool {
 	}
 	return false
 }
-

@@ -112,14 +112,19 @@ func NewCodec(t Type, o ByteOrder, length int, bit int, scale, offset float64) (
 			} else {
 				f = float64(math.Float32frombits(binary.BigEndian.Uint32(b)))
 			}
-			return gateway.Float(f*scale + offset)
+			if scaled {
+				f = f*scale + offset
+			}
+			return gateway.Float(f)
 		}
 		c.Encode = func(v gateway.Value) ([]byte, error) {
 			f, ok := v.Float64()
 			if !ok || v.Kind() == gateway.KindString {
 				return nil, fmt.Errorf("%v point: %v value: %w", t, v.Kind(), ErrType)
 			}
-			f = (f - offset) / scale
+			if scaled {
+				f = (f - offset) / scale
+			}
 			b := make([]byte, 8)
 			if wide {
 				binary.BigEndian.PutUint64(b, math.Float64bits(f))

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -354,4 +355,56 @@ func TestWriteEveryType(t *testing.T) {
 			}
 		}
 	})
+}
+
+// recorder is a slog.Handler that keeps the messages logged.
+type recorder struct {
+	mu   *sync.Mutex
+	msgs *[]string
+}
+
+func newRecorder() recorder { return recorder{mu: new(sync.Mutex), msgs: new([]string)} }
+
+func (r recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r recorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	*r.msgs = append(*r.msgs, rec.Message)
+	return nil
+}
+func (r recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r recorder) WithGroup(string) slog.Handler      { return r }
+
+func (r recorder) count(msg string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range *r.msgs {
+		if m == msg {
+			n++
+		}
+	}
+	return n
+}
+
+// TestStateLoggedOnce: a slave that stays silent is logged once, not per poll.
+func TestStateLoggedOnce(t *testing.T) {
+	rec := newRecorder()
+	cfg := modbus.Default()
+	cfg.Name, cfg.Driver, cfg.Address = "d", modbus.DriverTCP, silentServer(t)
+	cfg.Timeout, cfg.Retries = 20*time.Millisecond, 0
+	cfg.Points = []modbus.PointConfig{{Name: "a", Register: "holding", Address: 0}}
+	devs, err := modbus.New([]modbus.Config{cfg}, slog.New(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = devs[0].Close() }) // test teardown
+	for range 4 {
+		if _, err := devs[0].Poll(t.Context()); !errors.Is(err, modbus.ErrTimeout) {
+			t.Fatalf("got %v, want timeout", err)
+		}
+	}
+	if got := rec.count("modbus device not responding"); got != 1 {
+		t.Errorf("logged 'not responding' %d times, want 1", got)
+	}
 }
