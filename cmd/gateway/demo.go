@@ -7,9 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
 
 	"github.com/edgegw/gateway/config"
+	"github.com/edgegw/gateway/drivers/modbus"
+	"github.com/edgegw/gateway/drivers/modbus/modbussim"
 )
 
 //go:embed demo.toml
@@ -33,6 +36,27 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg, err := demo(*dataDir)
 	if err != nil {
 		return err
+	}
+	// The boiler's Modbus slave: the built-in simulator on a free port.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("demo: start the Modbus simulator: %w", err)
+	}
+	slave := modbussim.NewDemo(newLogger(stderr, cfg.Gateway.LogLevel, cfg.Gateway.LogFormat).With("component", "modbus-simulator"))
+	simDone := make(chan struct{})
+	simCtx, stopSim := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		defer close(simDone)
+		_ = slave.Serve(simCtx, ln) // returns when stopped; its errors are the demo's own
+	}()
+	defer func() {
+		stopSim()
+		<-simDone
+	}()
+	for i := range cfg.Devices {
+		if cfg.Devices[i].Driver == modbus.DriverTCP {
+			cfg.Devices[i].Modbus.Address = ln.Addr().String()
+		}
 	}
 	abs, _ := filepath.Abs(cfg.Gateway.DataDir) // only for the banner; the relative path works too
 	fmt.Fprintf(stderr, "gateway demo: simulated devices, data in %s; Ctrl-C to stop\n", abs)

@@ -29,6 +29,7 @@ func commands() []command {
 		{"demo", "[--data-dir DIR]", "run the embedded demo: simulated devices, messages printed (the default)", runDemo},
 		{"run", "-c FILE [--print]", "run the gateway with a config file", runServe},
 		{"check", "FILE", "validate a config file and list every problem in it", runCheck},
+		{"probe", "modbus-tcp|modbus-rtu", "read raw Modbus registers and show every type and byte order", runProbe},
 		{"version", "", "print the version", runVersion},
 	}
 }
@@ -68,7 +69,7 @@ Usage:
 Commands:
 `)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %-18s %s\n", c.name, c.args, c.short)
+		fmt.Fprintf(w, "  %-8s %-22s %s\n", c.name, c.args, c.short)
 	}
 	fmt.Fprint(w, "\nRun 'gateway COMMAND --help' for a command's flags.\n")
 }

@@ -72,7 +72,11 @@ func TestDemoRunsAndStopsCleanly(t *testing.T) {
 	go func() { done <- run(ctx, []string{"demo", "--data-dir", dataDir}, stdout, stderr) }()
 
 	want := map[string]bool{
-		"demo/boiler/temperature": false, "demo/boiler/pressure": false, "demo/boiler/burner_on": false,
+		// Polled from the in-process Modbus simulator through the real client.
+		"demo/boiler/temperature": false, "demo/boiler/humidity": false, "demo/boiler/setpoint": false,
+		"demo/boiler/flow": false, "demo/boiler/heater": false, "demo/boiler/model": false,
+		"demo/boiler/running": false, "demo/boiler/alarm": false,
+		// From the sim driver.
 		"demo/meter/energy": false, "demo/meter/power": false,
 	}
 	values := map[string]map[string]bool{} // topic -> distinct payload values
