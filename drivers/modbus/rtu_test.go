@@ -3,8 +3,10 @@ package modbus_test
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -193,5 +195,25 @@ func TestSimulatorRTU(t *testing.T) {
 	// Another slave id on the line gets no answer.
 	if _, err := modbus.NewClient(d.Client().Transport(), 50*time.Millisecond, 0).Read(t.Context(), 8, modbus.Holding, 0, 1); !errors.Is(err, modbus.ErrTimeout) {
 		t.Errorf("slave 8: got %v, want timeout", err)
+	}
+}
+
+// TestProbeRTU probes pymodbus over a pty, and a slave id nobody answers.
+func TestProbeRTU(t *testing.T) {
+	pair := startPTYs(t, t.TempDir())
+	py := startPymodbus(t, "rtu", pair.B, "19200", "none")
+	py.do("encode 1 ir 100 float32 CDAB 123.456")
+	var out strings.Builder
+	args := []string{"modbus-rtu", pair.A, "--baud", "19200", "--parity", "none", "--slave", "1", "--input", "100", "--count", "2"}
+	if err := modbus.ProbeMain(t.Context(), args, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "123.456") || !strings.Contains(out.String(), "slave 1 input 100..101") {
+		t.Errorf("probe output:\n%s", out.String())
+	}
+	args[7] = "5" // --slave 5
+	err := modbus.ProbeMain(t.Context(), append(args, "--timeout", "100ms"), io.Discard, io.Discard)
+	if !errors.Is(err, modbus.ErrTimeout) || !strings.Contains(err.Error(), "hint: no answer") {
+		t.Errorf("silent slave: %v", err)
 	}
 }
