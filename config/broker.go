@@ -3,23 +3,39 @@ package config
 import (
 	"net"
 	"slices"
+	"time"
 )
 
 // Broker is the [broker] table: the local MQTT broker.
 type Broker struct {
-	Listeners []Listener `toml:"listeners"`
+	Listeners         []Listener `toml:"listeners"`
+	PasswordFile      string     `toml:"password_file"`       // "user:hash" lines, managed with `gateway passwd`
+	ACLFile           string     `toml:"acl_file"`            // Mosquitto-like topic ACLs
+	AllowAnonymous    bool       `toml:"allow_anonymous"`     // clients without a user name on non-loopback listeners
+	SysInterval       Duration   `toml:"sys_interval"`        // period of the $SYS topics; "0s" turns them off
+	MaxPacketSize     ByteSize   `toml:"max_packet_size"`     // larger packets close the connection
+	MaxConnections    int        `toml:"max_connections"`     // 0 = unlimited
+	MaxQueuedMessages int        `toml:"max_queued_messages"` // per session, then the oldest QoS 0 are dropped
+	MaxQueuedBytes    ByteSize   `toml:"max_queued_bytes"`    // per session
+	MaxInflight       int        `toml:"max_inflight"`        // unacknowledged QoS 1/2 messages per client
 }
 
 // Listener is one [[broker.listeners]] entry.
 type Listener struct {
-	Address  string `toml:"address"`  // host:port
-	Protocol string `toml:"protocol"` // mqtt|mqtts|ws|wss
+	Address  string `toml:"address"`   // host:port
+	Protocol string `toml:"protocol"`  // mqtt|mqtts|ws|wss
+	CertFile string `toml:"cert_file"` // mqtts, wss: PEM certificate chain
+	KeyFile  string `toml:"key_file"`  // mqtts, wss: PEM private key
+	CAFile   string `toml:"ca_file"`   // require client certificates signed by this CA
+	Path     string `toml:"path"`      // ws, wss: HTTP path (default /mqtt)
 }
 
 // Listener protocols.
 var Protocols = []string{"mqtt", "mqtts", "ws", "wss"}
 
-func defaultBroker() Broker { return Broker{} }
+func defaultBroker() Broker {
+	return Broker{SysInterval: Dur(10 * time.Second), MaxPacketSize: Size(1 << 20), MaxQueuedMessages: 1000, MaxQueuedBytes: Size(16 << 20), MaxInflight: 20}
+}
 
 func (b *Broker) validate(p *Problems) {
 	base := At("broker")
@@ -31,6 +47,35 @@ func (b *Broker) validate(p *Problems) {
 		}
 		checkAddress(p, lp.Key("address"), l.Address, true, "127.0.0.1:1883")
 		oneOf(p, lp.Key("protocol"), l.Protocol, Protocols)
+		if (l.Protocol == "mqtts" || l.Protocol == "wss") && (l.CertFile == "" || l.KeyFile == "") {
+			p.Add(lp, "protocol %q needs cert_file and key_file", l.Protocol)
+		}
+		if (l.Protocol == "mqtt" || l.Protocol == "ws") && (l.CertFile != "" || l.KeyFile != "" || l.CAFile != "") {
+			p.Add(lp, "cert_file, key_file and ca_file need protocol mqtts or wss, not %q", l.Protocol)
+		}
+		if l.Path != "" && (l.Protocol == "mqtt" || l.Protocol == "mqtts") {
+			p.Add(lp.Key("path"), "only for protocol ws or wss")
+		} else if l.Path != "" && l.Path[0] != '/' {
+			p.Add(lp.Key("path"), "%q: want an HTTP path starting with /, e.g. \"/mqtt\"", l.Path)
+		}
+	}
+	b.SysInterval.check(p, base.Key("sys_interval"))
+	b.MaxPacketSize.check(p, base.Key("max_packet_size"))
+	b.MaxQueuedBytes.check(p, base.Key("max_queued_bytes"))
+	const maxPacket = 268435455 // [MQTT-2.2.3] the largest Remaining Length
+	if b.MaxPacketSize.Bytes > maxPacket+5 {
+		p.Add(base.Key("max_packet_size"), "%d: want at most 256MB, MQTT's limit", b.MaxPacketSize.Bytes)
+	}
+	for _, kv := range []struct {
+		key string
+		v   int
+	}{{"max_connections", b.MaxConnections}, {"max_queued_messages", b.MaxQueuedMessages}, {"max_inflight", b.MaxInflight}} {
+		if kv.v < 0 {
+			p.Add(base.Key(kv.key), "%d: want 0 or more", kv.v)
+		}
+	}
+	if b.MaxInflight > 65535 {
+		p.Add(base.Key("max_inflight"), "%d: want at most 65535 (packet identifiers are 16-bit)", b.MaxInflight)
 	}
 }
 

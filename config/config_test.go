@@ -74,8 +74,8 @@ func TestParseValues(t *testing.T) {
 	if got := c.Broker.Listeners[0].Protocol; got != "mqtt" {
 		t.Errorf("listener protocol default: got %q, want mqtt", got)
 	}
-	if got := c.Upstream.Forward[0].QoS; got != 1 {
-		t.Errorf("forward qos default: got %d, want 1", got)
+	if got := c.Upstream.Forward[0].QoS; got != nil {
+		t.Errorf("forward qos: got %d, want nil (the forwarder's default, 1)", *got)
 	}
 	if got := c.Buffer.MaxBytes.Bytes; got != 10485760 {
 		t.Errorf("max_bytes: got %d", got)

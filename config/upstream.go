@@ -11,26 +11,32 @@ type Upstream struct {
 	URL       string      `toml:"url"`       // mqtt://host:1883 or mqtts://host:8883; "" disables forwarding
 	ClientID  string      `toml:"client_id"` // default: the gateway name
 	Username  string      `toml:"username"`
-	Password  Secret      `toml:"password"`
-	CAFile    string      `toml:"ca_file"`   // CA bundle to verify the server (mqtts)
-	CertFile  string      `toml:"cert_file"` // client certificate (mutual TLS)
-	KeyFile   string      `toml:"key_file"`  // client key (mutual TLS)
-	Forward   []Forward   `toml:"forward"`
-	Subscribe []Subscribe `toml:"subscribe"`
+	Password     Secret      `toml:"password"`
+	PasswordFile string      `toml:"password_file"` // the password in a file instead
+	CAFile       string      `toml:"ca_file"`       // CA bundle to verify the server (mqtts)
+	CertFile     string      `toml:"cert_file"`     // client certificate (mutual TLS)
+	KeyFile      string      `toml:"key_file"`      // client key (mutual TLS)
+	KeepAlive    Duration    `toml:"keepalive"`     // MQTT keep-alive (default 30s)
+	Inflight     int         `toml:"inflight"`      // unacknowledged publishes at once (default 100)
+	MaxRate      float64     `toml:"max_rate"`      // messages per second; 0 = as fast as acknowledged
+	Forward      []Forward   `toml:"forward"`
+	Subscribe    []Subscribe `toml:"subscribe"`
 }
 
 // Forward is one [[upstream.forward]] rule: local topics sent upstream.
 type Forward struct {
 	Filter       string `toml:"filter"`        // local topic filter, e.g. "gateway/#"
-	RemotePrefix string `toml:"remote_prefix"` // prepended to the local topic
-	QoS          int    `toml:"qos"`           // 0 or 1 (1 by default)
+	RemotePrefix string `toml:"remote_prefix"` // remote topic = remote_prefix/local topic
+	RemoteTopic  string `toml:"remote_topic"`  // or this topic, {topic} = the local topic
+	QoS          *int   `toml:"qos"`           // 0, 1 or 2 (1 by default)
 }
 
 // Subscribe is one [[upstream.subscribe]] rule: remote topics brought home.
 type Subscribe struct {
 	Filter      string `toml:"filter"`       // remote topic filter
-	LocalPrefix string `toml:"local_prefix"` // prepended to the remote topic
-	QoS         int    `toml:"qos"`
+	LocalPrefix string `toml:"local_prefix"` // local topic = local_prefix/remote topic
+	LocalTopic  string `toml:"local_topic"`  // or this topic, {topic} = the remote topic
+	QoS         *int   `toml:"qos"`          // 0, 1 or 2 (1 by default)
 }
 
 // URL schemes accepted for [upstream] url.
@@ -50,29 +56,41 @@ func (u *Upstream) validate(p *Problems) {
 	case u.CertFile == "" && u.KeyFile != "":
 		p.Add(base.Key("key_file"), "set without cert_file: set both (mutual TLS) or neither")
 	}
+	if u.Password != "" && u.PasswordFile != "" {
+		p.Add(base.Key("password_file"), "set together with password: want one of them")
+	}
+	u.KeepAlive.check(p, base.Key("keepalive"))
+	if u.Inflight < 0 || u.Inflight > 65535 {
+		p.Add(base.Key("inflight"), "%d: want 1..65535 (0 for the default)", u.Inflight)
+	}
+	if u.MaxRate < 0 {
+		p.Add(base.Key("max_rate"), "%g: want messages per second >= 0 (0 = unlimited)", u.MaxRate)
+	}
 	for i, f := range u.Forward {
 		fp := base.Index("forward", i, "")
 		checkFilter(p, fp.Key("filter"), f.Filter)
-		if f.QoS < 0 || f.QoS > 1 {
-			p.Add(fp.Key("qos"), "%d: want 0 or 1", f.QoS)
+		checkQoS(p, fp.Key("qos"), f.QoS)
+		if f.RemotePrefix != "" && f.RemoteTopic != "" {
+			p.Add(fp.Key("remote_topic"), "set together with remote_prefix: want one of them")
 		}
 	}
 	for i, s := range u.Subscribe {
 		sp := base.Index("subscribe", i, "")
 		checkFilter(p, sp.Key("filter"), s.Filter)
-		if s.QoS < 0 || s.QoS > 2 {
-			p.Add(sp.Key("qos"), "%d: want 0, 1 or 2", s.QoS)
+		checkQoS(p, sp.Key("qos"), s.QoS)
+		if s.LocalPrefix != "" && s.LocalTopic != "" {
+			p.Add(sp.Key("local_topic"), "set together with local_prefix: want one of them")
 		}
 	}
 }
 
-func (u *Upstream) applyDefaults() {
-	for i := range u.Forward {
-		if u.Forward[i].QoS == 0 {
-			u.Forward[i].QoS = 1
-		}
+func checkQoS(p *Problems, path Path, q *int) {
+	if q != nil && (*q < 0 || *q > 2) {
+		p.Add(path, "%d: want 0, 1 or 2", *q)
 	}
 }
+
+func (u *Upstream) applyDefaults() {}
 
 // checkFilter reports a missing or malformed MQTT topic filter
 // [MQTT-4.7.1-2] (# last and alone in its level), [MQTT-4.7.1-3] (+ alone).
