@@ -166,8 +166,8 @@ func compile(c Config) (*compiled, error) {
 		if _, err := ParseParity(c.Parity); err != nil {
 			errs = append(errs, err)
 		}
-		if c.DataBits < 5 || c.DataBits > 8 {
-			bad("data_bits %d: want 5..8", c.DataBits)
+		if c.DataBits != 8 && c.DataBits != 7 {
+			bad("data_bits %d: want 8 (Serial 2.5.1) or 7", c.DataBits)
 		}
 		if c.StopBits != 1 && c.StopBits != 2 {
 			bad("stop_bits %d: want 1 or 2", c.StopBits)

@@ -1,6 +1,7 @@
 package modbus
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -235,6 +236,16 @@ func (b *Bus) readResponse(ctx context.Context, slave byte, req frame.PDU) (fram
 			return frame.PDU{}, fmt.Errorf("read: %w", err)
 		}
 		got += n
+		if need == 3 {
+			// RS-485 transceivers often emit a stray byte when the line
+			// turns around: skip anything before the slave's address.
+			i := bytes.IndexByte(buf[:got], slave)
+			if i < 0 {
+				got = 0
+				continue
+			}
+			got = copy(buf, buf[i:got])
+		}
 		if got >= 3 && need == 3 {
 			total, err := frame.RTUResponseLen(buf[:got])
 			if err != nil || total > len(buf) {
