@@ -181,7 +181,7 @@ func benchPoll(b *testing.B, addr string) {
 		b.Fatal(err)
 	}
 	d := devs[0]
-	b.Cleanup(func() { _ = d.Close() })
+	b.Cleanup(func() { _ = d.Close() }) // benchmark teardown
 	ctx := b.Context()
 	for b.Loop() {
 		if _, err := d.Poll(ctx); err != nil {

@@ -186,14 +186,14 @@ func silentServer(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = ln.Close() })
+	t.Cleanup(func() { _ = ln.Close() }) // test teardown
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go func() { _, _ = io.Copy(io.Discard, c); _ = c.Close() }()
+			go func() { _, _ = io.Copy(io.Discard, c); _ = c.Close() }() // swallow requests until the client leaves
 		}
 	}()
 	return ln.Addr().String()
@@ -238,7 +238,7 @@ func TestTCPReconnect(t *testing.T) {
 	go func() { done <- sim.Serve(ctx, ln) }()
 
 	client := modbus.NewClient(modbus.NewTCPTransport(addr, discard()), time.Second, 0)
-	t.Cleanup(func() { _ = client.Transport().Close() })
+	t.Cleanup(func() { _ = client.Transport().Close() }) // test teardown
 	if _, err := client.Read(t.Context(), 1, modbus.Holding, 0, 1); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -200,5 +199,3 @@ func eventually(t *testing.T, timeout, pace time.Duration, f func() error) {
 		}
 	}
 }
-
-var _ = os.Stat

@@ -82,7 +82,7 @@ func ProbeMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		t = bus
 	}
-	defer t.Close()
+	defer t.Close() // read-only probe: a close error changes nothing for the user
 	c := NewClient(t, *timeout, 0)
 	table, err := Probe(ctx, c, byte(*slave), kind, uint16(addr), uint16(*count))
 	if err != nil {

@@ -179,7 +179,9 @@ func checkWrites(t *testing.T, ctx context.Context, d *modbus.Device, py *pymodb
 	}
 }
 
-// pyRepr formats v as Python's repr prints it.
+// pyRepr formats v as Python's repr prints it: floats keep a ".0" and
+// use exponents from 1e16 on, like Go's 'g' with shortest precision does for
+// the values in typeCases.
 func pyRepr(v gateway.Value) string {
 	if v.Kind() != gateway.KindFloat {
 		return v.String()
@@ -188,15 +190,6 @@ func pyRepr(v gateway.Value) string {
 	s := strconv.FormatFloat(f, 'g', -1, 64)
 	if !strings.ContainsAny(s, ".e") {
 		s += ".0"
-	}
-	if strings.Contains(s, "e") {
-		s = strconv.FormatFloat(f, 'e', -1, 64)
-		mant, exp, _ := strings.Cut(s, "e")
-		if !strings.Contains(mant, ".") {
-			mant += ".0"
-		}
-		s = mant + "e" + exp
-		_ = mant
 	}
 	return s
 }

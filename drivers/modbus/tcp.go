@@ -127,6 +127,7 @@ func (t *TCPTransport) Send(ctx context.Context, slave byte, req frame.PDU) (fra
 		deadline = time.Time{}
 	}
 	_ = conn.SetDeadline(deadline) // an error here surfaces on the write below
+	// Cancelling ctx unblocks the I/O below; if this fails the deadline still ends it.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 

@@ -26,7 +26,7 @@ func (s *Server) ServeSerial(ctx context.Context, path string, baud int, parity 
 	if err != nil {
 		return fmt.Errorf("modbussim: open %s: %w", path, err)
 	}
-	defer port.Close()
+	defer port.Close() // serving is over; nothing was written that a close could lose
 	// Short reads let ServeRTU notice cancellation.
 	if err := port.SetReadTimeout(50 * time.Millisecond); err != nil {
 		return fmt.Errorf("modbussim: %s: %w", path, err)

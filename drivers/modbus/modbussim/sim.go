@@ -150,9 +150,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Closing on cancel unblocks the read; the deferred close below repeats it harmlessly.
 			unblock := context.AfterFunc(ctx, func() { _ = conn.Close() })
 			defer unblock()
-			defer conn.Close()
+			defer conn.Close() // the client is gone or the server stops; nothing to report
 			s.serveConn(conn)
 		}()
 	}
