@@ -30,6 +30,7 @@ func commands() []command {
 		{"run", "-c FILE [--print]", "run the gateway with a config file", runServe},
 		{"check", "FILE", "validate a config file and list every problem in it", runCheck},
 		{"probe", "modbus-tcp|modbus-rtu", "read raw Modbus registers and show every type and byte order", runProbe},
+		{"buffer", "stats|list|export", "inspect what is buffered for upstream (safe while running)", runBuffer},
 		{"passwd", "FILE USER", "add a broker user or change their password", runPasswd},
 		{"version", "", "print the version", runVersion},
 	}
