@@ -23,7 +23,8 @@ type fakePort struct {
 	pending []byte
 	timeout time.Duration
 	closed  bool
-	fail    error // returned by Read and Write when set
+	fail    error         // returned by Read and Write when set
+	perByte time.Duration // how long each byte takes to arrive
 }
 
 var _ serial.Port = (*fakePort)(nil)
@@ -51,6 +52,7 @@ func (p *fakePort) Read(b []byte) (int, error) {
 		return 0, nil
 	}
 	defer p.mu.Unlock()
+	time.Sleep(p.perByte)       // the byte's time on the wire
 	n := copy(b, p.pending[:1]) // one byte at a time, like a slow line
 	p.pending = p.pending[n:]
 	return n, nil
@@ -154,5 +156,19 @@ func TestBusReopensAfterFailure(t *testing.T) {
 	}
 	if got := b.Stats().Reconnects; got != 1 {
 		t.Errorf("reconnects %d, want 1", got)
+	}
+}
+
+// TestBusLongAnswerAtLowBaud: an answer that starts within the timeout but
+// needs longer on the wire is read whole.
+func TestBusLongAnswerAtLowBaud(t *testing.T) {
+	answer := frame.EncodeRTU(1, frame.ReadRegistersResponse(frame.ReadInputRegisters, make([]byte, 250)))
+	// 255 bytes x 400 µs = 100 ms, five times the timeout.
+	port := &fakePort{reply: func([]byte) []byte { return answer }, perByte: 400 * time.Microsecond}
+	b := newFakeBus(t, port)
+	b.cfg.Baud = 1200 // 255 bytes take 2.3 s at 1200 baud
+	c := NewClient(b, 20*time.Millisecond, 0)
+	if _, err := c.Read(t.Context(), 1, Input, 0, 125); err != nil {
+		t.Fatal(err)
 	}
 }

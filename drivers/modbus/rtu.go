@@ -253,6 +253,9 @@ func (b *Bus) readResponse(ctx context.Context, slave byte, req frame.PDU) (fram
 				return frame.PDU{}, fmt.Errorf("read: garbled frame % x: %w", buf[:got], frame.ErrBadResponse)
 			}
 			need = total
+			// The timeout bounds the wait for the answer to start; a long
+			// answer at a low baud rate gets the time it needs on the wire.
+			deadline = later(deadline, time.Now().Add(frame.WireTime(need-got, b.cfg.Baud, b.bits)+b.delay))
 		}
 	}
 	addr, p, err := frame.DecodeRTU(buf[:got])
@@ -276,4 +279,11 @@ func charBits(c SerialConfig) int {
 		n++
 	}
 	return n
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
