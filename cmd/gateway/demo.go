@@ -24,6 +24,7 @@ const demoConfigName = "demo.toml (embedded)"
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", "./gateway-data", "where the demo keeps its data")
+	mqttAddr := fs.String("mqtt", "127.0.0.1:1883", "the demo broker's MQTT `address` (a free port is used if it is taken)")
 	if err := parseFlags(fs, args, stdout, "[--data-dir DIR]",
 		"Run the embedded demo: simulated devices whose readings flow through the\n"+
 			"whole pipeline and are printed as \"topic payload\" lines. Stop it with Ctrl-C.\n"+
@@ -37,6 +38,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	cfg.Broker.Listeners[0].Address = freeOr(*mqttAddr, stderr)
 	// The boiler's Modbus slave: the built-in simulator on a free port.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -59,8 +61,29 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	abs, _ := filepath.Abs(cfg.Gateway.DataDir) // only for the banner; the relative path works too
-	fmt.Fprintf(stderr, "gateway demo: simulated devices, data in %s; Ctrl-C to stop\n", abs)
+	host, port, _ := net.SplitHostPort(cfg.Broker.Listeners[0].Address) // validated by the config
+	fmt.Fprintf(stderr, `gateway demo: a simulated boiler (Modbus TCP) and energy meter; Ctrl-C to stop.
+  watch the broker:  mosquitto_sub -h %s -p %s -t 'demo/#' -v
+  the buffer:        gateway buffer --db %s stats
+`, host, port, filepath.Join(abs, "buffer.db"))
 	return serve(ctx, cfg, serveOptions{stdout: stdout, stderr: stderr, print: true})
+}
+
+// freeOr returns addr when it can be listened on, and otherwise a free port
+// on 127.0.0.1, so the demo runs next to an installed mosquitto.
+func freeOr(addr string, stderr io.Writer) string {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		ln.Close() // only probing; the broker binds it next
+		return addr
+	}
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return addr // let the broker report the error
+	}
+	defer ln.Close() // only probing
+	fmt.Fprintf(stderr, "gateway demo: %s is taken (another broker?); using %s\n", addr, ln.Addr())
+	return ln.Addr().String()
 }
 
 // demo returns the embedded demo config with its data in dataDir.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -69,7 +70,7 @@ func TestDemoRunsAndStopsCleanly(t *testing.T) {
 	stdout, stderr := newLineWriter(), &syncBuffer{}
 	dataDir := filepath.Join(t.TempDir(), "data")
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"demo", "--data-dir", dataDir}, stdout, stderr) }()
+	go func() { done <- run(ctx, []string{"demo", "--data-dir", dataDir, "--mqtt", "127.0.0.1:0"}, stdout, stderr) }()
 
 	want := map[string]bool{
 		// Polled from the in-process Modbus simulator through the real client.
@@ -127,6 +128,59 @@ func TestDemoRunsAndStopsCleanly(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "gateway stopped") {
 		t.Errorf("no clean stop logged:\n%s", stderr)
+	}
+}
+
+// TestDemoBrokerWithMosquittoSub is the demo's promise: a real MQTT client
+// (Debian's mosquitto_sub) subscribed to the demo broker sees the readings.
+func TestDemoBrokerWithMosquittoSub(t *testing.T) {
+	sub, err := exec.LookPath("mosquitto_sub")
+	if err != nil {
+		if testing.Short() {
+			t.Skip("mosquitto_sub not installed")
+		}
+		t.Fatal("mosquitto_sub not installed (scripts/test installs mosquitto-clients)")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stderr := newLineWriter()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--mqtt", "127.0.0.1:0"}, io.Discard, stderr)
+	}()
+	addrRE := regexp.MustCompile(`msg="broker listening".* address=127\.0\.0\.1:(\d+)`)
+	var port string
+	for port == "" {
+		select {
+		case line := <-stderr.lines:
+			if m := addrRE.FindStringSubmatch(line); m != nil {
+				port = m[1]
+			}
+		case err := <-done:
+			t.Fatalf("demo stopped: %v", err)
+		case <-time.After(20 * time.Second):
+			t.Fatal("the demo broker did not start listening")
+		}
+	}
+	out, err := exec.CommandContext(ctx, sub, "-h", "127.0.0.1", "-p", port, "-t", "demo/boiler/temperature",
+		"-t", "demo/meter/#", "-C", "6", "-W", "20", "-v").CombinedOutput()
+	if err != nil {
+		t.Fatalf("mosquitto_sub: %v\n%s", err, out)
+	}
+	topics := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		topic, payload, _ := strings.Cut(line, " ")
+		if !json.Valid([]byte(payload)) {
+			t.Errorf("payload on %s is not JSON: %q", topic, payload)
+		}
+		topics[topic] = true
+	}
+	if !topics["demo/boiler/temperature"] {
+		t.Errorf("mosquitto_sub saw %v, want demo/boiler/temperature among them", topics)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -289,7 +343,7 @@ func TestSignals(t *testing.T) {
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			cmd := exec.Command(bin, "--data-dir", t.TempDir())
+			cmd := exec.Command(bin, "--data-dir", t.TempDir(), "--mqtt", "127.0.0.1:0")
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)

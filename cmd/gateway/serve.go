@@ -2,15 +2,21 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/broker"
+	"github.com/edgegw/gateway/buffer"
 	"github.com/edgegw/gateway/config"
 	"github.com/edgegw/gateway/mapping"
 	"github.com/edgegw/gateway/pipeline"
+	"github.com/edgegw/gateway/upstream"
 )
 
 // DefaultConfigPath is where the packaged gateway keeps its config.
@@ -39,10 +45,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 type serveOptions struct {
 	stdout, stderr io.Writer
 	print          bool // print messages on stdout
+	// started, when set, is called once the broker listens and the
+	// pipeline is about to start (tests use it to learn the addresses).
+	started func(*broker.Broker)
 }
 
-// serve runs everything cfg describes until ctx is cancelled.
-func serve(ctx context.Context, cfg *config.Config, opt serveOptions) error {
+// serve runs everything cfg describes until ctx is cancelled, then shuts
+// down in order: the drivers stop, the readings already produced are
+// published, the forwarder disconnects, the buffer commits and closes, and
+// the broker closes last.
+func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error) {
 	pl, err := compile(cfg)
 	if err != nil {
 		return err
@@ -55,13 +67,58 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.File(), err)
 	}
+
+	// The local broker: always there, in-process, even without listeners.
+	b, err := broker.New(brokerConfig(cfg), log.With("component", "broker"))
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, b.Close()) }()
+	if err := b.Start(ctx); err != nil {
+		return err
+	}
+
+	// Readings go to the buffer first (when they are to be forwarded), so a
+	// message is durable before anyone sees it, then to the local broker.
 	var sinks gateway.MultiSink
+	var wg sync.WaitGroup
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		stopBackground()
+		wg.Wait()
+	}()
+	if len(cfg.Upstream.Forward) > 0 {
+		buf, err := buffer.Open(ctx, bufferConfig(cfg), log)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			stopBackground()
+			wg.Wait() // the forwarder drains from the buffer: stop it first
+			err = errors.Join(err, buf.Close())
+		}()
+		rules := forwardRules(cfg)
+		sinks = append(sinks, upstream.Filter(rules, buf))
+		if cfg.Upstream.URL != "" {
+			fwd, err := upstream.New(upstreamConfig(cfg), buf, b, log)
+			if err != nil {
+				return err
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = fwd.Run(bgCtx) // returns nil when stopped; it logs its own faults
+			}()
+		} else {
+			log.Warn("upstream url is empty: messages matching [[upstream.forward]] are kept in the buffer until one is configured",
+				"buffer", bufferPath(cfg))
+		}
+	}
+	sinks = append(sinks, b)
 	if opt.print {
 		sinks = append(sinks, &console{w: opt.stdout})
 	}
-	if len(sinks) == 0 {
-		log.Warn("no sink configured: readings are mapped and discarded; use --print to see them")
-	}
+
 	devices, closers, err := pl.build(log)
 	if err != nil {
 		return err
@@ -75,9 +132,14 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) error {
 	if err != nil {
 		return err
 	}
+	if opt.started != nil {
+		opt.started(b)
+	}
 	log.Info("gateway started", "version", version, "config", cfg.File(), "devices", len(devices), "data_dir", cfg.Gateway.DataDir)
+	start := time.Now()
 	err = p.Run(ctx)
 	published, failed := p.Counts()
-	log.Info("gateway stopped", "published", published, "publish_failures", failed)
+	log.Info("gateway stopped", "published", published, "publish_failures", failed, "uptime", time.Since(start).Round(time.Second))
 	return err
 }
+
