@@ -58,6 +58,7 @@ type Buffer struct {
 	drops       int64
 	dropsBy     map[string]int64
 	fullErrors  int64
+	commits     int64
 	lastAck     time.Time
 	ackDirty    bool // lastAck not yet written
 	uplink      uplinkState

@@ -17,6 +17,7 @@ type Stats struct {
 	OldestAge      Duration         `json:"oldest_age"`                // now - Oldest
 	Drops          int64            `json:"drops"`                     // messages dropped by the caps, ever
 	DropsByPrefix  map[string]int64 `json:"drops_by_prefix,omitempty"` // per first two topic levels
+	Commits        int64            `json:"commits,omitempty"`         // transactions committed since Open (live stats only)
 	DiskFullErrors int64            `json:"disk_full_errors"`          // commits refused for a full disk (live stats only)
 	LastAck        time.Time        `json:"last_ack,omitzero"`         // last upstream acknowledgement
 	Uplink         string           `json:"uplink"`                    // up, down, or empty: no forwarder
@@ -38,6 +39,7 @@ func (b *Buffer) Stats(ctx context.Context) (Stats, error) {
 		Bytes:          b.dbBytes + b.memBytes,
 		MaxBytes:       b.cfg.MaxBytes,
 		Drops:          b.drops,
+		Commits:        b.commits,
 		DiskFullErrors: b.fullErrors,
 		LastAck:        b.lastAck,
 		Uplink:         b.uplink.state,

@@ -348,6 +348,7 @@ func (b *Buffer) finish(st *writerState, w *work, res result, err error, now tim
 		}
 	}
 	if err == nil {
+		b.commits++
 		if n := len(b.committing); n > 0 {
 			b.lastDBID = b.committing[n-1].id
 		}

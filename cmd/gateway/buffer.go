@@ -38,7 +38,9 @@ the demo's is ./gateway-data/buffer.db.
 		}
 		return nil
 	}
-	if !slices.ContainsFunc(args, func(a string) bool { return a == "--db" || a == "-db" || strings.HasPrefix(a, "--db=") || strings.HasPrefix(a, "-db=") }) {
+	if !slices.ContainsFunc(args, func(a string) bool {
+		return a == "--db" || a == "-db" || strings.HasPrefix(a, "--db=") || strings.HasPrefix(a, "-db=")
+	}) {
 		cfgPath, rest, err := takeConfigFlag(args)
 		if err != nil {
 			return err

@@ -60,7 +60,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			cfg.Devices[i].Modbus.Address = ln.Addr().String()
 		}
 	}
-	abs, _ := filepath.Abs(cfg.Gateway.DataDir) // only for the banner; the relative path works too
+	abs, _ := filepath.Abs(cfg.Gateway.DataDir)                         // only for the banner; the relative path works too
 	host, port, _ := net.SplitHostPort(cfg.Broker.Listeners[0].Address) // validated by the config
 	fmt.Fprintf(stderr, `gateway demo: a simulated boiler (Modbus TCP) and energy meter; Ctrl-C to stop.
   watch the broker:  mosquitto_sub -h %s -p %s -t 'demo/#' -v

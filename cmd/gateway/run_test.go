@@ -70,7 +70,9 @@ func TestDemoRunsAndStopsCleanly(t *testing.T) {
 	stdout, stderr := newLineWriter(), &syncBuffer{}
 	dataDir := filepath.Join(t.TempDir(), "data")
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"demo", "--data-dir", dataDir, "--mqtt", "127.0.0.1:0"}, stdout, stderr) }()
+	go func() {
+		done <- run(ctx, []string{"demo", "--data-dir", dataDir, "--mqtt", "127.0.0.1:0"}, stdout, stderr)
+	}()
 
 	want := map[string]bool{
 		// Polled from the in-process Modbus simulator through the real client.

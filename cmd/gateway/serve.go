@@ -142,4 +142,3 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 	log.Info("gateway stopped", "published", published, "publish_failures", failed, "uptime", time.Since(start).Round(time.Second))
 	return err
 }
-
