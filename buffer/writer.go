@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -177,24 +178,8 @@ func (b *Buffer) commit(w *work, now time.Time) (result, error) {
 		}
 	}
 	if len(w.deletes) > 0 {
-		del, err := tx.Prepare(`DELETE FROM queue WHERE id = ? RETURNING length(topic)+length(payload)`)
-		if err != nil {
-			return res, fmt.Errorf("buffer delete: %w", err)
-		}
-		for _, id := range w.deletes {
-			var n int64
-			switch err := del.QueryRow(id).Scan(&n); err {
-			case nil:
-				res.deleted++
-				res.deletedBytes += n + RowOverhead
-			case sql.ErrNoRows: // dropped by a cap meanwhile
-			default:
-				_ = del.Close() // the delete error is what matters
-				return res, fmt.Errorf("buffer delete: %w", err)
-			}
-		}
-		if err := del.Close(); err != nil {
-			return res, fmt.Errorf("buffer delete: %w", err)
+		if err := deleteRuns(tx, w.deletes, &res); err != nil {
+			return res, err
 		}
 	}
 	if w.checkCaps {
@@ -218,6 +203,35 @@ func (b *Buffer) commit(w *work, now time.Time) (result, error) {
 		return res, fmt.Errorf("buffer commit: %w", err)
 	}
 	return res, nil
+}
+
+// deleteRuns deletes acknowledged ids, one statement pair per run of
+// consecutive ids (acknowledgements arrive in order, so runs are long).
+func deleteRuns(tx *sql.Tx, ids []int64, res *result) error {
+	slices.Sort(ids)
+	for i := 0; i < len(ids); {
+		j := i
+		for j+1 < len(ids) && ids[j+1] == ids[j]+1 {
+			j++
+		}
+		lo, hi := ids[i], ids[j]
+		i = j + 1
+		var n, size int64
+		err := tx.QueryRow(`SELECT count(*), coalesce(sum(length(topic)+length(payload)), 0) FROM queue WHERE id BETWEEN ? AND ?`,
+			lo, hi).Scan(&n, &size)
+		if err != nil {
+			return fmt.Errorf("buffer delete: %w", err)
+		}
+		if n == 0 {
+			continue // dropped by a cap meanwhile
+		}
+		if _, err := tx.Exec(`DELETE FROM queue WHERE id BETWEEN ? AND ?`, lo, hi); err != nil {
+			return fmt.Errorf("buffer delete: %w", err)
+		}
+		res.deleted += n
+		res.deletedBytes += size + n*RowOverhead
+	}
+	return nil
 }
 
 // setMeta upserts key, value pairs.

@@ -179,6 +179,7 @@ func (f *Forwarder) session(ctx context.Context) (wasUp bool, err error) {
 	if f.tls != nil {
 		opts.SetTLSConfig(f.tls)
 	}
+	opts.SetCustomOpenConnectionFn(f.dial)
 	client := mqtt.NewClient(opts)
 	tok := client.Connect()
 	if !tok.WaitTimeout(f.cfg.ConnectTimeout + time.Second) {
@@ -258,12 +259,37 @@ func (f *Forwarder) publish(ctx context.Context, cancel context.CancelCauseFunc,
 // MQTT delivers the acknowledgements of one connection in order for the
 // same QoS ([MQTT-4.6.0-2], [MQTT-4.6.0-3]).
 func (f *Forwarder) collect(ctx context.Context, cancel context.CancelCauseFunc, window <-chan inflight) {
+	const ackBatch = 256
+	acked := make([]int64, 0, ackBatch)
+	flush := func() bool {
+		if len(acked) == 0 {
+			return true
+		}
+		if err := f.q.Ack(acked...); err != nil {
+			cancel(fmt.Errorf("ack queue: %w", err))
+			return false
+		}
+		f.mu.Lock()
+		f.acked += int64(len(acked))
+		f.mu.Unlock()
+		acked = acked[:0]
+		return true
+	}
+	defer flush() // what was acknowledged before the session ended
 	for {
 		var in inflight
 		select {
 		case in = <-window:
-		case <-ctx.Done():
-			return
+		default:
+			// Nothing more in flight right now: hand over what we have.
+			if !flush() {
+				return
+			}
+			select {
+			case in = <-window:
+			case <-ctx.Done():
+				return
+			}
 		}
 		select {
 		case <-in.tok.Done():
@@ -274,13 +300,10 @@ func (f *Forwarder) collect(ctx context.Context, cancel context.CancelCauseFunc,
 			cancel(fmt.Errorf("publish: %w", err))
 			return
 		}
-		if err := f.q.Ack(in.id); err != nil {
-			cancel(fmt.Errorf("ack queue: %w", err))
+		acked = append(acked, in.id)
+		if len(acked) == ackBatch && !flush() {
 			return
 		}
-		f.mu.Lock()
-		f.acked++
-		f.mu.Unlock()
 	}
 }
 

@@ -1,0 +1,593 @@
+// Command buffer benchmarks the store-and-forward path against loopback
+// mosquitto: durable ingest (msg/s committed), drain of a backlog after an
+// outage compared with mosquitto's own bridge (mosquitto -> mosquitto, same
+// messages, same proxy), and bytes written to disk in steady online state.
+//
+//	go run ./bench/buffer -n 100000 -steady 60s
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/buffer"
+	"github.com/edgegw/gateway/upstream"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	n          int
+	publishers int
+	inflight   int
+	topics     int
+	steady     time.Duration
+	points     int
+	dir        string
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.IntVar(&o.n, "n", 100000, "messages in the backlog")
+	fs.IntVar(&o.publishers, "publishers", 1000, "concurrent publishers during ingest")
+	fs.IntVar(&o.inflight, "inflight", 100, "in-flight window (ours and mosquitto's max_inflight_messages)")
+	fs.IntVar(&o.topics, "topics", 50, "topics")
+	fs.DurationVar(&o.steady, "steady", 60*time.Second, "steady-state run (0: skip)")
+	fs.IntVar(&o.points, "points", 50, "points at 1 Hz in the steady-state run")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
+	fs.StringVar(&o.dir, "dir", "", "work directory (default: a temporary one on the system disk)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if o.dir == "" {
+		d, err := os.MkdirTemp("", "bench-buffer-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		o.dir = d
+	}
+	b := &bench{o: o, stderr: stderr}
+	defer b.cleanup()
+
+	ours, err := b.ours(ctx)
+	if err != nil {
+		return fmt.Errorf("ours: %w", err)
+	}
+	theirs, err := b.mosquittoBridge(ctx)
+	if err != nil {
+		return fmt.Errorf("mosquitto bridge: %w", err)
+	}
+	var steady steadyResult
+	if o.steady > 0 {
+		if steady, err = b.steadyState(ctx); err != nil {
+			return fmt.Errorf("steady state: %w", err)
+		}
+	}
+	fmt.Fprintf(stdout, "| measurement | result | target |\n|---|---|---|\n")
+	fmt.Fprintf(stdout, "| durable ingest, %d publishers, uplink down | %.0f msg/s (%d msgs in %s, %d commits) | >= 50000 msg/s |\n",
+		o.publishers, ours.ingestRate, o.n, ours.ingest.Round(time.Millisecond), ours.commits)
+	fmt.Fprintf(stdout, "| drain %d buffered, ours (inflight %d) | %.0f msg/s (first to last %s; %s after uplink restored) | >= 20000 msg/s |\n",
+		o.n, o.inflight, ours.drainRate, ours.drain.Round(time.Millisecond), ours.total.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "| drain %d queued, mosquitto bridge (max_inflight %d, in RAM) | %.0f msg/s (first to last %s; %s after uplink restored) | |\n",
+		o.n, o.inflight, theirs.drainRate, theirs.drain.Round(time.Millisecond), theirs.total.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "| drain ratio ours / mosquitto bridge | %.2fx | >= 0.8x |\n", ours.drainRate/theirs.drainRate)
+	if o.steady > 0 {
+		fmt.Fprintf(stdout, "| disk writes, steady online, %d points x 1 Hz | %.0f KB/hour (%d bytes in %s, %d commits) | <= 1 MB/hour |\n",
+			o.points, steady.perHour/1024, steady.bytes, o.steady, steady.commits)
+	}
+	return nil
+}
+
+type bench struct {
+	o        options
+	stderr   io.Writer
+	cleanups []func()
+}
+
+func (b *bench) cleanup() {
+	for i := len(b.cleanups) - 1; i >= 0; i-- {
+		b.cleanups[i]()
+	}
+}
+
+func (b *bench) logf(format string, a ...any) { fmt.Fprintf(b.stderr, format+"\n", a...) }
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startMosquitto starts mosquitto with conf (listener lines included) and
+// waits until port accepts connections.
+func (b *bench) startMosquitto(name string, port int, conf string) error {
+	path := filepath.Join(b.o.dir, name+".conf")
+	conf = "user root\npersistence false\nlog_dest stderr\nlog_type error\nallow_anonymous true\nmax_queued_messages 0\n" +
+		fmt.Sprintf("listener %d 127.0.0.1\n", port) + conf
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		return err
+	}
+	bin := "mosquitto"
+	if _, err := exec.LookPath(bin); err != nil {
+		bin = "/usr/sbin/mosquitto"
+	}
+	cmd := exec.Command(bin, "-c", path)
+	cmd.Stderr = b.stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	b.cleanups = append(b.cleanups, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not listening: %w", name, err)
+		}
+		time.Sleep(20 * time.Millisecond) // waiting for the listener
+	}
+}
+
+// proxy forwards TCP connections to a target while up; while down it closes
+// every connection: an outage between the gateway and the upstream broker.
+type proxy struct {
+	l      net.Listener
+	target string
+	mu     sync.Mutex
+	up     bool
+	conns  map[net.Conn]bool
+}
+
+func newProxy(target string) (*proxy, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &proxy{l: l, target: target, up: true, conns: map[net.Conn]bool{}}
+	go p.serve()
+	return p, nil
+}
+
+func (p *proxy) addr() string { return p.l.Addr().String() }
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		up := p.up
+		p.mu.Unlock()
+		if !up {
+			_ = c.Close() // outage: refuse
+			continue
+		}
+		t, err := net.Dial("tcp", p.target)
+		if err != nil {
+			_ = c.Close() // target gone: refuse
+			continue
+		}
+		p.mu.Lock()
+		p.conns[c], p.conns[t] = true, true
+		p.mu.Unlock()
+		go func() { _, _ = io.Copy(t, c); _ = t.Close() }() // errors end the pipe
+		go func() { _, _ = io.Copy(c, t); _ = c.Close() }()
+	}
+}
+
+func (p *proxy) set(up bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.up = up
+	if !up {
+		for c := range p.conns {
+			_ = c.Close() // cut the link
+		}
+		p.conns = map[net.Conn]bool{}
+	}
+}
+
+func (p *proxy) close() { _ = p.l.Close(); p.set(false) }
+
+// counter subscribes to a broker and timestamps the first and the target-th
+// message.
+// subQoS is the counting subscription's QoS: 0 keeps the subscriber from
+// being the bottleneck of both drains.
+var subQoS byte = 0
+
+type counter struct {
+	warm        atomic.Bool // a warm-up message arrived
+	n           atomic.Int64
+	target      int64
+	first, last atomic.Int64 // unix nanoseconds
+	done        chan struct{}
+	once        sync.Once
+}
+
+func subscribeCounter(url, filter string) (*counter, mqtt.Client, error) {
+	c := &counter{done: make(chan struct{})}
+	cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(fmt.Sprintf("count-%d", time.Now().UnixNano())).
+		SetAutoReconnect(false).SetOrderMatters(false))
+	if tok := cl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return nil, nil, fmt.Errorf("counter connect: %v", tok.Error())
+	}
+	tok := cl.Subscribe(filter, subQoS, func(_ mqtt.Client, m mqtt.Message) {
+		if strings.HasSuffix(m.Topic(), "/warmup") {
+			c.warm.Store(true)
+			return
+		}
+		now := time.Now().UnixNano()
+		n := c.n.Add(1)
+		if n == 1 {
+			c.first.Store(now)
+		}
+		if t := atomic.LoadInt64(&c.target); t > 0 && n >= t {
+			c.last.Store(now)
+			c.once.Do(func() { close(c.done) })
+		}
+	})
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return nil, nil, fmt.Errorf("counter subscribe: %v", tok.Error())
+	}
+	return c, cl, nil
+}
+
+func (c *counter) reset(target int) {
+	c.n.Store(0)
+	atomic.StoreInt64(&c.target, int64(target))
+}
+
+func (c *counter) wait(ctx context.Context, timeout time.Duration) error {
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(timeout):
+		return fmt.Errorf("received %d of %d", c.n.Load(), atomic.LoadInt64(&c.target))
+	}
+}
+
+func payload(i int) []byte {
+	return fmt.Appendf(nil, `{"v":%d.%03d,"q":"good","t":%d}`, i%1000, i%997, 1700000000000+int64(i))
+}
+
+type drainResult struct {
+	ingest     time.Duration
+	ingestRate float64
+	commits    int64
+	drain      time.Duration // first to last message at the upstream subscriber
+	total      time.Duration // uplink restored to last message
+	drainRate  float64
+}
+
+// upstreamBroker starts broker B with a counting subscriber and a proxy to it.
+func (b *bench) upstreamBroker(name string) (*counter, *proxy, string, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if err := b.startMosquitto(name, port, "max_inflight_messages 0\n"); err != nil {
+		return nil, nil, "", err
+	}
+	url := fmt.Sprintf("mqtt://127.0.0.1:%d", port)
+	cnt, cl, err := subscribeCounter(url, "edge/#")
+	if err != nil {
+		return nil, nil, "", err
+	}
+	b.cleanups = append(b.cleanups, func() { cl.Disconnect(0) })
+	p, err := newProxy(fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return nil, nil, "", err
+	}
+	b.cleanups = append(b.cleanups, p.close)
+	return cnt, p, url, nil
+}
+
+// ours: buffer + forwarder connected through the proxy; cut the link,
+// ingest n messages durably, restore the link, time the drain.
+func (b *bench) ours(ctx context.Context) (drainResult, error) {
+	var r drainResult
+	cnt, p, _, err := b.upstreamBroker("upstream-ours")
+	if err != nil {
+		return r, err
+	}
+	log := slog.New(slog.NewTextHandler(b.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	buf, err := buffer.Open(ctx, buffer.Default(filepath.Join(b.o.dir, "buffer.db")), log)
+	if err != nil {
+		return r, err
+	}
+	defer buf.Close()
+	cfg := upstream.Default()
+	cfg.URL = "mqtt://" + p.addr()
+	cfg.ClientID = "bench-gw"
+	cfg.Inflight = b.o.inflight
+	cfg.ReconnectMin, cfg.ReconnectMax = time.Second, time.Second // as mosquitto's restart_timeout 1
+	cfg.Forward = []upstream.ForwardRule{{Filter: "site/#", RemotePrefix: "edge/gw1"}}
+	fwd, err := upstream.New(cfg, buf, nil, log)
+	if err != nil {
+		return r, err
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go fwd.Run(fctx) //nolint:errcheck // returns nil on cancel
+	if err := waitFor(ctx, func() bool { return fwd.Status().State == "up" }); err != nil {
+		return r, err
+	}
+	p.set(false)
+	if err := waitFor(ctx, func() bool { return fwd.Status().State == "down" }); err != nil {
+		return r, err
+	}
+	b.logf("ours: uplink down, ingesting %d messages with %d publishers", b.o.n, b.o.publishers)
+	sink := upstream.Filter(cfg.Forward, buf)
+	before, _ := buf.Stats(ctx) // only the commit counter
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var perr atomic.Value
+	for range b.o.publishers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.o.n {
+					return
+				}
+				m := gateway.Message{Topic: fmt.Sprintf("site/dev%02d/value", i%b.o.topics), Payload: payload(i), QoS: 1}
+				if err := sink.Publish(ctx, m); err != nil {
+					perr.Store(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := perr.Load().(error); err != nil {
+		return r, err
+	}
+	r.ingest = time.Since(start)
+	r.ingestRate = float64(b.o.n) / r.ingest.Seconds()
+	after, _ := buf.Stats(ctx) // only the commit counter
+	r.commits = after.Commits - before.Commits
+	b.logf("ours: ingest %.0f msg/s; restoring the uplink", r.ingestRate)
+	cnt.reset(b.o.n)
+	restored := time.Now()
+	p.set(true)
+	if err := cnt.wait(ctx, 10*time.Minute); err != nil {
+		return r, err
+	}
+	r.drain = time.Duration(cnt.last.Load() - cnt.first.Load())
+	r.total = time.Unix(0, cnt.last.Load()).Sub(restored)
+	r.drainRate = float64(b.o.n) / r.drain.Seconds()
+	if err := waitFor(ctx, func() bool { s, _ := buf.Stats(ctx); return s.Depth == 0 }); err != nil {
+		return r, err
+	}
+	b.logf("ours: drained %d in %s (%.0f msg/s), buffer empty", b.o.n, r.drain, r.drainRate)
+	return r, nil
+}
+
+// mosquittoBridge: broker A bridging edge/# to B through the proxy; cut the
+// link, publish n messages to A at QoS 1, restore the link, time the drain.
+func (b *bench) mosquittoBridge(ctx context.Context) (drainResult, error) {
+	var r drainResult
+	cnt, p, _, err := b.upstreamBroker("upstream-bridge")
+	if err != nil {
+		return r, err
+	}
+	portA, err := freePort()
+	if err != nil {
+		return r, err
+	}
+	conf := fmt.Sprintf(`max_inflight_messages %d
+connection bench
+address %s
+topic edge/# out 1
+cleansession false
+restart_timeout 1
+try_private false
+notifications false
+bridge_protocol_version mqttv311
+`, b.o.inflight, p.addr())
+	if err := b.startMosquitto("local-bridge", portA, conf); err != nil {
+		return r, err
+	}
+	urlA := fmt.Sprintf("mqtt://127.0.0.1:%d", portA)
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(urlA).SetClientID("bench-pub").SetAutoReconnect(false))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return r, fmt.Errorf("publisher connect: %v", tok.Error())
+	}
+	defer pub.Disconnect(0)
+	// Wait until the bridge is connected: a warm-up message reaches B.
+	err = waitFor(ctx, func() bool {
+		pub.Publish("edge/gw1/warmup", 1, false, "x").Wait()
+		return cnt.warm.Load()
+	})
+	if err != nil {
+		return r, err
+	}
+	p.set(false)
+	time.Sleep(200 * time.Millisecond) // let A notice the cut before queueing
+	b.logf("bridge: link down, publishing %d messages to mosquitto A", b.o.n)
+	window := make(chan mqtt.Token, 1000)
+	errc := make(chan error, 1)
+	go func() {
+		for tok := range window {
+			if tok.Wait(); tok.Error() != nil {
+				select {
+				case errc <- tok.Error():
+				default:
+				}
+			}
+		}
+		close(errc)
+	}()
+	for i := range b.o.n {
+		window <- pub.Publish(fmt.Sprintf("edge/gw1/site/dev%02d/value", i%b.o.topics), 1, false, payload(i))
+	}
+	close(window)
+	if err := <-errc; err != nil {
+		return r, err
+	}
+	b.logf("bridge: restoring the link")
+	cnt.reset(b.o.n)
+	cnt.once = sync.Once{}
+	cnt.done = make(chan struct{})
+	restored := time.Now()
+	p.set(true)
+	if err := cnt.wait(ctx, 10*time.Minute); err != nil {
+		return r, err
+	}
+	r.drain = time.Duration(cnt.last.Load() - cnt.first.Load())
+	r.total = time.Unix(0, cnt.last.Load()).Sub(restored)
+	r.drainRate = float64(b.o.n) / r.drain.Seconds()
+	b.logf("bridge: drained %d in %s (%.0f msg/s)", b.o.n, r.drain, r.drainRate)
+	return r, nil
+}
+
+type steadyResult struct {
+	bytes   int64
+	commits int64
+	perHour float64
+}
+
+// steadyState publishes points x 1 Hz through buffer and forwarder to a
+// directly connected upstream and counts the bytes this process wrote to disk.
+func (b *bench) steadyState(ctx context.Context) (steadyResult, error) {
+	var r steadyResult
+	port, err := freePort()
+	if err != nil {
+		return r, err
+	}
+	if err := b.startMosquitto("upstream-steady", port, ""); err != nil {
+		return r, err
+	}
+	log := slog.New(slog.NewTextHandler(b.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	buf, err := buffer.Open(ctx, buffer.Default(filepath.Join(b.o.dir, "steady.db")), log)
+	if err != nil {
+		return r, err
+	}
+	defer buf.Close()
+	cfg := upstream.Default()
+	cfg.URL = fmt.Sprintf("mqtt://127.0.0.1:%d", port)
+	cfg.Forward = []upstream.ForwardRule{{Filter: "site/#", RemotePrefix: "edge/gw1"}}
+	fwd, err := upstream.New(cfg, buf, nil, log)
+	if err != nil {
+		return r, err
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go fwd.Run(fctx) //nolint:errcheck // returns nil on cancel
+	if err := waitFor(ctx, func() bool { return fwd.Status().State == "up" }); err != nil {
+		return r, err
+	}
+	sink := upstream.Filter(cfg.Forward, buf)
+	b.logf("steady: %d points x 1 Hz for %s", b.o.points, b.o.steady)
+	w0, err := writeBytes()
+	if err != nil {
+		return r, err
+	}
+	s0, _ := buf.Stats(ctx) // only the commit counter
+	sctx, scancel := context.WithTimeout(ctx, b.o.steady)
+	defer scancel()
+	var wg sync.WaitGroup
+	for pt := range b.o.points {
+		wg.Go(func() {
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for i := 0; ; i++ {
+				select {
+				case <-sctx.Done():
+					return
+				case <-tick.C:
+				}
+				m := gateway.Message{Topic: fmt.Sprintf("site/dev%02d/value", pt), Payload: payload(i), QoS: 1, Time: time.Now()}
+				if err := sink.Publish(sctx, m); err != nil && sctx.Err() == nil {
+					b.logf("steady publish: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	w1, err := writeBytes()
+	if err != nil {
+		return r, err
+	}
+	s1, _ := buf.Stats(ctx) // only the commit counter
+	r.bytes = w1 - w0
+	r.commits = s1.Commits - s0.Commits
+	r.perHour = float64(r.bytes) * float64(time.Hour) / float64(b.o.steady)
+	return r, nil
+}
+
+// writeBytes reads the bytes this process caused to be written to storage.
+func writeBytes() (int64, error) {
+	data, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "write_bytes: "); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, errors.New("/proc/self/io: no write_bytes")
+}
+
+func waitFor(ctx context.Context, cond func() bool) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return errors.New("timeout waiting for a condition")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
