@@ -33,10 +33,8 @@ func (c *Client) Transport() Transport { return c.t }
 func (c *Client) do(ctx context.Context, slave byte, req frame.PDU, attempts int) (frame.PDU, error) {
 	var err error
 	for range attempts {
-		actx, cancel := context.WithTimeout(ctx, c.timeout)
 		var resp frame.PDU
-		resp, err = c.t.Send(actx, slave, req)
-		cancel()
+		resp, err = c.t.Send(ctx, slave, req, c.timeout)
 		if err == nil {
 			if err = frame.CheckResponse(req, resp); err == nil {
 				return resp, nil
@@ -45,8 +43,8 @@ func (c *Client) do(ctx context.Context, slave byte, req frame.PDU, attempts int
 		if ctx.Err() != nil {
 			return frame.PDU{}, ctx.Err()
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("%w after %v", ErrTimeout, c.timeout)
+		if errors.Is(err, ErrTimeout) {
+			err = fmt.Errorf("%w after %v", err, c.timeout)
 		}
 		if !Retryable(err) {
 			return frame.PDU{}, err

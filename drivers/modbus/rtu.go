@@ -164,7 +164,7 @@ func (b *Bus) lose(err error) {
 }
 
 // Send implements Transport.
-func (b *Bus) Send(ctx context.Context, slave byte, req frame.PDU) (frame.PDU, error) {
+func (b *Bus) Send(ctx context.Context, slave byte, req frame.PDU, timeout time.Duration) (frame.PDU, error) {
 	if err := b.mu.acquire(ctx); err != nil {
 		return frame.PDU{}, err
 	}
@@ -191,6 +191,9 @@ func (b *Bus) Send(ctx context.Context, slave byte, req frame.PDU) (frame.PDU, e
 		return frame.PDU{}, fmt.Errorf("reset input: %w", err)
 	}
 	adu := frame.EncodeRTU(slave, req)
+	// The timeout runs from the end of the request on the wire.
+	ctx, cancel := context.WithTimeout(ctx, timeout+frame.WireTime(len(adu), b.cfg.Baud, b.bits))
+	defer cancel()
 	b.cnt.requests.Add(1)
 	if _, err := b.port.Write(adu); err != nil {
 		b.cnt.errors.Add(1)

@@ -110,11 +110,13 @@ func (t *TCPTransport) drop(err error) {
 }
 
 // Send implements Transport.
-func (t *TCPTransport) Send(ctx context.Context, slave byte, req frame.PDU) (frame.PDU, error) {
+func (t *TCPTransport) Send(ctx context.Context, slave byte, req frame.PDU, timeout time.Duration) (frame.PDU, error) {
 	if err := t.mu.acquire(ctx); err != nil {
 		return frame.PDU{}, err
 	}
 	defer t.mu.release()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	if t.closed {
 		return frame.PDU{}, fmt.Errorf("modbus tcp %s: %w", t.addr, gateway.ErrClosed)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync/atomic"
+	"time"
 
 	"github.com/edgegw/gateway/drivers/modbus/frame"
 )
@@ -13,13 +14,14 @@ import (
 // PDU (which may be an exception response; Client turns it into an error).
 //
 // Send is safe for concurrent use; a transport runs one transaction at a time
-// and serves waiting callers in arrival order. The request's deadline comes
-// from ctx: when it passes, Send returns an error wrapping ErrTimeout;
-// cancelling ctx returns ctx.Err(). A transport that lost its connection or
+// and serves waiting callers in arrival order. timeout starts when the
+// request's turn comes (time queued behind other slaves' requests does not
+// count): when it passes without an answer, Send returns an error wrapping
+// ErrTimeout. Cancelling ctx abandons the wait or the transaction. A transport that lost its connection or
 // port re-establishes it on a later Send. After Close, Send returns an error
 // wrapping gateway.ErrClosed.
 type Transport interface {
-	Send(ctx context.Context, slave byte, req frame.PDU) (frame.PDU, error)
+	Send(ctx context.Context, slave byte, req frame.PDU, timeout time.Duration) (frame.PDU, error)
 	Stats() Stats
 	Close() error
 }
