@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/edgegw/gateway"
@@ -110,10 +111,10 @@ func NewCodec(t Type, o ByteOrder, length int, bit int, scale, offset float64) (
 			if wide {
 				f = math.Float64frombits(binary.BigEndian.Uint64(b))
 			} else {
-				f = float64(math.Float32frombits(binary.BigEndian.Uint32(b)))
+				f = shortest32(math.Float32frombits(binary.BigEndian.Uint32(b)))
 			}
 			if scaled {
-				f = f*scale + offset
+				f = tidy(f*scale + offset)
 			}
 			return gateway.Float(f)
 		}
@@ -171,12 +172,12 @@ func NewCodec(t Type, o ByteOrder, length int, bit int, scale, offset float64) (
 		if signed {
 			i := int64(u<<shift) >> shift
 			if scaled {
-				return gateway.Float(float64(i)*scale + offset)
+				return gateway.Float(tidy(float64(i)*scale + offset))
 			}
 			return gateway.Int(i)
 		}
 		if scaled {
-			return gateway.Float(float64(u)*scale + offset)
+			return gateway.Float(tidy(float64(u)*scale + offset))
 		}
 		return gateway.Uint(u)
 	}
@@ -259,4 +260,32 @@ func boolOf(v gateway.Value) (bool, error) {
 		return f == 1, nil
 	}
 	return false, fmt.Errorf("bool point: %v value %v: %w", v.Kind(), v, ErrType)
+}
+
+// shortest32 widens a float32 to the float64 of its shortest decimal form,
+// so 12.5003 read from a float32 register is published as 12.5003 and not as
+// 12.500300407409668, digits the register never had.
+func shortest32(f float32) float64 {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return float64(f)
+	}
+	d, err := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	if err != nil {
+		return float64(f) // FormatFloat's output always parses
+	}
+	return d
+}
+
+// tidy rounds a scaled value to 12 significant digits, removing the binary
+// noise of scaling (450*0.1 is 45.000000000000004 in float64) while keeping
+// far more precision than any register holds.
+func tidy(f float64) float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) || f == 0 {
+		return f
+	}
+	d, err := strconv.ParseFloat(strconv.FormatFloat(f, 'g', 12, 64), 64)
+	if err != nil {
+		return f // FormatFloat's output always parses
+	}
+	return d
 }

@@ -37,7 +37,7 @@ func typeCases() []typeCase {
 		{"uint32", "3000000000", gateway.Uint(3000000000), gateway.Uint(65537)},
 		{"int64", "-1234567890123456789", gateway.Int(-1234567890123456789), gateway.Int(987654321987654321)},
 		{"uint64", "18000000000000000000", gateway.Uint(18000000000000000000), gateway.Uint(1 << 40)},
-		{"float32", "3.14", gateway.Float(float64(float32(3.14))), gateway.Float(-0.25)},
+		{"float32", "3.14", gateway.Float(3.14), gateway.Float(-0.25)}, // float32s are published in their shortest decimal form
 		{"float64", "6.02214076e23", gateway.Float(6.02214076e23), gateway.Float(-1.0 / 3)},
 	}
 	var out []typeCase
