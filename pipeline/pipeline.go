@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgegw/gateway"
@@ -42,19 +44,34 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Pipeline connects devices to a mapper and a sink.
+// Pipeline connects devices to a mapper and a sink. Its devices and mapper
+// can be replaced while it runs (Update), for a config reload.
 type Pipeline struct {
-	log     *slog.Logger
-	devices []Device
-	mapper  gateway.Mapper
-	sink    gateway.Sink
-	opt     Options
-	health  []*health
+	log    *slog.Logger
+	sink   gateway.Sink
+	opt    Options
+	mapper atomic.Pointer[gateway.Mapper]
 
 	mu         sync.Mutex
+	devices    []Device  // the current set, in order
+	health     []*health // by device, same order
+	running    map[string]*running
+	runCtx     context.Context // set by Run; nil before
+	readings   chan gateway.Reading
+	wg         sync.WaitGroup
+
+	pubMu      sync.Mutex // guards the publish counters; never held with mu
 	published  uint64
 	publishErr uint64
 	sinkFailed bool
+}
+
+// running is a device goroutine.
+type running struct {
+	dev    Device
+	h      *health
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // New returns a pipeline; Run starts it.
@@ -74,46 +91,130 @@ func New(log *slog.Logger, devices []Device, mapper gateway.Mapper, sink gateway
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	p := &Pipeline{log: log, devices: devices, mapper: mapper, sink: sink, opt: opt}
+	p := &Pipeline{log: log, sink: sink, opt: opt, running: map[string]*running{}}
+	if err := checkDevices(devices); err != nil {
+		return nil, err
+	}
+	p.mapper.Store(&mapper)
+	p.devices = devices
 	for _, d := range devices {
-		if (d.Poller == nil) == (d.Driver == nil) {
-			return nil, fmt.Errorf("pipeline: device %q: want exactly one of Poller and Driver", d.Name)
-		}
-		if d.Poller != nil && d.Interval <= 0 {
-			return nil, fmt.Errorf("pipeline: device %q: interval %v: want > 0", d.Name, d.Interval)
-		}
 		p.health = append(p.health, newHealth(d.Name, log.With("device", d.Name), opt.Now))
 	}
 	return p, nil
+}
+
+func checkDevices(devices []Device) error {
+	names := map[string]bool{}
+	for _, d := range devices {
+		if (d.Poller == nil) == (d.Driver == nil) {
+			return fmt.Errorf("pipeline: device %q: want exactly one of Poller and Driver", d.Name)
+		}
+		if d.Poller != nil && d.Interval <= 0 {
+			return fmt.Errorf("pipeline: device %q: interval %v: want > 0", d.Name, d.Interval)
+		}
+		if names[d.Name] {
+			return fmt.Errorf("pipeline: device %q: name used twice", d.Name)
+		}
+		names[d.Name] = true
+	}
+	return nil
+}
+
+// same reports whether a and b are the same running device: the same name
+// and the same driver value.
+func same(a, b Device) bool {
+	return a.Name == b.Name && a.Interval == b.Interval &&
+		any(a.Poller) == any(b.Poller) && any(a.Driver) == any(b.Driver)
 }
 
 // Run runs every device and the mapping stage until ctx is cancelled. Then
 // it stops the drivers, maps and publishes the readings they had already
 // produced (for at most DrainTimeout), and returns nil. Run is called once.
 func (p *Pipeline) Run(ctx context.Context) error {
-	readings := make(chan gateway.Reading, p.opt.Queue)
-	var wg sync.WaitGroup
+	p.mu.Lock()
+	p.runCtx = ctx
+	p.readings = make(chan gateway.Reading, p.opt.Queue)
 	for i, d := range p.devices {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer p.health[i].stopped()
-			if d.Poller != nil {
-				p.poll(ctx, d, p.health[i], readings)
-			} else {
-				p.drive(ctx, d, p.health[i], readings)
-			}
-		}()
+		p.start(d, p.health[i])
 	}
+	readings := p.readings
+	p.mu.Unlock()
 	mapped := make(chan struct{})
 	go func() {
 		defer close(mapped)
 		p.mapLoop(ctx, readings)
 	}()
-	wg.Wait()
+	<-ctx.Done()
+	p.mu.Lock() // no Update starts devices from here on
+	p.wg.Wait()
 	close(readings)
+	p.mu.Unlock()
 	<-mapped
 	return nil
+}
+
+// start runs d in a goroutine; p.mu is held.
+func (p *Pipeline) start(d Device, h *health) {
+	ctx, cancel := context.WithCancel(p.runCtx)
+	r := &running{dev: d, h: h, cancel: cancel, done: make(chan struct{})}
+	p.running[d.Name] = r
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer close(r.done)
+		defer h.stopped()
+		if d.Poller != nil {
+			p.poll(ctx, d, h, p.readings)
+		} else {
+			p.drive(ctx, d, h, p.readings)
+		}
+	}()
+}
+
+// Update replaces the devices and the mapper of a running pipeline, for a
+// config reload. A device in devices that is the same as a running one (same
+// name, interval and driver value) keeps running without a gap; the others
+// are stopped (waiting for their goroutine to end, so a port is free again)
+// before the new ones start. Readings already produced are mapped with the
+// mapper that is current when the mapping stage takes them. Update returns
+// the devices it stopped, so the caller can release them.
+func (p *Pipeline) Update(devices []Device, mapper gateway.Mapper) (stopped []Device, err error) {
+	if err := checkDevices(devices); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.runCtx == nil || p.runCtx.Err() != nil {
+		return nil, fmt.Errorf("pipeline update: %w", gateway.ErrClosed)
+	}
+	keep := map[string]bool{}
+	for _, d := range devices {
+		if r, ok := p.running[d.Name]; ok && same(r.dev, d) {
+			keep[d.Name] = true
+		}
+	}
+	for name, r := range p.running {
+		if !keep[name] {
+			r.cancel()
+			<-r.done
+			delete(p.running, name)
+			stopped = append(stopped, r.dev)
+			p.log.Info("device removed", "device", name)
+		}
+	}
+	p.mapper.Store(&mapper)
+	health := make([]*health, len(devices))
+	for i, d := range devices {
+		if keep[d.Name] {
+			health[i] = p.running[d.Name].h
+			continue
+		}
+		health[i] = newHealth(d.Name, p.log.With("device", d.Name), p.opt.Now)
+		p.start(d, health[i])
+		p.log.Info("device added", "device", d.Name)
+	}
+	p.devices, p.health = devices, health
+	return stopped, nil
 }
 
 // send hands r to the mapping stage, or gives up when ctx is done.
@@ -233,7 +334,7 @@ func (p *Pipeline) mapLoop(ctx context.Context, in <-chan gateway.Reading) {
 	})
 	defer stop()
 	for r := range in {
-		for _, m := range p.mapper.Map(r) {
+		for _, m := range (*p.mapper.Load()).Map(r) {
 			p.publish(pubCtx, m)
 		}
 	}
@@ -241,8 +342,8 @@ func (p *Pipeline) mapLoop(ctx context.Context, in <-chan gateway.Reading) {
 
 func (p *Pipeline) publish(ctx context.Context, m gateway.Message) {
 	err := p.sink.Publish(ctx, m)
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.pubMu.Lock()
+	defer p.pubMu.Unlock()
 	if err == nil {
 		p.published++
 		if p.sinkFailed {
@@ -262,16 +363,26 @@ func (p *Pipeline) publish(ctx context.Context, m gateway.Message) {
 
 // Status returns a snapshot of every device, in configuration order.
 func (p *Pipeline) Status() []DeviceStatus {
-	out := make([]DeviceStatus, len(p.health))
-	for i, h := range p.health {
+	p.mu.Lock()
+	hs := p.health
+	p.mu.Unlock()
+	out := make([]DeviceStatus, len(hs))
+	for i, h := range hs {
 		out[i] = h.status()
 	}
 	return out
 }
 
-// Counts returns how many messages were published and how many failed.
-func (p *Pipeline) Counts() (published, failed uint64) {
+// Devices returns the current devices, in order.
+func (p *Pipeline) Devices() []Device {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return slices.Clone(p.devices)
+}
+
+// Counts returns how many messages were published and how many failed.
+func (p *Pipeline) Counts() (published, failed uint64) {
+	p.pubMu.Lock()
+	defer p.pubMu.Unlock()
 	return p.published, p.publishErr
 }

@@ -263,3 +263,61 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("backoff(5m, 3) = %v, want about 5m", got)
 	}
 }
+
+// prefixMapper maps readings like identity, with a topic prefix.
+type prefixMapper string
+
+func (pm prefixMapper) Map(r gateway.Reading) []gateway.Message {
+	return []gateway.Message{{Topic: string(pm) + r.Device + "/" + r.Point, Payload: r.Value.AppendText(nil)}}
+}
+
+func TestUpdateKeepsUnchangedDevicesRunning(t *testing.T) {
+	log, logs := testLogger()
+	sink := make(collector, 10000)
+	keepPoller := &scripted{fail: func(int) bool { return false }}
+	gonePoller := &scripted{fail: func(int) bool { return false }}
+	keep := Device{Name: "keep", Poller: keepPoller, Interval: time.Millisecond}
+	gone := Device{Name: "gone", Poller: gonePoller, Interval: time.Millisecond}
+	p, err := New(log, []Device{keep, gone}, identity{}, sink, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, p)
+	waitTopic := func(topic string) gateway.Message {
+		t.Helper()
+		for {
+			select {
+			case m := <-sink:
+				if m.Topic == topic {
+					return m
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("no message on %s", topic)
+			}
+		}
+	}
+	waitTopic("keep/x")
+	waitTopic("gone/x")
+
+	added := Device{Name: "added", Driver: burst(1)}
+	stopped, err := p.Update([]Device{keep, added}, prefixMapper("v2/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stopped) != 1 || stopped[0].Name != "gone" {
+		t.Errorf("Update stopped %+v, want just gone", stopped)
+	}
+	waitTopic("v2/added/p")
+	waitTopic("v2/keep/x") // mapped by the new mapper
+	stop()
+	if n := strings.Count(logs.String(), `device up" device=keep`); n != 1 {
+		t.Errorf("kept device came up %d times, want once", n)
+	}
+	names := []string{}
+	for _, st := range p.Status() {
+		names = append(names, st.Name)
+	}
+	if strings.Join(names, ",") != "keep,added" {
+		t.Errorf("status devices %v, want keep,added", names)
+	}
+}

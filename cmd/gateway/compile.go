@@ -73,40 +73,70 @@ func compile(cfg *config.Config) (*plan, error) {
 	return p, nil
 }
 
-// build constructs the drivers of a plan. The closers release what the
-// drivers hold (ports, connections) once the pipeline has stopped.
-func (p *plan) build(log *slog.Logger) ([]pipeline.Device, []io.Closer, error) {
+// build constructs the drivers of a plan, in config order; a device named
+// in reuse is taken from there instead (a reload keeps it running). Drivers
+// that hold a port or connection implement io.Closer: closeDevices releases
+// them once the pipeline no longer runs them.
+func (p *plan) build(log *slog.Logger, reuse map[string]pipeline.Device) ([]pipeline.Device, error) {
 	byName := map[string]pipeline.Device{}
-	var closers []io.Closer
+	for name, d := range reuse {
+		byName[name] = d
+	}
 	for _, sc := range p.sims {
+		if _, ok := reuse[sc.Name]; ok {
+			continue
+		}
 		d, err := sim.New(sc)
 		if err != nil {
-			return nil, nil, err // compile has validated it
+			return nil, err // compile has validated it
 		}
 		byName[sc.Name] = pipeline.Device{Name: sc.Name, Poller: d, Interval: p.interval(sc.Name)}
 	}
+	var built []pipeline.Device
 	for _, sc := range p.serials {
+		if _, ok := reuse[sc.Device]; ok {
+			continue
+		}
 		d, err := serialline.New(sc, log.With("device", sc.Device, "driver", "serial"))
 		if err != nil {
-			return nil, nil, fmt.Errorf("device %s: %w", sc.Device, err)
+			closeDevices(built)
+			return nil, fmt.Errorf("device %s: %w", sc.Device, err)
 		}
 		byName[sc.Device] = pipeline.Device{Name: sc.Device, Driver: d}
+		built = append(built, byName[sc.Device])
 	}
-	if len(p.modbus) > 0 {
-		devs, err := modbus.New(p.modbus, log.With("driver", "modbus"))
+	var mcs []modbus.Config
+	for _, mc := range p.modbus {
+		if _, ok := reuse[mc.Name]; !ok {
+			mcs = append(mcs, mc)
+		}
+	}
+	if len(mcs) > 0 {
+		devs, err := modbus.New(mcs, log.With("driver", "modbus"))
 		if err != nil {
-			return nil, nil, err
+			closeDevices(built)
+			return nil, err
 		}
 		for _, d := range devs {
 			byName[d.Name()] = pipeline.Device{Name: d.Name(), Driver: d}
-			closers = append(closers, d)
 		}
 	}
-	out := make([]pipeline.Device, 0, len(byName))
+	out := make([]pipeline.Device, 0, len(p.order))
 	for _, name := range p.order {
 		out = append(out, byName[name])
 	}
-	return out, closers, nil
+	return out, nil
+}
+
+// closeDevices releases the ports and connections of devices.
+func closeDevices(devices []pipeline.Device) {
+	for _, d := range devices {
+		for _, x := range []any{d.Driver, d.Poller} {
+			if c, ok := x.(io.Closer); ok {
+				_ = c.Close() // releasing a port: nothing left to do about a failure
+			}
+		}
+	}
 }
 
 func (p *plan) interval(device string) time.Duration {

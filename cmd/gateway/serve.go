@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 	"sync"
 	"time"
 
@@ -38,7 +40,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, serveOptions{stdout: stdout, stderr: stderr, print: *print})
+	// SIGHUP (systemctl reload) re-reads the config file.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default: // a reload is already pending
+			}
+		}
+	}()
+	return serve(ctx, cfg, serveOptions{stdout: stdout, stderr: stderr, print: *print, reload: reload})
 }
 
 // serveOptions are what the command line adds to a config.
@@ -48,6 +63,8 @@ type serveOptions struct {
 	// started, when set, is called once the broker listens and the
 	// pipeline is about to start (tests use it to learn the addresses).
 	started func(*broker.Broker)
+	// reload, when set, re-reads the config file on each receive (SIGHUP).
+	reload <-chan struct{}
 }
 
 // serve runs everything cfg describes until ctx is cancelled, then shuts
@@ -119,18 +136,30 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 		sinks = append(sinks, &console{w: opt.stdout})
 	}
 
-	devices, closers, err := pl.build(log)
+	devices, err := pl.build(log, nil)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		for _, c := range closers {
-			_ = c.Close() // releasing a port at exit: nothing left to do about a failure
-		}
-	}()
 	p, err := pipeline.New(log.With("component", "pipeline"), devices, mapper, sinks, pipeline.Options{})
 	if err != nil {
+		closeDevices(devices)
 		return err
+	}
+	defer func() { closeDevices(p.Devices()) }()
+	if opt.reload != nil {
+		r := newReloader(log, cfg, devices, p)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-opt.reload:
+					r.reload()
+				}
+			}
+		}()
 	}
 	if opt.started != nil {
 		opt.started(b)

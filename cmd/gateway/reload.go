@@ -1,0 +1,158 @@
+package main
+
+import (
+	"log/slog"
+	"reflect"
+	"slices"
+
+	"github.com/edgegw/gateway/config"
+	"github.com/edgegw/gateway/drivers/modbus"
+	"github.com/edgegw/gateway/mapping"
+	"github.com/edgegw/gateway/pipeline"
+)
+
+// reloader applies a re-read config file to a running gateway (SIGHUP,
+// `systemctl reload`). Devices and mapping change in place: a device whose
+// configuration did not change keeps polling without a gap. Changes to the
+// broker, upstream, buffer, web, data_dir or logging need a restart; they
+// are reported, not applied. A config with any problem is refused whole,
+// and the running one stays.
+type reloader struct {
+	log     *slog.Logger
+	cfg     *config.Config
+	devices map[string]pipeline.Device
+	p       *pipeline.Pipeline
+}
+
+func newReloader(log *slog.Logger, cfg *config.Config, devices []pipeline.Device, p *pipeline.Pipeline) *reloader {
+	r := &reloader{log: log, cfg: cfg, p: p, devices: map[string]pipeline.Device{}}
+	for _, d := range devices {
+		r.devices[d.Name] = d
+	}
+	return r
+}
+
+// reload re-reads the config file and applies it, or logs why it cannot.
+func (r *reloader) reload() {
+	path := r.cfg.File()
+	r.log.Info("reloading config", "config", path)
+	cfg, err := config.Load(path)
+	if err == nil {
+		err = r.apply(cfg)
+	}
+	if err != nil {
+		r.log.Error("config reload refused; the running config stays", "config", path, "problems", err.Error())
+	}
+}
+
+// apply switches to cfg, which was loaded from the same file.
+func (r *reloader) apply(cfg *config.Config) error {
+	pl, err := compile(cfg)
+	if err != nil {
+		return err
+	}
+	if sections := restartSections(r.cfg, cfg); len(sections) > 0 {
+		r.log.Warn("config changes that need a restart were not applied", "sections", sections)
+	}
+	reuse := map[string]pipeline.Device{}
+	ports := changedRTUPorts(r.cfg, cfg)
+	for _, d := range cfg.Devices {
+		old := findDevice(r.cfg, d.Name)
+		if old == nil || !sameDriverConfig(*old, d) {
+			continue
+		}
+		if d.Driver == modbus.DriverRTU && ports[d.Port] {
+			continue // a bus is rebuilt with all its devices
+		}
+		reuse[d.Name] = r.devices[d.Name]
+	}
+	mapper, err := mapping.New(cfg.Gateway.Name, pl.mapping)
+	if err != nil {
+		return err
+	}
+	devices, err := pl.build(r.log, reuse)
+	if err != nil {
+		return err
+	}
+	stopped, err := r.p.Update(devices, mapper)
+	if err != nil {
+		closeDevices(slices.DeleteFunc(slices.Clone(devices), func(d pipeline.Device) bool { _, ok := reuse[d.Name]; return ok }))
+		return err
+	}
+	closeDevices(stopped)
+	r.cfg = cfg
+	r.devices = map[string]pipeline.Device{}
+	for _, d := range devices {
+		r.devices[d.Name] = d
+	}
+	r.log.Info("config reloaded", "devices", len(devices), "kept_running", len(reuse), "started", len(devices)-len(reuse), "stopped", len(stopped))
+	return nil
+}
+
+func findDevice(cfg *config.Config, name string) *config.Device {
+	for i := range cfg.Devices {
+		if cfg.Devices[i].Name == name {
+			return &cfg.Devices[i]
+		}
+	}
+	return nil
+}
+
+// sameDriverConfig reports whether a and b read their device the same way:
+// everything but the mapping keys (topic, payload, qos, retain) is equal.
+func sameDriverConfig(a, b config.Device) bool {
+	strip := func(d config.Device) config.Device {
+		d.Rule = config.Rule{}
+		d.Points = slices.Clone(d.Points)
+		for i := range d.Points {
+			d.Points[i].Rule = config.Rule{}
+		}
+		return d
+	}
+	return reflect.DeepEqual(strip(a), strip(b))
+}
+
+// changedRTUPorts returns the serial ports of modbus-rtu devices that were
+// added, removed or changed: their buses are rebuilt whole.
+func changedRTUPorts(old, cur *config.Config) map[string]bool {
+	ports := map[string]bool{}
+	for _, pair := range [][2]*config.Config{{old, cur}, {cur, old}} {
+		for _, d := range pair[0].Devices {
+			if d.Driver != modbus.DriverRTU {
+				continue
+			}
+			o := findDevice(pair[1], d.Name)
+			if o == nil || !sameDriverConfig(*o, d) {
+				ports[d.Port] = true
+				if o != nil {
+					ports[o.Port] = true
+				}
+			}
+		}
+	}
+	return ports
+}
+
+// restartSections names the parts of the config that changed and that a
+// reload cannot apply.
+func restartSections(old, cur *config.Config) []string {
+	var s []string
+	if !reflect.DeepEqual(old.Broker, cur.Broker) {
+		s = append(s, "broker")
+	}
+	if !reflect.DeepEqual(old.Upstream, cur.Upstream) {
+		s = append(s, "upstream")
+	}
+	if !reflect.DeepEqual(old.Buffer, cur.Buffer) {
+		s = append(s, "buffer")
+	}
+	if !reflect.DeepEqual(old.Web, cur.Web) {
+		s = append(s, "web")
+	}
+	og, cg := old.Gateway, cur.Gateway
+	og.Name, cg.Name = "", "" // the name only shapes topics: applied
+	if og != cg {
+		s = append(s, "gateway (data_dir, log_level, log_format)")
+	}
+	return s
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgegw/gateway/config"
+)
+
+// TestReload changes a point's topic and adds a device through a reload,
+// then offers a broken config, which is refused while the running one keeps
+// publishing.
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.toml")
+	base := `[gateway]
+name = "r"
+data_dir = "` + filepath.Join(dir, "data") + `"
+
+[[devices]]
+name = "a"
+driver = "sim"
+interval = "5ms"
+payload = "value"
+
+  [[devices.points]]
+  name = "n"
+  wave = "counter"
+  TOPIC
+`
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(strings.Replace(base, "TOPIC", "", 1))
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stdout, stderr := newLineWriter(), newLineWriter()
+	reload := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, serveOptions{stdout: stdout, stderr: stderr, print: true, reload: reload})
+	}()
+	waitLine := func(w *lineWriter, what string, match func(string) bool) string {
+		t.Helper()
+		deadline := time.After(20 * time.Second)
+		for {
+			select {
+			case line := <-w.lines:
+				if match(line) {
+					return line
+				}
+			case err := <-done:
+				t.Fatalf("serve stopped waiting for %s: %v", what, err)
+			case <-deadline:
+				t.Fatalf("no %s within 20s", what)
+			}
+		}
+	}
+	prefix := func(p string) func(string) bool { return func(l string) bool { return strings.HasPrefix(l, p) } }
+	contains := func(p string) func(string) bool { return func(l string) bool { return strings.Contains(l, p) } }
+
+	waitLine(stdout, "a reading on r/a/n", prefix("r/a/n "))
+
+	// Change the point's topic and add a device b.
+	write(strings.Replace(base, "TOPIC", `topic = "moved/{device}/{point}"`, 1) + `
+[[devices]]
+name = "b"
+driver = "sim"
+interval = "5ms"
+
+  [[devices.points]]
+  name = "t"
+  wave = "toggle"
+  period = "1s"
+`)
+	reload <- struct{}{}
+	waitLine(stderr, "the reload log", contains("config reloaded"))
+	waitLine(stdout, "a reading on the moved topic", prefix("moved/a/n "))
+	waitLine(stdout, "a reading from the added device", prefix("r/b/t "))
+
+	// A broken config is refused and the running one keeps publishing.
+	write(strings.Replace(base, "TOPIC", `wave = "sin"`, 1))
+	reload <- struct{}{}
+	refused := waitLine(stderr, "the refusal", contains("config reload refused"))
+	if !strings.Contains(refused, "config.toml") {
+		t.Errorf("the refusal does not name the file: %s", refused)
+	}
+	for range 3 {
+		waitLine(stdout, "readings after the refusal", prefix("moved/a/n "))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
