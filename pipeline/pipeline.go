@@ -52,13 +52,13 @@ type Pipeline struct {
 	opt    Options
 	mapper atomic.Pointer[gateway.Mapper]
 
-	mu         sync.Mutex
-	devices    []Device  // the current set, in order
-	health     []*health // by device, same order
-	running    map[string]*running
-	runCtx     context.Context // set by Run; nil before
-	readings   chan gateway.Reading
-	wg         sync.WaitGroup
+	mu       sync.Mutex
+	devices  []Device  // the current set, in order
+	health   []*health // by device, same order
+	running  map[string]*running
+	runCtx   context.Context // set by Run; nil before
+	readings chan gateway.Reading
+	wg       sync.WaitGroup
 
 	pubMu      sync.Mutex // guards the publish counters; never held with mu
 	published  uint64

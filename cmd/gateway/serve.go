@@ -8,8 +8,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"syscall"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/edgegw/gateway"
