@@ -2,7 +2,6 @@ package mapping
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/template"
@@ -42,28 +41,32 @@ func ParseFormat(s string) (Format, error) {
 	return nil, fmt.Errorf("payload %q: want json, value or a Go template containing {{ }}", s)
 }
 
-// jsonPayload is the json format: {"value":..,"unit":..,"ts":..,"quality":..}.
-type jsonPayload struct {
-	Value   gateway.Value   `json:"value"`
-	Unit    string          `json:"unit,omitempty"`
-	TS      string          `json:"ts"`
-	Quality gateway.Quality `json:"quality"`
-	Error   string          `json:"error,omitempty"`
-}
-
 // JSON renders {"value":21.5,"unit":"°C","ts":"2026-01-01T00:00:00.000Z","quality":"good"};
-// a bad reading has "value":null and an "error".
+// "unit" is left out when empty, and a reading with a non-empty Err has an
+// "error" (a bad reading has "value":null). It allocates only the payload.
 func JSON(r gateway.Reading) []byte {
-	p := jsonPayload{Value: r.Value, Unit: r.Unit, TS: r.Time.UTC().Format(TimeLayout), Quality: r.Quality}
+	n := len(`{"value":,"unit":"","ts":"2006-01-02T15:04:05.000Z","quality":"uncertain"}`) + 24 + len(r.Unit) + len(r.Value.Str())
+	var errText string
 	if r.Err != nil {
-		p.Error = r.Err.Error()
+		errText = r.Err.Error()
+		n += len(`,"error":""`) + len(errText)
 	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		// Every field marshals (Value maps NaN to null), so this cannot happen.
-		panic("mapping: marshal payload: " + err.Error())
+	b := make([]byte, 0, n)
+	b = append(b, `{"value":`...)
+	b = appendValue(b, r.Value)
+	if r.Unit != "" {
+		b = append(b, `,"unit":`...)
+		b = appendString(b, r.Unit)
 	}
-	return b
+	b = append(b, `,"ts":"`...)
+	b = r.Time.UTC().AppendFormat(b, TimeLayout)
+	b = append(b, `","quality":`...)
+	b = appendString(b, r.Quality.String())
+	if errText != "" {
+		b = append(b, `,"error":`...)
+		b = appendString(b, errText)
+	}
+	return append(b, '}')
 }
 
 // Plain renders the bare value as text, e.g. "21.5". A reading without a

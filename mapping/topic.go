@@ -3,7 +3,12 @@ package mapping
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
+
+// maxTopicLen is the longest topic name: a UTF-8 string is prefixed by a
+// two-byte length [MQTT-1.5.3].
+const maxTopicLen = 65535
 
 // Placeholders are the names a topic template may use.
 var Placeholders = []string{"gateway", "device", "point", "unit"}
@@ -15,8 +20,10 @@ type Names struct {
 
 // ExpandTopic fills the placeholders of a topic template such as
 // "{gateway}/{device}/{point}". It returns an error for an unknown or
-// unclosed placeholder, and for a result that is not a valid topic to
-// publish to (empty, or containing + or # [MQTT-3.3.2-2]).
+// unclosed placeholder, and for a result that is not a valid topic name to
+// publish to: empty [MQTT-4.7.3-1], containing + or # [MQTT-3.3.2-2] or
+// U+0000 [MQTT-1.5.3-2], not UTF-8 [MQTT-1.5.3-1], or longer than 65535
+// bytes [MQTT-1.5.3].
 func ExpandTopic(tmpl string, n Names) (string, error) {
 	var b strings.Builder
 	rest := tmpl
@@ -53,6 +60,10 @@ func ExpandTopic(tmpl string, n Names) (string, error) {
 		return "", fmt.Errorf("topic %q: expands to %q, which contains a wildcard (+ or #)", tmpl, topic)
 	case strings.ContainsRune(topic, 0):
 		return "", fmt.Errorf("topic %q: contains a NUL character", tmpl)
+	case !utf8.ValidString(topic):
+		return "", fmt.Errorf("topic %q: expands to %q, which is not valid UTF-8", tmpl, topic)
+	case len(topic) > maxTopicLen:
+		return "", fmt.Errorf("topic %q: expands to %d bytes, more than the %d a topic can have", tmpl, len(topic), maxTopicLen)
 	}
 	return topic, nil
 }
