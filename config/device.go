@@ -26,11 +26,14 @@ type Device struct {
 
 // Point is one [[devices.points]] entry: a value a device has.
 type Point struct {
-	Name   string   `toml:"name"`   // unique within the device; the {point} in topics
-	Unit   string   `toml:"unit"`   // e.g. "°C"; the {unit} in topics
-	Scale  *float64 `toml:"scale"`  // value = raw * scale + offset (scale defaults to 1)
-	Offset float64  `toml:"offset"` //
-	Rule            // topic, payload, qos, retain for this point
+	Name     string   `toml:"name"`     // unique within the device; the {point} in topics
+	Unit     string   `toml:"unit"`     // e.g. "°C"; the {unit} in topics
+	Scale    *float64 `toml:"scale"`    // value = raw * scale + offset (scale defaults to 1)
+	Offset   float64  `toml:"offset"`   //
+	Min      *float64 `toml:"min"`      // the lowest value: a command's range, a sim wave's bottom
+	Max      *float64 `toml:"max"`      // the highest value
+	Writable *bool    `toml:"writable"` // accepts commands (default: Modbus holding and coil, serial with write_template)
+	Rule              // topic, payload, qos, retain ... for this point
 	TypedPoint
 	SimPoint
 	SerialPoint
@@ -45,8 +48,6 @@ type SimDevice struct {
 // SimPoint holds the sim driver's point keys.
 type SimPoint struct {
 	Wave   string   `toml:"wave"`   // sine|ramp|random_walk|counter|toggle
-	Min    float64  `toml:"min"`    // lowest value of the wave
-	Max    float64  `toml:"max"`    // highest value of the wave
 	Period Duration `toml:"period"` // one cycle of sine, ramp or toggle
 	Step   float64  `toml:"step"`   // random_walk step size, counter increment
 }
@@ -103,7 +104,6 @@ type ModbusPoint struct {
 	Length    int      `toml:"length"`     // type string: registers
 	ByteOrder string   `toml:"byte_order"` // ABCD|DCBA|BADC|CDAB (or 8-byte orders)
 	Interval  Duration `toml:"interval"`   // overrides the device interval
-	Writable  *bool    `toml:"writable"`   // default: true for coil and holding
 }
 
 // driverKeys lists, per driver, the structs holding its own device keys
@@ -172,21 +172,27 @@ func (c *Config) validateDevices(p *Problems) {
 			points[pt.Name] = j
 			pt.Rule.validate(p, pp)
 			if d.Driver == "sim" {
-				pt.SimPoint.validate(p, pp)
+				pt.SimPoint.validate(p, pp, pt.Min, pt.Max)
+				if pt.Writable != nil && *pt.Writable {
+					p.Add(pp.Key("writable"), "sim points take no commands")
+				}
+			}
+			if pt.Min != nil && pt.Max != nil && *pt.Max < *pt.Min {
+				p.Add(pp.Key("max"), "%g is below min %g: want max >= min", *pt.Max, *pt.Min)
 			}
 		}
 	}
 }
 
-func (sp *SimPoint) validate(p *Problems, pp Path) {
+func (sp *SimPoint) validate(p *Problems, pp Path, lo, hi *float64) {
 	if sp.Wave == "" {
 		p.Add(pp.Key("wave"), "missing: want %s", orList(SimWaves))
 	} else {
 		oneOf(p, pp.Key("wave"), sp.Wave, SimWaves)
 	}
 	sp.Period.check(p, pp.Key("period"))
-	if sp.Max < sp.Min && (sp.Wave == "sine" || sp.Wave == "ramp" || sp.Wave == "random_walk") {
-		p.Add(pp.Key("max"), "%g is below min %g: want max >= min", sp.Max, sp.Min)
+	if (lo == nil || hi == nil) && (sp.Wave == "sine" || sp.Wave == "ramp" || sp.Wave == "random_walk") {
+		p.Add(pp, "wave %q needs min and max", sp.Wave)
 	}
 	switch sp.Wave {
 	case "sine", "ramp", "toggle":

@@ -87,5 +87,5 @@ func walkKeys(t reflect.Type, prefix string, visit func(string)) {
 
 // isValueType reports whether t decodes from one TOML value, not a table.
 func isValueType(t reflect.Type) bool {
-	return t == reflect.TypeFor[Duration]() || t == reflect.TypeFor[ByteSize]()
+	return t == reflect.TypeFor[Duration]() || t == reflect.TypeFor[ByteSize]() || t == reflect.TypeFor[Deadband]()
 }

@@ -171,6 +171,8 @@ func mappingPoint(cfg *config.Config, probs *config.Problems, i, j int) mapping.
 	r := pt.Rule.Inherit(d.Rule).Inherit(cfg.Mapping.Rule)
 	mp := mapping.Point{Device: d.Name, Point: pt.Name, Unit: pt.Unit, Rule: mapping.Rule{
 		Topic: r.Topic, Payload: r.Payload, QoS: byte(*r.QoS), Retain: *r.Retain,
+		OnChange: *r.OnChange, Deadband: r.Deadband.Value, DeadbandPercent: r.Deadband.Percent,
+		Heartbeat: r.Heartbeat.Duration, MinInterval: r.MinInterval.Duration,
 	}}
 	names := mapping.Names{Gateway: cfg.Gateway.Name, Device: d.Name, Point: pt.Name, Unit: pt.Unit}
 	if _, err := mapping.ExpandTopic(r.Topic, names); err != nil {
@@ -191,7 +193,7 @@ func compileSim(cfg *config.Config, probs *config.Problems, i int) (sim.Config, 
 			return sc, false // config validation has reported it
 		}
 		sc.Points = append(sc.Points, sim.Point{
-			Name: pt.Name, Unit: pt.Unit, Wave: w, Min: pt.Min, Max: pt.Max,
+			Name: pt.Name, Unit: pt.Unit, Wave: w, Min: deref(pt.Min), Max: deref(pt.Max),
 			Period: pt.Period.Duration, Step: pt.Step,
 		})
 	}
@@ -261,6 +263,14 @@ func compileModbus(cfg *config.Config, i int) modbus.Config {
 		mc.Points = append(mc.Points, mp)
 	}
 	return mc
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }
 
 func setIf[T comparable](dst *T, v T) {
