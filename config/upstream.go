@@ -8,9 +8,9 @@ import (
 
 // Upstream is the [upstream] table: the cloud broker readings are forwarded to.
 type Upstream struct {
-	URL       string      `toml:"url"`       // mqtt://host:1883 or mqtts://host:8883; "" disables forwarding
-	ClientID  string      `toml:"client_id"` // default: the gateway name
-	Username  string      `toml:"username"`
+	URL          string      `toml:"url"`       // mqtt://host:1883 or mqtts://host:8883; "" disables forwarding
+	ClientID     string      `toml:"client_id"` // default: the gateway name
+	Username     string      `toml:"username"`
 	Password     Secret      `toml:"password"`
 	PasswordFile string      `toml:"password_file"` // the password in a file instead
 	CAFile       string      `toml:"ca_file"`       // CA bundle to verify the server (mqtts)
