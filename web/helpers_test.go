@@ -150,3 +150,5 @@ func getJSON(t *testing.T, url string, v any) {
 		t.Fatalf("GET %s: decode: %v\n%s", url, err, body)
 	}
 }
+
+func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
