@@ -53,6 +53,8 @@ func pipeClient(t *testing.T, b *Broker) *rawClient {
 	return &rawClient{t: t, nc: cl, br: bufio.NewReader(cl)}
 }
 
+func newReader(nc net.Conn) *bufio.Reader { return bufio.NewReader(nc) }
+
 // tcpClient connects a rawClient to the broker's first listener.
 func tcpClient(t *testing.T, b *Broker) *rawClient {
 	t.Helper()

@@ -28,9 +28,7 @@ func (b *Broker) listen(ctx context.Context, l Listener) error {
 	if err != nil {
 		return fmt.Errorf("listener %s: %w", l.Protocol, err)
 	}
-	// Anonymous clients: allowed when the config says so, or on a loopback
-	// address when no password file is configured.
-	anonymous := b.cfg.AllowAnonymous || (isLoopback(ln.Addr()) && b.cfg.PasswordFile == "")
+	anonymous := anonymousAllowed(b.cfg, ln.Addr())
 	log := b.log.With("listener", l.Protocol, "address", ln.Addr().String())
 	b.addrs = append(b.addrs, ln.Addr())
 	switch l.Protocol {
@@ -130,6 +128,14 @@ func loadTLS(l Listener) (*tls.Config, error) {
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return cfg, nil
+}
+
+// anonymousAllowed says whether a listener bound to addr accepts clients
+// without a user name: when allow_anonymous is set, or on a loopback
+// address when no password file is configured. A non-loopback listener
+// never accepts them unless allow_anonymous says so.
+func anonymousAllowed(cfg Config, addr net.Addr) bool {
+	return cfg.AllowAnonymous || (isLoopback(addr) && cfg.PasswordFile == "")
 }
 
 func isLoopback(a net.Addr) bool {

@@ -167,7 +167,8 @@ func TestMosquittoTLS(t *testing.T) {
 }
 
 // makeTestPKI writes a CA and a server certificate for 127.0.0.1 and
-// localhost into dir.
+// localhost into dir, and a client certificate signed by the same CA as
+// client.pem and client.key.
 func makeTestPKI(t *testing.T, dir string) (caFile, certFile, keyFile string) {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -202,6 +203,23 @@ func makeTestPKI(t *testing.T, dir string) (caFile, certFile, keyFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cliKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := &x509.Certificate{
+		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "client"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	cliDER, err := x509.CreateCertificate(rand.Reader, cli, caCert, &cliKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliKeyDER, err := x509.MarshalECPrivateKey(cliKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	write := func(name, typ string, der []byte) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
@@ -209,5 +227,28 @@ func makeTestPKI(t *testing.T, dir string) (caFile, certFile, keyFile string) {
 		}
 		return p
 	}
+	write("client.pem", "CERTIFICATE", cliDER)
+	write("client.key", "EC PRIVATE KEY", cliKeyDER)
 	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER), write("server.key", "EC PRIVATE KEY", keyDER)
+}
+
+// TestMosquittoClientCert: with ca_file set, the mqtts listener requires a
+// client certificate signed by that CA.
+func TestMosquittoClientCert(t *testing.T) {
+	dir := t.TempDir()
+	caFile, certFile, keyFile := makeTestPKI(t, dir)
+	b := newTestBroker(t, Config{Listeners: []Listener{{Address: "127.0.0.1:0", Protocol: "mqtts",
+		CertFile: certFile, KeyFile: keyFile, CAFile: caFile}}})
+	_, p := hostPort(b, 0)
+	if out, err := runTool(t, "mosquitto_pub", "-h", "127.0.0.1", "-p", p, "--cafile", caFile, "-t", "x", "-m", "x"); err == nil {
+		t.Errorf("TLS without a client certificate succeeded: %s", out)
+	}
+	sub := startMosquittoSub(t, b, 0, "--cafile", caFile, "--cert", filepath.Join(dir, "client.pem"),
+		"--key", filepath.Join(dir, "client.key"), "-t", "c/#", "-v")
+	out, err := runTool(t, "mosquitto_pub", "-h", "127.0.0.1", "-p", p, "--cafile", caFile,
+		"--cert", filepath.Join(dir, "client.pem"), "--key", filepath.Join(dir, "client.key"), "-t", "c/1", "-m", "mtls")
+	if err != nil {
+		t.Fatalf("mosquitto_pub with a client certificate: %v: %s", err, out)
+	}
+	sub.expectLine(t, "c/1 mtls")
 }

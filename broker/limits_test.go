@@ -1,0 +1,103 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"sync"
+	"testing"
+
+	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/broker/auth"
+	"github.com/edgegw/gateway/broker/packet"
+)
+
+func TestAnonymousAllowed(t *testing.T) {
+	lo := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1883}
+	lo6 := &net.TCPAddr{IP: net.IPv6loopback, Port: 1883}
+	any := &net.TCPAddr{IP: net.IPv4zero, Port: 1883}
+	lan := &net.TCPAddr{IP: net.IPv4(192, 168, 1, 5), Port: 1883}
+	cases := []struct {
+		name string
+		cfg  Config
+		addr net.Addr
+		want bool
+	}{
+		{"loopback, no passwords", Config{}, lo, true},
+		{"loopback v6, no passwords", Config{}, lo6, true},
+		{"loopback with password file", Config{PasswordFile: "p"}, lo, false},
+		{"all interfaces", Config{}, any, false},
+		{"lan address", Config{}, lan, false},
+		{"lan address, allowed explicitly", Config{AllowAnonymous: true}, lan, true},
+	}
+	for _, tc := range cases {
+		if got := anonymousAllowed(tc.cfg, tc.addr); got != tc.want {
+			t.Errorf("%s: anonymousAllowed = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestAnonymousRefused(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	cl, srv := net.Pipe()
+	t.Cleanup(func() { cl.Close() })
+	go b.serveConn(srv, false) // as on a non-loopback listener
+	c := &rawClient{t: t, nc: cl, br: newReader(cl)}
+	c.send(&packet.Connect{ProtocolName: "MQTT", ProtocolLevel: 4, ClientID: "anon", CleanSession: true})
+	c.expect(&packet.Connack{ReturnCode: packet.RefusedNotAuthorized})
+	c.expectClosed()
+}
+
+func TestMaxPacketSize(t *testing.T) {
+	b := newTestBroker(t, Config{MaxPacketSize: 100})
+	c := pipeClient(t, b)
+	c.connect(&packet.Connect{ClientID: "big", CleanSession: true}, false)
+	c.send(&packet.Publish{Topic: "t", Payload: bytes.Repeat([]byte("x"), 50)})
+	c.send(&packet.Pingreq{})
+	c.expect(&packet.Pingresp{})
+	go c.send(&packet.Publish{Topic: "t", Payload: bytes.Repeat([]byte("x"), 200)}) // the pipe may block
+	c.expectClosed()
+}
+
+func TestMaxConnections(t *testing.T) {
+	b := newTestBroker(t, Config{MaxConnections: 1})
+	c1 := tcpClient(t, b)
+	c1.connect(&packet.Connect{ClientID: "one", CleanSession: true}, false)
+	c2 := tcpClient(t, b)
+	c2.expectClosed()
+	c1.send(&packet.Pingreq{})
+	c1.expect(&packet.Pingresp{})
+}
+
+func TestLocalACL(t *testing.T) {
+	acl, err := auth.ParseACL([]byte("user pipeline\ntopic write sensors/#\ntopic read cmd/#\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newTestBroker(t, Config{})
+	b.SetAuthorizer(acl)
+	l := b.Local("pipeline")
+	if err := l.Publish(t.Context(), gateway.Message{Topic: "sensors/t", Payload: []byte("1")}); err != nil {
+		t.Errorf("allowed publish: %v", err)
+	}
+	if err := l.Publish(t.Context(), gateway.Message{Topic: "cmd/x", Payload: []byte("1")}); err == nil {
+		t.Error("denied publish succeeded")
+	}
+	if _, err := l.Subscribe("sensors/#", 0, func(gateway.Message) {}); err == nil {
+		t.Error("denied subscribe succeeded")
+	}
+	var mu sync.Mutex
+	got := make(chan string, 1)
+	unsub, err := l.Subscribe("cmd/#", 1, func(m gateway.Message) { mu.Lock(); got <- string(m.Payload); mu.Unlock() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unsub)
+	b.Publish(context.Background(), gateway.Message{Topic: "cmd/go", Payload: []byte("go")})
+	if s := <-got; s != "go" {
+		t.Errorf("got %q", s)
+	}
+	if d := b.Stats().Denied; d != 1 {
+		t.Errorf("Denied = %d, want 1", d)
+	}
+}
