@@ -168,6 +168,9 @@ func (m *Mapper) Suppressed() uint64 { return m.suppressed }
 // when) for every point whose gateway name, unit and rule are unchanged, so
 // that a reload does not republish every on-change point at once. Call it
 // before the first Map; old must no longer be used.
+//
+// The pipeline calls it through InheritFrom when it switches mappers, from
+// the goroutine that calls Map, so the old mapper is no longer in use.
 func (m *Mapper) Inherit(old *Mapper) {
 	if old == nil || old.gateway != m.gateway {
 		return
@@ -176,5 +179,13 @@ func (m *Mapper) Inherit(old *Mapper) {
 		if q, ok := old.points[k]; ok && q.src == p.src {
 			p.report = q.report
 		}
+	}
+}
+
+// InheritFrom is Inherit for a gateway.Mapper; mappers of other types are
+// ignored. The pipeline calls it when Update replaces its mapper.
+func (m *Mapper) InheritFrom(old gateway.Mapper) {
+	if o, ok := old.(*Mapper); ok {
+		m.Inherit(o)
 	}
 }

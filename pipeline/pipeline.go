@@ -176,7 +176,8 @@ func (p *Pipeline) start(d Device, h *health) {
 // name, interval and driver value) keeps running without a gap; the others
 // are stopped (waiting for their goroutine to end, so a port is free again)
 // before the new ones start. Readings already produced are mapped with the
-// mapper that is current when the mapping stage takes them. Update returns
+// mapper that is current when the mapping stage takes them; a mapper with an
+// InheritFrom(old gateway.Mapper) method gets the old one when it takes over. Update returns
 // the devices it stopped, so the caller can release them.
 func (p *Pipeline) Update(devices []Device, mapper gateway.Mapper) (stopped []Device, err error) {
 	if err := checkDevices(devices); err != nil {
@@ -333,8 +334,17 @@ func (p *Pipeline) mapLoop(ctx context.Context, in <-chan gateway.Reading) {
 		context.AfterFunc(pubCtx, func() { t.Stop() })
 	})
 	defer stop()
+	cur := *p.mapper.Load()
 	for r := range in {
-		for _, m := range (*p.mapper.Load()).Map(r) {
+		if next := *p.mapper.Load(); next != cur {
+			// A reload replaced the mapper: let it take over the state of the
+			// old one (report-on-change), here where Map is called.
+			if h, ok := next.(interface{ InheritFrom(gateway.Mapper) }); ok {
+				h.InheritFrom(cur)
+			}
+			cur = next
+		}
+		for _, m := range cur.Map(r) {
 			p.publish(pubCtx, m)
 		}
 	}

@@ -27,6 +27,8 @@ type plan struct {
 	serials []serialline.Config
 	modbus  []modbus.Config
 	order   []string // device names in config order
+	// commands routes command topics to writable points.
+	commands *mapping.Commands
 }
 
 // compile checks everything a config describes without opening anything,
@@ -35,6 +37,7 @@ func compile(cfg *config.Config) (*plan, error) {
 	p := &plan{cfg: cfg}
 	probs := cfg.Problems()
 	checkRule(cfg, probs, config.At("mapping"), cfg.Mapping.Rule)
+	var specs []mapping.CommandSpec
 	for i := range cfg.Devices {
 		d := &cfg.Devices[i]
 		p.order = append(p.order, d.Name)
@@ -42,6 +45,7 @@ func compile(cfg *config.Config) (*plan, error) {
 		for j, pt := range d.Points {
 			checkRule(cfg, probs, cfg.PointPath(i, j), pt.Rule)
 			p.mapping = append(p.mapping, mappingPoint(cfg, probs, i, j))
+			specs = append(specs, commandSpec(cfg, probs, i, j))
 		}
 		switch d.Driver {
 		case "sim":
@@ -67,6 +71,13 @@ func compile(cfg *config.Config) (*plan, error) {
 			p.modbus = append(p.modbus, mc)
 		}
 	}
+	cmds, err := mapping.NewCommands(cfg.Gateway.Name, specs)
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			probs.Add(config.At("devices"), "commands: %s", line)
+		}
+	}
+	p.commands = cmds
 	if err := probs.Err(); err != nil {
 		return nil, err
 	}

@@ -18,14 +18,15 @@ import (
 // are reported, not applied. A config with any problem is refused whole,
 // and the running one stays.
 type reloader struct {
-	log     *slog.Logger
-	cfg     *config.Config
-	devices map[string]pipeline.Device
-	p       *pipeline.Pipeline
+	log      *slog.Logger
+	cfg      *config.Config
+	devices  map[string]pipeline.Device
+	p        *pipeline.Pipeline
+	commands *commander
 }
 
-func newReloader(log *slog.Logger, cfg *config.Config, devices []pipeline.Device, p *pipeline.Pipeline) *reloader {
-	r := &reloader{log: log, cfg: cfg, p: p, devices: map[string]pipeline.Device{}}
+func newReloader(log *slog.Logger, cfg *config.Config, devices []pipeline.Device, p *pipeline.Pipeline, c *commander) *reloader {
+	r := &reloader{log: log, cfg: cfg, p: p, commands: c, devices: map[string]pipeline.Device{}}
 	for _, d := range devices {
 		r.devices[d.Name] = d
 	}
@@ -70,6 +71,8 @@ func (r *reloader) apply(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	// The pipeline hands the old mapper's report-on-change state to the new
+	// one (InheritFrom), so a reload does not republish every point at once.
 	devices, err := pl.build(r.log, reuse)
 	if err != nil {
 		return err
@@ -80,6 +83,9 @@ func (r *reloader) apply(cfg *config.Config) error {
 		return err
 	}
 	closeDevices(stopped)
+	if err := r.commands.set(pl.commands, devices); err != nil {
+		r.log.Error("command topics not subscribed after reload", "err", err)
+	}
 	r.cfg = cfg
 	r.devices = map[string]pipeline.Device{}
 	for _, d := range devices {

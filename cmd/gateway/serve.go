@@ -146,8 +146,18 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 		return err
 	}
 	defer func() { closeDevices(p.Devices()) }()
+	cmd := newCommander(log, b)
+	defer cmd.close()
+	if err := cmd.set(pl.commands, devices); err != nil {
+		return err
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		cmd.run(bgCtx)
+	}()
 	if opt.reload != nil {
-		r := newReloader(log, cfg, devices, p)
+		r := newReloader(log, cfg, devices, p, cmd)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

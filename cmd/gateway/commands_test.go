@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startDemo runs the demo with its broker on a free port and returns the
+// port and the printed messages.
+func startDemo(t *testing.T) (port string, messages *lineWriter) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	stdout, stderr := newLineWriter(), newLineWriter()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--mqtt", "127.0.0.1:0"}, stdout, stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo: %v", err)
+		}
+	})
+	addrRE := regexp.MustCompile(`msg="broker listening".* address=127\.0\.0\.1:(\d+)`)
+	for {
+		select {
+		case line := <-stderr.lines:
+			if m := addrRE.FindStringSubmatch(line); m != nil {
+				return m[1], stdout
+			}
+		case err := <-done:
+			t.Fatalf("demo stopped: %v", err)
+		case <-time.After(20 * time.Second):
+			t.Fatal("the demo broker did not start listening")
+		}
+	}
+}
+
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if testing.Short() {
+			t.Skip(name + " not installed")
+		}
+		t.Fatalf("%s not installed (scripts/test installs it)", name)
+	}
+	return p
+}
+
+// TestCommandEndToEnd: mosquitto_pub on a command topic of the demo broker
+// writes the boiler's setpoint register through the Modbus client into the
+// simulator; the result is published, and the next poll reads the new value.
+// An invalid command is refused with a reason and never reaches the device.
+func TestCommandEndToEnd(t *testing.T) {
+	pub, sub := needTool(t, "mosquitto_pub"), needTool(t, "mosquitto_sub")
+	port, messages := startDemo(t)
+
+	results := func(payload string) map[string]any {
+		t.Helper()
+		// Subscribe first (-C 1 waits for one result), then publish.
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		subCmd := exec.CommandContext(ctx, sub, "-h", "127.0.0.1", "-p", port, "-t", "demo/boiler/setpoint/set/result", "-C", "1", "-q", "1")
+		out, err := subCmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		subErr := &strings.Builder{}
+		subCmd.Stderr = subErr
+		if err := subCmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// mosquitto_sub has no "subscribed" signal: publish until a result comes.
+		got := make(chan []byte, 1)
+		go func() {
+			b, _ := io.ReadAll(out) // ends when mosquitto_sub exits after one message
+			got <- b
+		}()
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if err := exec.Command(pub, "-h", "127.0.0.1", "-p", port, "-t", "demo/boiler/setpoint/set", "-q", "1", "-m", payload).Run(); err != nil {
+				t.Fatalf("mosquitto_pub: %v", err)
+			}
+			select {
+			case b := <-got:
+				_ = subCmd.Wait() // it exited after its one message
+				var res map[string]any
+				if err := json.Unmarshal(b, &res); err != nil {
+					t.Fatalf("result %q: %v (%s)", b, err, subErr)
+				}
+				return res
+			case <-tick.C:
+			case <-ctx.Done():
+				t.Fatalf("no command result: %s", subErr)
+			}
+		}
+	}
+
+	res := results("23.5")
+	if res["ok"] != true || res["value"] != 23.5 {
+		t.Fatalf("result of 23.5: %v", res)
+	}
+	// The simulator holds 235 (scale 0.1) now: the next reading says so.
+	deadline := time.After(20 * time.Second)
+	for seen := false; !seen; {
+		select {
+		case line := <-messages.lines:
+			seen = strings.HasPrefix(line, "demo/boiler/setpoint ") && strings.Contains(line, `"value":23.5`)
+		case <-deadline:
+			t.Fatal("the setpoint reading never showed 23.5")
+		}
+	}
+
+	res = results(`"warm"`)
+	if res["ok"] != false || !strings.Contains(res["error"].(string), "want a number") {
+		t.Errorf("result of \"warm\": %v", res)
+	}
+}
