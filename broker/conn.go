@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgegw/gateway/broker/auth"
@@ -20,6 +21,10 @@ import (
 
 // connectTimeout bounds the wait for the CONNECT packet of a new connection.
 const connectTimeout = 10 * time.Second
+
+// readBufferSize is the read buffer of a connection: small, as idle
+// connections must stay cheap, yet holding a dozen small PUBLISH packets.
+const readBufferSize = 1024
 
 // writeLimit is the size of the batches the writer sends in one write.
 const writeLimit = 64 << 10
@@ -44,8 +49,11 @@ type conn struct {
 	will     *message
 	deadline time.Duration // read deadline from the keep-alive; 0 = none
 
-	wake chan struct{} // cap 1
-	done chan struct{} // closed when the reader ends
+	// The writer goroutine runs only while there is something to send, so
+	// an idle connection costs one goroutine (the reader).
+	writing atomic.Bool   // a writer goroutine is running
+	pending atomic.Bool   // work arrived since the writer last looked
+	done    chan struct{} // closed when the reader ends
 
 	ctrlMu sync.Mutex
 	ctrl   []byte // acknowledgements waiting for the writer
@@ -56,24 +64,20 @@ type conn struct {
 
 func (b *Broker) serveConn(nc net.Conn, anonymous bool) {
 	c := &conn{b: b, nc: nc, anonymous: anonymous, log: b.log.With("remote", nc.RemoteAddr().String()),
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
+		done: make(chan struct{})}
 	if !b.addConn(c) {
 		b.log.Warn("connection refused: broker closed or max_connections reached", "remote", nc.RemoteAddr().String())
 		nc.Close() // refusing: nothing to report
 		return
 	}
 	defer b.removeConn(c)
-	c.br = bufio.NewReaderSize(nc, 4096)
+	c.br = bufio.NewReaderSize(nc, readBufferSize)
 	if err := c.handshake(); err != nil {
 		c.log.Debug("connect failed", "err", err)
 		nc.Close() // the handshake error was logged
 		return
 	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		c.writer()
-	}()
+	c.wakeWriter() // messages queued for a resumed session
 	err := c.readLoop()
 	c.finish(err)
 }
@@ -90,10 +94,11 @@ func (c *conn) closeWith(reason error) {
 	})
 }
 
+// wakeWriter makes sure a writer goroutine will look at the queues.
 func (c *conn) wakeWriter() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	c.pending.Store(true)
+	if c.writing.CompareAndSwap(false, true) {
+		go c.writer()
 	}
 }
 
@@ -353,37 +358,61 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 	c.send(&packet.Unsuback{PacketID: p.PacketID}) // [MQTT-3.10.4-4] [MQTT-3.10.4-5]
 }
 
-// writer sends queued acknowledgements and session messages in batches.
+// writer sends queued acknowledgements and session messages in batches
+// until nothing is left, then exits; wakeWriter starts it again.
 func (c *conn) writer() {
-	var buf []byte
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
 	for {
 		select {
-		case <-c.wake:
 		case <-c.done:
+			c.writing.Store(false)
+			return
+		default:
+		}
+		c.pending.Store(false)
+		more, err := c.flush(bp)
+		if err != nil {
+			c.writing.Store(false)
+			c.closeWith(fmt.Errorf("write: %w", err))
 			return
 		}
-		s := c.sess
-		s.mu.Lock()
-		c.ctrlMu.Lock() // lock order: session, then ctrl (see handleSubscribe)
-		buf = append(buf[:0], c.ctrl...)
-		c.ctrl = c.ctrl[:0]
-		c.ctrlMu.Unlock()
-		var more bool
-		buf, more = s.fill(c, buf, writeLimit)
-		s.mu.Unlock()
-		if len(buf) > 0 {
-			if _, err := c.nc.Write(buf); err != nil {
-				c.closeWith(fmt.Errorf("write: %w", err))
-				return
-			}
+		if more || c.pending.Load() {
+			continue
 		}
-		if cap(buf) > 4*writeLimit {
-			buf = nil // do not keep a burst's buffer for an idle connection
-		}
-		if more {
-			c.wakeWriter()
+		c.writing.Store(false)
+		// Work that arrived between the check and the store above would
+		// otherwise wait for the next wake.
+		if !c.pending.Load() || !c.writing.CompareAndSwap(false, true) {
+			return
 		}
 	}
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, writeLimit+4096); return &b }}
+
+// flush writes one batch: the acknowledgements, then what the session may
+// send now. It reports whether more messages are waiting.
+func (c *conn) flush(bp *[]byte) (more bool, err error) {
+	s := c.sess
+	s.mu.Lock()
+	c.ctrlMu.Lock() // lock order: session, then ctrl (see handleSubscribe)
+	buf := append((*bp)[:0], c.ctrl...)
+	c.ctrl = c.ctrl[:0]
+	if cap(c.ctrl) > 4096 {
+		c.ctrl = nil
+	}
+	c.ctrlMu.Unlock()
+	buf, more = s.fill(c, buf, writeLimit)
+	s.mu.Unlock()
+	if cap(buf) <= 4*writeLimit {
+		*bp = buf[:0] // keep the buffer unless a burst made it huge
+	}
+	if len(buf) == 0 {
+		return more, nil
+	}
+	_, err = c.nc.Write(buf)
+	return more, err
 }
 
 // finish ends the connection: detaches the session and publishes the will

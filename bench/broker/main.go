@@ -1,0 +1,52 @@
+// Command broker runs the gateway's MQTT broker alone, for benchmarks: it
+// listens on -addr, prints the bound address on standard output and serves
+// until interrupted.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/edgegw/gateway/broker"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "broker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := broker.DefaultConfig()
+	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	fs.IntVar(&cfg.MaxInflight, "max-inflight", broker.DefaultMaxInflight, "max in-flight QoS 1/2 messages per client")
+	fs.IntVar(&cfg.MaxQueuedMessages, "max-queued", broker.DefaultMaxQueuedMessages, "max queued messages per session")
+	fs.StringVar(&cfg.PersistencePath, "db", "", "SQLite persistence path (empty: memory only)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.Listeners = []broker.Listener{{Address: *addr, Protocol: "mqtt"}}
+	cfg.SysInterval = 0
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	b, err := broker.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := b.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, b.Addrs()[0])
+	<-ctx.Done()
+	return b.Close()
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+type result struct {
+	received, expected int
+	elapsed            time.Duration
+	p50, p99, max      time.Duration
+}
+
+func (r result) rate() float64 { return float64(r.received) / r.elapsed.Seconds() }
+
+func (r result) String() string {
+	return fmt.Sprintf("%d/%d delivered in %v: %.0f msg/s, latency p50 %v p99 %v max %v, missing %d",
+		r.received, r.expected, r.elapsed.Round(time.Millisecond), r.rate(), r.p50, r.p99, r.max, r.expected-r.received)
+}
+
+func connect(url, id string, configure func(*mqtt.ClientOptions)) (mqtt.Client, error) {
+	o := mqtt.NewClientOptions().AddBroker(url).SetClientID(id).SetCleanSession(true).
+		SetAutoReconnect(false).SetConnectTimeout(10 * time.Second).SetProtocolVersion(4).
+		SetKeepAlive(60 * time.Second).SetWriteTimeout(30 * time.Second)
+	if configure != nil {
+		configure(o)
+	}
+	c := mqtt.NewClient(o)
+	tok := c.Connect()
+	if !tok.WaitTimeout(15 * time.Second) {
+		return nil, fmt.Errorf("connect %s: timeout", url)
+	}
+	if err := tok.Error(); err != nil {
+		return nil, fmt.Errorf("connect %s: %w", url, err)
+	}
+	return c, nil
+}
+
+type subStats struct {
+	mu   sync.Mutex
+	lats []time.Duration
+	last time.Time
+	n    atomic.Int64
+}
+
+func runLoad(ctx context.Context, t target, p params) (result, error) {
+	run := fmt.Sprintf("%d", time.Now().UnixNano()%1e9)
+	prefix := "mqttload/" + run
+	stats := make([]*subStats, p.subs)
+	expected := p.pubs * p.n * p.subs
+	allIn := make(chan struct{})
+	var total atomic.Int64
+	var clients []mqtt.Client
+	defer func() {
+		for _, c := range clients {
+			c.Disconnect(0)
+		}
+	}()
+	for i := range p.subs {
+		st := &subStats{lats: make([]time.Duration, 0, p.pubs*p.n)}
+		stats[i] = st
+		c, err := connect(t.url, fmt.Sprintf("sub-%s-%d", run, i), nil)
+		if err != nil {
+			return result{}, err
+		}
+		clients = append(clients, c)
+		tok := c.Subscribe(prefix+"/#", p.qos, func(_ mqtt.Client, m mqtt.Message) {
+			now := time.Now()
+			pl := m.Payload()
+			if len(pl) < 16 {
+				return
+			}
+			sent := time.Unix(0, int64(binary.BigEndian.Uint64(pl)))
+			st.mu.Lock()
+			st.lats = append(st.lats, now.Sub(sent))
+			st.last = now
+			st.mu.Unlock()
+			if total.Add(1) == int64(expected) {
+				close(allIn)
+			}
+		})
+		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			return result{}, fmt.Errorf("subscribe: %v", tok.Error())
+		}
+	}
+	pubs := make([]mqtt.Client, p.pubs)
+	for i := range pubs {
+		c, err := connect(t.url, fmt.Sprintf("pub-%s-%d", run, i), nil)
+		if err != nil {
+			return result{}, err
+		}
+		clients = append(clients, c)
+		pubs[i] = c
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, p.pubs)
+	for i, c := range pubs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- publish(ctx, c, fmt.Sprintf("%s/%d", prefix, i), p)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return result{}, err
+		}
+	}
+	select {
+	case <-allIn:
+	case <-time.After(p.drain):
+	case <-ctx.Done():
+		return result{}, ctx.Err()
+	}
+	var all []time.Duration
+	var last time.Time
+	for _, st := range stats {
+		st.mu.Lock()
+		all = append(all, st.lats...)
+		if st.last.After(last) {
+			last = st.last
+		}
+		st.mu.Unlock()
+	}
+	r := result{received: len(all), expected: expected, elapsed: last.Sub(start)}
+	if len(all) > 0 {
+		slices.Sort(all)
+		r.p50 = all[len(all)/2].Round(10 * time.Microsecond)
+		r.p99 = all[len(all)*99/100].Round(10 * time.Microsecond)
+		r.max = all[len(all)-1].Round(10 * time.Microsecond)
+	}
+	return r, nil
+}
+
+func publish(ctx context.Context, c mqtt.Client, topic string, p params) error {
+	buf := make([]byte, p.size)
+	var tick *time.Ticker
+	if p.rate > 0 {
+		tick = time.NewTicker(time.Duration(float64(time.Second) / p.rate))
+		defer tick.Stop()
+	}
+	var window []mqtt.Token
+	for i := range p.n {
+		if tick != nil {
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		payload := make([]byte, len(buf))
+		stamp(payload, uint64(i))
+		tok := c.Publish(topic, p.qos, false, payload)
+		if p.qos == 0 {
+			continue
+		}
+		window = append(window, tok)
+		if len(window) >= p.window {
+			if err := waitTok(window[0]); err != nil {
+				return err
+			}
+			window = window[1:]
+		}
+	}
+	for _, tok := range window {
+		if err := waitTok(tok); err != nil {
+			return err
+		}
+	}
+	// A QoS 0 publisher has handed its messages to paho; a final QoS 1
+	// publish on another topic flushes them to the broker.
+	return waitTok(c.Publish(topic+"/flush", 1, false, []byte("x")))
+}
+
+func waitTok(tok mqtt.Token) error {
+	if !tok.WaitTimeout(30 * time.Second) {
+		return fmt.Errorf("publish: no ack within 30s")
+	}
+	return tok.Error()
+}
+
+func printRow(w io.Writer, label string, rs []result) {
+	fmt.Fprintf(w, "| %s |", label)
+	for _, r := range rs {
+		fmt.Fprintf(w, " %.0f | %v / %v | %d |", r.rate(), r.p50, r.p99, r.expected-r.received)
+	}
+	if len(rs) >= 2 && rs[1].rate() > 0 {
+		fmt.Fprintf(w, " %.2fx |", rs[0].rate()/rs[1].rate())
+	}
+	fmt.Fprintln(w)
+}
