@@ -54,6 +54,8 @@ type conn struct {
 	writing atomic.Bool   // a writer goroutine is running
 	pending atomic.Bool   // work arrived since the writer last looked
 	done    chan struct{} // closed when the reader ends
+	// wakeLater (reader goroutine only): wake the writer before blocking.
+	wakeLater bool
 
 	ctrlMu sync.Mutex
 	ctrl   []byte // acknowledgements waiting for the writer
@@ -103,11 +105,26 @@ func (c *conn) wakeWriter() {
 }
 
 // send queues a control packet for the writer.
+// send queues a control packet for the writer; the reader wakes the writer
+// once the packets already buffered are handled, so that a burst of
+// acknowledgements leaves in one write. Only the reader goroutine calls it.
 func (c *conn) send(p packet.Packet) {
 	c.ctrlMu.Lock()
 	c.ctrl = p.Append(c.ctrl)
 	c.ctrlMu.Unlock()
-	c.wakeWriter()
+	c.wakeLater = true
+}
+
+// frameBuffered reports whether a whole packet is waiting in the read
+// buffer, so reading it will not block.
+func (c *conn) frameBuffered() bool {
+	n := c.br.Buffered()
+	if n < 2 {
+		return false
+	}
+	hdr, _ := c.br.Peek(min(n, 5)) // within Buffered: cannot fail
+	rl, size, err := packet.DecodeVarint(hdr[1:])
+	return err == nil && n >= 1+size+rl
 }
 
 // writeNow writes p directly (before the writer runs).
@@ -223,7 +240,7 @@ func (c *conn) readLoop() error {
 			c.handlePublish(p)
 		case *packet.Puback:
 			if c.sess.ack(p.PacketID, packet.PUBACK) {
-				c.wakeWriter()
+				c.wakeLater = true // room in the in-flight window
 			}
 		case *packet.Pubrec:
 			c.sess.ack(p.PacketID, packet.PUBREC)
@@ -235,7 +252,7 @@ func (c *conn) readLoop() error {
 			c.send(&packet.Pubcomp{PacketID: p.PacketID}) // [MQTT-4.3.3-2]
 		case *packet.Pubcomp:
 			if c.sess.ack(p.PacketID, packet.PUBCOMP) {
-				c.wakeWriter()
+				c.wakeLater = true
 			}
 		case *packet.Subscribe:
 			c.handleSubscribe(p)
@@ -249,6 +266,10 @@ func (c *conn) readLoop() error {
 			return errors.New("second CONNECT") // [MQTT-3.1.0-2]
 		default:
 			return fmt.Errorf("unexpected %s from client: %w", p.Type(), packet.ErrProtocol)
+		}
+		if c.wakeLater && !c.frameBuffered() {
+			c.wakeLater = false
+			c.wakeWriter()
 		}
 	}
 }

@@ -50,22 +50,24 @@ while [ ! -s "$tmp/broker.addr" ] || ! (exec 3<>/dev/tcp/127.0.0.1/"$mport") 2>/
 	sleep 0.1
 done
 oaddr=$(cat "$tmp/broker.addr")
-T="-target edgegw=tcp://$oaddr -target mosquitto=tcp://127.0.0.1:$mport"
+T="-target edgegw=tcp://$oaddr -target mosquitto=tcp://127.0.0.1:$mport -pids edgegw=$ours,mosquitto=$mosq"
 
 n=${N:-20000}
 [ -n "${QUICK:-}" ] && n=5000
 echo "edgegw pid $ours on $oaddr, mosquitto $(mosquitto -h 2>/dev/null | head -1 | awk '{print $3}') pid $mosq on 127.0.0.1:$mport" >&2
-echo "| scenario | edgegw msg/s | edgegw p50 / p99 | missing | mosquitto msg/s | mosquitto p50 / p99 | missing | ratio |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| scenario | edgegw msg/s | edgegw p50 / p99 | missing | edgegw msg per CPU-s | mosquitto msg/s | mosquitto p50 / p99 | missing | mosquitto msg per CPU-s | msg/s ratio | msg per CPU-s ratio |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 L="$tmp/mqttload"
 $L $T -label "QoS 0, 4 pub -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 0 -n "$n"
 $L $T -label "QoS 1, 4 pub -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 1 -n $((n / 2))
 $L $T -label "QoS 0 fan-out, 1 pub -> 8 sub, 64 B" -pubs 1 -subs 8 -qos 0 -n $((n / 2))
 $L $T -label "QoS 1 fan-out, 1 pub -> 8 sub, 64 B" -pubs 1 -subs 8 -qos 1 -n $((n / 4))
 $L $T -label "QoS 1 latency at 1000 msg/s, 1 pub -> 1 sub" -pubs 1 -subs 1 -qos 1 -n $((n / 4)) -rate 1000
+$L $T -label "QoS 1 latency at 4 x 2000 msg/s, 4 pub -> 1 sub" -pubs 4 -subs 1 -qos 1 -n $((n / 4)) -rate 2000
+$L $T -label "QoS 0 latency at 4 x 2000 msg/s, 4 pub -> 4 sub" -pubs 4 -subs 4 -qos 0 -n $((n / 4)) -rate 2000
 idle=${IDLE:-10000}
 if [ "$idle" -gt 0 ]; then
 	echo "| idle connections | edgegw RSS | edgegw per conn | mosquitto RSS | mosquitto per conn | ratio |"
 	echo "|---|---|---|---|---|---|"
-	$L $T -idle "$idle" -pids "edgegw=$ours,mosquitto=$mosq"
+	$L $T -idle "$idle"
 fi

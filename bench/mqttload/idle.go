@@ -99,3 +99,26 @@ func rssKiB(pid int) (int, error) {
 	}
 	return 0, fmt.Errorf("pid %d: no VmRSS", pid)
 }
+
+// cpuTime returns the user+system CPU time of a process from
+// /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s).
+func cpuTime(pid int) (time.Duration, error) {
+	if pid == 0 {
+		return 0, fmt.Errorf("no pid")
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // fields from 3 on
+	if len(f) < 13 {
+		return 0, fmt.Errorf("pid %d: short stat", pid)
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("pid %d: bad stat", pid)
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+}

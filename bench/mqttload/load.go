@@ -17,13 +17,22 @@ type result struct {
 	received, expected int
 	elapsed            time.Duration
 	p50, p99, max      time.Duration
+	cpu                time.Duration // broker CPU time (user+system) during the run
+}
+
+// perCPUs returns delivered messages per CPU-second of the broker.
+func (r result) perCPUs() float64 {
+	if r.cpu <= 0 {
+		return 0
+	}
+	return float64(r.received) / r.cpu.Seconds()
 }
 
 func (r result) rate() float64 { return float64(r.received) / r.elapsed.Seconds() }
 
 func (r result) String() string {
-	return fmt.Sprintf("%d/%d delivered in %v: %.0f msg/s, latency p50 %v p99 %v max %v, missing %d",
-		r.received, r.expected, r.elapsed.Round(time.Millisecond), r.rate(), r.p50, r.p99, r.max, r.expected-r.received)
+	return fmt.Sprintf("%d/%d delivered in %v: %.0f msg/s, latency p50 %v p99 %v max %v, missing %d, broker CPU %v",
+		r.received, r.expected, r.elapsed.Round(time.Millisecond), r.rate(), r.p50, r.p99, r.max, r.expected-r.received, r.cpu)
 }
 
 func connect(url, id string, configure func(*mqtt.ClientOptions)) (mqtt.Client, error) {
@@ -193,10 +202,13 @@ func waitTok(tok mqtt.Token) error {
 func printRow(w io.Writer, label string, rs []result) {
 	fmt.Fprintf(w, "| %s |", label)
 	for _, r := range rs {
-		fmt.Fprintf(w, " %.0f | %v / %v | %d |", r.rate(), r.p50, r.p99, r.expected-r.received)
+		fmt.Fprintf(w, " %.0f | %v / %v | %d | %.0f |", r.rate(), r.p50, r.p99, r.expected-r.received, r.perCPUs())
 	}
 	if len(rs) >= 2 && rs[1].rate() > 0 {
 		fmt.Fprintf(w, " %.2fx |", rs[0].rate()/rs[1].rate())
+		if rs[1].perCPUs() > 0 {
+			fmt.Fprintf(w, " %.2fx |", rs[0].perCPUs()/rs[1].perCPUs())
+		}
 	}
 	fmt.Fprintln(w)
 }

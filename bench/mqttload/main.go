@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&p.window, "window", 64, "unacknowledged QoS 1/2 publishes per publisher")
 	fs.DurationVar(&p.drain, "drain", 3*time.Second, "wait for stragglers after the last publish")
 	fs.IntVar(&p.idle, "idle", 0, "idle mode: open this many idle connections and report RSS per connection")
-	fs.StringVar(&pids, "pids", "", "idle mode: name=pid,... of the broker processes")
+	fs.StringVar(&pids, "pids", "", "name=pid,... of the broker processes (CPU time; RSS in idle mode)")
 	fs.DurationVar(&p.settle, "settle", 2*time.Second, "idle mode: wait before reading RSS")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -96,22 +96,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if p.label == "" {
 		p.label = fmt.Sprintf("%d pub -> %d sub, QoS %d, %d B", p.pubs, p.subs, p.qos, p.size)
 	}
-	if p.idle > 0 {
-		p.pids = map[string]int{}
-		for _, kv := range strings.Split(pids, ",") {
-			var name string
-			var pid int
-			if _, err := fmt.Sscanf(strings.Replace(kv, "=", " ", 1), "%s %d", &name, &pid); err == nil {
-				p.pids[name] = pid
-			}
+	p.pids = map[string]int{}
+	for _, kv := range strings.Split(pids, ",") {
+		var name string
+		var pid int
+		if _, err := fmt.Sscanf(strings.Replace(kv, "=", " ", 1), "%s %d", &name, &pid); err == nil {
+			p.pids[name] = pid
 		}
+	}
+	if p.idle > 0 {
 		return runIdle(ctx, targets, p, stdout, stderr)
 	}
 	var results []result
 	for _, t := range targets {
+		cpu0, _ := cpuTime(p.pids[t.name]) // 0 without a pid
 		r, err := runLoad(ctx, t, p)
 		if err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
+		}
+		if cpu1, err := cpuTime(p.pids[t.name]); err == nil {
+			r.cpu = cpu1 - cpu0
 		}
 		fmt.Fprintf(stderr, "%s %s: %s\n", p.label, t.name, r)
 		results = append(results, r)
