@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -319,7 +318,7 @@ func (c *conn) handlePublish(p *packet.Publish) {
 
 // allowPublish applies the ACL; clients may not publish into $SYS.
 func (c *conn) allowPublish(t string) bool {
-	if strings.HasPrefix(t, "$SYS/") || !c.b.allow(c.user, c.clientID, t, auth.Write) {
+	if isSys(t) || !c.b.allow(c.user, c.clientID, t, auth.Write) {
 		c.log.Warn("publish denied", "user", c.user, "topic", t)
 		c.b.stats.denied.Add(1)
 		return false

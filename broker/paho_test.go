@@ -1,7 +1,10 @@
 package broker
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -174,5 +177,33 @@ func TestPahoWebSocket(t *testing.T) {
 	sort.Strings(want)
 	if fmt.Sprint(have) != fmt.Sprint(want) {
 		t.Errorf("over websocket got %v, want %v", have, want)
+	}
+}
+
+// TestPahoWSS: the wss listener serves MQTT over WebSocket over TLS.
+func TestPahoWSS(t *testing.T) {
+	dir := t.TempDir()
+	caFile, certFile, keyFile := makeTestPKI(t, dir)
+	b := newTestBroker(t, Config{Listeners: []Listener{{Address: "127.0.0.1:0", Protocol: "wss",
+		CertFile: certFile, KeyFile: keyFile, Path: "/ws"}}})
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	tlsCfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	url := "wss://" + b.Addrs()[0].String() + "/ws"
+	got := make(chan string, 1)
+	c := pahoConnect(t, url, func(o *mqtt.ClientOptions) { o.SetTLSConfig(tlsCfg) })
+	wait(t, c.Subscribe("wss", 1, func(_ mqtt.Client, m mqtt.Message) { got <- string(m.Payload()) }))
+	wait(t, c.Publish("wss", 1, false, "secure ws"))
+	if s := <-got; s != "secure ws" {
+		t.Errorf("got %q", s)
+	}
+	// TLS 1.1 is refused.
+	old := &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS11}
+	if _, err := pahoTry(url, func(o *mqtt.ClientOptions) { o.SetTLSConfig(old) }); err == nil {
+		t.Error("TLS 1.1 client connected")
 	}
 }

@@ -1,8 +1,11 @@
 package broker
 
 import (
+	"strings"
 	"sync"
 )
+
+func isSys(topic string) bool { return strings.HasPrefix(topic, "$SYS/") }
 
 type target struct {
 	s   subscriber
@@ -53,14 +56,14 @@ func (b *Broker) setRetained(m *message) {
 	if len(m.payload) == 0 {
 		if _, ok := b.retained[m.topic]; ok {
 			delete(b.retained, m.topic)
-			if b.store != nil {
+			if b.store != nil && !isSys(m.topic) {
 				b.store.DeleteRetained(m.topic)
 			}
 		}
 		return
 	}
 	b.retained[m.topic] = m
-	if b.store != nil {
+	if b.store != nil && !isSys(m.topic) { // $SYS is rewritten every interval: spare the disk
 		b.store.SetRetained(toStored(m))
 	}
 }
