@@ -74,9 +74,10 @@ type message struct {
 func (m *message) size() int { return len(m.topic) + len(m.payload) }
 
 // subscriber receives routed messages: a session or an in-process
-// subscription. deliver must not block.
+// subscription. deliver must not block; it reports whether it wrote the
+// message to the store.
 type subscriber interface {
-	deliver(m *message, qos byte, retain bool)
+	deliver(m *message, qos byte, retain bool) (stored bool)
 }
 
 var _ gateway.Sink = (*Broker)(nil)

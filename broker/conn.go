@@ -295,8 +295,8 @@ func (c *conn) handlePublish(p *packet.Publish) {
 			b.route(m)
 		}
 	case 1:
-		if ok {
-			b.route(m)
+		if ok && b.route(m) {
+			b.store.Flush() // acknowledge only what is committed
 		}
 		c.send(&packet.Puback{PacketID: p.PacketID}) // [MQTT-4.3.2-2]
 	case 2:
@@ -309,8 +309,8 @@ func (c *conn) handlePublish(p *packet.Publish) {
 			s.rx2[p.PacketID] = struct{}{}
 		}
 		s.mu.Unlock()
-		if ok && !seen {
-			b.route(m)
+		if ok && !seen && b.route(m) {
+			b.store.Flush() // acknowledge only what is committed
 		}
 		c.send(&packet.Pubrec{PacketID: p.PacketID})
 	}

@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -346,4 +347,31 @@ func TestInProcess(t *testing.T) {
 	}
 	var _ gateway.Sink = b
 	_ = context.Background
+}
+
+// TestCrashSurvival: once a QoS 1 PUBLISH is acknowledged, the message
+// queued for an offline persistent session and the retained message are
+// committed: a second broker opening the same database without the first
+// one closing (as after kill -9) restores them.
+func TestCrashSurvival(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "broker.db")
+	b1 := newTestBroker(t, Config{PersistencePath: db})
+	c := pipeClient(t, b1)
+	c.connect(&packet.Connect{ClientID: "durable"}, false)
+	c.subscribe(1, "d/#", 1)
+	c.send(&packet.Disconnect{})
+	c.expectClosed()
+	waitFor(t, "disconnect", func() bool { return b1.Stats().ClientsConnected == 0 })
+	pub := pipeClient(t, b1)
+	pub.connect(&packet.Connect{ClientID: "pub", CleanSession: true}, false)
+	pub.send(&packet.Publish{QoS: 1, PacketID: 1, Topic: "d/1", Payload: []byte("acked"), Retain: true})
+	pub.expect(&packet.Puback{PacketID: 1})
+
+	b2 := newTestBroker(t, Config{PersistencePath: db}) // b1 is never closed before
+	c = pipeClient(t, b2)
+	c.connect(&packet.Connect{ClientID: "durable"}, true)
+	c.expect(&packet.Publish{QoS: 1, PacketID: 1, Topic: "d/1", Payload: []byte("acked")})
+	if n := b2.Stats().Retained; n != 1 {
+		t.Errorf("retained after crash = %d, want 1", n)
+	}
 }

@@ -15,13 +15,17 @@ import (
 // the retain and QoS semantics of a client's PUBLISH: a retained message
 // replaces (or with an empty payload deletes) the topic's retained message,
 // and each subscriber gets min(m.QoS, its granted QoS). It returns once m is
-// queued for every subscriber; no ACL applies (see Local for that).
+// queued for every subscriber (and, at QoS 1 and 2, committed to the
+// database where a persistent session or retained message needs it); no
+// ACL applies (see Local for that).
 // It implements gateway.Sink.
 func (b *Broker) Publish(ctx context.Context, m gateway.Message) error {
 	if err := b.checkPublish(m); err != nil {
 		return err
 	}
-	b.route(newLocalMessage(m))
+	if b.route(newLocalMessage(m)) && m.QoS > 0 {
+		b.store.Flush() // accepted means committed
+	}
 	return nil
 }
 
@@ -78,7 +82,9 @@ func (l *Local) Publish(ctx context.Context, m gateway.Message) error {
 		l.b.stats.denied.Add(1)
 		return fmt.Errorf("broker publish %q as %q: %w", m.Topic, l.user, ErrNotAuthorized)
 	}
-	l.b.route(newLocalMessage(m))
+	if l.b.route(newLocalMessage(m)) && m.QoS > 0 {
+		l.b.store.Flush()
+	}
 	return nil
 }
 
@@ -103,17 +109,18 @@ type localSub struct {
 
 var _ subscriber = (*localSub)(nil)
 
-func (l *localSub) deliver(m *message, qos byte, retain bool) {
+func (l *localSub) deliver(m *message, qos byte, retain bool) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.stopped {
-		return
+		return false
 	}
 	select {
 	case l.ch <- delivery{m, qos, retain}:
 	default:
 		l.b.stats.dropped.Add(1)
 	}
+	return false
 }
 
 func (b *Broker) subscribeLocal(user, filter string, qos byte, fn func(gateway.Message)) (func(), error) {

@@ -15,11 +15,13 @@ type target struct {
 var targetPool = sync.Pool{New: func() any { s := make([]target, 0, 16); return &s }}
 
 // route delivers m to every matching subscription and, when m.retain is set,
-// updates the retained messages first.
-func (b *Broker) route(m *message) {
+// updates the retained messages first. It reports whether it queued writes
+// to the store (the caller flushes them before acknowledging a QoS 1 or 2
+// PUBLISH, so an acknowledged message survives a crash).
+func (b *Broker) route(m *message) (stored bool) {
 	b.stats.msgsIn.Add(1)
 	if m.retain {
-		b.setRetained(m)
+		stored = b.setRetained(m)
 	}
 	tp := targetPool.Get().(*[]target)
 	ts := (*tp)[:0]
@@ -40,32 +42,38 @@ func (b *Broker) route(m *message) {
 		// [MQTT-3.3.5-1] the QoS is the minimum of the published and the
 		// granted QoS; [MQTT-3.3.1-9] the retain flag is cleared on messages
 		// sent to established subscriptions.
-		t.s.deliver(m, min(t.qos, m.qos), false)
+		if t.s.deliver(m, min(t.qos, m.qos), false) {
+			stored = true
+		}
 	}
 	clear(ts)
 	*tp = ts[:0]
 	targetPool.Put(tp)
+	return stored
 }
 
 // setRetained stores m as its topic's retained message, or deletes it when
 // the payload is empty [MQTT-3.3.1-10] [MQTT-3.3.1-11]; a QoS 0 message
 // replaces the retained one too [MQTT-3.3.1-7].
-func (b *Broker) setRetained(m *message) {
+func (b *Broker) setRetained(m *message) (stored bool) {
 	b.retMu.Lock()
 	defer b.retMu.Unlock()
+	persist := b.store != nil && !isSys(m.topic) // $SYS is rewritten every interval: spare the disk
 	if len(m.payload) == 0 {
 		if _, ok := b.retained[m.topic]; ok {
 			delete(b.retained, m.topic)
-			if b.store != nil && !isSys(m.topic) {
+			if persist {
 				b.store.DeleteRetained(m.topic)
+				return true
 			}
 		}
-		return
+		return false
 	}
 	b.retained[m.topic] = m
-	if b.store != nil && !isSys(m.topic) { // $SYS is rewritten every interval: spare the disk
+	if persist {
 		b.store.SetRetained(toStored(m))
 	}
+	return persist
 }
 
 // retainedFor calls fn with every retained message matching filter.

@@ -55,24 +55,25 @@ func (b *Broker) newSession(id string, persistent bool) *session {
 // deliver queues m for the session without blocking. Offline sessions keep
 // only QoS 1 and 2 messages; a full queue (count or bytes) drops the new
 // message and counts it.
-func (s *session) deliver(m *message, qos byte, retain bool) {
+func (s *session) deliver(m *message, qos byte, retain bool) (stored bool) {
 	b := s.b
 	s.mu.Lock()
 	c := s.conn
 	if c == nil && (!s.persistent || qos == 0) {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	if len(s.queue)-s.qhead >= b.cfg.MaxQueuedMessages || s.qbytes+m.size() > b.cfg.MaxQueuedBytes {
 		s.dropped++
 		s.mu.Unlock()
 		b.stats.dropped.Add(1)
-		return
+		return false
 	}
 	p := &pending{msg: m, qos: qos, retain: retain}
 	if s.persistent && qos > 0 && b.store != nil {
 		p.seq = b.store.NextSeq()
 		b.store.Enqueue(s.id, store.Queued{Seq: p.seq, Msg: toStored(m), QoS: qos})
+		stored = true
 	}
 	s.queue = append(s.queue, p)
 	s.qbytes += m.size()
@@ -80,6 +81,7 @@ func (s *session) deliver(m *message, qos byte, retain bool) {
 	if c != nil {
 		c.wakeWriter()
 	}
+	return stored
 }
 
 // fill appends to buf the packets the connection c may send now: resends
