@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/broker/auth"
@@ -99,5 +100,64 @@ func TestLocalACL(t *testing.T) {
 	}
 	if d := b.Stats().Denied; d != 1 {
 		t.Errorf("Denied = %d, want 1", d)
+	}
+}
+
+// TestMaxInflight: at most max_inflight QoS 1 messages are unacknowledged;
+// the rest wait in the queue, which is bounded (drops counted).
+func TestMaxInflight(t *testing.T) {
+	b := newTestBroker(t, Config{MaxInflight: 2, MaxQueuedMessages: 3})
+	c := pipeClient(t, b)
+	c.connect(&packet.Connect{ClientID: "c"}, false)
+	c.subscribe(1, "i", 1)
+	c.send(&packet.Disconnect{})
+	c.expectClosed()
+	waitFor(t, "disconnect", func() bool { return b.Stats().ClientsConnected == 0 })
+	for i := range 7 { // offline: 0, 1, 2 queued; 3 to 6 dropped
+		b.Publish(t.Context(), gateway.Message{Topic: "i", Payload: []byte{byte('0' + i)}, QoS: 1})
+	}
+	if d := b.Stats().Dropped; d != 4 {
+		t.Errorf("Dropped = %d, want 4", d)
+	}
+	c = pipeClient(t, b)
+	c.connect(&packet.Connect{ClientID: "c"}, true)
+	c.expect(&packet.Publish{QoS: 1, PacketID: 1, Topic: "i", Payload: []byte("0")})
+	c.expect(&packet.Publish{QoS: 1, PacketID: 2, Topic: "i", Payload: []byte("1")})
+	c.send(&packet.Pingreq{})
+	c.expect(&packet.Pingresp{}) // nothing more before an ack
+	c.send(&packet.Puback{PacketID: 1})
+	c.expect(&packet.Publish{QoS: 1, PacketID: 3, Topic: "i", Payload: []byte("2")})
+	c.send(&packet.Puback{PacketID: 2})
+	c.send(&packet.Puback{PacketID: 3})
+	c.send(&packet.Pingreq{})
+	c.expect(&packet.Pingresp{})
+}
+
+// TestSysInterval: the $SYS topics are published every sys_interval.
+func TestSysInterval(t *testing.T) {
+	b := newTestBroker(t, Config{SysInterval: 20 * time.Millisecond})
+	got := make(chan gateway.Message, 100)
+	unsub, err := b.Subscribe("$SYS/broker/+", 0, func(m gateway.Message) { got <- m })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unsub()
+	seen := map[string]int{}
+	for seen["$SYS/broker/uptime"] < 2 {
+		select {
+		case m := <-got:
+			seen[m.Topic]++
+		case <-time.After(testTimeout):
+			t.Fatalf("after %v: %v", testTimeout, seen)
+		}
+	}
+	for _, topic := range []string{"$SYS/broker/version", "$SYS/broker/uptime"} {
+		if seen[topic] == 0 {
+			t.Errorf("no %s; saw %v", topic, seen)
+		}
+	}
+	st := b.Stats()
+	if st.Subscriptions != 1 || st.Uptime <= 0 {
+		t.Errorf("Stats() = %+v", st)
 	}
 }

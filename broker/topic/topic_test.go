@@ -187,3 +187,29 @@ func BenchmarkTreeMatch(b *testing.B) {
 		tr.Match("site/c/dev3/temp", func(int, byte) {})
 	}
 }
+
+// FuzzMatch checks that the tree and Match agree, and that the validators
+// never panic.
+func FuzzMatch(f *testing.F) {
+	for _, tc := range matchCases {
+		f.Add(tc.filter, tc.topic)
+	}
+	f.Fuzz(func(t *testing.T, filter, name string) {
+		if ValidFilter(filter) != nil || ValidName(name) != nil {
+			return
+		}
+		var tr Tree[int, byte]
+		tr.Add(filter, 1, 0)
+		got := false
+		tr.Match(name, func(int, byte) { got = true })
+		if want := Match(filter, name); got != want {
+			t.Fatalf("filter %q topic %q: tree %v, Match %v", filter, name, got, want)
+		}
+		if Match(filter, name) && !Covers(filter, name) {
+			t.Fatalf("filter %q matches %q but does not cover it", filter, name)
+		}
+		if !tr.Remove(filter, 1) || tr.Len() != 0 {
+			t.Fatalf("remove %q failed", filter)
+		}
+	})
+}
