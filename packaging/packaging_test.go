@@ -31,8 +31,12 @@ func needTool(t *testing.T, name, pkg string) string {
 // its output going to the test log. Cancelling the test's context stops it.
 func runScript(t *testing.T, env []string, script string, args ...string) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), filepath.Join(root, "scripts", script), args...)
-	cmd.Dir = root
+	dir, err := filepath.Abs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), filepath.Join(dir, "scripts", script), args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout = t.Output()
 	cmd.Stderr = t.Output()
