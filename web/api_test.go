@@ -34,8 +34,8 @@ func TestStatus(t *testing.T) {
 
 	var st struct {
 		Uplink struct {
-			State        string `json:"state"`
-			Outages      []struct {
+			State   string `json:"state"`
+			Outages []struct {
 				Start   time.Time `json:"start"`
 				End     time.Time `json:"end"`
 				Ongoing bool      `json:"ongoing"`
