@@ -17,7 +17,7 @@ const heartbeat = 30 * time.Second
 //
 //	event: values  data: every last value (once, on connect)
 //	event: value   data: one PointValue that changed
-//	event: status  data: a Status (on connect and after every sample)
+//	event: status  data: a Status (on connect, then the one each sample took)
 //
 // Changes are coalesced: a slow client gets the latest value of each point,
 // not every intermediate one.
@@ -56,8 +56,15 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 					}
 				}
 			}
-			if status && s.send(w, "status", s.status(ctx)) != nil {
-				return
+			if status {
+				st := s.lastStatus.Load()
+				if st == nil {
+					fresh := s.status(ctx)
+					st = &fresh
+				}
+				if s.send(w, "status", st) != nil {
+					return
+				}
 			}
 		}
 		if rc.Flush() != nil {

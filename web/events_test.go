@@ -159,3 +159,17 @@ func TestRunAddressInUse(t *testing.T) {
 		t.Errorf("second New on %s = %v, want a listen error", s.Addr(), err)
 	}
 }
+
+func TestRunAfterClose(t *testing.T) {
+	s, err := New(Config{Address: "127.0.0.1:0"}, Sources{}, discardLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Serving fails at once; Run must return, not wait for ctx.
+	if err := s.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "web: serve") {
+		t.Errorf("Run on a closed listener = %v, want a serve error", err)
+	}
+}

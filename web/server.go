@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +34,8 @@ type Server struct {
 	values *values
 	hist   *history
 	hub    *hub
+
+	lastStatus atomic.Pointer[Status] // taken by the last sample, for the event streams
 
 	closeOnce sync.Once
 	closeErr  error
@@ -90,10 +93,12 @@ func (s *Server) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.log.Info("web: serving", "address", s.ln.Addr().String(), "auth", s.cfg.NeedsAuth())
+	sctx, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.sampleLoop(ctx)
+		s.sampleLoop(sctx)
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(s.ln) }()
@@ -111,6 +116,7 @@ func (s *Server) Run(ctx context.Context) error {
 			err = fmt.Errorf("web: serve: %w", serr)
 		}
 	}
+	stopSampling()
 	<-done
 	return err
 }
@@ -165,5 +171,7 @@ func (s *Server) sample(ctx context.Context) {
 		bs = &b
 	}
 	s.hist.add(smp, bs, uplinkErr)
+	st := s.status(ctx)
+	s.lastStatus.Store(&st)
 	s.hub.status()
 }
