@@ -32,8 +32,8 @@ const writeLimit = 64 << 10
 var errTakenOver = errors.New("session taken over")
 
 // conn is one client network connection. Its reader goroutine handles
-// incoming packets; its writer goroutine sends acknowledgements (queued in
-// ctrl) and the session's messages.
+// incoming packets; a writer goroutine, started on demand, sends the
+// acknowledgements queued in ctrl and the session's messages.
 type conn struct {
 	b         *Broker
 	nc        net.Conn
@@ -84,9 +84,10 @@ func (b *Broker) serveConn(nc net.Conn, anonymous bool) {
 }
 
 // shutdown closes the network connection; the reader then ends.
-func (c *conn) shutdown() { c.closeWith(gatewayClosed) }
+func (c *conn) shutdown() { c.closeWith(errBrokerClosing) }
 
-var gatewayClosed = errors.New("broker closing")
+// errBrokerClosing closes connections on Close; their wills are not published.
+var errBrokerClosing = errors.New("broker closing")
 
 func (c *conn) closeWith(reason error) {
 	c.closeOnce.Do(func() {
@@ -103,7 +104,17 @@ func (c *conn) wakeWriter() {
 	}
 }
 
-// send queues a control packet for the writer.
+// writeInline is wakeWriter for the connection's own reader goroutine: when
+// no writer runs, the reader sends its acknowledgements (and what they made
+// room for) itself, saving a goroutine hand-off per packet. Only this
+// client's connection can block it.
+func (c *conn) writeInline() {
+	c.pending.Store(true)
+	if c.writing.CompareAndSwap(false, true) {
+		c.writer()
+	}
+}
+
 // send queues a control packet for the writer; the reader wakes the writer
 // once the packets already buffered are handled, so that a burst of
 // acknowledgements leaves in one write. Only the reader goroutine calls it.
@@ -268,7 +279,7 @@ func (c *conn) readLoop() error {
 		}
 		if c.wakeLater && !c.frameBuffered() {
 			c.wakeLater = false
-			c.wakeWriter()
+			c.writeInline()
 		}
 	}
 }
@@ -379,7 +390,8 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 }
 
 // writer sends queued acknowledgements and session messages in batches
-// until nothing is left, then exits; wakeWriter starts it again.
+// until nothing is left, then returns; wakeWriter starts it again. The
+// caller has set c.writing.
 func (c *conn) writer() {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
@@ -441,7 +453,7 @@ func (c *conn) finish(err error) {
 	close(c.done)
 	c.closeWith(err)
 	c.b.detach(c)
-	if c.reason == gatewayClosed {
+	if c.reason == errBrokerClosing {
 		return
 	}
 	if err == nil {

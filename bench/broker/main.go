@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/edgegw/gateway/broker"
@@ -33,8 +34,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.MaxInflight, "max-inflight", broker.DefaultMaxInflight, "max in-flight QoS 1/2 messages per client")
 	fs.IntVar(&cfg.MaxQueuedMessages, "max-queued", broker.DefaultMaxQueuedMessages, "max queued messages per session")
 	fs.StringVar(&cfg.PersistencePath, "db", "", "SQLite persistence path (empty: memory only)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cfg.Listeners = []broker.Listener{{Address: *addr, Protocol: "mqtt"}}
 	cfg.SysInterval = 0
