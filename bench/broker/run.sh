@@ -55,6 +55,7 @@ T="-target edgegw=tcp://$oaddr -target mosquitto=tcp://127.0.0.1:$mport -pids ed
 n=${N:-20000}
 [ -n "${QUICK:-}" ] && n=5000
 echo "edgegw pid $ours on $oaddr, mosquitto $(mosquitto -h 2>/dev/null | head -1 | awk '{print $3}') pid $mosq on 127.0.0.1:$mport" >&2
+L="$tmp/mqttload"
 # Idle connections first, while both brokers are fresh (a heap grown by the
 # load runs would hide the per-connection cost).
 idle=${IDLE:-10000}
@@ -66,7 +67,6 @@ fi
 echo
 echo "| scenario | edgegw msg/s | edgegw p50 / p99 | missing | edgegw msg per CPU-s | mosquitto msg/s | mosquitto p50 / p99 | missing | mosquitto msg per CPU-s | msg/s ratio | msg per CPU-s ratio |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
-L="$tmp/mqttload"
 $L $T -label "QoS 0, 4 pub -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 0 -n "$n"
 $L $T -label "QoS 1, 4 pub -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 1 -n $((n / 2))
 $L $T -label "QoS 0 fan-out, 1 pub -> 8 sub, 64 B" -pubs 1 -subs 8 -qos 0 -n $((n / 2))
