@@ -46,6 +46,7 @@ type Gateway struct {
 // Web is the [web] table: the status page and API.
 type Web struct {
 	Address string `toml:"address"` // host:port; "" disables the web server
+	Token   Secret `toml:"token"`   // bearer token; required (or a password_file) off loopback
 }
 
 // Log levels and formats accepted by [gateway].

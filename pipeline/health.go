@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"log/slog"
+
+	"github.com/edgegw/gateway"
 	"sync"
 	"time"
 )
@@ -85,12 +87,31 @@ func (h *health) fail(err error) {
 	h.set(StateFailing, h.now())
 }
 
-// emitted counts readings a streaming driver produced.
-func (h *health) emitted() {
+// emitted records a reading a streaming driver produced: a good one makes
+// the device ok, a bad one with an error makes it failing. Streaming
+// drivers log their own state changes (they know which slave or port), so
+// these transitions are logged at Debug only.
+func (h *health) emitted(r gateway.Reading) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.now()
 	h.st.Readings++
-	h.st.LastOK = h.now()
-	h.mu.Unlock()
+	if r.Quality == gateway.QualityBad {
+		h.st.Failures++
+		if r.Err != nil {
+			h.st.LastError = r.Err.Error()
+		}
+		if h.st.State != StateFailing {
+			h.log.Debug("device state", "state", "failing", "err", r.Err)
+			h.set(StateFailing, t)
+		}
+		return
+	}
+	h.st.LastOK = t
+	if h.st.State != StateOK {
+		h.log.Debug("device state", "state", "ok")
+		h.set(StateOK, t)
+	}
 }
 
 func (h *health) stopped() {

@@ -42,6 +42,10 @@ type Options struct {
 	Queue int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Observe, when set, sees every reading before it is mapped (the status
+	// page's last values). It is called from the mapping goroutine and must
+	// not block.
+	Observe func(gateway.Reading)
 }
 
 // Pipeline connects devices to a mapper and a sink. Its devices and mapper
@@ -283,7 +287,7 @@ func (p *Pipeline) drive(ctx context.Context, d Device, h *health, out chan<- ga
 				r.Device = d.Name
 			}
 			if send(runCtx, out, r) {
-				h.emitted()
+				h.emitted(r)
 			}
 		}
 		started := p.opt.Now()
@@ -343,6 +347,9 @@ func (p *Pipeline) mapLoop(ctx context.Context, in <-chan gateway.Reading) {
 				h.InheritFrom(cur)
 			}
 			cur = next
+		}
+		if p.opt.Observe != nil {
+			p.opt.Observe(r)
 		}
 		for _, m := range cur.Map(r) {
 			p.publish(pubCtx, m)

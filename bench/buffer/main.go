@@ -7,6 +7,8 @@
 package main
 
 import (
+	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -19,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +49,8 @@ type options struct {
 	publishers int
 	inflight   int
 	topics     int
+	runs       int
+	flush      time.Duration
 	steady     time.Duration
 	points     int
 	dir        string
@@ -59,8 +64,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.publishers, "publishers", 1000, "concurrent publishers during ingest")
 	fs.IntVar(&o.inflight, "inflight", 100, "in-flight window (ours and mosquitto's max_inflight_messages)")
 	fs.IntVar(&o.topics, "topics", 50, "topics")
+	fs.IntVar(&o.runs, "runs", 3, "rounds of ingest + drain for each (the median is reported)")
 	fs.DurationVar(&o.steady, "steady", 60*time.Second, "steady-state run (0: skip)")
 	fs.IntVar(&o.points, "points", 50, "points at 1 Hz in the steady-state run")
+	fs.DurationVar(&o.flush, "flush", 0, "buffer flush_interval (0: the default)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	fs.StringVar(&o.dir, "dir", "", "work directory (default: a temporary one on the system disk)")
 	if err := fs.Parse(args); err != nil {
@@ -88,31 +95,57 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	b := &bench{o: o, stderr: stderr}
 	defer b.cleanup()
 
-	ours, err := b.ours(ctx)
-	if err != nil {
-		return fmt.Errorf("ours: %w", err)
-	}
-	theirs, err := b.mosquittoBridge(ctx)
-	if err != nil {
-		return fmt.Errorf("mosquitto bridge: %w", err)
+	var oursRuns, bridgeRuns []drainResult
+	if o.runs > 0 {
+		oursRound, err := b.ours(ctx)
+		if err != nil {
+			return fmt.Errorf("ours: %w", err)
+		}
+		bridgeRound, err := b.mosquittoBridge(ctx)
+		if err != nil {
+			return fmt.Errorf("mosquitto bridge: %w", err)
+		}
+		for i := range o.runs {
+			b.logf("round %d of %d", i+1, o.runs)
+			r, err := oursRound(ctx)
+			if err != nil {
+				return fmt.Errorf("ours: %w", err)
+			}
+			oursRuns = append(oursRuns, r)
+			if r, err = bridgeRound(ctx); err != nil {
+				return fmt.Errorf("mosquitto bridge: %w", err)
+			}
+			bridgeRuns = append(bridgeRuns, r)
+		}
 	}
 	var steady steadyResult
 	if o.steady > 0 {
+		var err error
 		if steady, err = b.steadyState(ctx); err != nil {
 			return fmt.Errorf("steady state: %w", err)
 		}
 	}
 	fmt.Fprintf(stdout, "| measurement | result | target |\n|---|---|---|\n")
-	fmt.Fprintf(stdout, "| durable ingest, %d publishers, uplink down | %.0f msg/s (%d msgs in %s, %d commits) | >= 50000 msg/s |\n",
-		o.publishers, ours.ingestRate, o.n, ours.ingest.Round(time.Millisecond), ours.commits)
-	fmt.Fprintf(stdout, "| drain %d buffered, ours (inflight %d) | %.0f msg/s (first to last %s; %s after uplink restored) | >= 20000 msg/s |\n",
-		o.n, o.inflight, ours.drainRate, ours.drain.Round(time.Millisecond), ours.total.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "| drain %d queued, mosquitto bridge (max_inflight %d, in RAM) | %.0f msg/s (first to last %s; %s after uplink restored) | |\n",
-		o.n, o.inflight, theirs.drainRate, theirs.drain.Round(time.Millisecond), theirs.total.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "| drain ratio ours / mosquitto bridge | %.2fx | >= 0.8x |\n", ours.drainRate/theirs.drainRate)
+	if o.runs > 0 {
+		ours, theirs := median(oursRuns), median(bridgeRuns)
+		fmt.Fprintf(stdout, "| durable ingest, %d publishers, uplink down | %.0f msg/s (%d msgs in %s, %d commits) | >= 50000 msg/s |\n",
+			o.publishers, ours.ingestRate, o.n, ours.ingest.Round(time.Millisecond), ours.commits)
+		fmt.Fprintf(stdout, "| drain %d buffered, ours (inflight %d) | %.0f msg/s (first to last %s; %s after uplink restored) | >= 20000 msg/s |\n",
+			o.n, o.inflight, ours.drainRate, ours.drain.Round(time.Millisecond), ours.total.Round(time.Millisecond))
+		fmt.Fprintf(stdout, "| drain %d queued, mosquitto bridge (max_inflight %d, in RAM) | %.0f msg/s (first to last %s; %s after uplink restored) | |\n",
+			o.n, o.inflight, theirs.drainRate, theirs.drain.Round(time.Millisecond), theirs.total.Round(time.Millisecond))
+		fmt.Fprintf(stdout, "| drain ratio ours / mosquitto bridge (medians) | %.2fx | >= 0.8x |\n", ours.drainRate/theirs.drainRate)
+	}
 	if o.steady > 0 {
-		fmt.Fprintf(stdout, "| disk writes, steady online, %d points x 1 Hz | %.0f KB/hour (%d bytes in %s, %d commits) | <= 1 MB/hour |\n",
-			o.points, steady.perHour/1024, steady.bytes, o.steady, steady.commits)
+		flush := o.flush
+		if flush == 0 {
+			flush = buffer.Default("").FlushInterval
+		}
+		fmt.Fprintf(stdout, "| disk writes, steady online, %d points x 1 Hz, flush_interval %s | %.0f KB/hour (%d bytes in %s, %d commits) | <= 1 MB/hour |\n",
+			o.points, flush, steady.perHour/1024, steady.bytes, o.steady, steady.commits)
+	}
+	if o.runs > 0 {
+		fmt.Fprintf(stdout, "\nDrain rates of the %d rounds: ours %s; mosquitto bridge %s msg/s.\n", o.runs, rates(oursRuns), rates(bridgeRuns))
 	}
 	return nil
 }
@@ -234,62 +267,93 @@ func (p *proxy) set(up bool) {
 
 func (p *proxy) close() { _ = p.l.Close(); p.set(false) }
 
-// counter subscribes to a broker and timestamps the first and the target-th
-// message.
-// subQoS is the counting subscription's QoS: 0 keeps the subscriber from
-// being the bottleneck of both drains.
-var subQoS byte = 0
-
+// counter is a mosquitto_sub process on the upstream broker (outside this
+// process, so both drains pay the same for being counted) that timestamps
+// the first and the target-th message.
 type counter struct {
-	warm        atomic.Bool // a warm-up message arrived
+	warm        atomic.Bool // a warm-up or probe message arrived
 	n           atomic.Int64
-	target      int64
-	first, last atomic.Int64 // unix nanoseconds
+	target      atomic.Int64
+	first, last atomic.Int64 // unix nanoseconds, from mosquitto_sub's %U
+	mu          sync.Mutex
 	done        chan struct{}
-	once        sync.Once
 }
 
-func subscribeCounter(url, filter string) (*counter, mqtt.Client, error) {
+// subscribeCounter starts mosquitto_sub on port for filter and waits until it
+// receives (probes published to the broker directly).
+func (b *bench) subscribeCounter(ctx context.Context, port int, filter string) (*counter, error) {
+	args := []string{"mosquitto_sub", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-q", "1", "-t", filter, "-F", "%U %t"}
+	if _, err := exec.LookPath("stdbuf"); err == nil {
+		args = append([]string{"stdbuf", "-oL"}, args...) // a line as soon as it is received
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = b.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("mosquitto_sub: %w", err)
+	}
+	b.cleanups = append(b.cleanups, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	c := &counter{done: make(chan struct{})}
-	cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(fmt.Sprintf("count-%d", time.Now().UnixNano())).
-		SetAutoReconnect(false).SetOrderMatters(false))
-	if tok := cl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return nil, nil, fmt.Errorf("counter connect: %v", tok.Error())
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			ts, topic, _ := strings.Cut(sc.Text(), " ")
+			if strings.HasSuffix(topic, "/warmup") || strings.HasSuffix(topic, "/probe") {
+				c.warm.Store(true)
+				continue
+			}
+			sec, frac, _ := strings.Cut(ts, ".")
+			s, _ := strconv.ParseInt(sec, 10, 64)   // mosquitto_sub's own format
+			ns, _ := strconv.ParseInt(frac, 10, 64) // nine digits
+			now := s*1e9 + ns
+			n := c.n.Add(1)
+			if n == 1 {
+				c.first.Store(now)
+			}
+			if t := c.target.Load(); t > 0 && n == t {
+				c.last.Store(now)
+				c.mu.Lock()
+				close(c.done)
+				c.mu.Unlock()
+			}
+		}
+	}()
+	probe := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(fmt.Sprintf("mqtt://127.0.0.1:%d", port)).SetClientID("probe"))
+	if tok := probe.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return nil, fmt.Errorf("probe connect: %v", tok.Error())
 	}
-	tok := cl.Subscribe(filter, subQoS, func(_ mqtt.Client, m mqtt.Message) {
-		if strings.HasSuffix(m.Topic(), "/warmup") {
-			c.warm.Store(true)
-			return
-		}
-		now := time.Now().UnixNano()
-		n := c.n.Add(1)
-		if n == 1 {
-			c.first.Store(now)
-		}
-		if t := atomic.LoadInt64(&c.target); t > 0 && n >= t {
-			c.last.Store(now)
-			c.once.Do(func() { close(c.done) })
-		}
+	defer probe.Disconnect(0)
+	err = waitFor(ctx, func() bool {
+		probe.Publish("edge/probe", 1, false, "x").Wait()
+		return c.warm.Load()
 	})
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return nil, nil, fmt.Errorf("counter subscribe: %v", tok.Error())
-	}
-	return c, cl, nil
+	c.warm.Store(false)
+	return c, err
 }
 
+// reset starts counting towards target.
 func (c *counter) reset(target int) {
+	c.mu.Lock()
+	c.done = make(chan struct{})
+	c.mu.Unlock()
 	c.n.Store(0)
-	atomic.StoreInt64(&c.target, int64(target))
+	c.target.Store(int64(target))
 }
 
 func (c *counter) wait(ctx context.Context, timeout time.Duration) error {
+	c.mu.Lock()
+	done := c.done
+	c.mu.Unlock()
 	select {
-	case <-c.done:
+	case <-done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-time.After(timeout):
-		return fmt.Errorf("received %d of %d", c.n.Load(), atomic.LoadInt64(&c.target))
+		return fmt.Errorf("received %d of %d", c.n.Load(), c.target.Load())
 	}
 }
 
@@ -316,11 +380,10 @@ func (b *bench) upstreamBroker(name string) (*counter, *proxy, string, error) {
 		return nil, nil, "", err
 	}
 	url := fmt.Sprintf("mqtt://127.0.0.1:%d", port)
-	cnt, cl, err := subscribeCounter(url, "edge/#")
+	cnt, err := b.subscribeCounter(context.Background(), port, "edge/#")
 	if err != nil {
 		return nil, nil, "", err
 	}
-	b.cleanups = append(b.cleanups, func() { cl.Disconnect(0) })
 	p, err := newProxy(fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		return nil, nil, "", err
@@ -331,18 +394,19 @@ func (b *bench) upstreamBroker(name string) (*counter, *proxy, string, error) {
 
 // ours: buffer + forwarder connected through the proxy; cut the link,
 // ingest n messages durably, restore the link, time the drain.
-func (b *bench) ours(ctx context.Context) (drainResult, error) {
-	var r drainResult
+// ours sets up buffer + forwarder connected through the proxy and returns
+// one round: cut the link, ingest n messages durably, restore the link,
+// time the drain.
+func (b *bench) ours(ctx context.Context) (func(context.Context) (drainResult, error), error) {
 	cnt, p, _, err := b.upstreamBroker("upstream-ours")
 	if err != nil {
-		return r, err
+		return nil, err
 	}
 	log := slog.New(slog.NewTextHandler(b.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	buf, err := buffer.Open(ctx, buffer.Default(filepath.Join(b.o.dir, "buffer.db")), log)
 	if err != nil {
-		return r, err
+		return nil, err
 	}
-	defer buf.Close()
 	cfg := upstream.Default()
 	cfg.URL = "mqtt://" + p.addr()
 	cfg.ClientID = "bench-gw"
@@ -351,76 +415,79 @@ func (b *bench) ours(ctx context.Context) (drainResult, error) {
 	cfg.Forward = []upstream.ForwardRule{{Filter: "site/#", RemotePrefix: "edge/gw1"}}
 	fwd, err := upstream.New(cfg, buf, nil, log)
 	if err != nil {
-		return r, err
+		return nil, err
 	}
 	fctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go fwd.Run(fctx) //nolint:errcheck // returns nil on cancel
-	if err := waitFor(ctx, func() bool { return fwd.Status().State == "up" }); err != nil {
-		return r, err
-	}
-	p.set(false)
-	if err := waitFor(ctx, func() bool { return fwd.Status().State == "down" }); err != nil {
-		return r, err
-	}
-	b.logf("ours: uplink down, ingesting %d messages with %d publishers", b.o.n, b.o.publishers)
+	stopped := make(chan struct{})
+	go func() { _ = fwd.Run(fctx); close(stopped) }() // nil on cancel
+	b.cleanups = append(b.cleanups, func() { cancel(); <-stopped; _ = buf.Close() })
 	sink := upstream.Filter(cfg.Forward, buf)
-	before, _ := buf.Stats(ctx) // only the commit counter
-	start := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var perr atomic.Value
-	for range b.o.publishers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= b.o.n {
-					return
+	return func(ctx context.Context) (drainResult, error) {
+		var r drainResult
+		if err := waitFor(ctx, func() bool { return fwd.Status().State == "up" }); err != nil {
+			return r, err
+		}
+		p.set(false)
+		if err := waitFor(ctx, func() bool { return fwd.Status().State == "down" }); err != nil {
+			return r, err
+		}
+		b.logf("ours: uplink down, ingesting %d messages with %d publishers", b.o.n, b.o.publishers)
+		before, _ := buf.Stats(ctx) // only the commit counter
+		start := time.Now()
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		var perr atomic.Value
+		for range b.o.publishers {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= b.o.n {
+						return
+					}
+					m := gateway.Message{Topic: fmt.Sprintf("site/dev%02d/value", i%b.o.topics), Payload: payload(i), QoS: 1}
+					if err := sink.Publish(ctx, m); err != nil {
+						perr.Store(err)
+						return
+					}
 				}
-				m := gateway.Message{Topic: fmt.Sprintf("site/dev%02d/value", i%b.o.topics), Payload: payload(i), QoS: 1}
-				if err := sink.Publish(ctx, m); err != nil {
-					perr.Store(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err, _ := perr.Load().(error); err != nil {
-		return r, err
-	}
-	r.ingest = time.Since(start)
-	r.ingestRate = float64(b.o.n) / r.ingest.Seconds()
-	after, _ := buf.Stats(ctx) // only the commit counter
-	r.commits = after.Commits - before.Commits
-	b.logf("ours: ingest %.0f msg/s; restoring the uplink", r.ingestRate)
-	cnt.reset(b.o.n)
-	restored := time.Now()
-	p.set(true)
-	if err := cnt.wait(ctx, 10*time.Minute); err != nil {
-		return r, err
-	}
-	r.drain = time.Duration(cnt.last.Load() - cnt.first.Load())
-	r.total = time.Unix(0, cnt.last.Load()).Sub(restored)
-	r.drainRate = float64(b.o.n) / r.drain.Seconds()
-	if err := waitFor(ctx, func() bool { s, _ := buf.Stats(ctx); return s.Depth == 0 }); err != nil {
-		return r, err
-	}
-	b.logf("ours: drained %d in %s (%.0f msg/s), buffer empty", b.o.n, r.drain, r.drainRate)
-	return r, nil
+			})
+		}
+		wg.Wait()
+		if err, _ := perr.Load().(error); err != nil {
+			return r, err
+		}
+		r.ingest = time.Since(start)
+		r.ingestRate = float64(b.o.n) / r.ingest.Seconds()
+		after, _ := buf.Stats(ctx) // only the commit counter
+		r.commits = after.Commits - before.Commits
+		b.logf("ours: ingest %.0f msg/s; restoring the uplink", r.ingestRate)
+		cnt.reset(b.o.n)
+		restored := time.Now()
+		p.set(true)
+		if err := cnt.wait(ctx, 10*time.Minute); err != nil {
+			return r, err
+		}
+		r.drain = time.Duration(cnt.last.Load() - cnt.first.Load())
+		r.total = time.Unix(0, cnt.last.Load()).Sub(restored)
+		r.drainRate = float64(b.o.n) / r.drain.Seconds()
+		if err := waitFor(ctx, func() bool { s, _ := buf.Stats(ctx); return s.Depth == 0 }); err != nil {
+			return r, err
+		}
+		b.logf("ours: drained %d in %s (%.0f msg/s), buffer empty", b.o.n, r.drain, r.drainRate)
+		return r, nil
+	}, nil
 }
 
 // mosquittoBridge: broker A bridging edge/# to B through the proxy; cut the
 // link, publish n messages to A at QoS 1, restore the link, time the drain.
-func (b *bench) mosquittoBridge(ctx context.Context) (drainResult, error) {
-	var r drainResult
+func (b *bench) mosquittoBridge(ctx context.Context) (func(context.Context) (drainResult, error), error) {
 	cnt, p, _, err := b.upstreamBroker("upstream-bridge")
 	if err != nil {
-		return r, err
+		return nil, err
 	}
 	portA, err := freePort()
 	if err != nil {
-		return r, err
+		return nil, err
 	}
 	conf := fmt.Sprintf(`max_inflight_messages %d
 connection bench
@@ -433,59 +500,82 @@ notifications false
 bridge_protocol_version mqttv311
 `, b.o.inflight, p.addr())
 	if err := b.startMosquitto("local-bridge", portA, conf); err != nil {
-		return r, err
+		return nil, err
 	}
 	urlA := fmt.Sprintf("mqtt://127.0.0.1:%d", portA)
 	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(urlA).SetClientID("bench-pub").SetAutoReconnect(false))
 	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return r, fmt.Errorf("publisher connect: %v", tok.Error())
+		return nil, fmt.Errorf("publisher connect: %v", tok.Error())
 	}
-	defer pub.Disconnect(0)
-	// Wait until the bridge is connected: a warm-up message reaches B.
-	err = waitFor(ctx, func() bool {
-		pub.Publish("edge/gw1/warmup", 1, false, "x").Wait()
-		return cnt.warm.Load()
-	})
-	if err != nil {
-		return r, err
-	}
-	p.set(false)
-	time.Sleep(200 * time.Millisecond) // let A notice the cut before queueing
-	b.logf("bridge: link down, publishing %d messages to mosquitto A", b.o.n)
-	window := make(chan mqtt.Token, 1000)
-	errc := make(chan error, 1)
-	go func() {
-		for tok := range window {
-			if tok.Wait(); tok.Error() != nil {
-				select {
-				case errc <- tok.Error():
-				default:
+	b.cleanups = append(b.cleanups, func() { pub.Disconnect(0) })
+	return func(ctx context.Context) (drainResult, error) {
+		var r drainResult
+		cnt.warm.Store(false)
+		// Wait until the bridge is connected: a warm-up message reaches B.
+		err = waitFor(ctx, func() bool {
+			pub.Publish("edge/gw1/warmup", 1, false, "x").Wait()
+			return cnt.warm.Load()
+		})
+		if err != nil {
+			return r, err
+		}
+		p.set(false)
+		time.Sleep(200 * time.Millisecond) // let A notice the cut before queueing
+		b.logf("bridge: link down, publishing %d messages to mosquitto A", b.o.n)
+		window := make(chan mqtt.Token, 1000)
+		errc := make(chan error, 1)
+		go func() {
+			for tok := range window {
+				if tok.Wait(); tok.Error() != nil {
+					select {
+					case errc <- tok.Error():
+					default:
+					}
 				}
 			}
+			close(errc)
+		}()
+		for i := range b.o.n {
+			window <- pub.Publish(fmt.Sprintf("edge/gw1/site/dev%02d/value", i%b.o.topics), 1, false, payload(i))
 		}
-		close(errc)
-	}()
-	for i := range b.o.n {
-		window <- pub.Publish(fmt.Sprintf("edge/gw1/site/dev%02d/value", i%b.o.topics), 1, false, payload(i))
+		close(window)
+		if err := <-errc; err != nil {
+			return r, err
+		}
+		b.logf("bridge: restoring the link")
+		cnt.reset(b.o.n)
+		restored := time.Now()
+		p.set(true)
+		if err := cnt.wait(ctx, 10*time.Minute); err != nil {
+			return r, err
+		}
+		r.drain = time.Duration(cnt.last.Load() - cnt.first.Load())
+		r.total = time.Unix(0, cnt.last.Load()).Sub(restored)
+		r.drainRate = float64(b.o.n) / r.drain.Seconds()
+		b.logf("bridge: drained %d in %s (%.0f msg/s)", b.o.n, r.drain, r.drainRate)
+		return r, nil
+	}, nil
+}
+
+// median returns the round with the median drain rate, with the median
+// ingest rate.
+func median(rs []drainResult) drainResult {
+	byDrain := slices.Clone(rs)
+	slices.SortFunc(byDrain, func(a, b drainResult) int { return cmp.Compare(a.drainRate, b.drainRate) })
+	byIngest := slices.Clone(rs)
+	slices.SortFunc(byIngest, func(a, b drainResult) int { return cmp.Compare(a.ingestRate, b.ingestRate) })
+	m := byDrain[len(rs)/2]
+	i := byIngest[len(rs)/2]
+	m.ingest, m.ingestRate, m.commits = i.ingest, i.ingestRate, i.commits
+	return m
+}
+
+func rates(rs []drainResult) string {
+	var s []string
+	for _, r := range rs {
+		s = append(s, fmt.Sprintf("%.0f", r.drainRate))
 	}
-	close(window)
-	if err := <-errc; err != nil {
-		return r, err
-	}
-	b.logf("bridge: restoring the link")
-	cnt.reset(b.o.n)
-	cnt.once = sync.Once{}
-	cnt.done = make(chan struct{})
-	restored := time.Now()
-	p.set(true)
-	if err := cnt.wait(ctx, 10*time.Minute); err != nil {
-		return r, err
-	}
-	r.drain = time.Duration(cnt.last.Load() - cnt.first.Load())
-	r.total = time.Unix(0, cnt.last.Load()).Sub(restored)
-	r.drainRate = float64(b.o.n) / r.drain.Seconds()
-	b.logf("bridge: drained %d in %s (%.0f msg/s)", b.o.n, r.drain, r.drainRate)
-	return r, nil
+	return strings.Join(s, ", ")
 }
 
 type steadyResult struct {
@@ -506,7 +596,11 @@ func (b *bench) steadyState(ctx context.Context) (steadyResult, error) {
 		return r, err
 	}
 	log := slog.New(slog.NewTextHandler(b.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	buf, err := buffer.Open(ctx, buffer.Default(filepath.Join(b.o.dir, "steady.db")), log)
+	bcfg := buffer.Default(filepath.Join(b.o.dir, "steady.db"))
+	if b.o.flush > 0 {
+		bcfg.FlushInterval = b.o.flush
+	}
+	buf, err := buffer.Open(ctx, bcfg, log)
 	if err != nil {
 		return r, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -14,12 +15,18 @@ import (
 // startDemo runs the demo with its broker on a free port and returns the
 // port and the printed messages.
 func startDemo(t *testing.T) (port string, messages *lineWriter) {
+	port, _, messages = startDemoWeb(t)
+	return port, messages
+}
+
+// startDemoWeb is startDemo that also returns the status page's address.
+func startDemoWeb(t *testing.T) (port, web string, messages *lineWriter) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	stdout, stderr := newLineWriter(), newLineWriter()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--mqtt", "127.0.0.1:0"}, stdout, stderr)
+		done <- run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--mqtt", "127.0.0.1:0", "--web", "127.0.0.1:0"}, stdout, stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -28,11 +35,18 @@ func startDemo(t *testing.T) (port string, messages *lineWriter) {
 		}
 	})
 	addrRE := regexp.MustCompile(`msg="broker listening".* address=127\.0\.0\.1:(\d+)`)
+	webRE := regexp.MustCompile(`the status page: +http://([^/]+)/`)
 	for {
 		select {
 		case line := <-stderr.lines:
+			if m := webRE.FindStringSubmatch(line); m != nil {
+				web = m[1]
+			}
 			if m := addrRE.FindStringSubmatch(line); m != nil {
-				return m[1], stdout
+				port = m[1]
+			}
+			if strings.Contains(line, `msg="gateway started"`) {
+				return port, web, stdout
 			}
 		case err := <-done:
 			t.Fatalf("demo stopped: %v", err)
@@ -122,5 +136,46 @@ func TestCommandEndToEnd(t *testing.T) {
 	res = results(`"warm"`)
 	if res["ok"] != false || !strings.Contains(res["error"].(string), "want a number") {
 		t.Errorf("result of \"warm\": %v", res)
+	}
+}
+
+// TestDemoStatusPage: the demo serves the status page, its JSON API and
+// Prometheus metrics, with the devices and the buffer in them.
+func TestDemoStatusPage(t *testing.T) {
+	_, web, _ := startDemoWeb(t)
+	if web == "" {
+		t.Fatal("the demo did not print the status page address")
+	}
+	get := func(path string) string {
+		t.Helper()
+		resp, err := http.Get("http://" + web + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %v\n%s", path, resp.StatusCode, err, b)
+		}
+		return string(b)
+	}
+	if page := get("/"); !strings.Contains(page, "<html") {
+		t.Errorf("GET /: not a page: %.200s", page)
+	}
+	// Wait for the devices to have polled and the buffer to hold something.
+	deadline := time.After(20 * time.Second)
+	for {
+		status := get("/api/status")
+		if strings.Contains(status, `"boiler"`) && strings.Contains(status, `"meter"`) && !strings.Contains(status, `"starting"`) && regexp.MustCompile(`"depth": ?[1-9]`).MatchString(status) {
+			break
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("status never showed both devices and a buffer depth: %s", status)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if m := get("/metrics"); !strings.Contains(m, "buffer") || !strings.Contains(m, "device") {
+		t.Errorf("metrics lack buffer or device series:\n%.2000s", m)
 	}
 }

@@ -21,6 +21,9 @@ func TestReload(t *testing.T) {
 name = "r"
 data_dir = "` + filepath.Join(dir, "data") + `"
 
+[web]
+address = "127.0.0.1:0"
+
 [[devices]]
 name = "a"
 driver = "sim"

@@ -71,7 +71,7 @@ func TestDemoRunsAndStopsCleanly(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"demo", "--data-dir", dataDir, "--mqtt", "127.0.0.1:0"}, stdout, stderr)
+		done <- run(ctx, []string{"demo", "--data-dir", dataDir, "--mqtt", "127.0.0.1:0", "--web", "127.0.0.1:0"}, stdout, stderr)
 	}()
 
 	want := map[string]bool{
@@ -148,7 +148,7 @@ func TestDemoBrokerWithMosquittoSub(t *testing.T) {
 	stderr := newLineWriter()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--mqtt", "127.0.0.1:0"}, io.Discard, stderr)
+		done <- run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--mqtt", "127.0.0.1:0", "--web", "127.0.0.1:0"}, io.Discard, stderr)
 	}()
 	addrRE := regexp.MustCompile(`msg="broker listening".* address=127\.0\.0\.1:(\d+)`)
 	var port string
@@ -293,6 +293,9 @@ name = "t"
 data_dir = "` + filepath.Join(dir, "data") + `"
 log_format = "json"
 
+[web]
+address = ""
+
 [[devices]]
 name = "d"
 driver = "sim"
@@ -345,7 +348,7 @@ func TestSignals(t *testing.T) {
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			cmd := exec.Command(bin, "--data-dir", t.TempDir(), "--mqtt", "127.0.0.1:0")
+			cmd := exec.Command(bin, "--data-dir", t.TempDir(), "--mqtt", "127.0.0.1:0", "--web", "127.0.0.1:0")
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)

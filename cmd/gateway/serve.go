@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -104,8 +105,10 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 		stopBackground()
 		wg.Wait()
 	}()
+	var buf *buffer.Buffer
+	var fwd *upstream.Forwarder
 	if len(cfg.Upstream.Forward) > 0 {
-		buf, err := buffer.Open(ctx, bufferConfig(cfg), log)
+		buf, err = buffer.Open(ctx, bufferConfig(cfg), log)
 		if err != nil {
 			return err
 		}
@@ -117,7 +120,7 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 		rules := forwardRules(cfg)
 		sinks = append(sinks, upstream.Filter(rules, buf))
 		if cfg.Upstream.URL != "" {
-			fwd, err := upstream.New(upstreamConfig(cfg), buf, b, log)
+			fwd, err = upstream.New(upstreamConfig(cfg), buf, b, log)
 			if err != nil {
 				return err
 			}
@@ -140,11 +143,31 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 	if err != nil {
 		return err
 	}
-	p, err := pipeline.New(log.With("component", "pipeline"), devices, mapper, sinks, pipeline.Options{})
+	// The status page, when [web] address is set.
+	var pipe atomic.Pointer[pipeline.Pipeline] // set below; the page shows no devices until then
+	var popt pipeline.Options
+	if cfg.Web.Address != "" {
+		srv, rc, err := webServer(ctx, cfg, log, b, pipe.Load, buf, fwd)
+		if err != nil {
+			closeDevices(devices)
+			return err
+		}
+		defer rc.Close() // a read-only snapshot reader: nothing to flush
+		popt.Observe = srv.Observe
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Run(bgCtx); err != nil {
+				log.Error("web server stopped", "err", err)
+			}
+		}()
+	}
+	p, err := pipeline.New(log.With("component", "pipeline"), devices, mapper, sinks, popt)
 	if err != nil {
 		closeDevices(devices)
 		return err
 	}
+	pipe.Store(p)
 	defer func() { closeDevices(p.Devices()) }()
 	cmd := newCommander(log, b)
 	defer cmd.close()
