@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"reflect"
 	"slices"
 	"strings"
@@ -30,6 +31,9 @@ func (c *Config) validate(p *Problems) {
 	c.Upstream.validate(p)
 	c.Buffer.validate(p)
 	checkAddress(p, At("web").Key("address"), c.Web.Address, false, "127.0.0.1:8080")
+	if _, _, err := net.SplitHostPort(c.Web.Address); err == nil && !isLoopback(c.Web.Address) && c.Web.Token == "" && c.Broker.PasswordFile == "" {
+		p.Add(At("web").Key("address"), "%q is reachable from the network: set [web] token or [broker] password_file so the page requires a login", c.Web.Address)
+	}
 	c.Mapping.Rule.validate(p, At("mapping"))
 	c.validateDevices(p)
 }
@@ -88,4 +92,17 @@ func walkKeys(t reflect.Type, prefix string, visit func(string)) {
 // isValueType reports whether t decodes from one TOML value, not a table.
 func isValueType(t reflect.Type) bool {
 	return t == reflect.TypeFor[Duration]() || t == reflect.TypeFor[ByteSize]() || t == reflect.TypeFor[Deadband]()
+}
+
+// isLoopback reports whether addr's host is a loopback address or localhost.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
