@@ -32,7 +32,7 @@ type Config struct {
 // Listener is one [[broker.listeners]] entry.
 type Listener struct {
 	Address  string // address: host:port, e.g. "127.0.0.1:1883" or ":8883"
-	Protocol string // protocol: "mqtt" (TCP), "mqtts" (TLS), "ws" or "wss" (WebSocket)
+	Protocol string // protocol: "mqtt" (TCP, the default), "mqtts" (TLS), "ws" or "wss" (WebSocket)
 	CertFile string // cert_file: PEM certificate chain for mqtts and wss
 	KeyFile  string // key_file: PEM private key for mqtts and wss
 	CAFile   string // ca_file: PEM CA certificates; when set, clients must present a certificate it signed
@@ -70,7 +70,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: address is empty", at))
 		}
 		switch l.Protocol {
-		case "mqtt", "ws":
+		case "", "mqtt", "ws":
 		case "mqtts", "wss":
 			if l.CertFile == "" || l.KeyFile == "" {
 				errs = append(errs, fmt.Errorf("%s: protocol %s needs cert_file and key_file", at, l.Protocol))
@@ -112,6 +112,9 @@ func (c *Config) applyDefaults() {
 		c.MaxInflight = DefaultMaxInflight
 	}
 	for i := range c.Listeners {
+		if c.Listeners[i].Protocol == "" {
+			c.Listeners[i].Protocol = "mqtt"
+		}
 		if c.Listeners[i].Path == "" {
 			c.Listeners[i].Path = DefaultWSPath
 		}

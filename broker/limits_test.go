@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -159,5 +160,31 @@ func TestSysInterval(t *testing.T) {
 	st := b.Stats()
 	if st.Subscriptions != 1 || st.Uptime <= 0 {
 		t.Errorf("Stats() = %+v", st)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	bad := Config{
+		Listeners: []Listener{
+			{Address: "", Protocol: "mqtt"},
+			{Address: ":1", Protocol: "quic"},
+			{Address: ":2", Protocol: "mqtts"},
+		},
+		MaxInflight:    70000,
+		MaxConnections: -1,
+		SysInterval:    -time.Second,
+	}
+	err := bad.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted a bad config")
+	}
+	for _, want := range []string{"listeners[0]: address", `listeners[1]: protocol "quic"`,
+		"listeners[2]: protocol mqtts needs cert_file", "max_inflight", "max_connections", "sys_interval"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate error lacks %q:\n%v", want, err)
+		}
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Errorf("DefaultConfig().Validate() = %v", err)
 	}
 }
