@@ -159,17 +159,49 @@ func (b *Buffer) load(ctx context.Context) error {
 // was due. A commit that fails returns the error (wrapping ErrDiskFull when
 // the disk is full) and m is not accepted. Cancelling ctx abandons the wait;
 // m stays queued. After Close it returns gateway.ErrClosed.
+//
+// Use Publish where an acknowledgement waits for it (a local client's QoS 1
+// or 2 publish); while the uplink is up it may wait up to FlushInterval, so a
+// caller publishing one message at a time should use Enqueue.
 func (b *Buffer) Publish(ctx context.Context, m gateway.Message) error {
+	r, err := b.enqueue(m)
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("buffer publish: %w", context.Cause(ctx))
+	}
+}
+
+// Enqueue appends m to the queue without waiting for the commit: for the
+// pipeline's own readings, where no acknowledgement depends on it. m is
+// committed within FlushInterval (unless the upstream acknowledged it first);
+// if that commit fails, the failure is logged and counted (Stats). After
+// Close it returns gateway.ErrClosed.
+func (b *Buffer) Enqueue(m gateway.Message) error {
+	_, err := b.enqueue(m)
+	return err
+}
+
+// Async returns a Sink whose Publish is Enqueue.
+func (b *Buffer) Async() gateway.Sink {
+	return gateway.SinkFunc(func(_ context.Context, m gateway.Message) error { return b.Enqueue(m) })
+}
+
+func (b *Buffer) enqueue(m gateway.Message) (*rec, error) {
 	r := &rec{
 		at:   time.Now(),
 		m:    m,
 		size: int64(len(m.Topic)+len(m.Payload)) + RowOverhead,
-		done: make(chan error, 1),
+		done: make(chan error, 1), // never blocks the writer, whether or not anyone waits
 	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return fmt.Errorf("buffer publish: %w", gateway.ErrClosed)
+		return nil, fmt.Errorf("buffer publish: %w", gateway.ErrClosed)
 	}
 	r.id = b.nextID
 	b.nextID++
@@ -183,12 +215,7 @@ func (b *Buffer) Publish(ctx context.Context, m gateway.Message) error {
 	if nudge {
 		b.nudge()
 	}
-	select {
-	case err := <-r.done:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("buffer publish: %w", context.Cause(ctx))
-	}
+	return r, nil
 }
 
 func (b *Buffer) nudge() {

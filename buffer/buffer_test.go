@@ -495,3 +495,26 @@ func TestMatchTopic(t *testing.T) {
 		}
 	}
 }
+
+func TestEnqueue(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	b := open(t, Default(path))
+	if err := b.SetUplink(UplinkUp, ""); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		if err := b.Async().Publish(t.Context(), msg("a/b", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Close(); err != nil { // commits what is pending
+		t.Fatal(err)
+	}
+	if err := b.Enqueue(msg("a/b", 0)); !errors.Is(err, gateway.ErrClosed) {
+		t.Errorf("Enqueue after Close: got %v, want ErrClosed", err)
+	}
+	b = open(t, Default(path))
+	if _, got := drain(t, b); len(got) != 100 {
+		t.Errorf("after restart: got %d messages, want 100", len(got))
+	}
+}

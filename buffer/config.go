@@ -23,7 +23,11 @@ type Config struct {
 	// BatchSize commits early once this many messages are waiting.
 	BatchSize int
 	// MetaInterval is how often the last upstream acknowledgement time is
-	// written to the database when nothing else is (to keep SD-card writes low).
+	// written to the database when nothing else is: each such commit costs
+	// about 20 KB of writes (WAL frame, shared-memory index), so the default
+	// of 5 minutes keeps steady online state near 250 KB/hour. It is also
+	// written with every other commit and every uplink state change, so
+	// `gateway buffer stats` is exact whenever the uplink is down.
 	MetaInterval time.Duration
 }
 
@@ -39,7 +43,7 @@ func Default(path string) Config {
 		MaxAge:        0,
 		FlushInterval: 100 * time.Millisecond,
 		BatchSize:     2000,
-		MetaInterval:  time.Minute,
+		MetaInterval:  5 * time.Minute,
 	}
 }
 

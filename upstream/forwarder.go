@@ -99,7 +99,9 @@ func (f *Forwarder) Status() Status {
 }
 
 // Run connects, drains the queue and reconnects with exponential backoff and
-// jitter until ctx is cancelled; then it disconnects and returns nil.
+// jitter until ctx is cancelled; then it disconnects and returns nil. Stop it
+// (cancel ctx and wait for Run) before closing the queue; if the queue is
+// closed first, Run returns an error wrapping gateway.ErrClosed.
 func (f *Forwarder) Run(ctx context.Context) error {
 	backoff := f.cfg.ReconnectMin
 	for {
@@ -107,6 +109,9 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			f.setState(stateDown, "stopped")
 			return nil
+		}
+		if errors.Is(err, gateway.ErrClosed) {
+			return fmt.Errorf("upstream: %w", err) // the queue is gone: nothing left to forward
 		}
 		f.setState(stateDown, err.Error())
 		if wasUp {
@@ -225,32 +230,51 @@ func (f *Forwarder) session(ctx context.Context) (wasUp bool, err error) {
 // publish reads the queue from the start (everything unacknowledged is sent
 // again after a reconnect) and publishes with at most Inflight unacknowledged.
 func (f *Forwarder) publish(ctx context.Context, cancel context.CancelCauseFunc, client mqtt.Client, window chan<- inflight) {
-	var after int64
+	type batch struct {
+		ids  []int64
+		msgs []gateway.Message
+	}
+	// The reader keeps the next batch ready so that reading the queue is
+	// not in the path between two publishes.
+	batches := make(chan batch, 1)
+	var reader sync.WaitGroup
+	defer reader.Wait()
+	reader.Go(func() {
+		defer close(batches)
+		var after int64
+		n := max(f.cfg.Inflight, 256)
+		for {
+			ids, msgs, err := f.q.Next(ctx, after, n)
+			if err != nil {
+				if ctx.Err() == nil {
+					cancel(fmt.Errorf("read queue: %w", err))
+				}
+				return
+			}
+			after = ids[len(ids)-1]
+			select {
+			case batches <- batch{ids, msgs}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
 	var pace pacer
 	pace.interval = rateInterval(f.cfg.MaxRate)
-	batch := max(f.cfg.Inflight, 64)
-	for {
-		ids, msgs, err := f.q.Next(ctx, after, batch)
-		if err != nil {
-			if ctx.Err() == nil {
-				cancel(fmt.Errorf("read queue: %w", err))
-			}
-			return
-		}
-		for i, m := range msgs {
+	for b := range batches {
+		for i, m := range b.msgs {
 			if err := pace.wait(ctx); err != nil {
 				return
 			}
 			tok := client.Publish(m.Topic, m.QoS, m.Retain, m.Payload)
 			select {
-			case window <- inflight{id: ids[i], tok: tok}:
+			case window <- inflight{id: b.ids[i], tok: tok}:
 			case <-ctx.Done():
 				return
 			}
-			after = ids[i]
 		}
 		f.mu.Lock()
-		f.sent += int64(len(ids))
+		f.sent += int64(len(b.ids))
 		f.mu.Unlock()
 	}
 }

@@ -3,6 +3,7 @@ package upstream_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -499,5 +500,39 @@ func TestCommandsFromUpstream(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("command did not reach the local sink")
+	}
+}
+
+// Closing the queue under a running forwarder ends Run with gateway.ErrClosed.
+func TestQueueClosed(t *testing.T) {
+	up := newMosquitto(t, 0, "")
+	up.start()
+	buf, err := buffer.Open(t.Context(), buffer.Default(filepath.Join(t.TempDir(), "buffer.db")), testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd, err := upstream.New(testConfig(up.url()), buf, nil, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- fwd.Run(t.Context()) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for fwd.Status().State != "up" {
+		if time.Now().After(deadline) {
+			t.Fatal("uplink not up")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition
+	}
+	if err := buf.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, gateway.ErrClosed) {
+			t.Errorf("Run: got %v, want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after the queue was closed")
 	}
 }
