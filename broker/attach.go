@@ -39,7 +39,6 @@ func (b *Broker) attach(c *conn, clean bool) (present bool) {
 	c.sess = s
 	b.stats.connected.Add(1)
 	b.stats.connTotal.Add(1)
-	c.wakeWriter()
 	return present
 }
 

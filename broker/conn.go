@@ -73,11 +73,16 @@ func (b *Broker) serveConn(nc net.Conn, anonymous bool) {
 	}
 	defer b.removeConn(c)
 	c.br = bufio.NewReaderSize(nc, readBufferSize)
+	// The handshake owns the writing side until CONNACK is out: CONNACK is
+	// the first packet the server sends [MQTT-3.2.0-1], even when messages
+	// for a resumed session are waiting.
+	c.writing.Store(true)
 	if err := c.handshake(); err != nil {
 		c.log.Debug("connect failed", "err", err)
 		nc.Close() // the handshake error was logged
 		return
 	}
+	c.writing.Store(false)
 	c.wakeWriter() // messages queued for a resumed session
 	err := c.readLoop()
 	c.finish(err)

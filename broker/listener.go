@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -48,6 +49,7 @@ func (b *Broker) listen(ctx context.Context, l Listener) error {
 			b.serveWS(w, r, anonymous)
 		})
 		srv := &http.Server{Handler: mux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 			BaseContext: func(net.Listener) context.Context { return b.ctx }}
 		b.listeners = append(b.listeners, srv)
 		b.wg.Add(1)
