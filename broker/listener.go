@@ -101,7 +101,7 @@ func (b *Broker) acceptLoop(ln net.Listener, anonymous bool, log interface{ Erro
 }
 
 func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request, anonymous bool) {
-	wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"mqtt"}})
+	wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"mqtt", "mqttv3.1"}})
 	if err != nil {
 		b.log.Debug("websocket upgrade", "remote", r.RemoteAddr, "err", err)
 		return
