@@ -158,7 +158,17 @@ func (b *Broker) restore() error {
 		}
 		for _, q := range ss.Queue {
 			m := &message{topic: q.Msg.Topic, payload: q.Msg.Payload, qos: q.Msg.QoS, retain: q.Msg.Retain}
-			s.queue = append(s.queue, &pending{msg: m, qos: q.QoS, seq: q.Seq})
+			p := &pending{msg: m, qos: q.QoS, seq: q.Seq}
+			if q.PacketID != 0 { // a QoS 2 message in flight: resend it (or PUBREL) with its id
+				p.id, p.state, p.resend = q.PacketID, stSent, true
+				if q.Released {
+					p.state = stReleased
+				}
+				s.inflight = append(s.inflight, p)
+				s.nextID = max(s.nextID, q.PacketID)
+				continue
+			}
+			s.queue = append(s.queue, p)
 			s.qbytes += m.size()
 		}
 		b.sessions[ss.ClientID] = s

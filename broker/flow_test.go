@@ -375,3 +375,44 @@ func TestCrashSurvival(t *testing.T) {
 		t.Errorf("retained after crash = %d, want 1", n)
 	}
 }
+
+// TestQoS2StateAcrossRestart: a QoS 2 message in flight to a persistent
+// session keeps its packet id across a broker restart: the restarted
+// broker resends the PUBLISH with DUP, or PUBREL once PUBREC came
+// [MQTT-4.4.0-1], so the client's exactly-once state still applies.
+func TestQoS2StateAcrossRestart(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "broker.db")
+	b1, err := New(Config{PersistencePath: db}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b1.Close() })
+	c := pipeClient(t, b1)
+	c.connect(&packet.Connect{ClientID: "q2"}, false)
+	c.subscribe(1, "x", 2)
+	b1.Publish(t.Context(), gateway.Message{Topic: "x", Payload: []byte("one"), QoS: 2})
+	c.expect(&packet.Publish{QoS: 2, PacketID: 1, Topic: "x", Payload: []byte("one")})
+	c.send(&packet.Pubrec{PacketID: 1})
+	c.expect(&packet.Pubrel{PacketID: 1})
+	b1.Publish(t.Context(), gateway.Message{Topic: "x", Payload: []byte("two"), QoS: 2})
+	c.expect(&packet.Publish{QoS: 2, PacketID: 2, Topic: "x", Payload: []byte("two")})
+	b1.Publish(t.Context(), gateway.Message{Topic: "x", Payload: []byte("three"), QoS: 1})
+	c.expect(&packet.Publish{QoS: 1, PacketID: 3, Topic: "x", Payload: []byte("three")})
+	if err := b1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b2 := newTestBroker(t, Config{PersistencePath: db})
+	c = pipeClient(t, b2)
+	c.connect(&packet.Connect{ClientID: "q2"}, true)
+	c.expect(&packet.Pubrel{PacketID: 1})
+	c.expect(&packet.Publish{Dup: true, QoS: 2, PacketID: 2, Topic: "x", Payload: []byte("two")})
+	c.expect(&packet.Publish{QoS: 1, PacketID: 3, Topic: "x", Payload: []byte("three")}) // QoS 1: resent as new
+	c.send(&packet.Pubcomp{PacketID: 1})
+	c.send(&packet.Pubrec{PacketID: 2})
+	c.expect(&packet.Pubrel{PacketID: 2})
+	c.send(&packet.Pubcomp{PacketID: 2})
+	c.send(&packet.Puback{PacketID: 3})
+	c.send(&packet.Pingreq{})
+	c.expect(&packet.Pingresp{})
+}

@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"sync"
@@ -186,5 +187,23 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Errorf("DefaultConfig().Validate() = %v", err)
+	}
+}
+
+func TestRunStopsOnCancel(t *testing.T) {
+	b, err := New(Config{Listeners: []Listener{{Address: "127.0.0.1:0"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	waitFor(t, "listener", func() bool { return len(b.Addrs()) == 1 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v, want nil", err)
+	}
+	if err := b.Publish(t.Context(), gateway.Message{Topic: "x"}); !errors.Is(err, gateway.ErrClosed) {
+		t.Errorf("Publish after Close = %v, want ErrClosed", err)
 	}
 }

@@ -115,6 +115,9 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool) {
 			p.id = s.newID()
 			p.state = stSent
 			s.inflight = append(s.inflight, p)
+			if p.qos == 2 && p.seq != 0 && b.store != nil {
+				b.store.MarkSent(s.id, p.seq, p.id)
+			}
 		}
 		buf = s.appendPublish(buf, p, false)
 	}
@@ -178,6 +181,9 @@ func (s *session) ack(id uint16, t packet.Type) bool {
 			return true
 		case t == packet.PUBREC && p.qos == 2:
 			p.state = stReleased // [MQTT-4.3.3-1] the message is no longer resent, PUBREL is
+			if p.seq != 0 && s.b.store != nil {
+				s.b.store.MarkReleased(s.id, p.seq)
+			}
 			return true
 		}
 		return false

@@ -33,6 +33,11 @@ type Queued struct {
 	Seq int64 // unique per store, increasing in queue order
 	Msg Message
 	QoS byte
+	// PacketID is the packet identifier a QoS 2 message was sent with (0:
+	// not sent yet); Released is set once the client sent PUBREC. They let a
+	// restarted broker resend the same PUBLISH or PUBREL [MQTT-4.4.0-1].
+	PacketID uint16
+	Released bool
 }
 
 // Session is the stored state of a persistent session.
@@ -49,6 +54,7 @@ CREATE TABLE IF NOT EXISTS subs (client_id TEXT NOT NULL, filter TEXT NOT NULL, 
 	PRIMARY KEY (client_id, filter));
 CREATE TABLE IF NOT EXISTS queue (client_id TEXT NOT NULL, seq INTEGER NOT NULL, topic TEXT NOT NULL,
 	payload BLOB NOT NULL, msg_qos INTEGER NOT NULL, retain INTEGER NOT NULL, qos INTEGER NOT NULL,
+	packet_id INTEGER NOT NULL DEFAULT 0, released INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (client_id, seq));
 `
 
@@ -144,6 +150,17 @@ func (s *Store) RemoveSub(clientID, filter string) {
 func (s *Store) Enqueue(clientID string, q Queued) {
 	s.exec(`INSERT OR REPLACE INTO queue (client_id, seq, topic, payload, msg_qos, retain, qos) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		clientID, q.Seq, q.Msg.Topic, nonNil(q.Msg.Payload), q.Msg.QoS, q.Msg.Retain, q.QoS)
+}
+
+// MarkSent records the packet identifier a queued QoS 2 message was sent with.
+func (s *Store) MarkSent(clientID string, seq int64, packetID uint16) {
+	s.exec(`UPDATE queue SET packet_id = ? WHERE client_id = ? AND seq = ?`, packetID, clientID, seq)
+}
+
+// MarkReleased records that the client acknowledged a QoS 2 message with
+// PUBREC: after a restart, PUBREL is resent instead of the message.
+func (s *Store) MarkReleased(clientID string, seq int64) {
+	s.exec(`UPDATE queue SET released = 1 WHERE client_id = ? AND seq = ?`, clientID, seq)
 }
 
 // Dequeue removes a delivered (acknowledged) message.
@@ -279,7 +296,7 @@ func (s *Store) Sessions() ([]Session, error) {
 		}
 	}
 	rows.Close()
-	rows, err = s.db.Query(`SELECT client_id, seq, topic, payload, msg_qos, retain, qos FROM queue ORDER BY seq`)
+	rows, err = s.db.Query(`SELECT client_id, seq, topic, payload, msg_qos, retain, qos, packet_id, released FROM queue ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("load queue: %w", err)
 	}
@@ -287,7 +304,7 @@ func (s *Store) Sessions() ([]Session, error) {
 	for rows.Next() {
 		var id string
 		var q Queued
-		if err := rows.Scan(&id, &q.Seq, &q.Msg.Topic, &q.Msg.Payload, &q.Msg.QoS, &q.Msg.Retain, &q.QoS); err != nil {
+		if err := rows.Scan(&id, &q.Seq, &q.Msg.Topic, &q.Msg.Payload, &q.Msg.QoS, &q.Msg.Retain, &q.QoS, &q.PacketID, &q.Released); err != nil {
 			return nil, fmt.Errorf("load queue: %w", err)
 		}
 		if ss := byID[id]; ss != nil {

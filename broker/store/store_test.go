@@ -27,6 +27,9 @@ func TestStoreRoundTrip(t *testing.T) {
 	s.Enqueue("c1", q2)
 	s.Enqueue("c1", q3)
 	s.Dequeue("c1", q2.Seq)
+	s.MarkSent("c1", q1.Seq, 7)
+	s.MarkReleased("c1", q1.Seq)
+	q1.PacketID, q1.Released = 7, true
 	s.SaveSession("gone")
 	s.AddSub("gone", "z", 0)
 	s.DeleteSession("gone")
