@@ -136,13 +136,17 @@ func TestPahoPersistentSession(t *testing.T) {
 	}
 	t.Cleanup(func() { b2.Close() })
 	pahoConnect(t, tcpURL(b2, 0), opts)
-	select {
-	case s := <-got:
-		if s != "offline-2" {
-			t.Fatalf("after restart got %q, want offline-2", s)
+	for s := ""; s != "offline-2"; {
+		select {
+		case s = <-got:
+			// QoS 1 is at least once [MQTT-4.3.2]: offline-1 comes again when
+			// the client disconnected before its PUBACK reached the broker.
+			if s != "offline-2" && s != "offline-1" {
+				t.Fatalf("after restart got %q, want offline-2", s)
+			}
+		case <-time.After(testTimeout):
+			t.Fatal("queued message lost across the restart")
 		}
-	case <-time.After(testTimeout):
-		t.Fatal("queued message lost across the restart")
 	}
 	rc := make(chan string, 1)
 	r := pahoConnect(t, tcpURL(b2, 0), nil)
