@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
@@ -30,9 +31,17 @@ const (
 // where hash is an argon2id PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$key)
 // or a bcrypt hash ($2a$, $2b$, $2y$). Blank lines and lines starting with
 // '#' are ignored.
+//
+// At most verifyConcurrency hashes are verified at a time: each argon2id
+// verification takes 19 MiB, and a burst of connections must not exhaust the
+// memory of a small device.
 type PasswordFile struct {
 	users map[string]string
+	sem   chan struct{}
 }
+
+// verifyConcurrency bounds concurrent password verifications.
+const verifyConcurrency = 2
 
 var _ Authenticator = (*PasswordFile)(nil)
 
@@ -46,7 +55,7 @@ func LoadPasswordFile(path string) (*PasswordFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load password file %s: %w", path, err)
 	}
-	return &PasswordFile{users: users}, nil
+	return &PasswordFile{users: users, sem: make(chan struct{}, verifyConcurrency)}, nil
 }
 
 func parsePasswords(data []byte) (map[string]string, error) {
@@ -68,8 +77,15 @@ func parsePasswords(data []byte) (map[string]string, error) {
 
 // Authenticate implements Authenticator.
 func (f *PasswordFile) Authenticate(username string, password []byte) error {
+	if f.sem != nil {
+		f.sem <- struct{}{}
+		defer func() { <-f.sem }()
+	}
 	hash, ok := f.users[username]
 	if !ok {
+		// Spend the time of a verification anyway, so that response times do
+		// not tell which user names exist.
+		VerifyPassword(dummyHash(), password) // always fails
 		return fmt.Errorf("user %q: %w", username, ErrBadCredentials)
 	}
 	if err := VerifyPassword(hash, password); err != nil {
@@ -77,6 +93,14 @@ func (f *PasswordFile) Authenticate(username string, password []byte) error {
 	}
 	return nil
 }
+
+var dummyHash = sync.OnceValue(func() string {
+	h, err := HashPassword("not a password: unknown users are checked against this")
+	if err != nil {
+		return ""
+	}
+	return h
+})
 
 // HashPassword returns a new salted argon2id hash of password in PHC form.
 func HashPassword(password string) (string, error) {
