@@ -64,6 +64,8 @@ type Pipeline struct {
 	readings chan gateway.Reading
 	wg       sync.WaitGroup
 
+	lastMapped atomic.Int64 // unix nanoseconds when the mapping stage last took a reading
+
 	pubMu      sync.Mutex // guards the publish counters; never held with mu
 	published  uint64
 	publishErr uint64
@@ -137,6 +139,7 @@ func same(a, b Device) bool {
 func (p *Pipeline) Run(ctx context.Context) error {
 	p.mu.Lock()
 	p.runCtx = ctx
+	p.lastMapped.Store(p.opt.Now().UnixNano())
 	p.readings = make(chan gateway.Reading, p.opt.Queue)
 	for i, d := range p.devices {
 		p.start(d, p.health[i])
@@ -340,6 +343,7 @@ func (p *Pipeline) mapLoop(ctx context.Context, in <-chan gateway.Reading) {
 	defer stop()
 	cur := *p.mapper.Load()
 	for r := range in {
+		p.lastMapped.Store(p.opt.Now().UnixNano())
 		if next := *p.mapper.Load(); next != cur {
 			// A reload replaced the mapper: let it take over the state of the
 			// old one (report-on-change), here where Map is called.
@@ -388,6 +392,28 @@ func (p *Pipeline) Status() []DeviceStatus {
 		out[i] = h.status()
 	}
 	return out
+}
+
+// stuckAfter is how long readings may wait for the mapping stage before
+// the pipeline counts as stuck.
+const stuckAfter = 30 * time.Second
+
+// Healthy returns an error when the pipeline is stuck: readings have been
+// waiting for the mapping stage (blocked on a sink) for over 30 seconds.
+// The systemd watchdog stops its pings then, and systemd restarts the
+// gateway; the buffered data is on disk.
+func (p *Pipeline) Healthy() error {
+	p.mu.Lock()
+	ch := p.readings
+	p.mu.Unlock()
+	if ch == nil || len(ch) == 0 {
+		return nil
+	}
+	last := time.Unix(0, p.lastMapped.Load())
+	if waited := p.opt.Now().Sub(last); waited > stuckAfter {
+		return fmt.Errorf("pipeline stuck: %d readings waiting, none mapped for %v", len(ch), waited.Round(time.Second))
+	}
+	return nil
 }
 
 // Devices returns the current devices, in order.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -322,4 +323,39 @@ func TestUpdateKeepsUnchangedDevicesRunning(t *testing.T) {
 	if strings.Join(names, ",") != "keep,added" {
 		t.Errorf("status devices %v, want keep,added", names)
 	}
+}
+
+// TestHealthyReportsAStuckSink: readings waiting behind a sink that does not
+// return make the pipeline unhealthy after 30s (the systemd watchdog then
+// stops its pings).
+func TestHealthyReportsAStuckSink(t *testing.T) {
+	log, _ := testLogger()
+	var now atomic.Int64
+	now.Store(time.Unix(1000, 0).UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	release := make(chan struct{})
+	sink := gateway.SinkFunc(func(ctx context.Context, m gateway.Message) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	p, err := New(log, []Device{{Name: "d", Driver: burst(10)}}, identity{}, sink, Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, p)
+	for p.Status()[0].Readings < 10 {
+		runtimeYield()
+	}
+	if err := p.Healthy(); err != nil {
+		t.Errorf("healthy right away: %v", err)
+	}
+	now.Add(int64(31 * time.Second))
+	if err := p.Healthy(); err == nil || !strings.Contains(err.Error(), "stuck") {
+		t.Errorf("Healthy after 31s of a stuck sink: %v, want stuck", err)
+	}
+	close(release)
+	stop()
 }

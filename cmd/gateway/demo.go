@@ -77,7 +77,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func freeOr(addr string, stderr io.Writer) string {
 	ln, err := net.Listen("tcp", addr)
 	if err == nil {
-		defer ln.Close() // only probing; the server binds it next
+		defer ln.Close()          // only probing; the server binds it next
 		return ln.Addr().String() // the port chosen, for port 0
 	}
 	ln, err = net.Listen("tcp", "127.0.0.1:0")

@@ -9,6 +9,7 @@ import (
 	"github.com/edgegw/gateway/drivers/modbus"
 	"github.com/edgegw/gateway/mapping"
 	"github.com/edgegw/gateway/pipeline"
+	"github.com/edgegw/gateway/sdnotify"
 )
 
 // reloader applies a re-read config file to a running gateway (SIGHUP,
@@ -35,6 +36,8 @@ func newReloader(log *slog.Logger, cfg *config.Config, devices []pipeline.Device
 
 // reload re-reads the config file and applies it, or logs why it cannot.
 func (r *reloader) reload() {
+	_ = sdnotify.Reloading()                // informative only: systemd waits for READY
+	defer func() { _ = sdnotify.Ready() }() // back to ready, applied or not; informative too
 	path := r.cfg.File()
 	r.log.Info("reloading config", "config", path)
 	cfg, err := config.Load(path)

@@ -19,6 +19,7 @@ import (
 	"github.com/edgegw/gateway/config"
 	"github.com/edgegw/gateway/mapping"
 	"github.com/edgegw/gateway/pipeline"
+	"github.com/edgegw/gateway/sdnotify"
 	"github.com/edgegw/gateway/upstream"
 )
 
@@ -198,8 +199,22 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 		opt.started(b)
 	}
 	log.Info("gateway started", "version", version, "config", cfg.File(), "devices", len(devices), "data_dir", cfg.Gateway.DataDir)
+	// Under systemd (Type=notify): ready now that the listeners are bound
+	// and the buffer is open; the watchdog pings only while the pipeline
+	// moves. Both are no-ops elsewhere.
+	if err := sdnotify.Ready(); err != nil {
+		log.Warn("systemd notify", "err", err)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := sdnotify.Watchdog(ctx, p.Healthy, log); err != nil {
+			log.Warn("systemd watchdog", "err", err)
+		}
+	}()
 	start := time.Now()
 	err = p.Run(ctx)
+	_ = sdnotify.Stopping() // informative only: systemd sees the exit anyway
 	published, failed := p.Counts()
 	log.Info("gateway stopped", "published", published, "publish_failures", failed, "uptime", time.Since(start).Round(time.Second))
 	return err
