@@ -213,10 +213,14 @@ func (f *Forwarder) session(ctx context.Context) (wasUp bool, err error) {
 			}
 		})
 		if !st.WaitTimeout(f.cfg.ConnectTimeout) {
-			return true, fmt.Errorf("subscribe %q: timeout", r.Filter)
+			return false, fmt.Errorf("subscribe %q: timeout", r.Filter)
 		}
 		if err := st.Error(); err != nil {
-			return true, fmt.Errorf("subscribe %q: %w", r.Filter, err)
+			return false, fmt.Errorf("subscribe %q: %w", r.Filter, err)
+		}
+		// [MQTT-3.9.3] return code 0x80: the server refused the subscription.
+		if codes := st.(*mqtt.SubscribeToken).Result(); codes[r.Filter] == 0x80 {
+			return false, fmt.Errorf("subscribe %q: refused by the server", r.Filter)
 		}
 	}
 	f.setState(stateUp, "")
