@@ -11,9 +11,12 @@ import (
 type Config struct {
 	Listeners []Listener // [[broker.listeners]]
 
-	PasswordFile   string // password_file: "user:hash" lines (see auth.SetPassword); "" = no passwords
-	ACLFile        string // acl_file: Mosquitto-like ACL; "" = every client may use every topic
-	AllowAnonymous bool   // allow_anonymous: clients without a user name on any listener
+	PasswordFile string // password_file: "user:hash" lines (see auth.SetPassword); "" = no passwords
+	ACLFile      string // acl_file: Mosquitto-like ACL; "" = every client may use every topic
+	// AllowAnonymous (allow_anonymous) accepts clients without a user name on
+	// every listener. When false, they are accepted only on loopback
+	// listeners and only while no password file is configured.
+	AllowAnonymous bool
 
 	SysInterval time.Duration // sys_interval: period of the $SYS topics; 0 = off
 

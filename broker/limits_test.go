@@ -207,3 +207,20 @@ func TestRunStopsOnCancel(t *testing.T) {
 		t.Errorf("Publish after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestQueueBytesLimit: a session queue is bounded in bytes too.
+func TestQueueBytesLimit(t *testing.T) {
+	b := newTestBroker(t, Config{MaxQueuedBytes: 100})
+	c := pipeClient(t, b)
+	c.connect(&packet.Connect{ClientID: "c"}, false)
+	c.subscribe(1, "q", 1)
+	c.send(&packet.Disconnect{})
+	c.expectClosed()
+	waitFor(t, "disconnect", func() bool { return b.Stats().ClientsConnected == 0 })
+	for range 10 { // 1 + 30 bytes each: three fit in 100
+		b.Publish(t.Context(), gateway.Message{Topic: "q", Payload: bytes.Repeat([]byte("x"), 30), QoS: 1})
+	}
+	if d := b.Stats().Dropped; d != 7 {
+		t.Errorf("Dropped = %d, want 7", d)
+	}
+}
