@@ -46,7 +46,7 @@ type Listener struct {
 const (
 	DefaultMaxPacketSize     = 1 << 20
 	DefaultMaxQueuedMessages = 1000
-	DefaultMaxQueuedBytes    = 16 << 20
+	DefaultMaxQueuedBytes    = 4 << 20
 	DefaultMaxInflight       = 32
 	DefaultWSPath            = "/mqtt"
 )

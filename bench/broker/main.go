@@ -33,6 +33,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
 	fs.IntVar(&cfg.MaxInflight, "max-inflight", broker.DefaultMaxInflight, "max in-flight QoS 1/2 messages per client")
 	fs.IntVar(&cfg.MaxQueuedMessages, "max-queued", broker.DefaultMaxQueuedMessages, "max queued messages per session")
+	fs.IntVar(&cfg.MaxQueuedBytes, "max-queued-bytes", 64<<20, "max queued bytes per session")
 	fs.StringVar(&cfg.PersistencePath, "db", "", "SQLite persistence path (empty: memory only)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
