@@ -37,6 +37,9 @@ type Broker struct {
 	authn auth.Authenticator // nil: user names are not checked
 	authz auth.Authorizer    // nil: every topic is allowed
 	store *store.Store       // nil: nothing persists
+	// clientPublish, when set, sees each message a network client
+	// publishes (see SetClientPublishHook).
+	clientPublish func(gateway.Message)
 
 	mu       sync.Mutex // guards sessions
 	sessions map[string]*session
@@ -133,6 +136,14 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 // SetAuthenticator replaces the password-file authenticator (nil: accept
 // every user name). Call it before Start.
 func (b *Broker) SetAuthenticator(a auth.Authenticator) { b.authn = a }
+
+// SetClientPublishHook sets fn to be called with every message a network
+// client publishes and the ACL allows (once per QoS 2 packet id), before it
+// is routed; in-process Publish calls do not reach it. The gateway uses it to
+// hand local clients' messages on forwarded topics to the upstream buffer.
+// fn runs on the client's connection goroutine: it must not block. fn must
+// not modify the payload. Call it before Start.
+func (b *Broker) SetClientPublishHook(fn func(gateway.Message)) { b.clientPublish = fn }
 
 // SetAuthorizer replaces the ACL-file authorizer (nil: allow everything).
 // Call it before Start.

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/broker/auth"
 	"github.com/edgegw/gateway/broker/packet"
 	"github.com/edgegw/gateway/broker/topic"
@@ -305,6 +306,9 @@ func (c *conn) handlePublish(p *packet.Publish) {
 	b := c.b
 	ok := c.allowPublish(p.Topic)
 	m := &message{topic: p.Topic, payload: p.Payload, qos: p.QoS, retain: p.Retain}
+	if ok && b.clientPublish != nil && (p.QoS < 2 || !c.sess.seenRx2(p.PacketID)) {
+		b.clientPublish(gateway.Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain, Time: time.Now()})
+	}
 	switch p.QoS {
 	case 0:
 		if ok {

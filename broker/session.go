@@ -198,3 +198,12 @@ func toStored(m *message) store.Message {
 func hasWildcard(filter string) bool { return strings.ContainsAny(filter, "+#") }
 
 func matchFilter(filter, name string) bool { return topic.Match(filter, name) }
+
+// seenRx2 reports whether a QoS 2 PUBLISH with this packet id was received
+// and not yet released (a resend).
+func (s *session) seenRx2(id uint16) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, seen := s.rx2[id]
+	return seen
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,12 +22,17 @@ func startDemo(t *testing.T) (port string, messages *lineWriter) {
 
 // startDemoWeb is startDemo that also returns the status page's address.
 func startDemoWeb(t *testing.T) (port, web string, messages *lineWriter) {
+	return startDemoIn(t, t.TempDir())
+}
+
+// startDemoIn is startDemoWeb with the demo's data in dataDir.
+func startDemoIn(t *testing.T, dataDir string) (port, web string, messages *lineWriter) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	stdout, stderr := newLineWriter(), newLineWriter()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--mqtt", "127.0.0.1:0", "--web", "127.0.0.1:0"}, stdout, stderr)
+		done <- run(ctx, []string{"demo", "--data-dir", dataDir, "--mqtt", "127.0.0.1:0", "--web", "127.0.0.1:0"}, stdout, stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -177,5 +183,38 @@ func TestDemoStatusPage(t *testing.T) {
 	}
 	if m := get("/metrics"); !strings.Contains(m, "buffer") || !strings.Contains(m, "device") {
 		t.Errorf("metrics lack buffer or device series:\n%.2000s", m)
+	}
+}
+
+// TestLocalClientMessagesAreBuffered: a local MQTT client (mosquitto_pub)
+// publishing on a forwarded topic gets its message into the upstream buffer
+// with the remote topic, like the pipeline's readings; other topics do not.
+func TestLocalClientMessagesAreBuffered(t *testing.T) {
+	pub := needTool(t, "mosquitto_pub")
+	dataDir := t.TempDir()
+	port, _, _ := startDemoIn(t, dataDir)
+	for _, topic := range []string{"demo/meter/local-client", "elsewhere/not-forwarded"} {
+		if out, err := exec.Command(pub, "-h", "127.0.0.1", "-p", port, "-t", topic, "-q", "1", "-m", "from-a-client").CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+		}
+	}
+	deadline := time.After(20 * time.Second)
+	for {
+		var out strings.Builder
+		err := run(t.Context(), []string{"buffer", "--db", filepath.Join(dataDir, "buffer.db"), "list", "--limit", "100000"}, &out, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out.String(), "sites/demo/demo/meter/local-client") {
+			if strings.Contains(out.String(), "not-forwarded") {
+				t.Errorf("a message on a topic no forward rule matches was buffered:\n%s", out.String())
+			}
+			return
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("the local client's message never reached the buffer:\n%s", out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }

@@ -93,9 +93,6 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 		return err
 	}
 	defer func() { err = errors.Join(err, b.Close()) }()
-	if err := b.Start(ctx); err != nil {
-		return err
-	}
 
 	// Readings go to the buffer first (when they are to be forwarded), so a
 	// message is durable before anyone sees it, then to the local broker.
@@ -119,7 +116,20 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 			err = errors.Join(err, buf.Close())
 		}()
 		rules := forwardRules(cfg)
-		sinks = append(sinks, upstream.Filter(rules, buf))
+		toBuffer := upstream.Filter(rules, buf)
+		sinks = append(sinks, toBuffer)
+		// Local MQTT clients' messages on forwarded topics go to the buffer too.
+		var filters []string
+		for _, r := range rules {
+			filters = append(filters, r.Filter)
+		}
+		lf := newLocalForwarder(log, filters, toBuffer)
+		b.SetClientPublishHook(lf.enqueue)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lf.run(bgCtx)
+		}()
 		if cfg.Upstream.URL != "" {
 			fwd, err = upstream.New(upstreamConfig(cfg), buf, b, log)
 			if err != nil {
@@ -134,6 +144,10 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 			log.Warn("upstream url is empty: messages matching [[upstream.forward]] are kept in the buffer until one is configured",
 				"buffer", bufferPath(cfg))
 		}
+	}
+	// Listen only now: the publish hook is set, the buffer is open.
+	if err := b.Start(ctx); err != nil {
+		return err
 	}
 	sinks = append(sinks, b)
 	if opt.print {
