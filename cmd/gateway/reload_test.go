@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -105,5 +108,99 @@ interval = "5ms"
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReloadOnSIGHUP runs the real binary: `gateway run -c FILE`, the file
+// changes, SIGHUP (what `systemctl reload` sends) applies it.
+func TestReloadOnSIGHUP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "gateway")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	path := filepath.Join(dir, "config.toml")
+	cfg := func(topic string) string {
+		return `[gateway]
+name = "h"
+data_dir = "` + filepath.Join(dir, "data") + `"
+[web]
+address = ""
+[[devices]]
+name = "d"
+driver = "sim"
+interval = "10ms"
+payload = "value"
+topic = "` + topic + `"
+  [[devices.points]]
+  name = "n"
+  wave = "counter"
+`
+	}
+	if err := os.WriteFile(path, []byte(cfg("before/{point}")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "-c", path, "--print")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // already exited when the test passes
+	lines := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+		close(lines)
+	}()
+	waitPrefix := func(p string) {
+		t.Helper()
+		deadline := time.After(20 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("gateway exited waiting for %s:\n%s", p, &stderr)
+				}
+				if strings.HasPrefix(l, p) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no line starting %q:\n%s", p, &stderr)
+			}
+		}
+	}
+	waitPrefix("before/n ")
+	if err := os.WriteFile(path, []byte(cfg("after/{point}")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitPrefix("after/n ")
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range lines { // keep the pipe drained until exit
+		}
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, &stderr)
+	}
+	if strings.Count(stderr.String(), `msg="device up" component=pipeline device=d`) != 1 {
+		t.Errorf("the device restarted on a topic change:\n%s", &stderr)
 	}
 }
