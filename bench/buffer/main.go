@@ -45,15 +45,16 @@ func main() {
 }
 
 type options struct {
-	n          int
-	publishers int
-	inflight   int
-	topics     int
-	runs       int
-	flush      time.Duration
-	steady     time.Duration
-	points     int
-	dir        string
+	n              int
+	publishers     int
+	inflight       int
+	topics         int
+	runs           int
+	bridgeInflight int
+	flush          time.Duration
+	steady         time.Duration
+	points         int
+	dir            string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -63,6 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.n, "n", 100000, "messages in the backlog")
 	fs.IntVar(&o.publishers, "publishers", 1000, "concurrent publishers during ingest")
 	fs.IntVar(&o.inflight, "inflight", 100, "in-flight window (ours and mosquitto's max_inflight_messages)")
+	fs.IntVar(&o.bridgeInflight, "bridge-inflight", 0, "mosquitto bridge max_inflight_messages (0: same as -inflight)")
 	fs.IntVar(&o.topics, "topics", 50, "topics")
 	fs.IntVar(&o.runs, "runs", 3, "rounds of ingest + drain for each (the median is reported)")
 	fs.DurationVar(&o.steady, "steady", 60*time.Second, "steady-state run (0: skip)")
@@ -83,6 +85,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if o.bridgeInflight == 0 {
+		o.bridgeInflight = o.inflight
 	}
 	if o.dir == "" {
 		d, err := os.MkdirTemp("", "bench-buffer-")
@@ -133,7 +138,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "| drain %d buffered, ours (inflight %d) | %.0f msg/s (first to last %s; %s after uplink restored) | >= 20000 msg/s |\n",
 			o.n, o.inflight, ours.drainRate, ours.drain.Round(time.Millisecond), ours.total.Round(time.Millisecond))
 		fmt.Fprintf(stdout, "| drain %d queued, mosquitto bridge (max_inflight %d, in RAM) | %.0f msg/s (first to last %s; %s after uplink restored) | |\n",
-			o.n, o.inflight, theirs.drainRate, theirs.drain.Round(time.Millisecond), theirs.total.Round(time.Millisecond))
+			o.n, o.bridgeInflight, theirs.drainRate, theirs.drain.Round(time.Millisecond), theirs.total.Round(time.Millisecond))
 		fmt.Fprintf(stdout, "| drain ratio ours / mosquitto bridge (medians) | %.2fx | >= 0.8x |\n", ours.drainRate/theirs.drainRate)
 	}
 	if o.steady > 0 {
@@ -498,7 +503,7 @@ restart_timeout 1
 try_private false
 notifications false
 bridge_protocol_version mqttv311
-`, b.o.inflight, p.addr())
+`, b.o.bridgeInflight, p.addr())
 	if err := b.startMosquitto("local-bridge", portA, conf); err != nil {
 		return nil, err
 	}
