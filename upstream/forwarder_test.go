@@ -337,18 +337,95 @@ func TestCrash(t *testing.T) {
 
 const crashTopics, crashN = 20, 100
 
-// crashChild runs a gateway whose upstream is down, publishes a backlog,
-// says "ready" and waits to be killed.
+// TestCrashWhileDraining kills -9 a gateway in the middle of draining a
+// backlog to a running upstream (paced by max_rate); after the restart
+// everything arrives, in order per topic (duplicates only from the window).
+func TestCrashWhileDraining(t *testing.T) {
+	if env := os.Getenv("UPSTREAM_CRASH_CHILD"); env != "" {
+		crashChild(env)
+		return
+	}
+	up := newMosquitto(t, 0, "")
+	up.start()
+	rec := subscribe(t, up.url(), "#")
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashWhileDraining$")
+	cmd.Env = append(os.Environ(), "UPSTREAM_CRASH_CHILD="+path+"|"+up.url()+"|500")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // killed below already
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && sc.Text() != "ready" {
+	}
+	rec.wait(t, 50, 10*time.Second) // draining has started
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait() // the error only says it was killed
+	before := len(rec.snapshot())
+	if before >= crashTopics*crashN {
+		t.Fatalf("the child drained everything (%d) before it was killed", before)
+	}
+	g := startGW(t, path, testConfig(up.url()), nil, nil)
+	deadline := time.Now().Add(60 * time.Second)
+	var remote []string
+	for i := range crashTopics {
+		remote = append(remote, fmt.Sprintf("edge/gw1/site/crash%d", i))
+	}
+	for {
+		g.waitEmpty(t)
+		got := rec.snapshot()
+		if complete(got, crashTopics*crashN) {
+			t.Logf("%d arrived before the kill, %d in all", before, len(got))
+			checkInOrder(t, got, remote, crashN)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d distinct of %d upstream", distinct(got), crashTopics*crashN)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition
+	}
+}
+
+func distinct(got []recMsg) int {
+	seen := map[recMsg]bool{}
+	for _, m := range got {
+		seen[m] = true
+	}
+	return len(seen)
+}
+
+func complete(got []recMsg, n int) bool { return distinct(got) >= n }
+
+// crashChild runs a gateway, publishes a backlog, says "ready" and waits to
+// be killed. env is "path|url" (upstream down) or "path|url|max_rate".
 func crashChild(env string) {
 	path, url, _ := strings.Cut(env, "|")
+	url, rate, _ := strings.Cut(url, "|")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	buf, err := buffer.Open(context.Background(), buffer.Default(path), log)
+	bcfg := buffer.Default(path)
+	if rate != "" {
+		bcfg.FlushInterval = 5 * time.Millisecond // commit the held backlog quickly
+	}
+	buf, err := buffer.Open(context.Background(), bcfg, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
 	cfg := testConfig(url)
-	fwd, err := upstream.New(cfg, buf, nil, log)
+	cfg.MaxRate, _ = strconv.ParseFloat(rate, 64) // "": unlimited
+	// With a rate, the drain is held until the whole backlog is accepted.
+	gq := &gatedQueue{Buffer: buf, gate: make(chan struct{})}
+	if rate == "" {
+		close(gq.gate)
+	}
+	fwd, err := upstream.New(cfg, gq, nil, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -368,6 +445,9 @@ func crashChild(env string) {
 		})
 	}
 	wg.Wait()
+	if rate != "" {
+		gq.release()
+	}
 	fmt.Println("ready")
 	select {}
 }
