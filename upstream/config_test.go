@@ -100,13 +100,18 @@ func TestFilter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := "[{r/site/a/temp 2} {site/a/hum 1}]"
+	want := "[{site/a/temp 2} {site/a/hum 1}]" // the forwarder maps the topic when it publishes
 	var have []string
 	for _, m := range got {
 		have = append(have, fmt.Sprintf("{%s %d}", m.Topic, m.QoS))
 	}
 	if s := "[" + strings.Join(have, " ") + "]"; s != want {
 		t.Errorf("forwarded %s, want %s", s, want)
+	}
+	for _, tt := range []struct{ local, remote string }{{"site/a/temp", "r/site/a/temp"}, {"site/a/hum", "site/a/hum"}, {"gone/x", "gone/x"}} {
+		if got, _ := remoteTopic([]ForwardRule{{Filter: "site/+/temp", RemotePrefix: "r"}, {Filter: "site/#"}}, tt.local); got != tt.remote {
+			t.Errorf("remoteTopic(%q) = %q, want %q", tt.local, got, tt.remote)
+		}
 	}
 	if err := Filter(nil, next).Publish(t.Context(), gateway.Message{Topic: "a"}); err != nil || len(got) != 2 {
 		t.Errorf("no rules: forwarded %d, err %v; want nothing", len(got)-2, err)

@@ -70,6 +70,7 @@ func newBufferedConn(conn net.Conn) *bufferedConn {
 	return c
 }
 
+// Read reads through the buffer.
 func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // Write queues p for the writer goroutine.

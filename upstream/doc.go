@@ -10,5 +10,7 @@
 // (at-least-once; duplicates are limited to the in-flight window).
 //
 // Filter wraps the queue as a gateway.Sink that accepts only messages matching
-// a forward rule and rewrites their topic and QoS.
+// a forward rule, with the rule's QoS. The queue keeps local topics (so
+// `gateway buffer list` and the drop counters speak the gateway's own topic
+// names); the forwarder maps them to remote topics as it publishes.
 package upstream

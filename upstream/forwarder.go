@@ -265,12 +265,18 @@ func (f *Forwarder) publish(ctx context.Context, cancel context.CancelCauseFunc,
 	})
 	var pace pacer
 	pace.interval = rateInterval(f.cfg.MaxRate)
+	warned := false
 	for b := range batches {
 		for i, m := range b.msgs {
 			if err := pace.wait(ctx); err != nil {
 				return
 			}
-			tok := client.Publish(m.Topic, m.QoS, m.Retain, m.Payload)
+			topic, ok := remoteTopic(f.cfg.Forward, m.Topic)
+			if !ok && !warned {
+				warned = true // once per connection
+				f.log.Warn("queued message matches no forward rule (the rules changed?): sent with its local topic", "topic", m.Topic)
+			}
+			tok := client.Publish(topic, m.QoS, m.Retain, m.Payload)
 			select {
 			case window <- inflight{id: b.ids[i], tok: tok}:
 			case <-ctx.Done():

@@ -458,8 +458,8 @@ func TestCapDropsOldest(t *testing.T) {
 	up := newMosquitto(t, 0, "")
 	path := filepath.Join(t.TempDir(), "buffer.db")
 	bcfg := buffer.Default(path)
-	// "edge/gw1/site/cap/x" + 4-digit payload
-	size := int64(len("edge/gw1/site/cap/x") + 4 + buffer.RowOverhead)
+	// "site/cap/x" (the queue keeps the local topic) + 4-digit payload
+	size := int64(len("site/cap/x") + 4 + buffer.RowOverhead)
 	bcfg.MaxBytes = 100 * size
 	gq := &gatedQueue{gate: make(chan struct{})} // held until the subscriber is on
 	g := startGWWith(t, bcfg, testConfig(up.url()), nil, func(b *buffer.Buffer) upstream.Queue { gq.Buffer = b; return gq })
@@ -473,8 +473,8 @@ func TestCapDropsOldest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Drops != 900 || s.DropsByPrefix["edge/gw1"] != 900 || s.Depth != 100 {
-		t.Errorf("stats: got drops %d (%v) depth %d, want 900 under edge/gw1 and 100", s.Drops, s.DropsByPrefix, s.Depth)
+	if s.Drops != 900 || s.DropsByPrefix["site/cap"] != 900 || s.Depth != 100 {
+		t.Errorf("stats: got drops %d (%v) depth %d, want 900 under site/cap and 100", s.Drops, s.DropsByPrefix, s.Depth)
 	}
 	up.start() // not started before: the uplink was down
 	rec := subscribe(t, up.url(), "#")

@@ -81,20 +81,40 @@ var _ gateway.Sink = filterSink{}
 
 // Filter returns a Sink that passes to next (the durable queue) only the
 // messages matching a forward rule (the first that matches), with the rule's
-// remote topic and QoS; other messages are accepted and not forwarded. With no
-// rules nothing is forwarded.
+// QoS; other messages are accepted and not forwarded. With no rules nothing
+// is forwarded. The queue keeps the local topic (what `gateway buffer list`
+// shows and drops are counted by); the forwarder maps it to the remote topic
+// when it publishes.
 func Filter(rules []ForwardRule, next gateway.Sink) gateway.Sink {
 	return filterSink{rules: rules, next: next}
 }
 
 // Publish forwards m if a rule matches it.
 func (f filterSink) Publish(ctx context.Context, m gateway.Message) error {
-	for _, r := range f.rules {
-		if matchTopic(r.Filter, m.Topic) {
-			m.Topic = r.remoteTopic(m.Topic)
-			m.QoS = qosOf(r.QoS)
-			return f.next.Publish(ctx, m)
-		}
+	if r, ok := matchRule(f.rules, m.Topic); ok {
+		m.QoS = qosOf(r.QoS)
+		return f.next.Publish(ctx, m)
 	}
 	return nil
+}
+
+// matchRule returns the first rule whose filter matches topic.
+func matchRule(rules []ForwardRule, topic string) (ForwardRule, bool) {
+	for _, r := range rules {
+		if matchTopic(r.Filter, topic) {
+			return r, true
+		}
+	}
+	return ForwardRule{}, false
+}
+
+// remoteTopic maps a queued (local) topic to the upstream topic by the first
+// matching rule. A topic no rule matches any more (the rules changed since it
+// was queued) is sent unchanged rather than dropped: it was accepted for
+// forwarding.
+func remoteTopic(rules []ForwardRule, local string) (string, bool) {
+	if r, ok := matchRule(rules, local); ok {
+		return r.remoteTopic(local), true
+	}
+	return local, false
 }
