@@ -116,8 +116,11 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 			err = errors.Join(err, buf.Close())
 		}()
 		rules := forwardRules(cfg)
+		// The pipeline appends without waiting for each commit (one message
+		// at a time, that wait would cap it at one per upstream round trip);
+		// local clients' messages wait, spread over the forwarder's workers.
 		toBuffer := upstream.Filter(rules, buf)
-		sinks = append(sinks, toBuffer)
+		sinks = append(sinks, upstream.Filter(rules, buf.Async()))
 		// Local MQTT clients' messages on forwarded topics go to the buffer too.
 		var filters []string
 		for _, r := range rules {
