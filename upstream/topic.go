@@ -7,27 +7,8 @@ import (
 	"github.com/edgegw/gateway"
 )
 
-// matchTopic reports whether topic matches the MQTT topic filter ([MQTT-4.7.1-2],
-// [MQTT-4.7.1-3]); a leading wildcard does not match "$" topics ([MQTT-4.7.2-1]).
-func matchTopic(filter, topic string) bool {
-	if strings.HasPrefix(topic, "$") && (strings.HasPrefix(filter, "+") || strings.HasPrefix(filter, "#")) {
-		return false
-	}
-	for {
-		f, frest, fmore := strings.Cut(filter, "/")
-		if f == "#" {
-			return true
-		}
-		t, trest, tmore := strings.Cut(topic, "/")
-		if f != "+" && f != t {
-			return false
-		}
-		if !fmore || !tmore {
-			return fmore == tmore || (fmore && frest == "#")
-		}
-		filter, topic = frest, trest
-	}
-}
+// matchTopic is gateway.MatchTopic.
+func matchTopic(filter, topic string) bool { return gateway.MatchTopic(filter, topic) }
 
 // join joins a prefix and a topic with "/" (no separator for an empty prefix
 // or one ending in "/").
