@@ -246,7 +246,7 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return err
 		}
-		b.stats.bytesIn.Add(uint64(1 + len(body) + varintLen(len(body))))
+		b.stats.bytesIn.Add(uint64(1 + len(body) + packet.VarintLen(len(body))))
 		p, err := packet.Decode(first, body)
 		if err != nil {
 			return err // [MQTT-4.8.0-1] close on a protocol violation
@@ -288,18 +288,6 @@ func (c *conn) readLoop() error {
 			c.writeInline()
 		}
 	}
-}
-
-func varintLen(n int) int {
-	switch {
-	case n < 128:
-		return 1
-	case n < 16384:
-		return 2
-	case n < 2097152:
-		return 3
-	}
-	return 4
 }
 
 func (c *conn) handlePublish(p *packet.Publish) {

@@ -103,10 +103,12 @@ func (p *Publish) Append(dst []byte) []byte {
 // Size returns the encoded size of p in bytes.
 func (p *Publish) Size() int {
 	r := p.remaining()
-	return 1 + varintLen(r) + r
+	return 1 + VarintLen(r) + r
 }
 
-func varintLen(n int) int {
+// VarintLen returns how many bytes AppendVarint uses for n: the size of a
+// Remaining Length field [MQTT-2.2.3].
+func VarintLen(n int) int {
 	switch {
 	case n < 128:
 		return 1

@@ -72,8 +72,8 @@ func TestRemainingLength(t *testing.T) {
 		if err != nil || n != tc.n || size != len(tc.enc) {
 			t.Errorf("DecodeVarint(%x) = %d, %d, %v; want %d, %d", tc.enc, n, size, err, tc.n, len(tc.enc))
 		}
-		if got := varintLen(tc.n); got != len(tc.enc) {
-			t.Errorf("varintLen(%d) = %d, want %d", tc.n, got, len(tc.enc))
+		if got := VarintLen(tc.n); got != len(tc.enc) {
+			t.Errorf("VarintLen(%d) = %d, want %d", tc.n, got, len(tc.enc))
 		}
 	}
 	// A fifth length byte is malformed.
