@@ -114,14 +114,8 @@ interval = "5ms"
 // TestReloadOnSIGHUP runs the real binary: `gateway run -c FILE`, the file
 // changes, SIGHUP (what `systemctl reload` sends) applies it.
 func TestReloadOnSIGHUP(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
+	bin := gatewayBinary(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "gateway")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	path := filepath.Join(dir, "config.toml")
 	cfg := func(topic string) string {
 		return `[gateway]
