@@ -39,7 +39,7 @@ type Broker struct {
 	store *store.Store       // nil: nothing persists
 	// clientPublish, when set, sees each message a network client
 	// publishes (see SetClientPublishHook).
-	clientPublish func(gateway.Message)
+	clientPublish PublishHook
 
 	mu       sync.Mutex // guards sessions
 	sessions map[string]*session
@@ -137,13 +137,29 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 // every user name). Call it before Start.
 func (b *Broker) SetAuthenticator(a auth.Authenticator) { b.authn = a }
 
+// PublishHook sees a message a network client published. It runs on the
+// client's connection goroutine: it must not block, and must not modify or
+// keep m.Payload (copy it).
+//
+// Returning true takes the message into the hook's own safekeeping (the
+// gateway appends it to the upstream buffer): the broker then holds the
+// client's acknowledgement (PUBACK for QoS 1, PUBREC for QoS 2) until done
+// is called, so that the client counts the message as delivered only once
+// it is stored. done(nil) sends the acknowledgement; done(err) logs err and
+// closes the client's connection without it, so the client publishes again
+// after reconnecting ([MQTT-4.4.0-1] for a session it resumes). done must
+// be called exactly once, from any goroutine, possibly before the hook
+// returns; for QoS 0 it does nothing. The message is routed to local
+// subscribers at once either way. Returning false leaves the message alone
+// and done unused.
+type PublishHook func(m gateway.Message, done func(error)) (hold bool)
+
 // SetClientPublishHook sets fn to be called with every message a network
 // client publishes and the ACL allows (once per QoS 2 packet id), before it
 // is routed; in-process Publish calls do not reach it. The gateway uses it to
 // hand local clients' messages on forwarded topics to the upstream buffer.
-// fn runs on the client's connection goroutine: it must not block. fn must
-// not modify the payload. Call it before Start.
-func (b *Broker) SetClientPublishHook(fn func(gateway.Message)) { b.clientPublish = fn }
+// Call it before Start.
+func (b *Broker) SetClientPublishHook(fn PublishHook) { b.clientPublish = fn }
 
 // SetAuthorizer replaces the ACL-file authorizer (nil: allow everything).
 // Call it before Start.

@@ -294,8 +294,10 @@ func (c *conn) handlePublish(p *packet.Publish) {
 	b := c.b
 	ok := c.allowPublish(p.Topic)
 	m := &message{topic: p.Topic, payload: p.Payload, qos: p.QoS, retain: p.Retain}
+	held := false
 	if ok && b.clientPublish != nil && (p.QoS < 2 || !c.sess.seenRx2(p.PacketID)) {
-		b.clientPublish(gateway.Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain, Time: time.Now()})
+		gm := gateway.Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain, Time: time.Now()}
+		held = b.clientPublish(gm, c.ackWhenStored(p))
 	}
 	switch p.QoS {
 	case 0:
@@ -306,7 +308,9 @@ func (c *conn) handlePublish(p *packet.Publish) {
 		if ok && b.route(m) {
 			b.store.Flush() // acknowledge only what is committed
 		}
-		c.send(&packet.Puback{PacketID: p.PacketID}) // [MQTT-4.3.2-2]
+		if !held {
+			c.send(&packet.Puback{PacketID: p.PacketID}) // [MQTT-4.3.2-2]
+		}
 	case 2:
 		// [MQTT-4.3.3-2] method B: deliver on PUBLISH, then ignore the
 		// same packet id until PUBREL.
@@ -320,7 +324,45 @@ func (c *conn) handlePublish(p *packet.Publish) {
 		if ok && !seen && b.route(m) {
 			b.store.Flush() // acknowledge only what is committed
 		}
-		c.send(&packet.Pubrec{PacketID: p.PacketID})
+		if !held {
+			c.send(&packet.Pubrec{PacketID: p.PacketID})
+		}
+	}
+}
+
+// ackWhenStored returns the done function for the publish hook: it sends
+// the acknowledgement of p once the hook has stored the message, or closes
+// the connection without it when storing failed. It may run on any
+// goroutine, so it queues the packet itself rather than through send.
+func (c *conn) ackWhenStored(p *packet.Publish) func(error) {
+	if p.QoS == 0 {
+		return func(error) {}
+	}
+	id, qos, topic := p.PacketID, p.QoS, p.Topic // not p: its payload is the read buffer's
+	var once sync.Once
+	return func(err error) {
+		once.Do(func() {
+			if err != nil {
+				if qos == 2 {
+					// Forget the packet id, so that the resend is taken again.
+					c.sess.mu.Lock()
+					delete(c.sess.rx2, id)
+					c.sess.mu.Unlock()
+				}
+				c.log.Error("publish not acknowledged: the message could not be stored; closing the connection so the client sends it again",
+					"topic", topic, "qos", qos, "err", err)
+				c.closeWith(fmt.Errorf("publish %q not stored: %w", topic, err))
+				return
+			}
+			var ack packet.Packet = &packet.Puback{PacketID: id} // [MQTT-4.3.2-2]
+			if qos == 2 {
+				ack = &packet.Pubrec{PacketID: id} // [MQTT-4.3.3-2]
+			}
+			c.ctrlMu.Lock()
+			c.ctrl = ack.Append(c.ctrl)
+			c.ctrlMu.Unlock()
+			c.wakeWriter()
+		})
 	}
 }
 

@@ -1,21 +1,24 @@
 package broker
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/broker/packet"
 )
 
 // TestClientPublishHook: messages from network clients reach the hook once
-// (QoS 0, 1 and 2); in-process publishes do not.
+// (QoS 0, 1 and 2); in-process publishes do not. A hook that does not hold
+// the message leaves the acknowledgements alone.
 func TestClientPublishHook(t *testing.T) {
 	b, err := New(Config{Listeners: []Listener{{Address: "127.0.0.1:0", Protocol: "mqtt"}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan gateway.Message, 10)
-	b.SetClientPublishHook(func(m gateway.Message) { got <- m })
+	b.SetClientPublishHook(func(m gateway.Message, _ func(error)) bool { got <- m; return false })
 	if err := b.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -40,4 +43,94 @@ func TestClientPublishHook(t *testing.T) {
 		t.Errorf("unexpected hook call: %+v", m)
 	default:
 	}
+}
+
+// holdingHook returns a hook that holds every message and hands its done
+// function to the test.
+func holdingHook() (PublishHook, chan func(error)) {
+	dones := make(chan func(error), 10)
+	return func(m gateway.Message, done func(error)) bool {
+		dones <- done
+		return true
+	}, dones
+}
+
+func nextDone(t *testing.T, dones chan func(error)) func(error) {
+	t.Helper()
+	select {
+	case d := <-dones:
+		return d
+	case <-time.After(testTimeout):
+		t.Fatal("hook not called")
+		return nil
+	}
+}
+
+// TestPublishHookHoldsAck: while the hook holds a message, the client gets
+// no PUBACK/PUBREC (a PINGRESP sent after it overtakes it), local
+// subscribers get the message at once, and done(nil) releases the
+// acknowledgement.
+func TestPublishHookHoldsAck(t *testing.T) {
+	b, err := New(Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook, dones := holdingHook()
+	b.SetClientPublishHook(hook)
+	t.Cleanup(func() { b.Close() })
+
+	sub := pipeClient(t, b)
+	sub.connect(&packet.Connect{ClientID: "sub", CleanSession: true}, false)
+	sub.subscribe(1, "site/#", 0)
+	pub := pipeClient(t, b)
+	pub.connect(&packet.Connect{ClientID: "pub", CleanSession: true}, false)
+
+	pub.send(&packet.Publish{Topic: "site/a", QoS: 1, PacketID: 7, Payload: []byte("1")})
+	done := nextDone(t, dones)
+	sub.expect(&packet.Publish{Topic: "site/a", Payload: []byte("1")})
+	pub.send(&packet.Pingreq{})
+	pub.expect(&packet.Pingresp{}) // the PUBACK is still held
+	done(nil)
+	pub.expect(&packet.Puback{PacketID: 7})
+	done(nil) // a second call does nothing
+
+	pub.send(&packet.Publish{Topic: "site/b", QoS: 2, PacketID: 8, Payload: []byte("2")})
+	done = nextDone(t, dones)
+	sub.expect(&packet.Publish{Topic: "site/b", Payload: []byte("2")})
+	pub.send(&packet.Pingreq{})
+	pub.expect(&packet.Pingresp{})
+	done(nil)
+	pub.expect(&packet.Pubrec{PacketID: 8})
+	pub.send(&packet.Pubrel{PacketID: 8})
+	pub.expect(&packet.Pubcomp{PacketID: 8})
+
+	// QoS 0 has nothing to hold.
+	pub.send(&packet.Publish{Topic: "site/c", Payload: []byte("3")})
+	nextDone(t, dones)(nil)
+	sub.expect(&packet.Publish{Topic: "site/c", Payload: []byte("3")})
+}
+
+// TestPublishHookStoreFailure: done(err) closes the connection without the
+// acknowledgement; the client's resend of a QoS 2 message after it resumes
+// its session reaches the hook again and is acknowledged once stored.
+func TestPublishHookStoreFailure(t *testing.T) {
+	b, err := New(Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook, dones := holdingHook()
+	b.SetClientPublishHook(hook)
+	t.Cleanup(func() { b.Close() })
+
+	c := pipeClient(t, b)
+	c.connect(&packet.Connect{ClientID: "pub", CleanSession: false}, false)
+	c.send(&packet.Publish{Topic: "site/a", QoS: 2, PacketID: 3, Payload: []byte("x")})
+	nextDone(t, dones)(errors.New("disk full"))
+	c.expectClosed()
+
+	c = pipeClient(t, b)
+	c.connect(&packet.Connect{ClientID: "pub", CleanSession: false}, true)
+	c.send(&packet.Publish{Topic: "site/a", QoS: 2, PacketID: 3, Dup: true, Payload: []byte("x")})
+	nextDone(t, dones)(nil)
+	c.expect(&packet.Pubrec{PacketID: 3})
 }
