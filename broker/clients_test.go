@@ -11,21 +11,9 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-)
 
-// needTool returns the path of an external client program. A missing
-// program fails the test, unless -short is given (then it skips).
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if testing.Short() {
-			t.Skipf("%s not installed", name)
-		}
-		t.Fatalf("%s not installed (Debian package mosquitto-clients): %v", name, err)
-	}
-	return p
-}
+	"github.com/edgegw/gateway/internal/mqtttest"
+)
 
 func hostPort(b *Broker, i int) (host, port string) {
 	a := b.Addrs()[i].String()
@@ -37,7 +25,7 @@ func hostPort(b *Broker, i int) (host, port string) {
 // combined output and error.
 func mosquittoPub(t *testing.T, b *Broker, args ...string) (string, error) {
 	t.Helper()
-	bin := needTool(t, "mosquitto_pub")
+	bin := mqtttest.NeedTool(t, "mosquitto_pub")
 	h, p := hostPort(b, 0)
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
@@ -57,7 +45,7 @@ type subProc struct {
 // kills it in t.Cleanup.
 func startMosquittoSub(t *testing.T, b *Broker, i int, args ...string) *subProc {
 	t.Helper()
-	bin := needTool(t, "mosquitto_sub")
+	bin := mqtttest.NeedTool(t, "mosquitto_sub")
 	h, p := hostPort(b, i)
 	before := b.stats.subPkts.Load()
 	cmd := exec.Command(bin, append([]string{"-h", h, "-p", p}, args...)...)
@@ -145,7 +133,7 @@ func tcpURL(b *Broker, i int) string { return "tcp://" + b.Addrs()[i].String() }
 // runTool runs an external client to completion (bounded by testTimeout).
 func runTool(t *testing.T, name string, args ...string) (string, error) {
 	t.Helper()
-	bin := needTool(t, name)
+	bin := mqtttest.NeedTool(t, name)
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()

@@ -1,22 +1,13 @@
 package broker
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/edgegw/gateway/broker/auth"
+	"github.com/edgegw/gateway/internal/mqtttest"
 )
 
 // TestMosquittoQoS2 sends QoS 2 messages with mosquitto_pub to
@@ -90,15 +81,6 @@ func TestMosquittoPersistentRestart(t *testing.T) {
 	s.expectLine(t, "d/1 queued")
 }
 
-func writeFile(t *testing.T, name, text string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // TestMosquittoAuthAndACL: a wrong password is refused with CONNACK 0x04,
 // anonymous clients with 0x05 when a password file is set, a denied
 // subscription gets 0x80 and a denied publish is dropped.
@@ -109,7 +91,7 @@ func TestMosquittoAuthAndACL(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	acl := writeFile(t, "acl", "user alice\ntopic readwrite alice/#\ntopic read shared/#\nuser bob\ntopic write shared/#\n")
+	acl := mqtttest.WriteFile(t, "acl", "user alice\ntopic readwrite alice/#\ntopic read shared/#\nuser bob\ntopic write shared/#\n")
 	b := newTestBroker(t, Config{PasswordFile: pw, ACLFile: acl})
 
 	out, err := mosquittoPub(t, b, "-u", "alice", "-P", "wrong", "-t", "alice/x", "-m", "x")
@@ -149,9 +131,9 @@ func TestMosquittoAuthAndACL(t *testing.T) {
 // TestMosquittoTLS connects mosquitto_sub and mosquitto_pub with --cafile
 // to an mqtts listener whose certificate the test signs.
 func TestMosquittoTLS(t *testing.T) {
-	dir := t.TempDir()
-	caFile, certFile, keyFile := makeTestPKI(t, dir)
-	b := newTestBroker(t, Config{Listeners: []Listener{{Address: "127.0.0.1:0", Protocol: "mqtts", CertFile: certFile, KeyFile: keyFile}}})
+	pki := mqtttest.NewPKI(t, "client")
+	caFile := pki.CA
+	b := newTestBroker(t, Config{Listeners: []Listener{{Address: "127.0.0.1:0", Protocol: "mqtts", CertFile: pki.ServerCert, KeyFile: pki.ServerKey}}})
 	sub := startMosquittoSub(t, b, 0, "--cafile", caFile, "-t", "tls/#", "-v")
 	_, p := hostPort(b, 0)
 	out, err := runTool(t, "mosquitto_pub", "-h", "127.0.0.1", "-p", p, "--cafile", caFile, "-t", "tls/x", "-q", "1", "-m", "secure")
@@ -160,93 +142,27 @@ func TestMosquittoTLS(t *testing.T) {
 	}
 	sub.expectLine(t, "tls/x secure")
 	// With another CA the client refuses the server.
-	otherCA, _, _ := makeTestPKI(t, t.TempDir())
+	otherCA := mqtttest.NewPKI(t, "client").CA
 	if out, err := runTool(t, "mosquitto_pub", "-h", "127.0.0.1", "-p", p, "--cafile", otherCA, "-t", "x", "-m", "x"); err == nil {
 		t.Errorf("TLS with the wrong CA succeeded: %s", out)
 	}
 }
 
-// makeTestPKI writes a CA and a server certificate for 127.0.0.1 and
-// localhost into dir, and a client certificate signed by the same CA as
-// client.pem and client.key.
-func makeTestPKI(t *testing.T, dir string) (caFile, certFile, keyFile string) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	srvDER, err := x509.CreateCertificate(rand.Reader, srv, caCert, &srvKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(srvKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cliKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cli := &x509.Certificate{
-		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "client"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	cliDER, err := x509.CreateCertificate(rand.Reader, cli, caCert, &cliKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cliKeyDER, err := x509.MarshalECPrivateKey(cliKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	write("client.pem", "CERTIFICATE", cliDER)
-	write("client.key", "EC PRIVATE KEY", cliKeyDER)
-	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER), write("server.key", "EC PRIVATE KEY", keyDER)
-}
-
 // TestMosquittoClientCert: with ca_file set, the mqtts listener requires a
 // client certificate signed by that CA.
 func TestMosquittoClientCert(t *testing.T) {
-	dir := t.TempDir()
-	caFile, certFile, keyFile := makeTestPKI(t, dir)
+	pki := mqtttest.NewPKI(t, "client")
+	caFile := pki.CA
 	b := newTestBroker(t, Config{Listeners: []Listener{{Address: "127.0.0.1:0", Protocol: "mqtts",
-		CertFile: certFile, KeyFile: keyFile, CAFile: caFile}}})
+		CertFile: pki.ServerCert, KeyFile: pki.ServerKey, CAFile: caFile}}})
 	_, p := hostPort(b, 0)
 	if out, err := runTool(t, "mosquitto_pub", "-h", "127.0.0.1", "-p", p, "--cafile", caFile, "-t", "x", "-m", "x"); err == nil {
 		t.Errorf("TLS without a client certificate succeeded: %s", out)
 	}
-	sub := startMosquittoSub(t, b, 0, "--cafile", caFile, "--cert", filepath.Join(dir, "client.pem"),
-		"--key", filepath.Join(dir, "client.key"), "-t", "c/#", "-v")
+	sub := startMosquittoSub(t, b, 0, "--cafile", caFile, "--cert", pki.ClientCert,
+		"--key", pki.ClientKey, "-t", "c/#", "-v")
 	out, err := runTool(t, "mosquitto_pub", "-h", "127.0.0.1", "-p", p, "--cafile", caFile,
-		"--cert", filepath.Join(dir, "client.pem"), "--key", filepath.Join(dir, "client.key"), "-t", "c/1", "-m", "mtls")
+		"--cert", pki.ClientCert, "--key", pki.ClientKey, "-t", "c/1", "-m", "mtls")
 	if err != nil {
 		t.Fatalf("mosquitto_pub with a client certificate: %v: %s", err, out)
 	}

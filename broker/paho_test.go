@@ -2,15 +2,15 @@ package broker
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgegw/gateway/internal/mqtttest"
 )
 
 // TestPahoQoS2ExactlyOnce: every QoS 2 message reaches the subscriber
@@ -186,17 +186,10 @@ func TestPahoWebSocket(t *testing.T) {
 
 // TestPahoWSS: the wss listener serves MQTT over WebSocket over TLS.
 func TestPahoWSS(t *testing.T) {
-	dir := t.TempDir()
-	caFile, certFile, keyFile := makeTestPKI(t, dir)
+	pki := mqtttest.NewPKI(t, "client")
 	b := newTestBroker(t, Config{Listeners: []Listener{{Address: "127.0.0.1:0", Protocol: "wss",
-		CertFile: certFile, KeyFile: keyFile, Path: "/ws"}}})
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	tlsCfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		CertFile: pki.ServerCert, KeyFile: pki.ServerKey, Path: "/ws"}}})
+	tlsCfg := pki.ClientTLS(t)
 	url := "wss://" + b.Addrs()[0].String() + "/ws"
 	got := make(chan string, 1)
 	c := pahoConnect(t, url, func(o *mqtt.ClientOptions) { o.SetTLSConfig(tlsCfg) })
@@ -206,7 +199,7 @@ func TestPahoWSS(t *testing.T) {
 		t.Errorf("got %q", s)
 	}
 	// TLS 1.1 is refused.
-	old := &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS11}
+	old := &tls.Config{RootCAs: tlsCfg.RootCAs, MaxVersion: tls.VersionTLS11}
 	if _, err := pahoTry(url, func(o *mqtt.ClientOptions) { o.SetTLSConfig(old) }); err == nil {
 		t.Error("TLS 1.1 client connected")
 	}

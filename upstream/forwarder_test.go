@@ -20,6 +20,7 @@ import (
 
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/buffer"
+	"github.com/edgegw/gateway/internal/mqtttest"
 	"github.com/edgegw/gateway/upstream"
 )
 
@@ -143,28 +144,28 @@ func publishPerTopic(t *testing.T, s gateway.Sink, topics []string, n int) {
 
 // checkInOrder checks that per topic, 1..n all arrived and the first
 // occurrences are in order (resends after a reconnect may repeat a window).
-func checkInOrder(t *testing.T, got []recMsg, topics []string, n int) {
+func checkInOrder(t *testing.T, got []mqtttest.Message, topics []string, n int) {
 	t.Helper()
 	seen := map[string]map[int]bool{}
 	last := map[string]int{}
 	dups := 0
 	for _, m := range got {
-		v, err := strconv.Atoi(m.payload)
+		v, err := strconv.Atoi(m.Payload)
 		if err != nil {
-			t.Fatalf("payload %q", m.payload)
+			t.Fatalf("payload %q", m.Payload)
 		}
-		if seen[m.topic] == nil {
-			seen[m.topic] = map[int]bool{}
+		if seen[m.Topic] == nil {
+			seen[m.Topic] = map[int]bool{}
 		}
-		if seen[m.topic][v] {
+		if seen[m.Topic][v] {
 			dups++
 			continue
 		}
-		if v != last[m.topic]+1 {
-			t.Fatalf("topic %s: %d arrived after %d", m.topic, v, last[m.topic])
+		if v != last[m.Topic]+1 {
+			t.Fatalf("topic %s: %d arrived after %d", m.Topic, v, last[m.Topic])
 		}
-		seen[m.topic][v] = true
-		last[m.topic] = v
+		seen[m.Topic][v] = true
+		last[m.Topic] = v
 	}
 	for _, topic := range topics {
 		if last[topic] != n {
@@ -178,10 +179,9 @@ func checkInOrder(t *testing.T, got []recMsg, topics []string, n int) {
 
 // Test 1: online flow with the right remote topics.
 func TestOnline(t *testing.T) {
-	up := newMosquitto(t, 0, "")
-	up.start()
-	rec := subscribe(t, up.url(), "#")
-	g := startGW(t, filepath.Join(t.TempDir(), "buffer.db"), testConfig(up.url()), nil, nil)
+	up := mqtttest.StartMosquitto(t)
+	rec := mqtttest.Subscribe(t, up.URL(), "#")
+	g := startGW(t, filepath.Join(t.TempDir(), "buffer.db"), testConfig(up.URL()), nil, nil)
 	in := []gateway.Message{
 		{Topic: "site/boiler/temp", Payload: []byte("21.5"), QoS: 0},
 		{Topic: "other/x", Payload: []byte("not forwarded")},
@@ -193,8 +193,9 @@ func TestOnline(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got := rec.wait(t, 3, 10*time.Second)
-	want := []recMsg{{"edge/gw1/site/boiler/temp", "21.5"}, {"alerts/alarm/fire", "1"}, {"edge/gw1/site/boiler/pressure", "1.2"}}
+	got := rec.Wait(t, 3, 10*time.Second)
+	// A Message prints as "topic payload".
+	want := []string{"edge/gw1/site/boiler/temp 21.5", "alerts/alarm/fire 1", "edge/gw1/site/boiler/pressure 1.2"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("upstream got %v, want %v", got, want)
 	}
@@ -239,19 +240,18 @@ func (g *gatedQueue) release() {
 // Test 2: outage: stop upstream, publish thousands, restart: all arrive in
 // order per topic and the buffer empties.
 func TestOutage(t *testing.T) {
-	up := newMosquitto(t, 0, "")
-	up.start()
+	up := mqtttest.StartMosquitto(t)
 	gq := &gatedQueue{gate: make(chan struct{})}
 	close(gq.gate)
 	path := filepath.Join(t.TempDir(), "buffer.db")
-	g := startGW(t, path, testConfig(up.url()), nil, func(b *buffer.Buffer) upstream.Queue { gq.Buffer = b; return gq })
-	rec := subscribe(t, up.url(), "#")
+	g := startGW(t, path, testConfig(up.URL()), nil, func(b *buffer.Buffer) upstream.Queue { gq.Buffer = b; return gq })
+	rec := mqtttest.Subscribe(t, up.URL(), "#")
 	if err := g.in.Publish(t.Context(), gateway.Message{Topic: "site/warmup", Payload: []byte("1")}); err != nil {
 		t.Fatal(err)
 	}
-	rec.wait(t, 1, 10*time.Second)
+	rec.Wait(t, 1, 10*time.Second)
 
-	up.stop()
+	up.Stop()
 	gq.hold()
 	var topics []string
 	for i := range 50 {
@@ -266,10 +266,10 @@ func TestOutage(t *testing.T) {
 	if s.Depth != int64(len(topics)*n) {
 		t.Errorf("depth during outage: got %d, want %d", s.Depth, len(topics)*n)
 	}
-	up.start()
-	rec = subscribe(t, up.url(), "#")
+	up.Start()
+	rec = mqtttest.Subscribe(t, up.URL(), "#")
 	gq.release()
-	got := rec.wait(t, len(topics)*n, 60*time.Second)
+	got := rec.Wait(t, len(topics)*n, 60*time.Second)
 	var remote []string
 	for _, topic := range topics {
 		remote = append(remote, "edge/gw1/"+topic)
@@ -294,10 +294,10 @@ func TestCrash(t *testing.T) {
 		crashChild(env)
 		return
 	}
-	up := newMosquitto(t, 0, "")
+	up := mqtttest.NewMosquitto(t)
 	path := filepath.Join(t.TempDir(), "buffer.db")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrash$")
-	cmd.Env = append(os.Environ(), "UPSTREAM_CRASH_CHILD="+path+"|"+up.url())
+	cmd.Env = append(os.Environ(), "UPSTREAM_CRASH_CHILD="+path+"|"+up.URL())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -323,10 +323,10 @@ func TestCrash(t *testing.T) {
 	}
 	_ = cmd.Wait() // the error only says it was killed
 
-	up.start()
-	rec := subscribe(t, up.url(), "#")
-	g := startGW(t, path, testConfig(up.url()), nil, nil)
-	got := rec.wait(t, crashTopics*crashN, 60*time.Second)
+	up.Start()
+	rec := mqtttest.Subscribe(t, up.URL(), "#")
+	g := startGW(t, path, testConfig(up.URL()), nil, nil)
+	got := rec.Wait(t, crashTopics*crashN, 60*time.Second)
 	var remote []string
 	for i := range crashTopics {
 		remote = append(remote, fmt.Sprintf("edge/gw1/site/crash%d", i))
@@ -345,12 +345,11 @@ func TestCrashWhileDraining(t *testing.T) {
 		crashChild(env)
 		return
 	}
-	up := newMosquitto(t, 0, "")
-	up.start()
-	rec := subscribe(t, up.url(), "#")
+	up := mqtttest.StartMosquitto(t)
+	rec := mqtttest.Subscribe(t, up.URL(), "#")
 	path := filepath.Join(t.TempDir(), "buffer.db")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashWhileDraining$")
-	cmd.Env = append(os.Environ(), "UPSTREAM_CRASH_CHILD="+path+"|"+up.url()+"|500")
+	cmd.Env = append(os.Environ(), "UPSTREAM_CRASH_CHILD="+path+"|"+up.URL()+"|500")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -363,16 +362,16 @@ func TestCrashWhileDraining(t *testing.T) {
 	sc := bufio.NewScanner(out)
 	for sc.Scan() && sc.Text() != "ready" {
 	}
-	rec.wait(t, 50, 10*time.Second) // draining has started
+	rec.Wait(t, 50, 10*time.Second) // draining has started
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait() // the error only says it was killed
-	before := len(rec.snapshot())
+	before := len(rec.Snapshot())
 	if before >= crashTopics*crashN {
 		t.Fatalf("the child drained everything (%d) before it was killed", before)
 	}
-	g := startGW(t, path, testConfig(up.url()), nil, nil)
+	g := startGW(t, path, testConfig(up.URL()), nil, nil)
 	deadline := time.Now().Add(60 * time.Second)
 	var remote []string
 	for i := range crashTopics {
@@ -380,7 +379,7 @@ func TestCrashWhileDraining(t *testing.T) {
 	}
 	for {
 		g.waitEmpty(t)
-		got := rec.snapshot()
+		got := rec.Snapshot()
 		if complete(got, crashTopics*crashN) {
 			t.Logf("%d arrived before the kill, %d in all", before, len(got))
 			checkInOrder(t, got, remote, crashN)
@@ -393,15 +392,15 @@ func TestCrashWhileDraining(t *testing.T) {
 	}
 }
 
-func distinct(got []recMsg) int {
-	seen := map[recMsg]bool{}
+func distinct(got []mqtttest.Message) int {
+	seen := map[[2]string]bool{}
 	for _, m := range got {
-		seen[m] = true
+		seen[[2]string{m.Topic, m.Payload}] = true
 	}
 	return len(seen)
 }
 
-func complete(got []recMsg, n int) bool { return distinct(got) >= n }
+func complete(got []mqtttest.Message, n int) bool { return distinct(got) >= n }
 
 // crashChild runs a gateway, publishes a backlog, says "ready" and waits to
 // be killed. env is "path|url" (upstream down) or "path|url|max_rate".
@@ -455,14 +454,14 @@ func crashChild(env string) {
 // Test 4: a small max_bytes drops the oldest; the counter says how many; the
 // newest arrive.
 func TestCapDropsOldest(t *testing.T) {
-	up := newMosquitto(t, 0, "")
+	up := mqtttest.NewMosquitto(t)
 	path := filepath.Join(t.TempDir(), "buffer.db")
 	bcfg := buffer.Default(path)
 	// "site/cap/x" (the queue keeps the local topic) + 4-digit payload
 	size := int64(len("site/cap/x") + 4 + buffer.RowOverhead)
 	bcfg.MaxBytes = 100 * size
 	gq := &gatedQueue{gate: make(chan struct{})} // held until the subscriber is on
-	g := startGWWith(t, bcfg, testConfig(up.url()), nil, func(b *buffer.Buffer) upstream.Queue { gq.Buffer = b; return gq })
+	g := startGWWith(t, bcfg, testConfig(up.URL()), nil, func(b *buffer.Buffer) upstream.Queue { gq.Buffer = b; return gq })
 	for i := range 1000 {
 		m := gateway.Message{Topic: "site/cap/x", Payload: fmt.Appendf(nil, "%04d", i)}
 		if err := g.in.Publish(t.Context(), m); err != nil {
@@ -476,33 +475,25 @@ func TestCapDropsOldest(t *testing.T) {
 	if s.Drops != 900 || s.DropsByPrefix["site/cap"] != 900 || s.Depth != 100 {
 		t.Errorf("stats: got drops %d (%v) depth %d, want 900 under site/cap and 100", s.Drops, s.DropsByPrefix, s.Depth)
 	}
-	up.start() // not started before: the uplink was down
-	rec := subscribe(t, up.url(), "#")
+	up.Start() // not started before: the uplink was down
+	rec := mqtttest.Subscribe(t, up.URL(), "#")
 	gq.release()
-	got := rec.wait(t, 100, 30*time.Second)
+	got := rec.Wait(t, 100, 30*time.Second)
 	g.waitEmpty(t)
-	if got[0].payload != "0900" || got[99].payload != "0999" {
-		t.Errorf("upstream got %s..%s, want the newest 0900..0999", got[0].payload, got[99].payload)
+	if got[0].Payload != "0900" || got[99].Payload != "0999" {
+		t.Errorf("upstream got %s..%s, want the newest 0900..0999", got[0].Payload, got[99].Payload)
 	}
 }
 
 // Test 5: a wrong password keeps everything buffered and stats say why.
 func TestRefused(t *testing.T) {
-	dir := t.TempDir()
-	pwfile := filepath.Join(dir, "passwd")
-	if err := os.WriteFile(pwfile, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mosquitto_passwd", "-b", pwfile, "gw", "right").CombinedOutput(); err != nil {
-		if testing.Short() {
-			t.Skip("mosquitto_passwd not available")
-		}
+	pwfile := mqtttest.WriteFile(t, "passwd", "")
+	if out, err := exec.Command(mqtttest.NeedTool(t, "mosquitto_passwd"), "-b", pwfile, "gw", "right").CombinedOutput(); err != nil {
 		t.Fatalf("mosquitto_passwd: %v: %s", err, out)
 	}
-	up := newMosquitto(t, 0, "password_file "+pwfile+"\nallow_anonymous false\n")
-	up.start()
-	path := filepath.Join(dir, "buffer.db")
-	cfg := testConfig(up.url())
+	up := mqtttest.StartMosquitto(t, mqtttest.WithConfig("password_file "+pwfile, "allow_anonymous false"))
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	cfg := testConfig(up.URL())
 	cfg.Username, cfg.Password = "gw", "wrong"
 	if s := fmt.Sprint(cfg); strings.Contains(s, "wrong") {
 		t.Errorf("config prints its password: %s", s)
@@ -547,9 +538,8 @@ func TestRefused(t *testing.T) {
 
 // Test 7: commands from upstream reach the local sink.
 func TestCommandsFromUpstream(t *testing.T) {
-	up := newMosquitto(t, 0, "")
-	up.start()
-	cfg := testConfig(up.url())
+	up := mqtttest.StartMosquitto(t)
+	cfg := testConfig(up.URL())
 	cfg.Subscribe = []upstream.SubscribeRule{{Filter: "cloud/gw1/cmd/#", LocalPrefix: "cmd"}}
 	local := make(chan gateway.Message, 10)
 	sink := gateway.SinkFunc(func(ctx context.Context, m gateway.Message) error {
@@ -565,7 +555,7 @@ func TestCommandsFromUpstream(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond) // polling a condition
 	}
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(up.url()).SetClientID("cloud"))
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(up.URL()).SetClientID("cloud"))
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
@@ -585,13 +575,12 @@ func TestCommandsFromUpstream(t *testing.T) {
 
 // Closing the queue under a running forwarder ends Run with gateway.ErrClosed.
 func TestQueueClosed(t *testing.T) {
-	up := newMosquitto(t, 0, "")
-	up.start()
+	up := mqtttest.StartMosquitto(t)
 	buf, err := buffer.Open(t.Context(), buffer.Default(filepath.Join(t.TempDir(), "buffer.db")), testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fwd, err := upstream.New(testConfig(up.url()), buf, nil, testLog(t))
+	fwd, err := upstream.New(testConfig(up.URL()), buf, nil, testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}

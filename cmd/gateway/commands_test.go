@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgegw/gateway/internal/mqtttest"
 )
 
 // startDemo runs the demo with its broker on a free port and returns the
@@ -62,24 +64,12 @@ func startDemoIn(t *testing.T, dataDir string) (port, web string, messages *line
 	}
 }
 
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if testing.Short() {
-			t.Skip(name + " not installed")
-		}
-		t.Fatalf("%s not installed (scripts/test installs it)", name)
-	}
-	return p
-}
-
 // TestCommandEndToEnd: mosquitto_pub on a command topic of the demo broker
 // writes the boiler's setpoint register through the Modbus client into the
 // simulator; the result is published, and the next poll reads the new value.
 // An invalid command is refused with a reason and never reaches the device.
 func TestCommandEndToEnd(t *testing.T) {
-	pub, sub := needTool(t, "mosquitto_pub"), needTool(t, "mosquitto_sub")
+	pub, sub := mqtttest.NeedTool(t, "mosquitto_pub"), mqtttest.NeedTool(t, "mosquitto_sub")
 	port, messages := startDemo(t)
 
 	results := func(payload string) map[string]any {
@@ -190,7 +180,7 @@ func TestDemoStatusPage(t *testing.T) {
 // publishing on a forwarded topic gets its message into the upstream buffer
 // like the pipeline's readings; other topics do not.
 func TestLocalClientMessagesAreBuffered(t *testing.T) {
-	pub := needTool(t, "mosquitto_pub")
+	pub := mqtttest.NeedTool(t, "mosquitto_pub")
 	dataDir := t.TempDir()
 	port, _, _ := startDemoIn(t, dataDir)
 	for _, topic := range []string{"demo/meter/local-client", "elsewhere/not-forwarded"} {

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edgegw/gateway/internal/mqtttest"
 )
 
 // lineWriter hands each complete line written to it to a channel.
@@ -136,13 +138,7 @@ func TestDemoRunsAndStopsCleanly(t *testing.T) {
 // TestDemoBrokerWithMosquittoSub is the demo's promise: a real MQTT client
 // (Debian's mosquitto_sub) subscribed to the demo broker sees the readings.
 func TestDemoBrokerWithMosquittoSub(t *testing.T) {
-	sub, err := exec.LookPath("mosquitto_sub")
-	if err != nil {
-		if testing.Short() {
-			t.Skip("mosquitto_sub not installed")
-		}
-		t.Fatal("mosquitto_sub not installed (scripts/test installs mosquitto-clients)")
-	}
+	sub := mqtttest.NeedTool(t, "mosquitto_sub")
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	stderr := newLineWriter()
