@@ -171,7 +171,11 @@ func (f *Forwarder) session(ctx context.Context) (wasUp bool, err error) {
 		SetClientID(f.cfg.ClientID).
 		SetUsername(f.cfg.Username).
 		SetPassword(f.password).
-		SetCleanSession(true). // the queue, not the session, carries unacknowledged messages
+		// The queue, not the session, carries the unacknowledged messages
+		// going up. Coming down, a persistent session makes the upstream
+		// broker keep the QoS 1/2 messages (commands) that arrive while the
+		// link is down, and send them again after a reconnect.
+		SetCleanSession(len(f.cfg.Subscribe) == 0).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
 		SetKeepAlive(f.cfg.KeepAlive).
@@ -185,7 +189,33 @@ func (f *Forwarder) session(ctx context.Context) (wasUp bool, err error) {
 		opts.SetTLSConfig(f.tls)
 	}
 	opts.SetCustomOpenConnectionFn(f.dial)
+	// A resumed session may hold messages for a filter no rule subscribes
+	// any more (the config changed): acknowledge them, so the upstream
+	// does not send them again forever, and say so once.
+	var staleOnce sync.Once
+	opts.SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
+		staleOnce.Do(func() {
+			f.log.Warn("message from upstream matches no subscribe rule (left over from an earlier config?): dropped",
+				"topic", m.Topic())
+		})
+		m.Ack()
+	})
 	client := mqtt.NewClient(opts)
+	// Routes before connecting: a resumed session's queued messages
+	// arrive right after CONNACK, before the SUBSCRIBE round trips.
+	handlers := make([]mqtt.MessageHandler, len(f.cfg.Subscribe))
+	for i, r := range f.cfg.Subscribe {
+		rule := r
+		handlers[i] = func(_ mqtt.Client, m mqtt.Message) {
+			// Called in order on paho's router goroutine; never block it for
+			// long, PUBACKs are processed behind it.
+			select {
+			case deliveries <- ruleMessage{Message: m, rule: rule}:
+			case <-sctx.Done():
+			}
+		}
+		client.AddRoute(r.Filter, handlers[i])
+	}
 	tok := client.Connect()
 	if !tok.WaitTimeout(f.cfg.ConnectTimeout + time.Second) {
 		client.Disconnect(0)
@@ -202,16 +232,8 @@ func (f *Forwarder) session(ctx context.Context) (wasUp bool, err error) {
 	if len(f.cfg.Subscribe) > 0 {
 		wg.Go(func() { f.deliver(sctx, deliveries) })
 	}
-	for _, r := range f.cfg.Subscribe {
-		rule := r
-		st := client.Subscribe(r.Filter, qosOf(r.QoS), func(_ mqtt.Client, m mqtt.Message) {
-			// Called in order on paho's router goroutine; never block it for
-			// long, PUBACKs are processed behind it.
-			select {
-			case deliveries <- ruleMessage{Message: m, rule: rule}:
-			case <-sctx.Done():
-			}
-		})
+	for i, r := range f.cfg.Subscribe {
+		st := client.Subscribe(r.Filter, qosOf(r.QoS), handlers[i])
 		if !st.WaitTimeout(f.cfg.ConnectTimeout) {
 			return false, fmt.Errorf("subscribe %q: timeout", r.Filter)
 		}

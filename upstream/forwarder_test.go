@@ -573,6 +573,86 @@ func TestCommandsFromUpstream(t *testing.T) {
 	}
 }
 
+// waitUp waits until the forwarder reports the uplink up (after SUBACK).
+func waitUp(t *testing.T, fwd *upstream.Forwarder) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for fwd.Status().State != "up" {
+		if time.Now().After(deadline) {
+			t.Fatal("uplink not up")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition
+	}
+}
+
+// cloudPublish publishes one message upstream as the cloud would.
+func cloudPublish(t *testing.T, url, topic, payload string) {
+	t.Helper()
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID("cloud"))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("cloud connect: %v", tok.Error())
+	}
+	defer c.Disconnect(250)
+	if tok := c.Publish(topic, 1, false, payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("cloud publish: %v", tok.Error())
+	}
+}
+
+// TestCommandsWhileOffline: with subscribe rules the forwarder keeps a
+// persistent session upstream, so a QoS 1 command sent while the gateway is
+// stopped is delivered when it comes back. A message for a filter the new
+// config no longer subscribes (left in the session) is acknowledged and
+// dropped, not delivered and not redelivered forever.
+func TestCommandsWhileOffline(t *testing.T) {
+	up := mqtttest.StartMosquitto(t)
+	cfg := testConfig(up.URL())
+	cfg.Subscribe = []upstream.SubscribeRule{
+		{Filter: "cloud/gw1/cmd/#", LocalPrefix: "cmd"},
+		{Filter: "cloud/gw1/old/#", LocalPrefix: "old"},
+	}
+	local := make(chan gateway.Message, 10)
+	sink := gateway.SinkFunc(func(ctx context.Context, m gateway.Message) error {
+		local <- m
+		return nil
+	})
+	g := startGW(t, filepath.Join(t.TempDir(), "buffer.db"), cfg, sink, nil)
+	waitUp(t, g.fwd)
+	g.stop()
+
+	cloudPublish(t, up.URL(), "cloud/gw1/cmd/boiler/setpoint", "21.5")
+	cloudPublish(t, up.URL(), "cloud/gw1/old/x", "stale")
+
+	cfg.Subscribe = cfg.Subscribe[:1] // the new config drops the "old" rule
+	g = startGW(t, filepath.Join(t.TempDir(), "buffer.db"), cfg, sink, nil)
+	select {
+	case m := <-local:
+		if m.Topic != "cmd/boiler/setpoint" || string(m.Payload) != "21.5" {
+			t.Errorf("local got %s %q, want cmd/boiler/setpoint \"21.5\"", m.Topic, m.Payload)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the command sent while the gateway was offline never arrived")
+	}
+	waitUp(t, g.fwd)
+	g.stop()
+	select {
+	case m := <-local:
+		t.Errorf("unexpected local message %s %q", m.Topic, m.Payload)
+	default:
+	}
+	// The stale message was acknowledged: a third session gets nothing.
+	g = startGW(t, filepath.Join(t.TempDir(), "buffer.db"), cfg, sink, nil)
+	waitUp(t, g.fwd)
+	cloudPublish(t, up.URL(), "cloud/gw1/cmd/boiler/setpoint", "22")
+	select {
+	case m := <-local:
+		if string(m.Payload) != "22" {
+			t.Errorf("local got %s %q, want only the new command", m.Topic, m.Payload)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the new command never arrived")
+	}
+}
+
 // Closing the queue under a running forwarder ends Run with gateway.ErrClosed.
 func TestQueueClosed(t *testing.T) {
 	up := mqtttest.StartMosquitto(t)
