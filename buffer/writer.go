@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/edgegw/gateway"
 )
 
 // ageCheckInterval is how often the writer looks for messages older than MaxAge.
@@ -43,6 +45,7 @@ func (b *Buffer) writer(ctx context.Context) {
 		final := ctx.Err() != nil
 		wait := b.flush(&st, final)
 		if final {
+			b.refuseLeftover()
 			return
 		}
 		timer.Reset(wait)
@@ -58,6 +61,31 @@ func (b *Buffer) writer(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// refuseLeftover answers, with gateway.ErrClosed, any record the final flush
+// left behind. Close sets b.closed before it stops the writer, so no record is
+// appended after the final flush took them all and none should be left; but a
+// callback must never go unanswered.
+func (b *Buffer) refuseLeftover() {
+	refused := fmt.Errorf("buffer append: not committed: %w", gateway.ErrClosed)
+	var replies []reply
+	b.mu.Lock()
+	for _, list := range [][]*rec{b.committing, b.pending} {
+		for _, r := range list {
+			if !r.acked {
+				b.memRows--
+				b.memBytes -= r.size
+			}
+			replies = r.answer(replies, refused)
+		}
+	}
+	b.committing, b.pending = nil, nil
+	b.mu.Unlock()
+	if len(replies) > 0 {
+		b.log.Error("buffer closed with messages not committed (data lost)", "lost", len(replies))
+	}
+	callAll(replies)
 }
 
 // writerState is the writer goroutine's own bookkeeping.
@@ -320,7 +348,7 @@ func (b *Buffer) enforceCaps(tx *sql.Tx, w *work, now time.Time, res *result) er
 }
 
 // finish applies a commit's outcome to the in-memory state and answers the
-// Publish waiters.
+// Append callbacks of the batch.
 func (b *Buffer) finish(st *writerState, w *work, res result, err error, now time.Time) {
 	if w.checkCaps && err == nil {
 		st.lastAgeCheck = now
@@ -343,7 +371,8 @@ func (b *Buffer) finish(st *writerState, w *work, res result, err error, now tim
 			b.ackDirty = true
 		}
 	}
-	for _, r := range b.committing {
+	replies := make([]reply, 0, len(b.committing))
+	for _, r := range b.committing { // id order: callbacks are called in append order
 		switch {
 		case err == nil:
 			if r.acked {
@@ -352,13 +381,13 @@ func (b *Buffer) finish(st *writerState, w *work, res result, err error, now tim
 				b.memRows--
 				b.memBytes -= r.size
 			}
-			r.done <- nil
+			replies = r.answer(replies, nil)
 		case r.acked:
-			r.done <- nil // the upstream has it
+			replies = r.answer(replies, nil) // the upstream has it
 		default:
 			b.memRows--
 			b.memBytes -= r.size
-			r.done <- answer
+			replies = r.answer(replies, answer)
 		}
 	}
 	if err == nil {
@@ -379,6 +408,7 @@ func (b *Buffer) finish(st *writerState, w *work, res result, err error, now tim
 	b.committing = nil
 	drops, dropsBy := b.drops, len(b.dropsBy)
 	b.mu.Unlock()
+	callAll(replies)
 
 	switch {
 	case err != nil && isFull(err):
