@@ -138,22 +138,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Buffer, error) {
 
 // load reads the counters kept in the database.
 func (b *Buffer) load(ctx context.Context) error {
-	var maxID, seq sql.NullInt64
-	var bytes sql.NullInt64
-	err := b.wdb.QueryRowContext(ctx,
-		`SELECT count(*), max(id), sum(length(topic)+length(payload)) FROM queue`).Scan(&b.dbRows, &maxID, &bytes)
-	if err != nil {
-		return fmt.Errorf("load buffer state: %w", err)
+	if err := b.loadSize(ctx); err != nil {
+		return err
 	}
-	b.dbBytes = bytes.Int64 + b.dbRows*RowOverhead
-	err = b.wdb.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name='queue'`).Scan(&seq)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("load buffer sequence: %w", err)
-	}
-	b.lastDBID = max(maxID.Int64, seq.Int64)
 	b.nextID = b.lastDBID + 1
 	var lastAck string
-	err = b.wdb.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, metaLastAck).Scan(&lastAck)
+	err := b.wdb.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, metaLastAck).Scan(&lastAck)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("load last ack: %w", err)
 	}

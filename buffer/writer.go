@@ -32,10 +32,13 @@ type result struct {
 	deleted, deletedBytes int64
 	dropped, droppedBytes int64
 	droppedBy             map[string]int64
+	rows, bytes           int64 // the queue table after the commit (dbRows, dbBytes)
 }
 
 // writer is the only goroutine writing to the database: it group-commits
-// appends, deletes acknowledged messages, enforces the caps and records meta.
+// appends, deletes acknowledged messages, enforces the caps and records meta
+// (with the queue's size, in the same transaction as every change to its
+// rows).
 func (b *Buffer) writer(ctx context.Context) {
 	defer close(b.done)
 	var st writerState
@@ -212,6 +215,23 @@ func (b *Buffer) commit(w *work, now time.Time) (result, error) {
 	}
 	if w.checkCaps {
 		if err := b.enforceCaps(tx, w, now, &res); err != nil {
+			return res, err
+		}
+	}
+	b.mu.Lock()
+	rows, bytes, lastID := b.dbRows, b.dbBytes, b.lastDBID // only this goroutine changes them
+	b.mu.Unlock()
+	res.rows = rows + int64(len(w.batch)) - res.deleted - res.dropped
+	res.bytes = bytes + w.batchBytes - res.deletedBytes - res.droppedBytes
+	if len(w.batch) > 0 || res.deleted > 0 || res.dropped > 0 {
+		if n := len(w.batch); n > 0 {
+			lastID = w.batch[n-1].id
+		}
+		first, err := firstID(tx)
+		if err != nil {
+			return res, err
+		}
+		if err := setSize(tx, sizeCounters{rows: res.rows, bytes: res.bytes, first: first, seq: lastID}); err != nil {
 			return res, err
 		}
 	}
@@ -395,8 +415,7 @@ func (b *Buffer) finish(st *writerState, w *work, res result, err error, now tim
 		if n := len(b.committing); n > 0 {
 			b.lastDBID = b.committing[n-1].id
 		}
-		b.dbRows += int64(len(b.committing)) - res.deleted - res.dropped
-		b.dbBytes += w.batchBytes - res.deletedBytes - res.droppedBytes
+		b.dbRows, b.dbBytes = res.rows, res.bytes // as stored in meta
 		for _, id := range w.deletes {
 			delete(b.acked, id)
 		}
