@@ -13,9 +13,9 @@ import (
 	"github.com/edgegw/gateway"
 )
 
-// ErrDiskFull is returned by Publish when the message could not be committed
-// because the disk (or the database's page limit) is full. The message was not
-// accepted.
+// ErrDiskFull is returned by Publish (and passed to an Append callback) when
+// the message could not be committed because the disk (or the database's page
+// limit) is full. The message was not accepted.
 var ErrDiskFull = errors.New("buffer: disk full")
 
 var _ gateway.Sink = (*Buffer)(nil)
@@ -26,12 +26,36 @@ type rec struct {
 	at    time.Time // accepted
 	m     gateway.Message
 	size  int64
-	acked bool       // the upstream acknowledged it
-	done  chan error // receives once: nil when committed or acknowledged
+	acked bool        // the upstream acknowledged it
+	done  func(error) // Append's callback; nil once answered (or none was given)
 }
 
-// Buffer is the durable store-and-forward queue. Publish, Next, Ack,
-// SetUplink and Stats are safe for concurrent use.
+// reply is a callback to call, with its answer, once b.mu is released.
+type reply struct {
+	done func(error)
+	err  error
+}
+
+// answer adds r's callback, if it has not been answered yet, to out; b.mu is
+// held. Clearing r.done makes a second answer impossible.
+func (r *rec) answer(out []reply, err error) []reply {
+	if r.done == nil {
+		return out
+	}
+	out = append(out, reply{r.done, err})
+	r.done = nil
+	return out
+}
+
+// callAll calls the collected callbacks, in order; b.mu must not be held.
+func callAll(replies []reply) {
+	for _, rp := range replies {
+		rp.done(rp.err)
+	}
+}
+
+// Buffer is the durable store-and-forward queue. All its methods are safe for
+// concurrent use.
 type Buffer struct {
 	cfg Config
 	log *slog.Logger
@@ -114,22 +138,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Buffer, error) {
 
 // load reads the counters kept in the database.
 func (b *Buffer) load(ctx context.Context) error {
-	var maxID, seq sql.NullInt64
-	var bytes sql.NullInt64
-	err := b.wdb.QueryRowContext(ctx,
-		`SELECT count(*), max(id), sum(length(topic)+length(payload)) FROM queue`).Scan(&b.dbRows, &maxID, &bytes)
-	if err != nil {
-		return fmt.Errorf("load buffer state: %w", err)
+	if err := b.loadSize(ctx); err != nil {
+		return err
 	}
-	b.dbBytes = bytes.Int64 + b.dbRows*RowOverhead
-	err = b.wdb.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name='queue'`).Scan(&seq)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("load buffer sequence: %w", err)
-	}
-	b.lastDBID = max(maxID.Int64, seq.Int64)
 	b.nextID = b.lastDBID + 1
 	var lastAck string
-	err = b.wdb.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, metaLastAck).Scan(&lastAck)
+	err := b.wdb.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, metaLastAck).Scan(&lastAck)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("load last ack: %w", err)
 	}
@@ -154,54 +168,37 @@ func (b *Buffer) load(ctx context.Context) error {
 	return nil
 }
 
-// Publish appends m to the queue and returns once it is accepted: committed
-// to the database, or acknowledged by the upstream broker before its commit
-// was due. A commit that fails returns the error (wrapping ErrDiskFull when
-// the disk is full) and m is not accepted. Cancelling ctx abandons the wait;
-// m stays queued. After Close it returns gateway.ErrClosed.
+// Append appends m to the queue and returns at once. done (if not nil) is
+// called exactly once with the outcome:
+//   - nil when m is accepted: committed to the database, or acknowledged by
+//     the upstream broker (Ack) before its commit was due;
+//   - the commit's error when the commit failed and m was not accepted; it
+//     wraps ErrDiskFull when the disk (or the page limit) is full;
+//   - an error wrapping gateway.ErrClosed if the buffer was closed before m
+//     could be committed (Close commits what is pending, so this is rare).
 //
-// Use Publish where an acknowledgement waits for it (a local client's QoS 1
-// or 2 publish); while the uplink is up it may wait up to FlushInterval, so a
-// caller publishing one message at a time should use Enqueue.
-func (b *Buffer) Publish(ctx context.Context, m gateway.Message) error {
-	r, err := b.enqueue(m)
-	if err != nil {
-		return err
-	}
-	select {
-	case err := <-r.done:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("buffer publish: %w", context.Cause(ctx))
-	}
-}
-
-// Enqueue appends m to the queue without waiting for the commit: for the
-// pipeline's own readings, where no acknowledgement depends on it. m is
-// committed within FlushInterval (unless the upstream acknowledged it first);
-// if that commit fails, the failure is logged and counted (Stats). After
-// Close it returns gateway.ErrClosed.
-func (b *Buffer) Enqueue(m gateway.Message) error {
-	_, err := b.enqueue(m)
-	return err
-}
-
-// Async returns a Sink whose Publish is Enqueue.
-func (b *Buffer) Async() gateway.Sink {
-	return gateway.SinkFunc(func(_ context.Context, m gateway.Message) error { return b.Enqueue(m) })
-}
-
-func (b *Buffer) enqueue(m gateway.Message) (*rec, error) {
+// done runs on the buffer's writer goroutine, or on the goroutine calling Ack
+// (m acknowledged before its commit) or Close; callbacks for the messages of
+// one commit are called in append order, but callbacks of different commits
+// and of Ack may run concurrently and out of append order. done is called
+// without the Buffer's lock held, yet it must not block and must not call
+// back into the Buffer: it holds up every other message's commit.
+//
+// After Close, Append returns gateway.ErrClosed and done is not called.
+//
+// Use Append where an acknowledgement depends on the commit but the caller
+// must not wait for it (the broker holding a local client's PUBACK).
+func (b *Buffer) Append(m gateway.Message, done func(error)) error {
 	r := &rec{
 		at:   time.Now(),
 		m:    m,
 		size: int64(len(m.Topic)+len(m.Payload)) + RowOverhead,
-		done: make(chan error, 1), // never blocks the writer, whether or not anyone waits
+		done: done,
 	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return nil, fmt.Errorf("buffer publish: %w", gateway.ErrClosed)
+		return fmt.Errorf("buffer append: %w", gateway.ErrClosed)
 	}
 	r.id = b.nextID
 	b.nextID++
@@ -215,7 +212,54 @@ func (b *Buffer) enqueue(m gateway.Message) (*rec, error) {
 	if nudge {
 		b.nudge()
 	}
-	return r, nil
+	return nil
+}
+
+// Publish appends m to the queue and returns once it is accepted: committed
+// to the database, or acknowledged by the upstream broker before its commit
+// was due. A commit that fails returns the error (wrapping ErrDiskFull when
+// the disk is full) and m is not accepted. Cancelling ctx abandons the wait;
+// m stays queued. After Close it returns gateway.ErrClosed.
+//
+// Use Publish where an acknowledgement waits for it (a local client's QoS 1
+// or 2 publish); while the uplink is up it may wait up to FlushInterval, so a
+// caller publishing one message at a time should use Enqueue, or Append to
+// be told the outcome without waiting.
+func (b *Buffer) Publish(ctx context.Context, m gateway.Message) error {
+	done := make(chan error, 1) // never blocks the callback, whether or not anyone waits
+	if err := b.Append(m, func(err error) { done <- err }); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("buffer publish: %w", context.Cause(ctx))
+	}
+}
+
+// Enqueue appends m to the queue without waiting for the commit: for the
+// pipeline's own readings, where no acknowledgement depends on it. m is
+// committed within FlushInterval (unless the upstream acknowledged it first);
+// if that commit fails, the failure is logged and counted (Stats). After
+// Close it returns gateway.ErrClosed.
+func (b *Buffer) Enqueue(m gateway.Message) error {
+	return b.Append(m, nil)
+}
+
+// Async returns a Sink whose Publish is Enqueue.
+func (b *Buffer) Async() gateway.Sink {
+	return gateway.SinkFunc(func(_ context.Context, m gateway.Message) error { return b.Enqueue(m) })
+}
+
+// Backlog returns the messages appended but not yet committed (or being
+// committed) nor acknowledged by the upstream, and their size as counted
+// against MaxBytes: what is held in memory until the disk takes it. A caller
+// may shed load it can afford to lose (QoS 0) while it grows.
+func (b *Buffer) Backlog() (rows, bytes int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.memRows, b.memBytes
 }
 
 func (b *Buffer) nudge() {
@@ -328,12 +372,17 @@ func findRec(list []*rec, id int64) *rec {
 }
 
 // Ack removes acknowledged messages from the queue. A message still in
-// memory is accepted at once and never written; a committed one is deleted
-// with the next commit. Unknown ids are ignored.
+// memory is accepted at once (its Append callback is called before Ack
+// returns) and never written; a committed one is deleted with the next
+// commit. Unknown ids are ignored.
 func (b *Buffer) Ack(ids ...int64) error {
 	now := time.Now()
+	var replies []reply
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	defer func() {
+		b.mu.Unlock()
+		callAll(replies)
+	}()
 	if b.closed {
 		return fmt.Errorf("buffer ack: %w", gateway.ErrClosed)
 	}
@@ -343,13 +392,13 @@ func (b *Buffer) Ack(ids ...int64) error {
 				r.acked = true
 				b.memRows--
 				b.memBytes -= r.size
-				r.done <- nil
+				replies = r.answer(replies, nil)
 			}
 			continue
 		}
 		if r := findRec(b.committing, id); r != nil {
 			if !r.acked {
-				r.acked = true // the writer deletes it after its commit
+				r.acked = true // the writer deletes it, and answers it, after its commit
 				b.memRows--
 				b.memBytes -= r.size
 			}
@@ -406,8 +455,9 @@ func (b *Buffer) SetUplink(state, lastErr string) error {
 }
 
 // Close commits what is pending, stops the writer and closes the database.
-// Publish waiters still blocked get gateway.ErrClosed if their message could
-// not be committed.
+// Every message appended before Close is answered before it returns: nil
+// when committed, the commit's error, or (should one be left over) an error
+// wrapping gateway.ErrClosed.
 func (b *Buffer) Close() error {
 	b.mu.Lock()
 	if b.closed {

@@ -124,7 +124,8 @@ const (
 func (r *Reader) Export(ctx context.Context, w io.Writer, format string, f Filter, progress func(done, total int64)) error {
 	var total int64
 	if progress != nil {
-		if err := r.db.QueryRowContext(ctx, `SELECT count(*) FROM queue`).Scan(&total); err != nil {
+		var err error
+		if total, _, _, _, err = queueSize(ctx, r.db); err != nil { // the counters: no scan before the scan
 			return fmt.Errorf("buffer export: %w", err)
 		}
 	}

@@ -79,7 +79,7 @@ func (b *Buffer) Stats(ctx context.Context) (Stats, error) {
 	return s, nil
 }
 
-func oldestAt(ctx context.Context, db *sql.DB) (time.Time, error) {
+func oldestAt(ctx context.Context, db queryer) (time.Time, error) {
 	var at int64
 	err := db.QueryRowContext(ctx, `SELECT at FROM queue ORDER BY id LIMIT 1`).Scan(&at)
 	switch {
@@ -92,22 +92,27 @@ func oldestAt(ctx context.Context, db *sql.DB) (time.Time, error) {
 }
 
 // readStats reads the stats recorded in the database (as another process
-// sees them).
+// sees them), in one read transaction: one snapshot. Depth and Bytes come from
+// the counters in meta, committed with the rows, so they are exact as of the
+// last commit; a database whose counters are missing or stale (not opened by
+// this version yet) is counted with a full scan.
 func readStats(ctx context.Context, db *sql.DB) (Stats, error) {
 	var s Stats
-	var bytes sql.NullInt64
-	err := db.QueryRowContext(ctx, `SELECT count(*), sum(length(topic)+length(payload)) FROM queue`).Scan(&s.Depth, &bytes)
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return s, fmt.Errorf("buffer stats: %w", err)
 	}
-	s.Bytes = bytes.Int64 + s.Depth*RowOverhead
-	if s.Oldest, err = oldestAt(ctx, db); err != nil {
+	defer tx.Rollback() //nolint:errcheck // read only: nothing to keep or lose
+	if s.Depth, s.Bytes, _, _, err = queueSize(ctx, tx); err != nil {
+		return s, fmt.Errorf("buffer stats: %w", err)
+	}
+	if s.Oldest, err = oldestAt(ctx, tx); err != nil {
 		return s, err
 	}
 	if !s.Oldest.IsZero() {
 		s.OldestAge = Duration(time.Since(s.Oldest))
 	}
-	rows, err := db.QueryContext(ctx, `SELECT prefix, n FROM drops ORDER BY prefix`)
+	rows, err := tx.QueryContext(ctx, `SELECT prefix, n FROM drops ORDER BY prefix`)
 	if err != nil {
 		return s, fmt.Errorf("buffer stats drops: %w", err)
 	}
@@ -127,7 +132,7 @@ func readStats(ctx context.Context, db *sql.DB) (Stats, error) {
 	if err := rows.Err(); err != nil {
 		return s, fmt.Errorf("buffer stats drops: %w", err)
 	}
-	meta, err := db.QueryContext(ctx, `SELECT key, value FROM meta`)
+	meta, err := tx.QueryContext(ctx, `SELECT key, value FROM meta`)
 	if err != nil {
 		return s, fmt.Errorf("buffer stats meta: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/edgegw/gateway"
 )
 
 // ageCheckInterval is how often the writer looks for messages older than MaxAge.
@@ -30,10 +32,13 @@ type result struct {
 	deleted, deletedBytes int64
 	dropped, droppedBytes int64
 	droppedBy             map[string]int64
+	rows, bytes           int64 // the queue table after the commit (dbRows, dbBytes)
 }
 
 // writer is the only goroutine writing to the database: it group-commits
-// appends, deletes acknowledged messages, enforces the caps and records meta.
+// appends, deletes acknowledged messages, enforces the caps and records meta
+// (with the queue's size, in the same transaction as every change to its
+// rows).
 func (b *Buffer) writer(ctx context.Context) {
 	defer close(b.done)
 	var st writerState
@@ -43,6 +48,7 @@ func (b *Buffer) writer(ctx context.Context) {
 		final := ctx.Err() != nil
 		wait := b.flush(&st, final)
 		if final {
+			b.refuseLeftover()
 			return
 		}
 		timer.Reset(wait)
@@ -58,6 +64,31 @@ func (b *Buffer) writer(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// refuseLeftover answers, with gateway.ErrClosed, any record the final flush
+// left behind. Close sets b.closed before it stops the writer, so no record is
+// appended after the final flush took them all and none should be left; but a
+// callback must never go unanswered.
+func (b *Buffer) refuseLeftover() {
+	refused := fmt.Errorf("buffer append: not committed: %w", gateway.ErrClosed)
+	var replies []reply
+	b.mu.Lock()
+	for _, list := range [][]*rec{b.committing, b.pending} {
+		for _, r := range list {
+			if !r.acked {
+				b.memRows--
+				b.memBytes -= r.size
+			}
+			replies = r.answer(replies, refused)
+		}
+	}
+	b.committing, b.pending = nil, nil
+	b.mu.Unlock()
+	if len(replies) > 0 {
+		b.log.Error("buffer closed with messages not committed (data lost)", "lost", len(replies))
+	}
+	callAll(replies)
 }
 
 // writerState is the writer goroutine's own bookkeeping.
@@ -184,6 +215,23 @@ func (b *Buffer) commit(w *work, now time.Time) (result, error) {
 	}
 	if w.checkCaps {
 		if err := b.enforceCaps(tx, w, now, &res); err != nil {
+			return res, err
+		}
+	}
+	b.mu.Lock()
+	rows, bytes, lastID := b.dbRows, b.dbBytes, b.lastDBID // only this goroutine changes them
+	b.mu.Unlock()
+	res.rows = rows + int64(len(w.batch)) - res.deleted - res.dropped
+	res.bytes = bytes + w.batchBytes - res.deletedBytes - res.droppedBytes
+	if len(w.batch) > 0 || res.deleted > 0 || res.dropped > 0 {
+		if n := len(w.batch); n > 0 {
+			lastID = w.batch[n-1].id
+		}
+		first, err := firstID(tx)
+		if err != nil {
+			return res, err
+		}
+		if err := setSize(tx, sizeCounters{rows: res.rows, bytes: res.bytes, first: first, seq: lastID}); err != nil {
 			return res, err
 		}
 	}
@@ -320,7 +368,7 @@ func (b *Buffer) enforceCaps(tx *sql.Tx, w *work, now time.Time, res *result) er
 }
 
 // finish applies a commit's outcome to the in-memory state and answers the
-// Publish waiters.
+// Append callbacks of the batch.
 func (b *Buffer) finish(st *writerState, w *work, res result, err error, now time.Time) {
 	if w.checkCaps && err == nil {
 		st.lastAgeCheck = now
@@ -343,7 +391,8 @@ func (b *Buffer) finish(st *writerState, w *work, res result, err error, now tim
 			b.ackDirty = true
 		}
 	}
-	for _, r := range b.committing {
+	replies := make([]reply, 0, len(b.committing))
+	for _, r := range b.committing { // id order: callbacks are called in append order
 		switch {
 		case err == nil:
 			if r.acked {
@@ -352,13 +401,13 @@ func (b *Buffer) finish(st *writerState, w *work, res result, err error, now tim
 				b.memRows--
 				b.memBytes -= r.size
 			}
-			r.done <- nil
+			replies = r.answer(replies, nil)
 		case r.acked:
-			r.done <- nil // the upstream has it
+			replies = r.answer(replies, nil) // the upstream has it
 		default:
 			b.memRows--
 			b.memBytes -= r.size
-			r.done <- answer
+			replies = r.answer(replies, answer)
 		}
 	}
 	if err == nil {
@@ -366,8 +415,7 @@ func (b *Buffer) finish(st *writerState, w *work, res result, err error, now tim
 		if n := len(b.committing); n > 0 {
 			b.lastDBID = b.committing[n-1].id
 		}
-		b.dbRows += int64(len(b.committing)) - res.deleted - res.dropped
-		b.dbBytes += w.batchBytes - res.deletedBytes - res.droppedBytes
+		b.dbRows, b.dbBytes = res.rows, res.bytes // as stored in meta
 		for _, id := range w.deletes {
 			delete(b.acked, id)
 		}
@@ -379,6 +427,7 @@ func (b *Buffer) finish(st *writerState, w *work, res result, err error, now tim
 	b.committing = nil
 	drops, dropsBy := b.drops, len(b.dropsBy)
 	b.mu.Unlock()
+	callAll(replies)
 
 	switch {
 	case err != nil && isFull(err):
