@@ -22,11 +22,15 @@ const commandTimeout = 15 * time.Second
 // commander subscribes the writable points' command topics on the local
 // broker (where cloud commands arrive too, through [[upstream.subscribe]]),
 // turns each command into a driver write, and publishes the outcome on the
-// command topic + "/result". Commands run one at a time, in arrival order.
+// command topic + "/result" through results (where readings go: the
+// local broker, and upstream when a forward rule matches, so that the cloud
+// that sent a command learns its outcome). Commands run one at a time, in
+// arrival order.
 type commander struct {
-	log   *slog.Logger
-	b     *broker.Broker
-	queue chan gateway.Message
+	log     *slog.Logger
+	b       *broker.Broker
+	results gateway.Sink
+	queue   chan gateway.Message
 
 	mu      sync.Mutex
 	cmds    *mapping.Commands
@@ -34,8 +38,8 @@ type commander struct {
 	unsub   []func()
 }
 
-func newCommander(log *slog.Logger, b *broker.Broker) *commander {
-	return &commander{log: log.With("component", "commands"), b: b, queue: make(chan gateway.Message, 64)}
+func newCommander(log *slog.Logger, b *broker.Broker, results gateway.Sink) *commander {
+	return &commander{log: log.With("component", "commands"), b: b, results: results, queue: make(chan gateway.Message, 64)}
 }
 
 // set (re)subscribes the command topics of cmds, writing to devices.
@@ -120,7 +124,7 @@ func (c *commander) reply(ctx context.Context, cmd mapping.Command, err error) {
 	c.mu.Lock()
 	cmds := c.cmds
 	c.mu.Unlock()
-	if perr := c.b.Publish(context.WithoutCancel(ctx), cmds.Result(cmd, err)); perr != nil {
+	if perr := c.results.Publish(context.WithoutCancel(ctx), cmds.Result(cmd, err)); perr != nil {
 		c.log.Warn("command result not published", "topic", cmd.Topic, "err", perr)
 	}
 }

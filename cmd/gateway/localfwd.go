@@ -1,102 +1,79 @@
 package main
 
 import (
-	"context"
+	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 
 	"github.com/edgegw/gateway"
-	"github.com/edgegw/gateway/broker/topic"
 )
 
-// localForwarder takes the messages local MQTT clients publish on forwarded
-// topics (through the broker's client publish hook) and appends them to the
-// upstream buffer, the same way as the pipeline's readings.
+// appender is what the local forwarder needs of the buffer (*buffer.Buffer).
+type appender interface {
+	// Append queues m and calls done once it is committed (nil) or refused.
+	Append(m gateway.Message, done func(error)) error
+	// Backlog is what was appended and not yet committed or acknowledged.
+	Backlog() (rows, bytes int64)
+}
+
+// localForwarder is the broker's client publish hook: it appends the
+// messages local MQTT clients publish on forwarded topics to the upstream
+// buffer, the same way as the pipeline's readings.
 //
-// The hook must not block the client's connection, and a buffer append
-// waits for its group commit, so messages go through a bounded queue to a
-// few workers whose appends share commits. A full queue drops the message
-// (counted, logged once per episode). Known limit: the broker acknowledges
-// a local client's QoS 1/2 publish before the buffer has committed it; a
-// crash in between loses it (the pipeline's own readings are committed
-// before they reach the broker).
+// The broker holds a QoS 1 or 2 publisher's acknowledgement until the
+// buffer has committed its message (the publisher's in-flight window then
+// paces it to the disk). QoS 0 messages carry no such promise and nothing
+// paces them: while the buffer's uncommitted backlog exceeds maxBacklog
+// they are dropped, counted and logged once per episode, so that a flood
+// cannot fill the memory.
 type localForwarder struct {
-	log     *slog.Logger
-	filters []string
-	sink    gateway.Sink
-	queue   chan gateway.Message
-	dropped atomic.Int64
-	full    atomic.Bool
-	wg      sync.WaitGroup
+	log        *slog.Logger
+	filters    []string
+	buf        appender
+	maxBacklog int64
+	shed       atomic.Int64 // QoS 0 messages dropped, in total
+	shedding   atomic.Bool
 }
 
-const (
-	localForwardQueue   = 10000
-	localForwardWorkers = 32
-)
+// localMaxBacklog is the default uncommitted backlog above which local QoS 0
+// messages are dropped.
+const localMaxBacklog = 32 << 20
 
-func newLocalForwarder(log *slog.Logger, filters []string, sink gateway.Sink) *localForwarder {
-	return &localForwarder{log: log.With("component", "local-forward"), filters: filters, sink: sink,
-		queue: make(chan gateway.Message, localForwardQueue)}
+func newLocalForwarder(log *slog.Logger, filters []string, buf appender) *localForwarder {
+	return &localForwarder{log: log.With("component", "local-forward"), filters: filters, buf: buf,
+		maxBacklog: localMaxBacklog}
 }
 
-// enqueue is the broker's client publish hook.
-func (f *localForwarder) enqueue(m gateway.Message) {
-	matched := false
-	for _, flt := range f.filters {
-		if topic.Match(flt, m.Topic) {
-			matched = true
-			break
-		}
+// hook is the broker's PublishHook: it holds the messages it appends.
+func (f *localForwarder) hook(m gateway.Message, done func(error)) bool {
+	if !f.forwarded(m.Topic) {
+		return false
 	}
-	if !matched {
-		return
+	if m.QoS == 0 {
+		if _, bytes := f.buf.Backlog(); bytes > f.maxBacklog {
+			n := f.shed.Add(1)
+			if !f.shedding.Swap(true) {
+				f.log.Error("local QoS 0 messages for upstream dropped: the buffer's disk does not keep up",
+					"topic", m.Topic, "backlog_bytes", bytes, "dropped_total", n)
+			}
+			return false
+		}
+		if f.shedding.Swap(false) {
+			f.log.Info("forwarding local QoS 0 messages again", "dropped_total", f.shed.Load())
+		}
 	}
 	m.Payload = append([]byte(nil), m.Payload...) // the broker owns its buffer
-	select {
-	case f.queue <- m:
-		if f.full.Swap(false) {
-			f.log.Info("forwarding local messages again", "dropped_total", f.dropped.Load())
-		}
-	default:
-		f.dropped.Add(1)
-		if !f.full.Swap(true) {
-			f.log.Error("local messages for upstream dropped: the buffer does not keep up", "topic", m.Topic)
-		}
+	if err := f.buf.Append(m, done); err != nil {
+		done(fmt.Errorf("buffer local message: %w", err)) // closed: the publisher sends it again
 	}
+	return true
 }
 
-// run appends queued messages until ctx is cancelled, then drains what is
-// queued (the buffer is still open) and returns.
-func (f *localForwarder) run(ctx context.Context) {
-	for range localForwardWorkers {
-		f.wg.Add(1)
-		go func() {
-			defer f.wg.Done()
-			for {
-				select {
-				case m := <-f.queue:
-					f.append(m)
-				case <-ctx.Done():
-					for {
-						select {
-						case m := <-f.queue:
-							f.append(m)
-						default:
-							return
-						}
-					}
-				}
-			}
-		}()
+func (f *localForwarder) forwarded(topic string) bool {
+	for _, flt := range f.filters {
+		if gateway.MatchTopic(flt, topic) {
+			return true
+		}
 	}
-	f.wg.Wait()
-}
-
-func (f *localForwarder) append(m gateway.Message) {
-	// The buffer outlives the workers; a short shutdown does not cut a commit.
-	if err := f.sink.Publish(context.Background(), m); err != nil {
-		f.log.Error("local message not buffered", "topic", m.Topic, "err", err)
-	}
+	return false
 }

@@ -117,22 +117,15 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 		}()
 		rules := forwardRules(cfg)
 		// The pipeline appends without waiting for each commit (one message
-		// at a time, that wait would cap it at one per upstream round trip);
-		// local clients' messages wait, spread over the forwarder's workers.
-		toBuffer := upstream.Filter(rules, buf)
+		// at a time, that wait would cap it at one per upstream round trip).
 		sinks = append(sinks, upstream.Filter(rules, buf.Async()))
-		// Local MQTT clients' messages on forwarded topics go to the buffer too.
+		// Local MQTT clients' messages on forwarded topics go to the buffer
+		// too; the broker acknowledges them once they are committed.
 		var filters []string
 		for _, r := range rules {
 			filters = append(filters, r.Filter)
 		}
-		lf := newLocalForwarder(log, filters, toBuffer)
-		b.SetClientPublishHook(lf.enqueue)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lf.run(bgCtx)
-		}()
+		b.SetClientPublishHook(newLocalForwarder(log, filters, buf).hook)
 		if cfg.Upstream.URL != "" {
 			fwd, err = upstream.New(upstreamConfig(cfg), buf, b, log)
 			if err != nil {
@@ -187,7 +180,7 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 	}
 	pipe.Store(p)
 	defer func() { closeDevices(p.Devices()) }()
-	cmd := newCommander(log, b)
+	cmd := newCommander(log, b, sinks)
 	defer cmd.close()
 	if err := cmd.set(pl.commands, devices); err != nil {
 		return err

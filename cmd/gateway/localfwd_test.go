@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/broker"
+	"github.com/edgegw/gateway/buffer"
+	"github.com/edgegw/gateway/internal/mqtttest"
+)
+
+// fakeAppender records appends and reports a settable backlog.
+type fakeAppender struct {
+	got     []gateway.Message
+	dones   []func(error)
+	backlog int64
+	err     error
+}
+
+func (a *fakeAppender) Append(m gateway.Message, done func(error)) error {
+	if a.err != nil {
+		return a.err
+	}
+	a.got = append(a.got, m)
+	a.dones = append(a.dones, done)
+	return nil
+}
+
+func (a *fakeAppender) Backlog() (int64, int64) { return 0, a.backlog }
+
+func TestLocalForwarderHook(t *testing.T) {
+	buf := &fakeAppender{}
+	f := newLocalForwarder(slog.New(slog.NewTextHandler(io.Discard, nil)), []string{"site/#"}, buf)
+	f.maxBacklog = 100
+	var answers []error
+	done := func(err error) { answers = append(answers, err) }
+
+	if f.hook(gateway.Message{Topic: "other/t", QoS: 1}, done) {
+		t.Error("a topic no forward rule matches was held")
+	}
+	payload := []byte("v")
+	if !f.hook(gateway.Message{Topic: "site/a", QoS: 1, Payload: payload}, done) {
+		t.Fatal("a forwarded QoS 1 message was not held")
+	}
+	payload[0] = 'X' // the broker reuses its buffer
+	if len(buf.got) != 1 || string(buf.got[0].Payload) != "v" {
+		t.Fatalf("appended %+v, want one message with its own copy of the payload", buf.got)
+	}
+
+	// QoS 0 is dropped (and counted) while the backlog is too big; QoS 1 is not.
+	buf.backlog = 101
+	if f.hook(gateway.Message{Topic: "site/a"}, done) {
+		t.Error("a QoS 0 message was held over the backlog limit")
+	}
+	if !f.hook(gateway.Message{Topic: "site/a", QoS: 2}, done) {
+		t.Error("a QoS 2 message was refused over the backlog limit")
+	}
+	if f.shed.Load() != 1 {
+		t.Errorf("shed = %d, want 1", f.shed.Load())
+	}
+	buf.backlog = 0
+	if !f.hook(gateway.Message{Topic: "site/a"}, done) || f.shedding.Load() {
+		t.Error("QoS 0 not taken again once the backlog shrank")
+	}
+
+	// A closed buffer refuses: the hook holds the message and answers with the error.
+	buf.err = gateway.ErrClosed
+	if !f.hook(gateway.Message{Topic: "site/a", QoS: 1}, done) {
+		t.Error("a refused message was not held (its acknowledgement would be sent)")
+	}
+	if len(answers) != 1 || !errors.Is(answers[0], gateway.ErrClosed) {
+		t.Errorf("answers = %v, want one ErrClosed", answers)
+	}
+}
+
+// TestLocalPublishAckedAfterCommit: with the uplink up the buffer keeps new
+// messages in memory for up to flush_interval (waiting for the upstream's
+// acknowledgement instead of writing them); a local QoS 1 or 2 publisher is
+// still acknowledged only once its message is on disk. So when mosquitto_pub
+// has its acknowledgements and exits, a fresh reader of the database sees
+// every message.
+func TestLocalPublishAckedAfterCommit(t *testing.T) {
+	pub := mqtttest.NeedTool(t, "mosquitto_pub")
+	log := slog.New(slog.DiscardHandler)
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	bcfg := buffer.Default(path)
+	bcfg.FlushInterval = time.Second
+	buf, err := buffer.Open(t.Context(), bcfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Close()
+	if err := buf.SetUplink(buffer.UplinkUp, ""); err != nil { // hold messages for acks, as online
+		t.Fatal(err)
+	}
+	b, err := broker.New(broker.Config{Listeners: []broker.Listener{{Address: "127.0.0.1:0", Protocol: "mqtt"}}}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.SetClientPublishHook(newLocalForwarder(log, []string{"site/#"}, buf).hook)
+	if err := b.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(b.Addrs()[0].(*net.TCPAddr).Port)
+	for _, qos := range []string{"1", "2"} {
+		cmd := exec.Command(pub, "-h", "127.0.0.1", "-p", port, "-t", "site/q"+qos, "-q", qos, "-l")
+		cmd.Stdin = strings.NewReader("a\nb\nc\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+		}
+		r, err := buffer.OpenReader(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.List(t.Context(), buffer.Filter{Topic: "site/q" + qos})
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 3 {
+			t.Errorf("QoS %s: %d messages on disk once the publisher was acknowledged, want 3", qos, len(got))
+		}
+	}
+}

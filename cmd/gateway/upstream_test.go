@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgegw/gateway/drivers/modbus/modbussim"
+	"github.com/edgegw/gateway/internal/mqtttest"
+)
+
+// startModbusSim serves a simulated Modbus TCP slave on a free loopback port.
+func startModbusSim(t *testing.T) (*modbussim.Server, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := modbussim.New(slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sim.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("modbus simulator: %v", err)
+		}
+	})
+	return sim, ln.Addr().String()
+}
+
+// runGateway runs `gateway run -c path` in-process until the test ends or
+// the returned stop is called; it returns once the uplink is up.
+func runGateway(t *testing.T, path string) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	stderr := newLineWriter()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"run", "-c", path}, newLineWriter(), stderr) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gateway: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case line := <-stderr.lines:
+			if strings.Contains(line, `msg="uplink up"`) {
+				return stop
+			}
+		case err := <-done:
+			stopped = true
+			t.Fatalf("gateway stopped: %v", err)
+		case <-deadline:
+			t.Fatal("the uplink never came up")
+		}
+	}
+}
+
+// waitMessage waits until the recorder has a message for which ok holds.
+func waitMessage(t *testing.T, rec *mqtttest.Recorder, what string, ok func(mqtttest.Message) bool) mqtttest.Message {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		for _, m := range rec.Snapshot() {
+			if ok(m) {
+				return m
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("upstream never received %s; got:\n%v", what, rec.Snapshot())
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition
+	}
+}
+
+// TestUpstreamCommandReachesDevice joins the whole command path with a real
+// upstream mosquitto: a cloud client publishes a command upstream, the
+// gateway's subscribe rule brings it to the local command topic, the
+// commander writes the Modbus register, and the result and the new reading
+// go back upstream through the buffer. The command itself is not echoed back
+// up although the forward filter matches its local topic. A command sent
+// while the gateway is stopped is kept by the upstream broker (the gateway's
+// persistent session) and written when the gateway is back.
+func TestUpstreamCommandReachesDevice(t *testing.T) {
+	up := mqtttest.StartMosquitto(t)
+	rec := mqtttest.Subscribe(t, up.URL(), "sites/#")
+	sim, addr := startModbusSim(t)
+	dir := t.TempDir()
+	cfg := `[gateway]
+name = "gw"
+data_dir = "` + filepath.Join(dir, "data") + `"
+log_format = "text"
+
+[web]
+address = ""
+
+[upstream]
+url = "` + up.URL() + `"
+client_id = "gw-e2e"
+
+  [[upstream.forward]]
+  filter = "gw/#"
+  remote_prefix = "sites"
+
+  [[upstream.subscribe]]
+  filter = "cmd/gw/#"
+  local_prefix = "gw"
+
+[[devices]]
+name = "boiler"
+driver = "modbus-tcp"
+address = "` + addr + `"
+slave_id = 1
+interval = "100ms"
+
+  [[devices.points]]
+  name = "setpoint"
+  register = "holding"
+  address = 0
+  type = "int16"
+  scale = 0.1
+`
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cloud := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(up.URL()).SetClientID("cloud"))
+	if tok := cloud.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("cloud connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { cloud.Disconnect(250) })
+	command := func(payload string) {
+		t.Helper()
+		if tok := cloud.Publish("cmd/gw/boiler/setpoint/set", 1, false, payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("cloud publish: %v", tok.Error())
+		}
+	}
+	// check waits for the command's result and the new reading upstream,
+	// and for the register in the simulator.
+	check := func(value float64) {
+		t.Helper()
+		waitMessage(t, rec, "the command result", func(m mqtttest.Message) bool {
+			var res struct {
+				OK    bool    `json:"ok"`
+				Value float64 `json:"value"`
+			}
+			return m.Topic == "sites/gw/boiler/setpoint/set/result" &&
+				json.Unmarshal([]byte(m.Payload), &res) == nil && res.OK && res.Value == value
+		})
+		var reg uint16
+		sim.Do(func(s *modbussim.Store) { reg = s.Holding[0] })
+		if want := uint16(value * 10); reg != want {
+			t.Errorf("holding register 0 = %d, want %d", reg, want)
+		}
+		waitMessage(t, rec, "the new reading", func(m mqtttest.Message) bool {
+			var r struct{ Value float64 }
+			return m.Topic == "sites/gw/boiler/setpoint" && json.Unmarshal([]byte(m.Payload), &r) == nil && r.Value == value
+		})
+	}
+
+	stop := runGateway(t, path)
+	command("23.5")
+	check(23.5)
+
+	stop()
+	command("19") // the gateway is down: the upstream broker keeps it for the session
+	runGateway(t, path)
+	check(19)
+
+	for _, m := range rec.Snapshot() {
+		if m.Topic == "sites/gw/boiler/setpoint/set" {
+			t.Errorf("the command came down and was forwarded back up: %v", m)
+		}
+	}
+}
