@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/edgegw/gateway/buffer"
 	"github.com/edgegw/gateway/drivers/modbus/modbussim"
 	"github.com/edgegw/gateway/internal/mqtttest"
 )
@@ -189,4 +191,123 @@ interval = "100ms"
 			t.Errorf("the command came down and was forwarded back up: %v", m)
 		}
 	}
+}
+
+// TestKill9KeepsBacklog: the real gateway process buffers readings while
+// the upstream broker is down and is killed with SIGKILL; every message
+// its database held at that moment reaches the upstream broker once both
+// are back.
+func TestKill9KeepsBacklog(t *testing.T) {
+	bin := gatewayBinary(t)
+	up := mqtttest.NewMosquitto(t) // not started: the uplink is down
+	dir := t.TempDir()
+	db := filepath.Join(dir, "data", "buffer.db")
+	cfg := `[gateway]
+name = "gw"
+data_dir = "` + filepath.Join(dir, "data") + `"
+
+[web]
+address = ""
+
+[upstream]
+url = "` + up.URL() + `"
+client_id = "gw-kill"
+
+  [[upstream.forward]]
+  filter = "gw/#"
+  remote_prefix = "sites"
+
+[[devices]]
+name = "meter"
+driver = "sim"
+interval = "5ms"
+payload = "value"
+
+  [[devices.points]]
+  name = "a"
+  wave = "counter"
+
+  [[devices.points]]
+  name = "b"
+  wave = "counter"
+`
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "run", "-c", path)
+		cmd.Stderr = &syncBuffer{}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // killed already when the test passes
+		return cmd
+	}
+	gw := start()
+	// Wait for a backlog on disk, then kill.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if s, err := readStats(db); err == nil && s.Depth >= 300 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no backlog in the buffer; gateway log:\n%s", gw.Stderr)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition
+	}
+	if err := gw.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = gw.Wait() // killed: the exit status says so
+	r, err := buffer.OpenReader(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := r.List(t.Context(), buffer.Filter{})
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(held) < 300 {
+		t.Fatalf("the database holds %d messages after the kill, want >= 300", len(held))
+	}
+
+	up.Start()
+	rec := mqtttest.Subscribe(t, up.URL(), "sites/#")
+	gw = start()
+	want := map[string]bool{}
+	for _, e := range held {
+		want["sites/"+e.Topic+" "+string(e.Payload)] = true
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		seen := map[string]bool{}
+		for _, m := range rec.Snapshot() {
+			seen[m.String()] = true
+		}
+		missing := 0
+		for k := range want {
+			if !seen[k] {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the %d messages held at the kill never arrived upstream; gateway log:\n%s", missing, len(want), gw.Stderr)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a condition
+	}
+}
+
+// readStats reads the buffer's stats as `gateway buffer stats` does.
+func readStats(db string) (buffer.Stats, error) {
+	r, err := buffer.OpenReader(context.Background(), db)
+	if err != nil {
+		return buffer.Stats{}, err
+	}
+	defer r.Close()
+	return r.Stats(context.Background())
 }
