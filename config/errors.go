@@ -125,11 +125,28 @@ type Problems struct {
 // Add records a problem with the key at path; the message says what was
 // found and what was expected.
 func (p *Problems) Add(path Path, format string, args ...any) {
-	line := 0
-	if p.loc != nil {
-		line = p.loc.line(path.locKey())
+	p.addRaw(p.line(path), path.String(), fmt.Sprintf(format, args...))
+}
+
+// line returns the line of the key at path (or of its nearest ancestor
+// that has one), for messages that name a second key; 0 when unknown.
+func (p *Problems) line(path Path) int {
+	if p.loc == nil {
+		return 0
 	}
-	p.addRaw(line, path.String(), fmt.Sprintf(format, args...))
+	return p.loc.line(path.locKey())
+}
+
+// has reports whether a problem was recorded for the key at path or a key
+// below it.
+func (p *Problems) has(path Path) bool {
+	k := path.String()
+	for _, e := range p.errs {
+		if e.Key == k || strings.HasPrefix(e.Key, k+".") {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Problems) addRaw(line int, key, msg string) {

@@ -82,6 +82,7 @@ func (u *Upstream) validate(p *Problems) {
 			p.Add(sp.Key("local_topic"), "set together with local_prefix: want one of them")
 		}
 	}
+	u.checkEchoes(p)
 }
 
 func checkQoS(p *Problems, path Path, q *int) {
