@@ -34,7 +34,7 @@ type Forward struct {
 // Subscribe is one [[upstream.subscribe]] rule: remote topics brought home.
 type Subscribe struct {
 	Filter      string `toml:"filter"`       // remote topic filter
-	LocalPrefix string `toml:"local_prefix"` // local topic = local_prefix/remote topic
+	LocalPrefix string `toml:"local_prefix"` // local topic = local_prefix/ + the remote topic without the filter's literal leading levels
 	LocalTopic  string `toml:"local_topic"`  // or this topic, {topic} = the remote topic
 	QoS         *int   `toml:"qos"`          // 0, 1 or 2 (1 by default)
 }
