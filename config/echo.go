@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/edgegw/gateway"
 )
 
 // A forward rule publishes local topics upstream; a subscribe rule brings
@@ -64,25 +66,12 @@ func (u *Upstream) checkEchoes(p *Problems) {
 	}
 }
 
-// remoteTopic maps a local topic by forward rule f, as
-// upstream.ForwardRule.remoteTopic does: remote_topic with {topic} replaced,
-// or remote_prefix joined to the whole local topic, or the local topic
-// itself. Applied to the rule's filter it describes the rule's remote topics
+// remoteTopic maps a local topic by forward rule f (gateway.MapTopic, as the
+// forwarder does): remote_topic with {topic} replaced, or remote_prefix
+// joined to the whole local topic, or the local topic itself. Applied to the rule's filter it describes the rule's remote topics
 // for people.
 func remoteTopic(f Forward, local string) string {
-	if f.RemoteTopic != "" {
-		return strings.ReplaceAll(f.RemoteTopic, "{topic}", local)
-	}
-	return joinTopic(f.RemotePrefix, local)
-}
-
-// joinTopic joins a prefix and a topic with "/", as upstream's join does: no
-// separator for an empty prefix or one ending in "/".
-func joinTopic(prefix, topic string) string {
-	if prefix == "" || strings.HasSuffix(prefix, "/") {
-		return prefix + topic
-	}
-	return prefix + "/" + topic
+	return gateway.MapTopic(f.RemoteTopic, f.RemotePrefix, local)
 }
 
 // levelKind says what a pattern level stands for.
@@ -154,7 +143,7 @@ func forwardPatterns(f Forward) []pattern {
 		return substitute(strings.Split(f.RemoteTopic, "{topic}"), fp)
 	case f.RemotePrefix != "":
 		// The prefix's text, with "/" when it needs one, then the topic.
-		return substitute([]string{joinTopic(f.RemotePrefix, ""), ""}, fp)
+		return substitute([]string{gateway.MapTopic("", f.RemotePrefix, ""), ""}, fp)
 	default:
 		return []pattern{fp}
 	}

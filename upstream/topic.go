@@ -10,21 +10,9 @@ import (
 // matchTopic is gateway.MatchTopic.
 func matchTopic(filter, topic string) bool { return gateway.MatchTopic(filter, topic) }
 
-// join joins a prefix and a topic with "/" (no separator for an empty prefix
-// or one ending in "/").
-func join(prefix, topic string) string {
-	if prefix == "" || strings.HasSuffix(prefix, "/") {
-		return prefix + topic
-	}
-	return prefix + "/" + topic
-}
-
 // remoteTopic maps a local topic by rule r.
 func (r ForwardRule) remoteTopic(local string) string {
-	if r.RemoteTopic != "" {
-		return strings.ReplaceAll(r.RemoteTopic, "{topic}", local)
-	}
-	return join(r.RemotePrefix, local)
+	return gateway.MapTopic(r.RemoteTopic, r.RemotePrefix, local)
 }
 
 // localTopic maps a remote topic by rule r: LocalTopic, or LocalPrefix
@@ -49,7 +37,7 @@ func (r SubscribeRule) localTopic(remote string) string {
 		}
 		rest = after
 	}
-	return join(r.LocalPrefix, rest)
+	return gateway.MapTopic("", r.LocalPrefix, rest)
 }
 
 // filterSink is the Sink Filter returns.
