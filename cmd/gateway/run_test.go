@@ -401,3 +401,15 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 		t.Errorf("ctx: %v", ctx.Err())
 	}
 }
+
+// TestDemoStoppedWhileStarting: a stop signal that arrives while the demo
+// is still starting (here: before it began) is a clean stop.
+func TestDemoStoppedWhileStarting(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var stderr syncBuffer
+	err := run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--mqtt", "127.0.0.1:0", "--web", "127.0.0.1:0"}, io.Discard, &stderr)
+	if err != nil {
+		t.Fatalf("demo stopped while starting: %v\n%s", err, stderr.String())
+	}
+}

@@ -74,6 +74,12 @@ type serveOptions struct {
 // published, the forwarder disconnects, the buffer commits and closes, and
 // the broker closes last.
 func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error) {
+	defer func() {
+		// Stopped by a signal while still starting up: a clean stop, not a failure.
+		if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			err = nil
+		}
+	}()
 	pl, err := compile(cfg)
 	if err != nil {
 		return err
