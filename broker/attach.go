@@ -10,13 +10,18 @@ func (b *Broker) attach(c *conn, clean bool) (present bool) {
 	if s != nil {
 		s.mu.Lock()
 		old := s.conn
+		// Expired but not swept yet: the sweep runs only now and then.
+		expired := b.expiredLocked(s, b.now())
 		s.conn = nil
 		s.mu.Unlock()
 		if old != nil {
 			old.log.Info("session taken over by a new connection")
 			old.closeWith(errTakenOver)
 		}
-		if clean || !s.persistent { // [MQTT-3.1.2-6] a clean session starts anew
+		if expired && !clean {
+			c.log.Info("persistent session expired: starting a new one", "session_expiry", b.cfg.SessionExpiry)
+		}
+		if clean || !s.persistent || expired { // [MQTT-3.1.2-6] a clean session starts anew
 			b.dropSessionLocked(s)
 			s = nil
 		}
@@ -56,6 +61,7 @@ func (b *Broker) detach(c *conn) {
 	mine := s.conn == c
 	if mine {
 		s.conn = nil
+		s.offline = b.now() // session expiry counts from here
 	}
 	s.mu.Unlock()
 	if mine && !s.persistent {
@@ -70,6 +76,7 @@ func (b *Broker) dropSessionLocked(s *session) {
 		delete(b.sessions, s.id)
 	}
 	s.mu.Lock()
+	s.gone = true
 	filters := make([]string, 0, len(s.subs))
 	for f := range s.subs {
 		filters = append(filters, f)

@@ -53,6 +53,11 @@ type Broker struct {
 	stats counters
 	start time.Time
 
+	// Session expiry: the clock and the sweep interval, which tests
+	// replace before Start.
+	now        func() time.Time
+	sweepEvery time.Duration
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -103,7 +108,9 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		retained: map[string]*message{},
 		conns:    map[*conn]struct{}{},
 		start:    time.Now(),
+		now:      time.Now,
 	}
+	b.sweepEvery = sweepInterval(cfg.SessionExpiry)
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	if cfg.PasswordFile != "" {
 		pf, err := auth.LoadPasswordFile(cfg.PasswordFile)
@@ -179,6 +186,9 @@ func (b *Broker) restore() error {
 	}
 	for _, ss := range sessions {
 		s := b.newSession(ss.ClientID, true)
+		// The broker was not running: count the session as offline since
+		// now, not since it last had a connection (not stored).
+		s.offline = b.start
 		for f, q := range ss.Subs {
 			s.subs[f] = q
 			b.subs.Add(f, s, q)
@@ -229,6 +239,10 @@ func (b *Broker) Start(ctx context.Context) error {
 	if b.cfg.SysInterval > 0 {
 		b.wg.Add(1)
 		go b.sysLoop()
+	}
+	if b.cfg.SessionExpiry > 0 {
+		b.wg.Add(1)
+		go b.sweepLoop()
 	}
 	return nil
 }

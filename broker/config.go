@@ -26,6 +26,13 @@ type Config struct {
 	MaxQueuedBytes    int // max_queued_bytes of payload+topic per session; 0 = DefaultMaxQueuedBytes
 	MaxInflight       int // max_inflight QoS 1/2 messages per client awaiting ack; 0 = DefaultMaxInflight
 
+	// SessionExpiry (session_expiry) drops a persistent session (CleanSession
+	// = 0) offline for longer than this, with its subscriptions and queued
+	// messages, in memory and in the database. A session restored from the
+	// database counts as offline since the broker started. 0 keeps persistent
+	// sessions forever.
+	SessionExpiry time.Duration
+
 	// PersistencePath is the SQLite file holding retained messages and
 	// persistent sessions (the wiring passes <data_dir>/broker.db); "" keeps
 	// them in memory only.
@@ -97,6 +104,9 @@ func (c Config) Validate() error {
 	}
 	if c.SysInterval < 0 {
 		errs = append(errs, fmt.Errorf("broker.sys_interval: %v is negative", c.SysInterval))
+	}
+	if c.SessionExpiry < 0 {
+		errs = append(errs, fmt.Errorf("broker.session_expiry: %v is negative", c.SessionExpiry))
 	}
 	return errors.Join(errs...)
 }

@@ -174,13 +174,14 @@ func TestConfigValidate(t *testing.T) {
 		MaxInflight:    70000,
 		MaxConnections: -1,
 		SysInterval:    -time.Second,
+		SessionExpiry:  -time.Hour,
 	}
 	err := bad.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted a bad config")
 	}
 	for _, want := range []string{"listeners[0]: address", `listeners[1]: protocol "quic"`,
-		"listeners[2]: protocol mqtts needs cert_file", "max_inflight", "max_connections", "sys_interval"} {
+		"listeners[2]: protocol mqtts needs cert_file", "max_inflight", "max_connections", "sys_interval", "session_expiry"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate error lacks %q:\n%v", want, err)
 		}

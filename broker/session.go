@@ -3,6 +3,7 @@ package broker
 import (
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/edgegw/gateway/broker/packet"
 	"github.com/edgegw/gateway/broker/store"
@@ -35,7 +36,9 @@ type session struct {
 	persistent bool // CleanSession = 0
 
 	mu       sync.Mutex
-	conn     *conn // nil while offline
+	conn     *conn     // nil while offline
+	offline  time.Time // when conn became nil (persistent sessions: see expireSessions)
+	gone     bool      // dropped (dropSessionLocked): takes no more messages
 	subs     map[string]byte
 	queue    []*pending // FIFO from qhead
 	qhead    int
@@ -54,12 +57,13 @@ func (b *Broker) newSession(id string, persistent bool) *session {
 
 // deliver queues m for the session without blocking. Offline sessions keep
 // only QoS 1 and 2 messages; a full queue (count or bytes) drops the new
-// message and counts it.
+// message and counts it. A dropped session takes nothing: route may still
+// hold it after dropSessionLocked, and its rows are deleted from the store.
 func (s *session) deliver(m *message, qos byte, retain bool) (stored bool) {
 	b := s.b
 	s.mu.Lock()
 	c := s.conn
-	if c == nil && (!s.persistent || qos == 0) {
+	if s.gone || c == nil && (!s.persistent || qos == 0) {
 		s.mu.Unlock()
 		return false
 	}

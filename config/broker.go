@@ -18,6 +18,7 @@ type Broker struct {
 	MaxQueuedMessages int        `toml:"max_queued_messages"` // per session, then the oldest QoS 0 are dropped
 	MaxQueuedBytes    ByteSize   `toml:"max_queued_bytes"`    // per session
 	MaxInflight       int        `toml:"max_inflight"`        // unacknowledged QoS 1/2 messages per client
+	SessionExpiry     Duration   `toml:"session_expiry"`      // drop persistent sessions offline this long; "0s" = never
 }
 
 // Listener is one [[broker.listeners]] entry.
@@ -30,11 +31,16 @@ type Listener struct {
 	Path     string `toml:"path"`      // ws, wss: HTTP path (default /mqtt)
 }
 
+// DefaultSessionExpiry is how long the broker keeps a persistent session
+// whose client stays away: a week.
+const DefaultSessionExpiry = 7 * 24 * time.Hour
+
 // Listener protocols.
 var Protocols = []string{"mqtt", "mqtts", "ws", "wss"}
 
 func defaultBroker() Broker {
-	return Broker{SysInterval: Dur(10 * time.Second), MaxPacketSize: Size(1 << 20), MaxQueuedMessages: 1000, MaxQueuedBytes: Size(16 << 20), MaxInflight: 20}
+	return Broker{SysInterval: Dur(10 * time.Second), MaxPacketSize: Size(1 << 20), MaxQueuedMessages: 1000, MaxQueuedBytes: Size(16 << 20), MaxInflight: 20,
+		SessionExpiry: Dur(DefaultSessionExpiry)}
 }
 
 func (b *Broker) validate(p *Problems) {
@@ -60,6 +66,7 @@ func (b *Broker) validate(p *Problems) {
 		}
 	}
 	b.SysInterval.check(p, base.Key("sys_interval"))
+	b.SessionExpiry.check(p, base.Key("session_expiry"))
 	b.MaxPacketSize.check(p, base.Key("max_packet_size"))
 	b.MaxQueuedBytes.check(p, base.Key("max_queued_bytes"))
 	const maxPacket = 268435455 // [MQTT-2.2.3] the largest Remaining Length

@@ -91,6 +91,9 @@ func TestParseValues(t *testing.T) {
 	if c.Devices[0].Points[0].Scale != nil {
 		t.Error("scale: want nil (unset) by default")
 	}
+	if got, want := c.Broker.SessionExpiry.Duration, 7*24*time.Hour; got != want {
+		t.Errorf("session_expiry default: got %v, want %v", got, want)
+	}
 }
 
 func TestByteSize(t *testing.T) {
