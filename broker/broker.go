@@ -267,9 +267,14 @@ func (b *Broker) Addrs() []net.Addr {
 	return append([]net.Addr(nil), b.addrs...)
 }
 
-// Close stops the listeners, closes every client connection (without
-// publishing their wills), stops in-process subscriptions, and commits and
-// closes the database. It returns the first error.
+// Close stops the listeners, closes every client connection, stops
+// in-process subscriptions, and commits and closes the database. It
+// returns the first error.
+//
+// The will of a connection Close ends is published, as for any connection
+// closed without DISCONNECT [MQTT-3.1.2-8], before the database closes: a
+// retained will is stored with the retained messages, a QoS 1 or 2 will in
+// the queues of persistent sessions (online subscribers may not get it).
 func (b *Broker) Close() error {
 	b.lnMu.Lock()
 	if b.closed {

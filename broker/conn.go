@@ -92,7 +92,8 @@ func (b *Broker) serveConn(nc net.Conn, anonymous bool) {
 // shutdown closes the network connection; the reader then ends.
 func (c *conn) shutdown() { c.closeWith(errBrokerClosing) }
 
-// errBrokerClosing closes connections on Close; their wills are not published.
+// errBrokerClosing closes connections on Close. The broker going away is no
+// DISCONNECT: their wills are published [MQTT-3.1.2-8].
 var errBrokerClosing = errors.New("broker closing")
 
 func (c *conn) closeWith(reason error) {
@@ -487,14 +488,16 @@ func (c *conn) flush(bp *[]byte) (more bool, err error) {
 }
 
 // finish ends the connection: detaches the session and publishes the will
-// unless the client sent DISCONNECT [MQTT-3.1.2-8] [MQTT-3.1.2-10].
+// unless the client sent DISCONNECT [MQTT-3.1.2-8] [MQTT-3.1.2-10], also
+// when Close closed the connection. It runs on the connection's goroutine,
+// which Close waits for before it closes the store: a retained will lands
+// in the retained messages, a QoS 1 or 2 will in persistent sessions'
+// stored queues. Routing waits for no client (at most for room in the
+// store's write queue), so Close stays bounded.
 func (c *conn) finish(err error) {
 	close(c.done)
 	c.closeWith(err)
 	c.b.detach(c)
-	if c.reason == errBrokerClosing {
-		return
-	}
 	if err == nil {
 		c.log.Debug("client disconnected")
 		return
@@ -503,7 +506,7 @@ func (c *conn) finish(err error) {
 		err = c.reason
 	}
 	level := slog.LevelDebug
-	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, errTakenOver) {
+	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, errTakenOver) && !errors.Is(err, errBrokerClosing) {
 		level = slog.LevelInfo
 	}
 	c.log.Log(c.b.ctx, level, "client connection lost", "err", err)
