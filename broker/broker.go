@@ -162,8 +162,9 @@ func (b *Broker) SetAuthenticator(a auth.Authenticator) { b.authn = a }
 type PublishHook func(m gateway.Message, done func(error)) (hold bool)
 
 // SetClientPublishHook sets fn to be called with every message a network
-// client publishes and the ACL allows (once per QoS 2 packet id), before it
-// is routed; in-process Publish calls do not reach it. The gateway uses it to
+// client publishes and the ACL allows (once per QoS 2 packet id), and with
+// every will message the broker publishes for a client (done does nothing
+// then), before it is routed; in-process Publish calls do not reach it. The gateway uses it to
 // hand local clients' messages on forwarded topics to the upstream buffer.
 // Call it before Start.
 func (b *Broker) SetClientPublishHook(fn PublishHook) { b.clientPublish = fn }

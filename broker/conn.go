@@ -511,6 +511,11 @@ func (c *conn) finish(err error) {
 	}
 	c.log.Log(c.b.ctx, level, "client connection lost", "err", err)
 	if c.will != nil && c.allowPublish(c.will.topic) {
+		if hook := c.b.clientPublish; hook != nil {
+			w := c.will
+			// Nobody waits for an acknowledgement of a will.
+			hook(gateway.Message{Topic: w.topic, Payload: w.payload, QoS: w.qos, Retain: w.retain, Time: time.Now()}, func(error) {})
+		}
 		c.b.route(c.will)
 	}
 }

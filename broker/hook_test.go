@@ -134,3 +134,27 @@ func TestPublishHookStoreFailure(t *testing.T) {
 	nextDone(t, dones)(nil)
 	c.expect(&packet.Pubrec{PacketID: 3})
 }
+
+// TestPublishHookSeesWills: a will published for a client whose connection
+// was lost goes through the hook like the client's own messages.
+func TestPublishHookSeesWills(t *testing.T) {
+	b, err := New(Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan gateway.Message, 1)
+	b.SetClientPublishHook(func(m gateway.Message, done func(error)) bool { got <- m; return true })
+	t.Cleanup(func() { b.Close() })
+	c := pipeClient(t, b)
+	c.connect(&packet.Connect{ClientID: "dev", CleanSession: true, WillFlag: true, WillTopic: "site/dev/status",
+		WillPayload: []byte("offline"), WillQoS: 1, WillRetain: true}, false)
+	c.nc.Close() // lost without DISCONNECT
+	select {
+	case m := <-got:
+		if m.Topic != "site/dev/status" || string(m.Payload) != "offline" || m.QoS != 1 || !m.Retain {
+			t.Errorf("hook got %+v, want the will", m)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("the will did not reach the hook")
+	}
+}

@@ -17,8 +17,8 @@ type appender interface {
 }
 
 // localForwarder is the broker's client publish hook: it appends the
-// messages local MQTT clients publish on forwarded topics to the upstream
-// buffer, the same way as the pipeline's readings.
+// messages local MQTT clients publish on forwarded topics (and their wills)
+// to the upstream buffer, the same way as the pipeline's readings.
 //
 // The broker holds a QoS 1 or 2 publisher's acknowledgement until the
 // buffer has committed its message (the publisher's in-flight window then
