@@ -25,7 +25,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", "./gateway-data", "where the demo keeps its data")
 	mqttAddr := fs.String("mqtt", "127.0.0.1:1883", "the demo broker's MQTT `address` (a free port is used if it is taken)")
-	webAddr := fs.String("web", "127.0.0.1:8080", "the status page's `address` (a free port is used if it is taken)")
+	webAddr := fs.String("web", "127.0.0.1:8080", "the status page's `address` (a free port is used if it is taken; \"\" for none)")
 	if err := parseFlags(fs, args, stdout, "[--data-dir DIR]",
 		"Run the embedded demo: simulated devices whose readings flow through the\n"+
 			"whole pipeline and are printed as \"topic payload\" lines. Stop it with Ctrl-C.\n"+
@@ -40,7 +40,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	cfg.Broker.Listeners[0].Address = freeOr(*mqttAddr, stderr)
-	cfg.Web.Address = freeOr(*webAddr, stderr)
+	cfg.Web.Address = ""
+	if *webAddr != "" {
+		cfg.Web.Address = freeOr(*webAddr, stderr)
+	}
 	// The boiler's Modbus slave: the built-in simulator on a free port.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -64,11 +67,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	abs, _ := filepath.Abs(cfg.Gateway.DataDir)                         // only for the banner; the relative path works too
 	host, port, _ := net.SplitHostPort(cfg.Broker.Listeners[0].Address) // validated by the config
+	page := "off (--web \"\")"
+	if cfg.Web.Address != "" {
+		page = "http://" + cfg.Web.Address + "/"
+	}
 	fmt.Fprintf(stderr, `gateway demo: a simulated boiler (Modbus TCP) and energy meter; Ctrl-C to stop.
-  the status page:   http://%s/
+  the status page:   %s
   watch the broker:  mosquitto_sub -h %s -p %s -t 'demo/#' -v
   the buffer:        gateway buffer --db %s stats
-`, cfg.Web.Address, host, port, filepath.Join(abs, "buffer.db"))
+`, page, host, port, filepath.Join(abs, "buffer.db"))
 	return serve(ctx, cfg, serveOptions{stdout: stdout, stderr: stderr, print: true})
 }
 

@@ -133,3 +133,65 @@ func TestLocalPublishAckedAfterCommit(t *testing.T) {
 		}
 	}
 }
+
+// TestWillOnShutdownBuffered: a local client's will on a forwarded topic is
+// buffered for upstream when the gateway shuts down and closes its
+// connection (before the buffer closes).
+func TestWillOnShutdownBuffered(t *testing.T) {
+	subBin := mqtttest.NeedTool(t, "mosquitto_sub")
+	dataDir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stderr := newLineWriter()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--data-dir", dataDir, "--mqtt", "127.0.0.1:0", "--web", ""}, io.Discard, stderr)
+	}()
+	port := ""
+	for port == "" {
+		select {
+		case line := <-stderr.lines:
+			if _, after, ok := strings.Cut(line, `msg="broker listening"`); ok {
+				_, a, _ := strings.Cut(after, "address=127.0.0.1:")
+				port, _, _ = strings.Cut(a, " ")
+			}
+		case err := <-done:
+			t.Fatalf("demo stopped: %v", err)
+		case <-time.After(20 * time.Second):
+			t.Fatal("the demo broker did not start listening")
+		}
+	}
+	// A subscriber with a will; it prints messages once subscribed.
+	sub := exec.Command(subBin, "-h", "127.0.0.1", "-p", port, "-t", "demo/meter/#",
+		"--will-topic", "demo/meter/client-status", "--will-payload", "gone", "--will-qos", "1", "--will-retain")
+	out, err := sub.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subErr syncBuffer
+	sub.Stderr = &subErr
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Process.Kill(); _ = sub.Wait() }) // it exits when the gateway closes the connection
+	// The meter publishes every 2s: one message means the client is connected.
+	if _, err := out.Read(make([]byte, 1)); err != nil {
+		t.Fatalf("mosquitto_sub on port %s: %v %s", port, err, subErr.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	r, err := buffer.OpenReader(t.Context(), filepath.Join(dataDir, "buffer.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := r.List(t.Context(), buffer.Filter{Topic: "demo/meter/client-status"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || string(got[0].Payload) != "gone" {
+		t.Errorf("buffered wills: %+v, want the client's will", got)
+	}
+}

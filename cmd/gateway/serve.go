@@ -71,8 +71,8 @@ type serveOptions struct {
 
 // serve runs everything cfg describes until ctx is cancelled, then shuts
 // down in order: the drivers stop, the readings already produced are
-// published, the forwarder disconnects, the buffer commits and closes, and
-// the broker closes last.
+// published, the forwarder disconnects, the broker closes (publishing its
+// clients' wills), and the buffer commits and closes.
 func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error) {
 	defer func() {
 		// Stopped by a signal while still starting up: a clean stop, not a failure.
@@ -119,7 +119,9 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 		defer func() {
 			stopBackground()
 			wg.Wait() // the forwarder drains from the buffer: stop it first
-			err = errors.Join(err, buf.Close())
+			// The broker's network clients go before the buffer, so that
+			// the wills the broker publishes for them can still be buffered.
+			err = errors.Join(err, b.Close(), buf.Close())
 		}()
 		rules := forwardRules(cfg)
 		// The pipeline appends without waiting for each commit (one message
