@@ -180,9 +180,10 @@ func (b *Buffer) load(ctx context.Context) error {
 // done runs on the buffer's writer goroutine, or on the goroutine calling Ack
 // (m acknowledged before its commit) or Close; callbacks for the messages of
 // one commit are called in append order, but callbacks of different commits
-// and of Ack may run concurrently and out of append order. done is called
-// without the Buffer's lock held, yet it must not block and must not call
-// back into the Buffer: it holds up every other message's commit.
+// and of Ack may run concurrently and out of append order (a broker that must
+// send PUBACKs in order, [MQTT-4.6.0-2], orders them itself). done is called
+// without the Buffer's lock held, yet it must not block, since it holds up the
+// writer (or Ack, or Close) meanwhile, and must not call back into the Buffer.
 //
 // After Close, Append returns gateway.ErrClosed and done is not called.
 //
@@ -252,10 +253,11 @@ func (b *Buffer) Async() gateway.Sink {
 	return gateway.SinkFunc(func(_ context.Context, m gateway.Message) error { return b.Enqueue(m) })
 }
 
-// Backlog returns the messages appended but not yet committed (or being
-// committed) nor acknowledged by the upstream, and their size as counted
-// against MaxBytes: what is held in memory until the disk takes it. A caller
-// may shed load it can afford to lose (QoS 0) while it grows.
+// Backlog returns how many appended messages are held in memory, neither
+// committed yet (those in the commit under way included) nor acknowledged by
+// the upstream, and their size as counted against MaxBytes: what the disk has
+// yet to take. A caller may shed load it can afford to lose (QoS 0) while it
+// grows.
 func (b *Buffer) Backlog() (rows, bytes int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS drops(prefix TEXT PRIMARY KEY, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `
 
-// Keys of the meta table.
+// Keys of the meta table (the queue's size counters are in counts.go).
 const (
 	metaLastAck     = "last_ack"     // RFC 3339 time of the last upstream acknowledgement
 	metaUplink      = "uplink"       // uplink state as the forwarder reported it
