@@ -157,7 +157,8 @@ func (b *Buffer) loadSize(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("load buffer size: %w", err)
 	}
-	if scanned {
+	if scanned && rows > 0 {
+		// A new (empty) database has no counters yet either: nothing to say.
 		b.log.Info("buffer size counted by a full scan and stored: missing or stale counters",
 			"depth", rows, "bytes", bytes, "took", time.Since(start))
 	}
