@@ -406,8 +406,22 @@ func (b *Broker) subscribe(s *session, filter string, qos byte) {
 	b.subs.Add(filter, s, qos) // [MQTT-3.8.4-3] replaces an identical filter
 	b.subMu.Unlock()
 	s.mu.Lock()
-	s.subs[filter] = qos
+	gone := s.gone
+	if !gone {
+		s.subs[filter] = qos
+	}
 	s.mu.Unlock()
+	if gone {
+		// The session was dropped meanwhile (a clean takeover while the old
+		// connection still read a SUBSCRIBE): it must not stay subscribed.
+		// Dropping marks gone before collecting the filters, so either it
+		// removed this one or it is removed here (lock order: subMu, then
+		// the session's mu, as route takes them).
+		b.subMu.Lock()
+		b.subs.Remove(filter, s)
+		b.subMu.Unlock()
+		return
+	}
 	if s.persistent && b.store != nil {
 		b.store.AddSub(s.id, filter, qos)
 	}

@@ -158,3 +158,26 @@ func TestPublishHookSeesWills(t *testing.T) {
 		t.Fatal("the will did not reach the hook")
 	}
 }
+
+// TestSubscribeAfterDrop: a SUBSCRIBE that the old connection of a session
+// still handles after the session was dropped (a clean takeover) leaves no
+// subscription behind.
+func TestSubscribeAfterDrop(t *testing.T) {
+	b, err := New(Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	s := b.newSession("old", false)
+	b.mu.Lock()
+	b.sessions[s.id] = s
+	b.dropSessionLocked(s)
+	b.mu.Unlock()
+	b.subscribe(s, "site/#", 1)
+	b.subMu.RLock()
+	n := b.subs.Len()
+	b.subMu.RUnlock()
+	if n != 0 {
+		t.Errorf("%d subscriptions left for a dropped session", n)
+	}
+}
