@@ -45,24 +45,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		cfg.Web.Address = freeOr(*webAddr, stderr)
 	}
 	// The boiler's Modbus slave: the built-in simulator on a free port.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	slave := modbussim.NewDemo(newLogger(stderr, cfg.Gateway.LogLevel, cfg.Gateway.LogFormat).With("component", "modbus-simulator"))
+	slaveAddr, stopSlave, err := slave.Start(context.WithoutCancel(ctx))
 	if err != nil {
 		return fmt.Errorf("demo: start the Modbus simulator: %w", err)
 	}
-	slave := modbussim.NewDemo(newLogger(stderr, cfg.Gateway.LogLevel, cfg.Gateway.LogFormat).With("component", "modbus-simulator"))
-	simDone := make(chan struct{})
-	simCtx, stopSim := context.WithCancel(context.WithoutCancel(ctx))
-	go func() {
-		defer close(simDone)
-		_ = slave.Serve(simCtx, ln) // returns when stopped; its errors are the demo's own
-	}()
-	defer func() {
-		stopSim()
-		<-simDone
-	}()
+	defer stopSlave() //nolint:errcheck // its errors are the demo's own; it stops with the demo
 	for i := range cfg.Devices {
 		if cfg.Devices[i].Driver == modbus.DriverTCP {
-			cfg.Devices[i].Modbus.Address = ln.Addr().String()
+			cfg.Devices[i].Modbus.Address = slaveAddr
 		}
 	}
 	abs, _ := filepath.Abs(cfg.Gateway.DataDir)                         // only for the banner; the relative path works too

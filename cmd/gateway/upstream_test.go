@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,21 +21,17 @@ import (
 // startModbusSim serves a simulated Modbus TCP slave on a free loopback port.
 func startModbusSim(t *testing.T) (*modbussim.Server, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	sim := modbussim.New(slog.New(slog.DiscardHandler))
+	addr, stop, err := sim.Start(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := modbussim.New(slog.New(slog.DiscardHandler))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sim.Serve(ctx, ln) }()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("modbus simulator: %v", err)
 		}
 	})
-	return sim, ln.Addr().String()
+	return sim, addr
 }
 
 // runGateway runs `gateway run -c path` in-process until the test ends or

@@ -22,20 +22,16 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // startSim serves sim on a free loopback port until the test ends.
 func startSim(t *testing.T, sim *modbussim.Server) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, stop, err := sim.Start(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sim.Serve(ctx, ln) }()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return ln.Addr().String()
+	return addr
 }
 
 func newDevice(t *testing.T, cfg modbus.Config) *modbus.Device {

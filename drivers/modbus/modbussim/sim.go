@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -227,4 +228,21 @@ func (s *Server) ServeRTU(ctx context.Context, rw io.ReadWriter, slave byte) err
 		}
 	}
 	return nil
+}
+
+// Start serves Modbus TCP on a free 127.0.0.1 port in its own goroutine and
+// returns the address. stop ends serving and waits for it; it returns
+// Serve's error (nil after a clean stop). Cancelling ctx stops serving too.
+func (s *Server) Start(ctx context.Context) (addr string, stop func() error, err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("modbus simulator: listen: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	return ln.Addr().String(), func() error {
+		cancel()
+		return <-done
+	}, nil
 }
