@@ -2,7 +2,6 @@ package buffer
 
 import (
 	"errors"
-	"fmt"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -161,13 +160,7 @@ func TestAppendDiskFull(t *testing.T) {
 	if err := b.Publish(t.Context(), msg("a/b", 0)); err != nil {
 		t.Fatal(err)
 	}
-	var pages int64
-	if err := b.wdb.QueryRow("PRAGMA page_count").Scan(&pages); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.wdb.Exec(fmt.Sprintf("PRAGMA max_page_count = %d", pages+2)); err != nil {
-		t.Fatal(err)
-	}
+	fillDisk(t, b)
 	a := newAnswers(t, b)
 	if err := b.Append(gateway.Message{Topic: "a/big", Payload: make([]byte, 64<<10), QoS: 1}, a.done(1)); err != nil {
 		t.Fatal(err)

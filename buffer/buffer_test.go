@@ -294,6 +294,18 @@ func TestMaxAgeDrops(t *testing.T) {
 	}
 }
 
+// fillDisk fakes a nearly full disk: the database may grow by two pages.
+func fillDisk(t *testing.T, b *Buffer) {
+	t.Helper()
+	var pages int64
+	if err := b.wdb.QueryRow("PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.wdb.Exec(fmt.Sprintf("PRAGMA max_page_count = %d", pages+2)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestDiskFull fakes a full disk with PRAGMA max_page_count: Publish fails
 // with ErrDiskFull, nothing crashes, and after room is made publishing works.
 func TestDiskFull(t *testing.T) {
@@ -304,13 +316,7 @@ func TestDiskFull(t *testing.T) {
 	if err := b.Publish(t.Context(), msg("a/b", 0)); err != nil {
 		t.Fatal(err)
 	}
-	var pages int64
-	if err := b.wdb.QueryRow("PRAGMA page_count").Scan(&pages); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.wdb.Exec(fmt.Sprintf("PRAGMA max_page_count = %d", pages+2)); err != nil {
-		t.Fatal(err)
-	}
+	fillDisk(t, b)
 	big := make([]byte, 64<<10)
 	err := b.Publish(t.Context(), gateway.Message{Topic: "a/big", Payload: big, QoS: 1})
 	if !errors.Is(err, ErrDiskFull) {
