@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"reflect"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/broker/packet"
 	"github.com/edgegw/gateway/broker/store"
+	"github.com/edgegw/gateway/internal/testutil"
 )
 
 // fakeClock is a broker clock that the test moves forward.
@@ -182,7 +182,7 @@ func TestSessionExpiryRestored(t *testing.T) {
 // TestSessionExpiryLog: one log line per sweep, listing the client ids only
 // when there are few.
 func TestSessionExpiryLog(t *testing.T) {
-	var logBuf syncBuffer
+	var logBuf testutil.SyncBuffer
 	log := slog.New(slog.NewJSONHandler(&logBuf, nil))
 	b, _ := newExpiryBroker(t, Config{SessionExpiry: time.Minute}, time.Hour, log)
 	for n, tc := range []struct {
@@ -216,30 +216,6 @@ func TestSessionExpiryLog(t *testing.T) {
 			t.Errorf("%d sessions: clients listed %v, want %v", tc.sessions, listed, tc.listed)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.buf.Bytes())
-}
-
-func (s *syncBuffer) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.buf.Reset()
 }
 
 func TestSweepInterval(t *testing.T) {

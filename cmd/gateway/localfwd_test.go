@@ -17,6 +17,7 @@ import (
 	"github.com/edgegw/gateway/broker"
 	"github.com/edgegw/gateway/buffer"
 	"github.com/edgegw/gateway/internal/mqtttest"
+	"github.com/edgegw/gateway/internal/testutil"
 )
 
 // fakeAppender records appends and reports a settable backlog.
@@ -168,7 +169,7 @@ func TestWillOnShutdownBuffered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var subErr syncBuffer
+	var subErr testutil.SyncBuffer
 	sub.Stderr = &subErr
 	if err := sub.Start(); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edgegw/gateway/config"
+	"github.com/edgegw/gateway/internal/testutil"
 )
 
 // TestReload changes a point's topic and adds a device through a reload,
@@ -142,7 +143,7 @@ topic = "` + topic + `"
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

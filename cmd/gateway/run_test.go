@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/edgegw/gateway/internal/mqtttest"
+	"github.com/edgegw/gateway/internal/testutil"
 )
 
 // lineWriter hands each complete line written to it to a channel.
@@ -46,30 +47,12 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	}
 }
 
-// syncBuffer collects output written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestDemoRunsAndStopsCleanly is the newcomer's first run: readings from
 // every simulated device are printed, and cancelling stops it with no error.
 func TestDemoRunsAndStopsCleanly(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	stdout, stderr := newLineWriter(), &syncBuffer{}
+	stdout, stderr := newLineWriter(), &testutil.SyncBuffer{}
 	dataDir := filepath.Join(t.TempDir(), "data")
 	done := make(chan error, 1)
 	go func() {
@@ -307,7 +290,7 @@ payload = "value"
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	stdout, stderr := newLineWriter(), &syncBuffer{}
+	stdout, stderr := newLineWriter(), &testutil.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"run", "-c", path, "--print"}, stdout, stderr) }()
 	for want := 0; want < 3; want++ {
@@ -343,7 +326,7 @@ func TestSignals(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var stderr syncBuffer
+			var stderr testutil.SyncBuffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -378,7 +361,7 @@ func TestSignals(t *testing.T) {
 // the second exits without waiting for the clean shutdown.
 func TestSecondSignalExitsAtOnce(t *testing.T) {
 	exited := make(chan int, 1)
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	ctx, stop := signalContext(context.Background(), &stderr, func(code int) { exited <- code })
 	defer stop()
 	self, _ := os.FindProcess(os.Getpid())
@@ -407,7 +390,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 func TestDemoStoppedWhileStarting(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	err := run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--mqtt", "127.0.0.1:0", "--web", "127.0.0.1:0"}, io.Discard, &stderr)
 	if err != nil {
 		t.Fatalf("demo stopped while starting: %v\n%s", err, stderr.String())

@@ -16,6 +16,7 @@ import (
 	"github.com/edgegw/gateway/buffer"
 	"github.com/edgegw/gateway/drivers/modbus/modbussim"
 	"github.com/edgegw/gateway/internal/mqtttest"
+	"github.com/edgegw/gateway/internal/testutil"
 )
 
 // startModbusSim serves a simulated Modbus TCP slave on a free loopback port.
@@ -232,7 +233,7 @@ payload = "value"
 	}
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "run", "-c", path)
-		cmd.Stderr = &syncBuffer{}
+		cmd.Stderr = &testutil.SyncBuffer{}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
