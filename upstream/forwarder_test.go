@@ -548,21 +548,8 @@ func TestCommandsFromUpstream(t *testing.T) {
 	})
 	g := startGW(t, filepath.Join(t.TempDir(), "buffer.db"), cfg, sink, nil)
 	// Wait for the subscription: the uplink is up after SUBACK.
-	deadline := time.Now().Add(10 * time.Second)
-	for g.fwd.Status().State != "up" {
-		if time.Now().After(deadline) {
-			t.Fatal("uplink not up")
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition
-	}
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(up.URL()).SetClientID("cloud"))
-	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer c.Disconnect(0)
-	if tok := c.Publish("cloud/gw1/cmd/boiler/setpoint", 1, false, "22.5"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
+	waitUp(t, g.fwd)
+	cloudPublish(t, up.URL(), "cloud/gw1/cmd/boiler/setpoint", "22.5")
 	select {
 	case m := <-local:
 		if m.Topic != "cmd/boiler/setpoint" || string(m.Payload) != "22.5" || m.QoS != 1 {
@@ -666,13 +653,7 @@ func TestQueueClosed(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- fwd.Run(t.Context()) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for fwd.Status().State != "up" {
-		if time.Now().After(deadline) {
-			t.Fatal("uplink not up")
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition
-	}
+	waitUp(t, fwd)
 	if err := buf.Close(); err != nil {
 		t.Fatal(err)
 	}
