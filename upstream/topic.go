@@ -60,11 +60,22 @@ func Filter(rules []ForwardRule, next gateway.Sink) gateway.Sink {
 
 // Publish forwards m if a rule matches it.
 func (f filterSink) Publish(ctx context.Context, m gateway.Message) error {
-	if r, ok := matchRule(f.rules, m.Topic); ok {
-		m.QoS = qosOf(r.QoS)
+	if qos, ok := Forwarded(f.rules, m.Topic); ok {
+		m.QoS = qos
 		return f.next.Publish(ctx, m)
 	}
 	return nil
+}
+
+// Forwarded reports whether a forward rule matches the local topic, and the
+// upstream QoS of the first that does: what Filter applies, for callers that
+// append to the queue themselves.
+func Forwarded(rules []ForwardRule, topic string) (qos byte, ok bool) {
+	r, ok := matchRule(rules, topic)
+	if !ok {
+		return 0, false
+	}
+	return qosOf(r.QoS), true
 }
 
 // matchRule returns the first rule whose filter matches topic.

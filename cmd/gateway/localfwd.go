@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/upstream"
 )
 
 // appender is what the local forwarder needs of the buffer (*buffer.Buffer).
@@ -28,7 +29,7 @@ type appender interface {
 // cannot fill the memory.
 type localForwarder struct {
 	log        *slog.Logger
-	filters    []string
+	rules      []upstream.ForwardRule
 	buf        appender
 	maxBacklog int64
 	shed       atomic.Int64 // QoS 0 messages dropped, in total
@@ -39,14 +40,15 @@ type localForwarder struct {
 // messages are dropped.
 const localMaxBacklog = 32 << 20
 
-func newLocalForwarder(log *slog.Logger, filters []string, buf appender) *localForwarder {
-	return &localForwarder{log: log.With("component", "local-forward"), filters: filters, buf: buf,
+func newLocalForwarder(log *slog.Logger, rules []upstream.ForwardRule, buf appender) *localForwarder {
+	return &localForwarder{log: log.With("component", "local-forward"), rules: rules, buf: buf,
 		maxBacklog: localMaxBacklog}
 }
 
 // hook is the broker's PublishHook: it holds the messages it appends.
 func (f *localForwarder) hook(m gateway.Message, done func(error)) bool {
-	if !f.forwarded(m.Topic) {
+	upQoS, ok := upstream.Forwarded(f.rules, m.Topic)
+	if !ok {
 		return false
 	}
 	if m.QoS == 0 {
@@ -63,17 +65,9 @@ func (f *localForwarder) hook(m gateway.Message, done func(error)) bool {
 		}
 	}
 	m.Payload = append([]byte(nil), m.Payload...) // the broker owns its buffer
+	m.QoS = upQoS                                 // forwarded at the rule's QoS, as readings are
 	if err := f.buf.Append(m, done); err != nil {
 		done(fmt.Errorf("buffer local message: %w", err)) // closed: the publisher sends it again
 	}
 	return true
-}
-
-func (f *localForwarder) forwarded(topic string) bool {
-	for _, flt := range f.filters {
-		if gateway.MatchTopic(flt, topic) {
-			return true
-		}
-	}
-	return false
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/edgegw/gateway/buffer"
 	"github.com/edgegw/gateway/internal/mqtttest"
 	"github.com/edgegw/gateway/internal/testutil"
+	"github.com/edgegw/gateway/upstream"
 )
 
 // fakeAppender records appends and reports a settable backlog.
@@ -41,7 +42,7 @@ func (a *fakeAppender) Backlog() (int64, int64) { return 0, a.backlog }
 
 func TestLocalForwarderHook(t *testing.T) {
 	buf := &fakeAppender{}
-	f := newLocalForwarder(slog.New(slog.NewTextHandler(io.Discard, nil)), []string{"site/#"}, buf)
+	f := newLocalForwarder(slog.New(slog.NewTextHandler(io.Discard, nil)), []upstream.ForwardRule{{Filter: "site/#"}}, buf)
 	f.maxBacklog = 100
 	var answers []error
 	done := func(err error) { answers = append(answers, err) }
@@ -57,6 +58,17 @@ func TestLocalForwarderHook(t *testing.T) {
 	if len(buf.got) != 1 || string(buf.got[0].Payload) != "v" {
 		t.Fatalf("appended %+v, want one message with its own copy of the payload", buf.got)
 	}
+	if buf.got[0].QoS != 1 {
+		t.Errorf("appended at QoS %d, want the forward rule's default 1", buf.got[0].QoS)
+	}
+	// The forward rule's QoS applies upstream, whatever the local publisher used.
+	two := 2
+	f2 := newLocalForwarder(slog.New(slog.DiscardHandler), []upstream.ForwardRule{{Filter: "site/#", QoS: &two}}, buf)
+	f2.hook(gateway.Message{Topic: "site/q", QoS: 1}, done)
+	if got := buf.got[len(buf.got)-1]; got.QoS != 2 {
+		t.Errorf("appended at QoS %d, want the rule's 2", got.QoS)
+	}
+	buf.got, buf.dones = buf.got[:1], buf.dones[:1]
 
 	// QoS 0 is dropped (and counted) while the backlog is too big; QoS 1 is not.
 	buf.backlog = 101
@@ -109,7 +121,7 @@ func TestLocalPublishAckedAfterCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	b.SetClientPublishHook(newLocalForwarder(log, []string{"site/#"}, buf).hook)
+	b.SetClientPublishHook(newLocalForwarder(log, []upstream.ForwardRule{{Filter: "site/#"}}, buf).hook)
 	if err := b.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}

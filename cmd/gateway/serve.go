@@ -129,11 +129,7 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 		sinks = append(sinks, upstream.Filter(rules, buf.Async()))
 		// Local MQTT clients' messages on forwarded topics go to the buffer
 		// too; the broker acknowledges them once they are committed.
-		var filters []string
-		for _, r := range rules {
-			filters = append(filters, r.Filter)
-		}
-		b.SetClientPublishHook(newLocalForwarder(log, filters, buf).hook)
+		b.SetClientPublishHook(newLocalForwarder(log, rules, buf).hook)
 		if cfg.Upstream.URL != "" {
 			fwd, err = upstream.New(upstreamConfig(cfg), buf, b, log)
 			if err != nil {
