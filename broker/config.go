@@ -26,6 +26,13 @@ type Config struct {
 	MaxQueuedBytes    int // max_queued_bytes of payload+topic per session; 0 = DefaultMaxQueuedBytes
 	MaxInflight       int // max_inflight QoS 1/2 messages per client awaiting ack; 0 = DefaultMaxInflight
 
+	// StallTimeout (stall_timeout) bounds how long the broker waits for a
+	// client: a write blocked this long (the client stopped reading), or a
+	// subscriber whose full queue made publishers wait with no
+	// acknowledgement this long, closes the connection. 0 =
+	// DefaultStallTimeout.
+	StallTimeout time.Duration
+
 	// SessionExpiry (session_expiry) drops a persistent session (CleanSession
 	// = 0) offline for longer than this, with its subscriptions and queued
 	// messages, in memory and in the database. A session restored from the
@@ -55,6 +62,7 @@ const (
 	DefaultMaxQueuedMessages = 1000
 	DefaultMaxQueuedBytes    = 4 << 20
 	DefaultMaxInflight       = 32
+	DefaultStallTimeout      = 10 * time.Second
 	DefaultWSPath            = "/mqtt"
 )
 
@@ -68,6 +76,7 @@ func DefaultConfig() Config {
 		MaxQueuedMessages: DefaultMaxQueuedMessages,
 		MaxQueuedBytes:    DefaultMaxQueuedBytes,
 		MaxInflight:       DefaultMaxInflight,
+		StallTimeout:      DefaultStallTimeout,
 	}
 }
 
@@ -105,6 +114,9 @@ func (c Config) Validate() error {
 	if c.SysInterval < 0 {
 		errs = append(errs, fmt.Errorf("broker.sys_interval: %v is negative", c.SysInterval))
 	}
+	if c.StallTimeout < 0 {
+		errs = append(errs, fmt.Errorf("broker.stall_timeout: %v is negative", c.StallTimeout))
+	}
 	if c.SessionExpiry < 0 {
 		errs = append(errs, fmt.Errorf("broker.session_expiry: %v is negative", c.SessionExpiry))
 	}
@@ -123,6 +135,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.MaxInflight == 0 {
 		c.MaxInflight = DefaultMaxInflight
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = DefaultStallTimeout
 	}
 	for i := range c.Listeners {
 		if c.Listeners[i].Protocol == "" {

@@ -16,6 +16,7 @@ type counters struct {
 	dropped   atomic.Uint64 // messages dropped at a full session queue
 	denied    atomic.Uint64 // publishes dropped by the ACL
 	subPkts   atomic.Uint64 // SUBSCRIBE packets handled (tests wait on it)
+	stalled   atomic.Uint64 // connections closed for stall_timeout
 }
 
 // Stats is a snapshot of the broker's counters.
@@ -32,6 +33,10 @@ type Stats struct {
 	Dropped          uint64        // messages dropped because a session queue was full
 	Denied           uint64        // publishes refused by the ACL
 	Uptime           time.Duration // since New
+	// Stalled counts connections closed because the client stopped reading
+	// or, with publishers waiting for its full queue, acknowledging, for
+	// stall_timeout.
+	Stalled uint64
 }
 
 // Stats returns the current counters.
@@ -58,6 +63,7 @@ func (b *Broker) Stats() Stats {
 		Dropped:          b.stats.dropped.Load(),
 		Denied:           b.stats.denied.Load(),
 		Uptime:           time.Since(b.start),
+		Stalled:          b.stats.stalled.Load(),
 	}
 }
 

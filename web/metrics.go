@@ -40,6 +40,7 @@ var (
 	mBrBytesOut = desc("broker_bytes_sent_total", "Bytes written to clients.")
 	mBrDropped  = desc("broker_messages_dropped_total", "Messages dropped at a full session queue.")
 	mBrDenied   = desc("broker_publishes_denied_total", "Publishes refused by the ACL.")
+	mBrStalled  = desc("broker_clients_stalled_total", "Connections closed because the client stopped reading or acknowledging for stall_timeout.")
 
 	mDevUp       = desc("device_up", "1 when the device's last poll succeeded.", "device")
 	mDevPolls    = desc("device_polls_total", "Polls or runs started.", "device")
@@ -58,7 +59,7 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 		mUplinkUp, mUplinkSent, mUplinkAcked, mUplinkRecv, mUplinkOutages,
 		mBufDepth, mBufBytes, mBufMaxBytes, mBufAge, mBufDrops, mBufDiskFull, mBufUp,
 		mBrClients, mBrConns, mBrSessions, mBrSubs, mBrRetained, mBrMsgsIn, mBrMsgsOut,
-		mBrBytesIn, mBrBytesOut, mBrDropped, mBrDenied,
+		mBrBytesIn, mBrBytesOut, mBrDropped, mBrDenied, mBrStalled,
 		mDevUp, mDevPolls, mDevFailures, mDevReadings,
 	} {
 		ch <- d
@@ -110,6 +111,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(mBrBytesOut, float64(b.BytesSent))
 		counter(mBrDropped, float64(b.Dropped))
 		counter(mBrDenied, float64(b.Denied))
+		counter(mBrStalled, float64(b.Stalled))
 	}
 	if src.Devices != nil {
 		for _, d := range src.Devices() {

@@ -54,6 +54,7 @@ type BrokerStats struct {
 	Dropped          uint64        `json:"dropped"`
 	Denied           uint64        `json:"denied"`
 	Uptime           time.Duration `json:"uptime_ns"`
+	Stalled          uint64        `json:"stalled"`
 }
 
 // UplinkStatus is the upstream forwarder's state. Its fields match the
