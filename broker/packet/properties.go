@@ -195,8 +195,12 @@ func (d *decoder) properties(t Type) *Properties {
 		}
 		// Section 2.2.2.2: an identifier not valid for the packet type is a
 		// Malformed Packet.
-		if v >= len(propInfo) || propInfo[v].kind == 0 || propInfo[v].in&(1<<t) == 0 {
-			pd.fail(fmt.Sprintf("property 0x%02x in %s", v, contextName(t)))
+		if v >= len(propInfo) || propInfo[v].kind == 0 {
+			pd.fail(fmt.Sprintf("unknown property 0x%02x", v))
+			break
+		}
+		if propInfo[v].in&(1<<t) == 0 {
+			pd.fail(fmt.Sprintf("%s (0x%02x) not allowed", PropertyID(v), v))
 			break
 		}
 		id := PropertyID(v)
@@ -217,7 +221,14 @@ func (d *decoder) properties(t Type) *Properties {
 		pd.protocol("Authentication Data without Authentication Method")
 	}
 	if pd.err != nil {
-		d.err = fmt.Errorf("%s properties: %w", contextName(t), pd.err)
+		what := "properties"
+		if t == willProps {
+			what = "will properties"
+		}
+		d.err = fmt.Errorf("%s: %w", what, pd.err)
+		return nil
+	}
+	if p.size() == 0 { // only empty strings: the same as none
 		return nil
 	}
 	return p
