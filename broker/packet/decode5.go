@@ -210,7 +210,7 @@ func decodePublish5(flags byte, body []byte) (Packet, error) {
 		return nil, fmt.Errorf("decode PUBLISH: dup set on qos 0: %w", ErrMalformed)
 	}
 	d := decoder{b: body}
-	p.Topic = d.string("topic name") // [MQTT-3.3.2-1]
+	p.Topic = d.string("topic name")                        // [MQTT-3.3.2-1]
 	if d.err == nil && strings.ContainsAny(p.Topic, "+#") { // [MQTT-3.3.2-2]
 		d.fail("wildcard in topic name")
 	}

@@ -93,14 +93,14 @@ const willProps Type = 0
 type propKind byte
 
 const (
-	kindByte    propKind = iota + 1 // Byte
-	kindBool                        // Byte, 0 or 1
-	kindUint16                      // Two Byte Integer
-	kindUint32                      // Four Byte Integer
-	kindVarint                      // Variable Byte Integer
-	kindString                      // UTF-8 Encoded String
-	kindPair                        // UTF-8 String Pair
-	kindBinary                      // Binary Data
+	kindByte   propKind = iota + 1 // Byte
+	kindBool                       // Byte, 0 or 1
+	kindUint16                     // Two Byte Integer
+	kindUint32                     // Four Byte Integer
+	kindVarint                     // Variable Byte Integer
+	kindString                     // UTF-8 Encoded String
+	kindPair                       // UTF-8 String Pair
+	kindBinary                     // Binary Data
 )
 
 func in(ts ...Type) (m uint16) {
