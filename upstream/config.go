@@ -167,6 +167,9 @@ func (c Config) Validate() error {
 		if r.QoS != nil && (*r.QoS < 0 || *r.QoS > 2) {
 			bad("%s qos %d: want 0, 1 or 2", p, *r.QoS)
 		}
+		if r.QoS != nil && *r.QoS == 2 && len(c.Subscribe) > 0 {
+			bad("%s qos 2: %s", p, QoS2SessionProblem)
+		}
 	}
 	for i, r := range c.Subscribe {
 		p := fmt.Sprintf("subscribe[%d]", i)
@@ -185,6 +188,15 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// QoS2SessionProblem says why a forward rule with qos 2 and subscribe rules
+// are refused together. Subscribe rules make the session persistent (clean
+// session off), and every connection uses a new paho client whose packet
+// identifiers restart at 1: a QoS 2 id left on the server by a connection
+// that dropped mid-handshake (PUBREC sent, PUBREL not received) would make
+// the server take a new message with that id as the resend of the old one
+// and drop it [MQTT-4.3.3-2]. QoS 1 is not affected (a duplicate at worst).
+const QoS2SessionProblem = "not with [[upstream.subscribe]] rules (their persistent session could drop a new QoS 2 message as a duplicate of an unfinished one): want 0 or 1"
 
 var (
 	plainSchemes = map[string]bool{"mqtt": true, "tcp": true}
