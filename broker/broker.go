@@ -23,7 +23,7 @@ import (
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/broker/auth"
 	"github.com/edgegw/gateway/broker/store"
-	"github.com/edgegw/gateway/broker/topic"
+	"github.com/edgegw/gateway/topic"
 )
 
 // Version is reported in $SYS/broker/version.

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/topic"
 )
 
 // Reader inspects a buffer database read-only, e.g. from `gateway buffer`
@@ -82,7 +83,7 @@ func (r *Reader) each(ctx context.Context, f Filter, fn func(Entry) error) error
 		if err := rows.Scan(&e.ID, &at, &mtime, &e.Topic, &e.QoS, &e.Retain, &e.Payload); err != nil {
 			return fmt.Errorf("buffer list: %w", err)
 		}
-		if f.Topic != "" && !matchTopic(f.Topic, e.Topic) {
+		if f.Topic != "" && !topic.Match(f.Topic, e.Topic) {
 			continue
 		}
 		e.Accepted = time.Unix(0, at)
