@@ -8,23 +8,17 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/topic"
 )
-
-// Secret is a password; it prints and logs redacted.
-type Secret string
-
-// String returns a redacted placeholder.
-func (Secret) String() string { return "[redacted]" }
-
-// LogValue redacts the secret in logs.
-func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
 // Config configures the forwarder. Field names follow the [upstream] TOML keys.
 type Config struct {
 	URL          string // mqtt://host:1883 or mqtts://host:8883 (also tcp://, ssl://, tls://)
 	ClientID     string
 	Username     string
-	Password     Secret
+	Password     gateway.Secret
 	PasswordFile string // read at New; trailing newline stripped; exclusive with Password
 	CAFile       string // PEM CA bundle for mqtts (default: the system roots)
 	CertFile     string // PEM client certificate for mutual TLS
@@ -155,8 +149,8 @@ func (c Config) Validate() error {
 	}
 	for i, r := range c.Forward {
 		p := fmt.Sprintf("forward[%d]", i)
-		if err := validFilter(r.Filter); err != nil {
-			bad("%s filter %q: %v", p, r.Filter, err)
+		if err := topic.ValidFilter(r.Filter); err != nil {
+			bad("%s filter: %v", p, err)
 		}
 		if r.RemotePrefix != "" && r.RemoteTopic != "" {
 			bad("%s: set remote_prefix or remote_topic, not both", p)
@@ -173,8 +167,8 @@ func (c Config) Validate() error {
 	}
 	for i, r := range c.Subscribe {
 		p := fmt.Sprintf("subscribe[%d]", i)
-		if err := validFilter(r.Filter); err != nil {
-			bad("%s filter %q: %v", p, r.Filter, err)
+		if err := topic.ValidFilter(r.Filter); err != nil {
+			bad("%s filter: %v", p, err)
 		}
 		if r.LocalPrefix != "" && r.LocalTopic != "" {
 			bad("%s: set local_prefix or local_topic, not both", p)
@@ -202,20 +196,3 @@ var (
 	plainSchemes = map[string]bool{"mqtt": true, "tcp": true}
 	tlsSchemes   = map[string]bool{"mqtts": true, "ssl": true, "tls": true}
 )
-
-// validFilter checks a topic filter ([MQTT-4.7.1-1], [MQTT-4.7.1-2], [MQTT-4.7.1-3]).
-func validFilter(f string) error {
-	if f == "" {
-		return errors.New("empty")
-	}
-	levels := strings.Split(f, "/")
-	for i, l := range levels {
-		switch {
-		case l == "#" && i != len(levels)-1:
-			return errors.New("# must be the last level")
-		case l != "#" && l != "+" && strings.ContainsAny(l, "+#"):
-			return errors.New("a wildcard must occupy a whole level")
-		}
-	}
-	return nil
-}

@@ -81,7 +81,7 @@ func New(cfg Config, q Queue, local gateway.Sink, log *slog.Logger) (*Forwarder,
 	}
 	cfg = cfg.withDefaults()
 	f := &Forwarder{cfg: cfg, q: q, local: local, log: log.With("component", "upstream", "url", cfg.URL),
-		password: string(cfg.Password)}
+		password: cfg.Password.Reveal()}
 	if cfg.PasswordFile != "" {
 		b, err := os.ReadFile(cfg.PasswordFile)
 		if err != nil {
