@@ -187,6 +187,7 @@ func (b *Broker) restore() error {
 	}
 	for _, ss := range sessions {
 		s := b.newSession(ss.ClientID, true)
+		s.user, s.userKnown = ss.User, ss.UserKnown
 		// The broker was not running: count the session as offline since
 		// now, not since it last had a connection (not stored).
 		s.offline = b.start

@@ -27,6 +27,7 @@ type rec struct {
 	m     gateway.Message
 	size  int64
 	acked bool        // the upstream acknowledged it
+	sent  bool        // sent upstream at QoS 0 (no acknowledgement): deleted once committed
 	done  func(error) // Append's callback; nil once answered (or none was given)
 }
 
@@ -79,6 +80,7 @@ type Buffer struct {
 	dbBytes     int64               // their size as counted against MaxBytes
 	memRows     int64               // unacknowledged pending and committing records
 	memBytes    int64
+	mustCommit  bool // a pending record's callback waits for its commit: do not hold
 	drops       int64
 	dropsBy     map[string]int64
 	fullErrors  int64
@@ -340,7 +342,7 @@ func (b *Buffer) collect(ctx context.Context, after int64, n int) ([]int64, []ga
 	}
 	for _, list := range [][]*rec{b.committing, b.pending} {
 		for _, r := range list {
-			if r.id <= cursor || r.acked {
+			if r.id <= cursor || r.acked || r.sent {
 				continue
 			}
 			ids = append(ids, r.id)
@@ -359,7 +361,7 @@ func (b *Buffer) isAcked(id int64) bool {
 		return true
 	}
 	if r := findRec(b.committing, id); r != nil {
-		return r.acked
+		return r.acked || r.sent
 	}
 	return false
 }
@@ -377,6 +379,12 @@ func findRec(list []*rec, id int64) *rec {
 // memory is accepted at once (its Append callback is called before Ack
 // returns) and never written; a committed one is deleted with the next
 // commit. Unknown ids are ignored.
+//
+// A QoS 0 message has no acknowledgement from the upstream: Ack only says it
+// was handed to the connection, which a crash can lose. So a QoS 0 message
+// whose Append callback is waiting is not answered by Ack: it is committed at
+// once (not held for FlushInterval), answered after the commit and deleted
+// with a later one; Next does not return it again.
 func (b *Buffer) Ack(ids ...int64) error {
 	now := time.Now()
 	var replies []reply
@@ -390,6 +398,15 @@ func (b *Buffer) Ack(ids ...int64) error {
 	}
 	for _, id := range ids {
 		if r := findRec(b.pending, id); r != nil {
+			if r.m.QoS == 0 && r.done != nil {
+				// Sent at QoS 0: the upstream acknowledges nothing, and the
+				// callback's caller (a local QoS 1/2 publisher's PUBACK)
+				// was promised a commit. Commit now, delete afterwards.
+				r.sent = true
+				b.mustCommit = true
+				b.nudgeLocked()
+				continue
+			}
 			if !r.acked {
 				r.acked = true
 				b.memRows--
@@ -399,6 +416,10 @@ func (b *Buffer) Ack(ids ...int64) error {
 			continue
 		}
 		if r := findRec(b.committing, id); r != nil {
+			if r.m.QoS == 0 && r.done != nil {
+				r.sent = true // answered after its commit, as above
+				continue
+			}
 			if !r.acked {
 				r.acked = true // the writer deletes it, and answers it, after its commit
 				b.memRows--

@@ -121,7 +121,8 @@ func (b *Buffer) takeWork(st *writerState, now time.Time, final bool) (*work, ti
 	wait := ageCheckInterval
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	hold := b.online && !final && len(b.pending) < b.cfg.BatchSize
+	hold := b.online && !final && len(b.pending) < b.cfg.BatchSize && !b.mustCommit
+	b.mustCommit = false
 	cutoff := now.Add(-b.cfg.FlushInterval)
 	i := 0
 	for ; i < len(b.pending); i++ {
@@ -400,6 +401,9 @@ func (b *Buffer) finish(st *writerState, w *work, res result, err error, now tim
 			} else {
 				b.memRows--
 				b.memBytes -= r.size
+				if r.sent {
+					b.acked[r.id] = now // sent at QoS 0 and now on disk: delete it
+				}
 			}
 			replies = r.answer(replies, nil)
 		case r.acked:
