@@ -8,7 +8,7 @@ import (
 	"github.com/edgegw/gateway/broker/auth"
 	"github.com/edgegw/gateway/broker/packet"
 	"github.com/edgegw/gateway/broker/store"
-	"github.com/edgegw/gateway/broker/topic"
+	"github.com/edgegw/gateway/topic"
 )
 
 // Delivery states of an outgoing QoS 1 or 2 message.

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/topic"
 )
 
 // Reader inspects a buffer database read-only, e.g. from `gateway buffer`
@@ -82,7 +83,7 @@ func (r *Reader) each(ctx context.Context, f Filter, fn func(Entry) error) error
 			return err
 		}
 		for _, e := range page {
-			if f.Topic != "" && !matchTopic(f.Topic, e.Topic) {
+			if f.Topic != "" && !topic.Match(f.Topic, e.Topic) {
 				continue
 			}
 			if err := fn(e); err != nil {

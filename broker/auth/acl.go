@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/edgegw/gateway/broker/topic"
+	"github.com/edgegw/gateway/topic"
 )
 
 // ACL is an Authorizer read from a file in Mosquitto's acl_file syntax:
