@@ -13,11 +13,11 @@ import (
 // belongs to another driver is an error, so a typo'd driver name or a key
 // copied from the wrong example never passes silently.
 type Device struct {
-	Name     string   `toml:"name"`     // unique; the {device} in topics
-	Driver   string   `toml:"driver"`   // see Drivers
-	Interval Duration `toml:"interval"` // poll interval (default 1s)
-	Rule              // topic, payload, qos, retain for all its points
-	DeviceInfo        // manufacturer, model (Home Assistant's device entry)
+	Name       string   `toml:"name"`     // unique; the {device} in topics
+	Driver     string   `toml:"driver"`   // see Drivers
+	Interval   Duration `toml:"interval"` // poll interval (default 1s)
+	Rule                // topic, payload, qos, retain for all its points
+	DeviceInfo          // manufacturer, model (Home Assistant's device entry)
 	SimDevice
 	SerialPort
 	SerialLine
