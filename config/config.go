@@ -73,11 +73,10 @@ func Default() Config {
 			StatusTopic:       DefaultStatusTopic,
 			DeviceStatusTopic: DefaultDeviceStatusTopic,
 		},
-		HomeAssistant: HomeAssistant{DiscoveryPrefix: DefaultDiscoveryPrefix},
-		Broker:        defaultBroker(),
-		Buffer:        defaultBuffer(),
-		Mapping:       defaultMapping(),
-		Web:           Web{Address: "127.0.0.1:8080"},
+		Broker:  defaultBroker(),
+		Buffer:  defaultBuffer(),
+		Mapping: defaultMapping(),
+		Web:     Web{Address: "127.0.0.1:8080"},
 	}
 }
 

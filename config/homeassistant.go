@@ -45,8 +45,6 @@ var (
 func (h *HomeAssistant) validate(p *Problems) {
 	k := At("homeassistant").Key("discovery_prefix")
 	switch {
-	case h.DiscoveryPrefix == "":
-		p.Add(k, "empty: want a topic prefix such as \"homeassistant\"")
 	case strings.ContainsAny(h.DiscoveryPrefix, "+#") || strings.HasPrefix(h.DiscoveryPrefix, "/") || strings.HasSuffix(h.DiscoveryPrefix, "/"):
 		p.Add(k, "%q: want topic levels without wildcards and without a leading or trailing /", h.DiscoveryPrefix)
 	}
@@ -61,5 +59,11 @@ func (h *HAPoint) validate(p *Problems, pp Path) {
 	}
 	if c := h.HADeviceClass; c != "" && strings.Trim(c, "abcdefghijklmnopqrstuvwxyz_0123456789") != "" {
 		p.Add(pp.Key("ha_device_class"), "%q: want a Home Assistant device class such as \"temperature\" (lower case and _), or \"none\"", c)
+	}
+}
+
+func setDefault(s *string, def string) {
+	if *s == "" {
+		*s = def
 	}
 }

@@ -16,6 +16,7 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	c.Upstream.applyDefaults()
+	setDefault(&c.HomeAssistant.DiscoveryPrefix, DefaultDiscoveryPrefix)
 }
 
 // validate checks every value, adding each problem to p.
