@@ -145,12 +145,20 @@ func haConfig(cfg *config.Config, pl *plan) homeassistant.Config {
 				hp.Step = math.Abs(scale)
 			}
 			lo, hi := typeRange(pt.Type)
-			lo, hi = lo*scale+pt.Offset, hi*scale+pt.Offset
+			lo, hi = tidy(lo*scale+pt.Offset), tidy(hi*scale+pt.Offset)
 			hp.Limits = [2]float64{min(lo, hi), max(lo, hi)}
 			hc.Points = append(hc.Points, hp)
 		}
 	}
 	return hc
+}
+
+// tidy rounds away the binary noise of a scaled limit (3276.7000000000003).
+func tidy(f float64) float64 {
+	if math.Abs(f) > 1e12 {
+		return f
+	}
+	return math.Round(f*1e9) / 1e9
 }
 
 // typeRange is the range of a Modbus register type (uint16 by default);
@@ -404,6 +412,23 @@ func (s *deviceStatus) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// announceGateway publishes the gateway's status "online" (retained) on
+// the local broker, and returns the func that publishes "offline" when the
+// gateway stops.
+func announceGateway(ctx context.Context, log *slog.Logger, b *broker.Broker, cfg *config.Config) (stopping func()) {
+	topic := gatewayStatusTopic(cfg)
+	if topic == "" {
+		return func() {}
+	}
+	say := func(ctx context.Context, payload string) {
+		if err := b.Publish(ctx, gateway.Message{Topic: topic, Payload: []byte(payload), QoS: 1, Retain: true}); err != nil {
+			log.Warn("gateway status not published", "topic", topic, "status", payload, "err", err)
+		}
+	}
+	say(ctx, homeassistant.Online)
+	return func() { say(context.WithoutCancel(ctx), homeassistant.Offline) }
 }
 
 // statusMessages returns the gateway's status as the forwarder's birth
