@@ -112,6 +112,7 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 	var buf *buffer.Buffer
 	var fwd *upstream.Forwarder
 	var toUpstream gateway.Sink // what matches a forward rule goes to the buffer
+	startUplink := func() {}    // once the command topics are subscribed
 	if len(cfg.Upstream.Forward) > 0 {
 		buf, err = buffer.Open(ctx, bufferConfig(cfg), log)
 		if err != nil {
@@ -137,11 +138,13 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 			if err != nil {
 				return err
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_ = fwd.Run(bgCtx) // returns nil when stopped; it logs its own faults
-			}()
+			startUplink = func() {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_ = fwd.Run(bgCtx) // returns nil when stopped; it logs its own faults
+				}()
+			}
 		} else {
 			log.Warn("upstream url is empty: messages matching [[upstream.forward]] are kept in the buffer until one is configured",
 				"buffer", bufferPath(cfg))
@@ -207,6 +210,9 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 	if err := cmd.set(pl.commands, devices); err != nil {
 		return err
 	}
+	// Commands queued upstream while the gateway was off arrive right after
+	// the uplink connects: their local topics must be subscribed by then.
+	startUplink()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
