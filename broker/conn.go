@@ -16,7 +16,7 @@ import (
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/broker/auth"
 	"github.com/edgegw/gateway/broker/packet"
-	"github.com/edgegw/gateway/broker/topic"
+	"github.com/edgegw/gateway/topic"
 )
 
 // connectTimeout bounds the wait for the CONNECT packet of a new connection.
@@ -212,9 +212,18 @@ func (c *conn) checkClient(cp *packet.Connect) packet.ConnackCode {
 		}
 		return packet.Accepted
 	}
+	if c.b.authn == nil && !c.anonymous {
+		// Nothing to check the user name against: on a listener that
+		// refuses anonymous clients, a bare name proves nothing.
+		c.log.Warn("connection refused: user name given but no password_file to check it", "user", cp.Username, "client", cp.ClientID)
+		return packet.RefusedNotAuthorized
+	}
 	if c.b.authn != nil {
 		if err := c.b.authn.Authenticate(cp.Username, cp.Password); err != nil {
 			c.log.Warn("authentication failed", "user", cp.Username, "client", cp.ClientID, "err", err)
+			if errors.Is(err, auth.ErrBusy) {
+				return packet.RefusedServerUnavailable // the client retries later
+			}
 			return packet.RefusedBadUsernamePassword
 		}
 	}

@@ -59,6 +59,11 @@ func (b *Broker) validate(p *Problems) {
 		if (l.Protocol == "mqtt" || l.Protocol == "ws") && (l.CertFile != "" || l.KeyFile != "" || l.CAFile != "") {
 			p.Add(lp, "cert_file, key_file and ca_file need protocol mqtts or wss, not %q", l.Protocol)
 		}
+		if _, _, err := net.SplitHostPort(l.Address); err == nil && !isLoopback(l.Address) && b.PasswordFile == "" && !b.AllowAnonymous {
+			p.Add(lp.Key("address"), "%q is reachable from the network, but with no [broker] password_file and allow_anonymous = false "+
+				"no client could log in there (a user name cannot be checked without a password file): "+
+				"set password_file (see gateway passwd), or allow_anonymous = true to let anyone in, or listen on 127.0.0.1", l.Address)
+		}
 		if l.Path != "" && (l.Protocol == "mqtt" || l.Protocol == "mqtts") {
 			p.Add(lp.Key("path"), "only for protocol ws or wss")
 		} else if l.Path != "" && l.Path[0] != '/' {

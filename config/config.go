@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/edgegw/gateway"
 )
 
 // Config is the whole configuration file.
@@ -51,8 +53,8 @@ type Gateway struct {
 
 // Web is the [web] table: the status page and API.
 type Web struct {
-	Address string `toml:"address"` // host:port; "" disables the web server
-	Token   Secret `toml:"token"`   // bearer token; required (or a password_file) off loopback
+	Address string         `toml:"address"` // host:port; "" disables the web server
+	Token   gateway.Secret `toml:"token"`   // bearer token; required (or a password_file) off loopback
 }
 
 // Log levels and formats accepted by [gateway].

@@ -417,7 +417,7 @@ func (p *Pipeline) Healthy() error {
 	p.mu.Lock()
 	ch := p.readings
 	p.mu.Unlock()
-	if ch == nil || len(ch) == 0 {
+	if len(ch) == 0 { // also a nil channel
 		return nil
 	}
 	last := time.Unix(0, p.lastMapped.Load())

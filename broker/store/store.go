@@ -43,8 +43,14 @@ type Queued struct {
 // Session is the stored state of a persistent session.
 type Session struct {
 	ClientID string
-	Subs     map[string]byte // topic filter -> granted QoS
-	Queue    []Queued        // in Seq order
+	// User is the user name the session belongs to ("" anonymous); a
+	// different user connecting with the same client id starts a fresh
+	// session. UserKnown is false for a session stored before user names
+	// were: it is bound to the next user that connects.
+	User      string
+	UserKnown bool
+	Subs      map[string]byte // topic filter -> granted QoS
+	Queue     []Queued        // in Seq order
 }
 
 const schema = `
@@ -88,6 +94,10 @@ func Open(path string) (*Store, error) {
 		db.Close() // the schema error is the one to report
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	if err := migrate(db); err != nil {
+		db.Close() // the migration error is the one to report
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	s := &Store{db: db, ops: make(chan op, 4096), done: make(chan struct{})}
 	if err := db.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM queue`).Scan(&s.seq); err != nil {
 		db.Close() // the query error is the one to report
@@ -95,6 +105,21 @@ func Open(path string) (*Store, error) {
 	}
 	go s.writer()
 	return s, nil
+}
+
+// migrate adds the columns later versions need to an older database.
+func migrate(db *sql.DB) error {
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('sessions') WHERE name = 'user'`).Scan(&n); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if n == 0 {
+		// NULL: stored before sessions were bound to a user name.
+		if _, err := db.Exec(`ALTER TABLE sessions ADD COLUMN user TEXT`); err != nil {
+			return fmt.Errorf("migrate: add sessions.user: %w", err)
+		}
+	}
+	return nil
 }
 
 // NextSeq returns a new queue sequence number.
@@ -124,9 +149,10 @@ func (s *Store) DeleteRetained(topic string) {
 	s.exec(`DELETE FROM retained WHERE topic = ?`, topic)
 }
 
-// SaveSession records a persistent session (without subscriptions).
-func (s *Store) SaveSession(clientID string) {
-	s.exec(`INSERT OR IGNORE INTO sessions (client_id) VALUES (?)`, clientID)
+// SaveSession records a persistent session (without subscriptions) and the
+// user name it belongs to.
+func (s *Store) SaveSession(clientID, user string) {
+	s.exec(`INSERT OR REPLACE INTO sessions (client_id, user) VALUES (?, ?)`, clientID, user)
 }
 
 // DeleteSession removes a session with its subscriptions and queue.
@@ -263,17 +289,18 @@ func (s *Store) Retained() ([]Message, error) {
 func (s *Store) Sessions() ([]Session, error) {
 	byID := map[string]*Session{}
 	var order []string
-	rows, err := s.db.Query(`SELECT client_id FROM sessions ORDER BY client_id`)
+	rows, err := s.db.Query(`SELECT client_id, user FROM sessions ORDER BY client_id`)
 	if err != nil {
 		return nil, fmt.Errorf("load sessions: %w", err)
 	}
 	for rows.Next() {
 		var id string
-		if err := rows.Scan(&id); err != nil {
+		var user sql.NullString
+		if err := rows.Scan(&id, &user); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("load sessions: %w", err)
 		}
-		byID[id] = &Session{ClientID: id, Subs: map[string]byte{}}
+		byID[id] = &Session{ClientID: id, User: user.String, UserKnown: user.Valid, Subs: map[string]byte{}}
 		order = append(order, id)
 	}
 	rows.Close()

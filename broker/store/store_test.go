@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -16,7 +17,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	s.SetRetained(Message{Topic: "b", Payload: []byte("2"), Retain: true})
 	s.SetRetained(Message{Topic: "a", Payload: []byte("3"), QoS: 2, Retain: true})
 	s.DeleteRetained("b")
-	s.SaveSession("c1")
+	s.SaveSession("c1", "alice")
 	s.AddSub("c1", "x/#", 1)
 	s.AddSub("c1", "y", 2)
 	s.RemoveSub("c1", "y")
@@ -30,7 +31,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	s.MarkSent("c1", q1.Seq, 7)
 	s.MarkReleased("c1", q1.Seq)
 	q1.PacketID, q1.Released = 7, true
-	s.SaveSession("gone")
+	s.SaveSession("gone", "")
 	s.AddSub("gone", "z", 0)
 	s.DeleteSession("gone")
 	s.Flush()
@@ -54,11 +55,37 @@ func TestStoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Session{{ClientID: "c1", Subs: map[string]byte{"x/#": 1}, Queue: []Queued{q1, q3}}}
+	want := []Session{{ClientID: "c1", User: "alice", UserKnown: true, Subs: map[string]byte{"x/#": 1}, Queue: []Queued{q1, q3}}}
 	if !reflect.DeepEqual(ss, want) {
 		t.Errorf("Sessions = %+v, want %+v", ss, want)
 	}
 	if got := s.NextSeq(); got <= q3.Seq {
 		t.Errorf("NextSeq after reopen = %d, want > %d", got, q3.Seq)
+	}
+}
+
+// TestMigrateSessionUser: a database from before sessions had a user name
+// opens, and its sessions come back with UserKnown false.
+func TestMigrateSessionUser(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "broker.db")
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE sessions (client_id TEXT PRIMARY KEY); INSERT INTO sessions VALUES ('old')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ss, err := s.Sessions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ss) != 1 || ss[0].ClientID != "old" || ss[0].UserKnown {
+		t.Errorf("Sessions = %+v, want old with UserKnown false", ss)
 	}
 }

@@ -38,6 +38,7 @@ func compile(cfg *config.Config) (*plan, error) {
 	p := &plan{cfg: cfg}
 	probs := cfg.Problems()
 	checkRule(cfg, probs, config.At("mapping"), cfg.Mapping.Rule)
+	checkBrokerFiles(cfg, probs)
 	var specs []mapping.CommandSpec
 	for i := range cfg.Devices {
 		d := &cfg.Devices[i]

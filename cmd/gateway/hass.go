@@ -16,6 +16,7 @@ import (
 	"github.com/edgegw/gateway/homeassistant"
 	"github.com/edgegw/gateway/mapping"
 	"github.com/edgegw/gateway/pipeline"
+	"github.com/edgegw/gateway/topic"
 	"github.com/edgegw/gateway/upstream"
 )
 
@@ -196,7 +197,7 @@ func upstreamHAConfig(cfg *config.Config, hc homeassistant.Config) (out homeassi
 	}
 	remote := func(local string) string {
 		for _, r := range rules {
-			if local != "" && gateway.MatchTopic(r.Filter, local) {
+			if local != "" && topic.Match(r.Filter, local) {
 				return gateway.MapTopic(r.RemoteTopic, r.RemotePrefix, local)
 			}
 		}
@@ -249,7 +250,7 @@ func remoteCommandTopic(rules []config.Subscribe, local string) string {
 			}
 			remote = strings.Join(append(lead, rest), "/")
 		}
-		if gateway.MatchTopic(r.Filter, remote) {
+		if topic.Match(r.Filter, remote) {
 			return remote
 		}
 	}
@@ -434,13 +435,13 @@ func announceGateway(ctx context.Context, log *slog.Logger, b *broker.Broker, cf
 // statusMessages returns the gateway's status as the forwarder's birth
 // message and will, when a forward rule sends the status topic upstream.
 func statusMessages(cfg *config.Config) (birth, will *gateway.Message) {
-	topic := gatewayStatusTopic(cfg)
-	if topic == "" {
+	status := gatewayStatusTopic(cfg)
+	if status == "" {
 		return nil, nil
 	}
 	for _, r := range cfg.Upstream.Forward {
-		if gateway.MatchTopic(r.Filter, topic) {
-			remote := gateway.MapTopic(r.RemoteTopic, r.RemotePrefix, topic)
+		if topic.Match(r.Filter, status) {
+			remote := gateway.MapTopic(r.RemoteTopic, r.RemotePrefix, status)
 			qos := byte(1)
 			if r.QoS != nil {
 				qos = byte(*r.QoS)

@@ -203,7 +203,7 @@ func TestSchemaCheckerRefuses(t *testing.T) {
 	schema := loadSchema(t)
 	for _, bad := range []string{
 		`{"state_topic":"a","object_id":"x","device":{"identifiers":["d"]},"origin":{"name":"o"}}`, // undocumented key
-		`{"state_topic":"a","qos":"1","origin":{"name":"o"}}`,                                       // wrong type
+		`{"state_topic":"a","qos":"1","origin":{"name":"o"}}`,                                      // wrong type
 		`{"origin":{"name":"o"}}`, // no state_topic
 		`{"state_topic":"a","origin":{"name":"o"},"state_class":"sometimes"}`,
 	} {

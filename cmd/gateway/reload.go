@@ -165,7 +165,7 @@ func restartSections(old, cur *config.Config) []string {
 		s = append(s, "web")
 	}
 	og, cg := old.Gateway, cur.Gateway
-	og.Name, cg.Name = "", "" // the name only shapes topics: applied
+	og.Name, cg.Name = "", ""                           // the name only shapes topics: applied
 	og.DeviceStatusTopic, cg.DeviceStatusTopic = "", "" // applied
 	if og != cg {
 		s = append(s, "gateway (data_dir, log_level, log_format, status_topic)")

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -184,8 +185,22 @@ func TestDemoConfigIsValid(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
+	// check reads the password file the example names: give it one.
+	src, err := os.ReadFile("../../config.toml.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "passwd")
+	if err := os.WriteFile(pw, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	example := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(example, bytes.ReplaceAll(src, []byte(`"/etc/gateway/passwd"`), []byte(strconv.Quote(pw))), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var out, errOut bytes.Buffer
-	if err := run(t.Context(), []string{"check", "../../config.toml.example"}, &out, &errOut); err != nil {
+	if err := run(t.Context(), []string{"check", example}, &out, &errOut); err != nil {
 		t.Fatalf("check config.toml.example: %v", err)
 	}
 	if !strings.Contains(out.String(), "ok") {

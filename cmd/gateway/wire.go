@@ -50,7 +50,7 @@ func upstreamConfig(cfg *config.Config) upstream.Config {
 	uc.ClientID = cfg.Gateway.Name
 	setIf(&uc.ClientID, u.ClientID)
 	uc.Username = u.Username
-	uc.Password = upstream.Secret(u.Password.Reveal())
+	uc.Password = u.Password
 	uc.PasswordFile = u.PasswordFile
 	uc.CAFile, uc.CertFile, uc.KeyFile = u.CAFile, u.CertFile, u.KeyFile
 	setIf(&uc.KeepAlive, u.KeepAlive.Duration)
