@@ -202,6 +202,9 @@ func (f *Forwarder) session(ctx context.Context) (wasUp bool, err error) {
 	if f.tls != nil {
 		opts.SetTLSConfig(f.tls)
 	}
+	if w := f.cfg.Will; w != nil {
+		opts.SetBinaryWill(w.Topic, w.Payload, w.QoS, w.Retain)
+	}
 	opts.SetCustomOpenConnectionFn(f.dial)
 	// A resumed session may hold messages for a filter no rule subscribes
 	// any more (the config changed): acknowledge them, so the upstream
@@ -239,6 +242,7 @@ func (f *Forwarder) session(ctx context.Context) (wasUp bool, err error) {
 		return false, fmt.Errorf("connect: %w", err)
 	}
 	defer client.Disconnect(250)
+	defer f.sayGoodbye(ctx, client)
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -282,12 +286,40 @@ func (f *Forwarder) session(ctx context.Context) (wasUp bool, err error) {
 			return false, fmt.Errorf("record subscriptions: %w", err)
 		}
 	}
+	if b := f.cfg.Birth; b != nil {
+		if err := f.publishNow(client, b, f.cfg.ConnectTimeout); err != nil {
+			return false, fmt.Errorf("birth message: %w", err)
+		}
+	}
 	f.setState(stateUp, "")
 
 	window := make(chan inflight, f.cfg.Inflight)
 	wg.Go(func() { f.collect(sctx, cancel, window) })
 	f.publish(sctx, cancel, client, window)
 	return true, context.Cause(sctx)
+}
+
+// publishNow publishes m and waits for its acknowledgement.
+func (f *Forwarder) publishNow(client mqtt.Client, m *gateway.Message, timeout time.Duration) error {
+	tok := client.Publish(m.Topic, m.QoS, m.Retain, m.Payload)
+	if !tok.WaitTimeout(timeout) {
+		return fmt.Errorf("publish %s: timeout", m.Topic)
+	}
+	return tok.Error()
+}
+
+// goodbyeTimeout bounds the wait for the will's acknowledgement on a clean stop.
+const goodbyeTimeout = 2 * time.Second
+
+// sayGoodbye publishes the will before a clean disconnect (ctx cancelled:
+// the gateway stops), as the DISCONNECT that follows discards it.
+func (f *Forwarder) sayGoodbye(ctx context.Context, client mqtt.Client) {
+	if f.cfg.Will == nil || ctx.Err() == nil || !client.IsConnectionOpen() {
+		return
+	}
+	if err := f.publishNow(client, f.cfg.Will, goodbyeTimeout); err != nil {
+		f.log.Warn("will not published before disconnecting", "topic", f.cfg.Will.Topic, "err", err)
+	}
 }
 
 // filters returns the filters of the subscribe rules.
