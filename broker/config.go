@@ -25,6 +25,7 @@ type Config struct {
 	MaxQueuedMessages int // max_queued_messages per session; 0 = DefaultMaxQueuedMessages
 	MaxQueuedBytes    int // max_queued_bytes of payload+topic per session; 0 = DefaultMaxQueuedBytes
 	MaxInflight       int // max_inflight QoS 1/2 messages per client awaiting ack; 0 = DefaultMaxInflight
+	MaxSubscriptions  int // max_subscriptions per client (session); 0 = DefaultMaxSubscriptions
 
 	// StallTimeout (stall_timeout) bounds how long the broker waits for a
 	// client: a write blocked this long (the client stopped reading), or a
@@ -63,6 +64,7 @@ const (
 	DefaultMaxQueuedBytes    = 4 << 20
 	DefaultMaxInflight       = 32
 	DefaultStallTimeout      = 10 * time.Second
+	DefaultMaxSubscriptions  = 1000
 	DefaultWSPath            = "/mqtt"
 )
 
@@ -77,6 +79,7 @@ func DefaultConfig() Config {
 		MaxQueuedBytes:    DefaultMaxQueuedBytes,
 		MaxInflight:       DefaultMaxInflight,
 		StallTimeout:      DefaultStallTimeout,
+		MaxSubscriptions:  DefaultMaxSubscriptions,
 	}
 }
 
@@ -103,7 +106,7 @@ func (c Config) Validate() error {
 		v    int
 	}{{"max_packet_size", c.MaxPacketSize}, {"max_connections", c.MaxConnections},
 		{"max_queued_messages", c.MaxQueuedMessages}, {"max_queued_bytes", c.MaxQueuedBytes},
-		{"max_inflight", c.MaxInflight}} {
+		{"max_inflight", c.MaxInflight}, {"max_subscriptions", c.MaxSubscriptions}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("broker.%s: %d is negative", f.name, f.v))
 		}
@@ -138,6 +141,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.StallTimeout == 0 {
 		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.MaxSubscriptions == 0 {
+		c.MaxSubscriptions = DefaultMaxSubscriptions
 	}
 	for i := range c.Listeners {
 		if c.Listeners[i].Protocol == "" {

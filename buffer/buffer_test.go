@@ -477,31 +477,6 @@ func killChild(path string) {
 	wg.Wait()
 }
 
-func TestMatchTopic(t *testing.T) {
-	tests := []struct {
-		filter, topic string
-		want          bool
-	}{
-		{"a/b", "a/b", true},
-		{"a/b", "a/c", false},
-		{"a/+", "a/b", true},
-		{"a/+", "a/b/c", false},
-		{"a/#", "a", true},
-		{"a/#", "a/b/c", true},
-		{"#", "a/b", true},
-		{"#", "$SYS/x", false},
-		{"+/b", "a/b", true},
-		{"+/+", "a", false},
-		{"a/+/c", "a//c", true},
-		{"a", "a/b", false},
-	}
-	for _, tt := range tests {
-		if got := matchTopic(tt.filter, tt.topic); got != tt.want {
-			t.Errorf("matchTopic(%q, %q) = %v, want %v", tt.filter, tt.topic, got, tt.want)
-		}
-	}
-}
-
 func TestEnqueue(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "buffer.db")
 	b := open(t, Default(path))

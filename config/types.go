@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -110,20 +109,3 @@ func (b ByteSize) check(p *Problems, path Path) {
 		p.Add(path, "%s: want a size such as 1048576, \"64MB\" or \"1GiB\"", b.bad)
 	}
 }
-
-// Secret is a string that never appears in logs or printed configs.
-type Secret string
-
-// String redacts the secret.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return "<redacted>"
-}
-
-// LogValue implements slog.LogValuer so a Secret logs redacted.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// Reveal returns the secret itself, for the one place that needs it.
-func (s Secret) Reveal() string { return string(s) }

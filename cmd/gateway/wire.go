@@ -23,6 +23,7 @@ func brokerConfig(cfg *config.Config) broker.Config {
 		MaxQueuedBytes:    int(b.MaxQueuedBytes.Bytes),
 		MaxInflight:       b.MaxInflight,
 		StallTimeout:      b.StallTimeout.Duration,
+		MaxSubscriptions:  b.MaxSubscriptions,
 		SessionExpiry:     b.SessionExpiry.Duration,
 		PersistencePath:   filepath.Join(cfg.Gateway.DataDir, "broker.db"),
 	}
@@ -51,13 +52,14 @@ func upstreamConfig(cfg *config.Config) upstream.Config {
 	uc.ClientID = cfg.Gateway.Name
 	setIf(&uc.ClientID, u.ClientID)
 	uc.Username = u.Username
-	uc.Password = upstream.Secret(u.Password.Reveal())
+	uc.Password = u.Password
 	uc.PasswordFile = u.PasswordFile
 	uc.CAFile, uc.CertFile, uc.KeyFile = u.CAFile, u.CertFile, u.KeyFile
 	setIf(&uc.KeepAlive, u.KeepAlive.Duration)
 	setIf(&uc.Inflight, u.Inflight)
 	uc.MaxRate = u.MaxRate
 	uc.Forward = forwardRules(cfg)
+	uc.Birth, uc.Will = statusMessages(cfg)
 	for _, s := range u.Subscribe {
 		uc.Subscribe = append(uc.Subscribe, upstream.SubscribeRule{Filter: s.Filter, LocalPrefix: s.LocalPrefix, LocalTopic: s.LocalTopic, QoS: s.QoS})
 	}
