@@ -1,7 +1,8 @@
 package packet_test
 
-// Cross-checks against real MQTT 5.0 clients: mosquitto_pub, mosquitto_sub
-// and Debian's python3-paho-mqtt connect to a tiny server in the test that
+// Cross-checks against real MQTT 5.0 clients: mosquitto_pub, mosquitto_sub,
+// Debian's python3-paho-mqtt and MQTT.js (run with node, as in MQTT X)
+// connect to a tiny server in the test that
 // decodes what they send with this package and answers with packets this
 // package encodes. The clients finishing their work shows they accepted the
 // CONNACK, SUBACK, PUBACK, PUBREC, PUBCOMP, UNSUBACK and PUBLISH we encoded;
@@ -9,13 +10,14 @@ package packet_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -460,41 +462,13 @@ func TestPahoV5(t *testing.T) {
 		Properties: &packet.Properties{SessionExpiry: new(uint32(0)), ReasonString: "bye"}}})
 
 	// What paho read from our packets.
-	var events []map[string]any
-	for line := range strings.Lines(out) {
-		var ev map[string]any
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("paho output %q: %v\n%s", line, err, out)
-		}
-		events = append(events, ev)
-	}
-	byCB := map[string]map[string]any{}
-	for _, ev := range events {
-		byCB[ev["cb"].(string)] = ev
-	}
-	want := map[string]string{
+	checkEvents(t, out, map[string]string{
 		"connect":     `{"cb":"connect","present":0,"props":{"AssignedClientIdentifier":"auto-1","MaximumPacketSize":1048576,"ReceiveMaximum":10,"RetainAvailable":1,"ServerKeepAlive":30,"SharedSubscriptionAvailable":1,"SubscriptionIdentifierAvailable":1,"TopicAliasMaximum":5,"UserProperty":[["server","test"]],"WildcardSubscriptionAvailable":1},"rc":0}`,
 		"subscribe":   `{"cb":"subscribe","props":{"ReasonString":"half"},"rcs":[1,135]}`,
 		"message":     `{"cb":"message","payload":"for paho","props":{"ContentType":"text/plain","SubscriptionIdentifier":[9,300],"UserProperty":[["x","y"]]},"qos":2,"topic":"a/z"}`,
 		"unsubscribe": `{"cb":"unsubscribe","props":{},"rcs":[0,17]}`,
 		"publish":     `{"cb":"publish"}`,
-	}
-	for cb, w := range want {
-		ev, ok := byCB[cb]
-		if !ok {
-			t.Errorf("paho: no %s callback:\n%s", cb, out)
-			continue
-		}
-		b, _ := json.Marshal(ev) // a decoded JSON object always marshals
-		var wantEv map[string]any
-		if err := json.Unmarshal([]byte(w), &wantEv); err != nil {
-			t.Fatal(err)
-		}
-		wb, _ := json.Marshal(wantEv) // the same: keys sorted
-		if !bytes.Equal(b, wb) {
-			t.Errorf("paho %s:\n got %s\nwant %s", cb, b, wb)
-		}
-	}
+	}, "cb")
 }
 
 // needPaho fails the test (skips it with -short) when Debian's
@@ -507,4 +481,200 @@ func needPaho(t *testing.T) {
 		}
 		t.Fatalf("python3-paho-mqtt not installed (scripts/test installs it): %v", err)
 	}
+}
+
+// mqttjsScript is an MQTT.js 5 client (npm "mqtt", run with node)
+// connecting as MQTT X does by default (MQTT 5.0, clean start, keep-alive
+// 60, an "mqttx_" client id), with connect and will properties added. It
+// subscribes with every subscription option, publishes at QoS 2 with
+// properties, receives two messages (the second one named by a topic alias
+// alone), unsubscribes and disconnects with reason code 0x04. It prints one
+// JSON object per event.
+const mqttjsScript = `
+const mqtt = require('mqtt')
+const out = (o) => console.log(JSON.stringify(o))
+const client = mqtt.connect('mqtt://127.0.0.1:' + process.argv[2], {
+  protocolVersion: 5, clean: true, keepalive: 60, clientId: 'mqttx_4f2a9c1e', reconnectPeriod: 0,
+  properties: { sessionExpiryInterval: 300, receiveMaximum: 16, maximumPacketSize: 100000,
+    topicAliasMaximum: 8, requestResponseInformation: true, requestProblemInformation: false,
+    userProperties: { app: 'mqttx' } },
+  will: { topic: 'w/js', payload: Buffer.from('bye'), qos: 2, retain: false,
+    properties: { willDelayInterval: 10, payloadFormatIndicator: true, messageExpiryInterval: 20,
+      contentType: 'text/plain', responseTopic: 'w/r', correlationData: Buffer.from('wc'),
+      userProperties: { w: 'v' } } },
+})
+let messages = 0, published = false, ending = false
+function maybeEnd() {
+  if (ending || messages < 2 || !published) return
+  ending = true
+  client.unsubscribe(['a/+', 'b/#'], { properties: { userProperties: { u: 'v' } } }, (err, packet) => {
+    out({ ev: 'unsubscribe', err: err ? err.message : null, packet: packet ? { reasonCode: packet.reasonCode, properties: packet.properties } : null })
+    client.end(false, { reasonCode: 4, properties: { sessionExpiryInterval: 0, reasonString: 'done' } }, () => out({ ev: 'end' }))
+  })
+}
+client.on('error', (err) => { out({ ev: 'error', err: err.message }); process.exitCode = 1; client.end(true) })
+client.on('connect', (connack) => {
+  out({ ev: 'connect', sessionPresent: connack.sessionPresent, reasonCode: connack.reasonCode, properties: connack.properties })
+  client.subscribe({ 'a/+': { qos: 1, nl: true, rap: true, rh: 2 }, 'b/#': { qos: 2, rh: 1 } },
+    { properties: { subscriptionIdentifier: 5, userProperties: { s: 't' } } }, (err, granted) => {
+      out({ ev: 'subscribe', err: err ? err.message : null, granted })
+      client.publish('p/js', '{"v":1}', { qos: 2, properties: { payloadFormatIndicator: true,
+        messageExpiryInterval: 30, contentType: 'application/json', responseTopic: 're/js',
+        correlationData: Buffer.from('id-2'), userProperties: { k: ['1', '2'] } } }, (err) => {
+        out({ ev: 'publish', err: err ? err.message : null })
+        published = true
+        maybeEnd()
+      })
+    })
+})
+client.on('message', (topic, payload, packet) => {
+  out({ ev: 'message', topic, payload: payload.toString(), qos: packet.qos, properties: packet.properties })
+  messages++
+  maybeEnd()
+})
+`
+
+// TestMQTTjsV5 runs MQTT.js 5 (what MQTT X is built on) with its MQTT X
+// defaults against the test server.
+func TestMQTTjsV5(t *testing.T) {
+	modules := needMQTTjs(t)
+	node := mqtttest.NeedTool(t, "node")
+	s := startServer(t, func(p packet.Packet) []packet.Packet {
+		switch p := p.(type) {
+		case *packet.Connect:
+			return []packet.Packet{connack("")}
+		case *packet.Subscribe:
+			return []packet.Packet{
+				// b/# is asked at QoS 2 and granted at QoS 1.
+				&packet.Suback{PacketID: p.PacketID, ReturnCodes: []byte{1, 1}},
+				&packet.Publish{QoS: 1, PacketID: 1, Topic: "a/js", Payload: []byte("first"),
+					Properties: &packet.Properties{TopicAlias: new(uint16(2)), SubscriptionIDs: []uint32{5},
+						ContentType: "text/plain", User: []packet.UserProperty{{Key: "x", Value: "y"}}}},
+				// [MQTT-3.3.2-10] the client takes the alias it allowed.
+				&packet.Publish{Payload: []byte("second"), Properties: &packet.Properties{TopicAlias: new(uint16(2))}},
+			}
+		case *packet.Unsubscribe:
+			return []packet.Packet{&packet.Unsuback{PacketID: p.PacketID,
+				ReasonCodes: []packet.Code{packet.CodeSuccess, packet.CodeNoSubscriptionExisted}}}
+		}
+		return acks(p)
+	})
+	script := mqtttest.WriteFile(t, "client.js", mqttjsScript)
+	ctx, cancel := context.WithTimeout(t.Context(), clientTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script, strconv.Itoa(s.addr.Port))
+	cmd.Env = append(cmd.Environ(), "NODE_PATH="+modules)
+	outb, err := cmd.CombinedOutput()
+	out := string(outb)
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	got := s.wait(t)
+
+	checkEqual(t, "CONNECT", find[*packet.Connect](got), []*packet.Connect{{ProtocolName: "MQTT",
+		ProtocolLevel: 5, CleanSession: true, KeepAlive: 60, ClientID: "mqttx_4f2a9c1e",
+		WillFlag: true, WillQoS: 2, WillTopic: "w/js", WillPayload: []byte("bye"),
+		Properties: &packet.Properties{SessionExpiry: new(uint32(300)), RequestProblemInfo: new(false),
+			RequestResponseInfo: new(true), ReceiveMaximum: new(uint16(16)), TopicAliasMaximum: new(uint16(8)),
+			User: []packet.UserProperty{{Key: "app", Value: "mqttx"}}, MaximumPacketSize: new(uint32(100000))},
+		WillProperties: &packet.Properties{PayloadFormat: new(byte(1)), MessageExpiry: new(uint32(20)),
+			ContentType: "text/plain", ResponseTopic: "w/r", CorrelationData: []byte("wc"),
+			WillDelay: new(uint32(10)), User: []packet.UserProperty{{Key: "w", Value: "v"}}}}})
+	subs := find[*packet.Subscribe](got)
+	if len(subs) != 1 {
+		t.Fatalf("got %d SUBSCRIBE, want 1", len(subs))
+	}
+	checkEqual(t, "SUBSCRIBE", subs[0].Subscriptions, []packet.Subscription{
+		{Filter: "a/+", QoS: 1, NoLocal: true, RetainAsPublished: true, RetainHandling: 2},
+		{Filter: "b/#", QoS: 2, RetainHandling: 1}})
+	checkEqual(t, "SUBSCRIBE properties", subs[0].Properties, &packet.Properties{SubscriptionIDs: []uint32{5},
+		User: []packet.UserProperty{{Key: "s", Value: "t"}}})
+	pubs := find[*packet.Publish](got)
+	if len(pubs) != 1 {
+		t.Fatalf("got %d PUBLISH, want 1", len(pubs))
+	}
+	checkEqual(t, "PUBLISH", pubs[0], &packet.Publish{QoS: 2, Topic: "p/js", PacketID: pubs[0].PacketID,
+		Payload: []byte(`{"v":1}`), Properties: &packet.Properties{PayloadFormat: new(byte(1)),
+			MessageExpiry: new(uint32(30)), ContentType: "application/json", ResponseTopic: "re/js",
+			CorrelationData: []byte("id-2"), User: []packet.UserProperty{{Key: "k", Value: "1"}, {Key: "k", Value: "2"}}}})
+	checkEqual(t, "PUBREL", find[*packet.Pubrel](got), []*packet.Pubrel{{PacketID: pubs[0].PacketID}})
+	checkEqual(t, "PUBACK", find[*packet.Puback](got), []*packet.Puback{{PacketID: 1}})
+	unsubs := find[*packet.Unsubscribe](got)
+	if len(unsubs) != 1 {
+		t.Fatalf("got %d UNSUBSCRIBE, want 1", len(unsubs))
+	}
+	checkEqual(t, "UNSUBSCRIBE", unsubs[0], &packet.Unsubscribe{PacketID: unsubs[0].PacketID,
+		Filters: []string{"a/+", "b/#"}, Properties: &packet.Properties{User: []packet.UserProperty{{Key: "u", Value: "v"}}}})
+	checkEqual(t, "DISCONNECT", find[*packet.Disconnect](got), []*packet.Disconnect{{
+		ReasonCode: packet.CodeDisconnectWithWill,
+		Properties: &packet.Properties{SessionExpiry: new(uint32(0)), ReasonString: "done"}}})
+
+	// What MQTT.js read from our CONNACK, SUBACK and PUBLISH packets.
+	checkEvents(t, out, map[string]string{
+		"connect":   `{"ev":"connect","sessionPresent":false,"reasonCode":0,"properties":{"serverKeepAlive":30,"receiveMaximum":10,"topicAliasMaximum":5,"retainAvailable":true,"userProperties":{"server":"test"},"maximumPacketSize":1048576,"wildcardSubscriptionAvailable":true,"subscriptionIdentifiersAvailable":true,"sharedSubscriptionAvailable":true}}`,
+		"subscribe": `{"ev":"subscribe","err":null,"granted":[{"topic":"a/+","qos":1,"nl":true,"rap":true,"rh":2,"properties":{"subscriptionIdentifier":5,"userProperties":{"s":"t"}}},{"topic":"b/#","qos":1,"rh":1,"properties":{"subscriptionIdentifier":5,"userProperties":{"s":"t"}}}]}`,
+		"publish":   `{"ev":"publish","err":null}`,
+		"end":       `{"ev":"end"}`,
+	}, "ev")
+	var msgs []string
+	for line := range strings.Lines(out) {
+		if strings.Contains(line, `"ev":"message"`) {
+			msgs = append(msgs, strings.TrimSpace(line))
+		}
+	}
+	checkEqual(t, "MQTT.js messages", msgs, []string{
+		`{"ev":"message","topic":"a/js","payload":"first","qos":1,"properties":{"contentType":"text/plain","subscriptionIdentifier":5,"topicAlias":2,"userProperties":{"x":"y"}}}`,
+		`{"ev":"message","topic":"a/js","payload":"second","qos":0,"properties":{"topicAlias":2}}`,
+	})
+}
+
+// checkEvents checks that each JSON line of out whose field key is one of
+// want's keys equals that JSON object, fields in any order, and that every
+// key of want has a line.
+func checkEvents(t *testing.T, out string, want map[string]string, key string) {
+	t.Helper()
+	byKey := map[string]map[string]any{}
+	for line := range strings.Lines(out) {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("client output %q: %v\n%s", line, err, out)
+		}
+		if k, ok := ev[key].(string); ok {
+			byKey[k] = ev
+		}
+	}
+	for k, w := range want {
+		ev, ok := byKey[k]
+		if !ok {
+			t.Errorf("client printed no %s:\n%s", k, out)
+			continue
+		}
+		var wantEv map[string]any
+		if err := json.Unmarshal([]byte(w), &wantEv); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(ev, wantEv) {
+			b, _ := json.Marshal(ev) // decoded JSON always encodes
+			wb, _ := json.Marshal(wantEv)
+			t.Errorf("client %s:\n got %s\nwant %s", k, b, wb)
+		}
+	}
+}
+
+// needMQTTjs returns the node_modules folder with MQTT.js, which
+// scripts/test installs with npm ci; without it the test fails (skips with
+// -short).
+func needMQTTjs(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "..", "testdata", "node", "node_modules"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "mqtt", "package.json")); err != nil {
+		if testing.Short() {
+			t.Skip("MQTT.js not installed")
+		}
+		t.Fatalf("MQTT.js not installed (npm ci --prefix testdata/node; scripts/test does): %v", err)
+	}
+	return dir
 }
