@@ -56,6 +56,8 @@ func upstreamConfig(cfg *config.Config) upstream.Config {
 	setIf(&uc.KeepAlive, u.KeepAlive.Duration)
 	setIf(&uc.Inflight, u.Inflight)
 	uc.MaxRate = u.MaxRate
+	setIf(&uc.ReconnectMin, u.ReconnectMin.Duration)
+	setIf(&uc.ReconnectMax, u.ReconnectMax.Duration)
 	uc.Forward = forwardRules(cfg)
 	for _, s := range u.Subscribe {
 		uc.Subscribe = append(uc.Subscribe, upstream.SubscribeRule{Filter: s.Filter, LocalPrefix: s.LocalPrefix, LocalTopic: s.LocalTopic, QoS: s.QoS})
