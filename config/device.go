@@ -13,10 +13,11 @@ import (
 // belongs to another driver is an error, so a typo'd driver name or a key
 // copied from the wrong example never passes silently.
 type Device struct {
-	Name     string   `toml:"name"`     // unique; the {device} in topics
-	Driver   string   `toml:"driver"`   // see Drivers
-	Interval Duration `toml:"interval"` // poll interval (default 1s)
-	Rule              // topic, payload, qos, retain for all its points
+	Name       string   `toml:"name"`     // unique; the {device} in topics
+	Driver     string   `toml:"driver"`   // see Drivers
+	Interval   Duration `toml:"interval"` // poll interval (default 1s)
+	Rule                // topic, payload, qos, retain for all its points
+	DeviceInfo          // manufacturer, model (Home Assistant's device entry)
 	SimDevice
 	SerialPort
 	SerialLine
@@ -34,6 +35,7 @@ type Point struct {
 	Max      *float64 `toml:"max"`      // the highest value
 	Writable *bool    `toml:"writable"` // accepts commands (default: Modbus holding and coil, serial with write_template)
 	Rule              // topic, payload, qos, retain ... for this point
+	HAPoint           // ha, ha_name, ... (Home Assistant discovery)
 	TypedPoint
 	SimPoint
 	SerialPoint
@@ -171,6 +173,7 @@ func (c *Config) validateDevices(p *Problems) {
 			}
 			points[pt.Name] = j
 			pt.Rule.validate(p, pp)
+			pt.HAPoint.validate(p, pp)
 			if d.Driver == "sim" {
 				pt.SimPoint.validate(p, pp, pt.Min, pt.Max)
 				if pt.Writable != nil && *pt.Writable {

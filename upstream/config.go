@@ -33,6 +33,16 @@ type Config struct {
 	ReconnectMin time.Duration // first reconnect wait (doubles up to ReconnectMax, with jitter)
 	ReconnectMax time.Duration // the longest reconnect wait
 
+	// Birth, when set, is published each time the uplink is up, before the
+	// queue drains (the gateway's "online" status; Topic is the remote topic).
+	Birth *gateway.Message
+	// Will, when set, is the MQTT will of every connection: the upstream
+	// broker publishes it when the connection ends without a DISCONNECT
+	// ([MQTT-3.1.2-8]: a crash, a lost link). A clean DISCONNECT discards
+	// the will ([MQTT-3.1.2-10]), so on a clean stop the forwarder
+	// publishes it itself first.
+	Will *gateway.Message
+
 	// Not in the TOML reference; tests and benchmarks tune them.
 	ConnectTimeout time.Duration
 	StableAfter    time.Duration // a connection up this long resets the reconnect wait to ReconnectMin

@@ -234,6 +234,9 @@ func (f *Forwarder) session(ctx context.Context) (upFor time.Duration, err error
 	if f.tls != nil {
 		opts.SetTLSConfig(f.tls)
 	}
+	if w := f.cfg.Will; w != nil {
+		opts.SetBinaryWill(w.Topic, w.Payload, w.QoS, w.Retain)
+	}
 	opts.SetCustomOpenConnectionFn(func(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 		c, err := f.dial(sctx, u)
 		if err != nil {
@@ -294,6 +297,7 @@ func (f *Forwarder) session(ctx context.Context) (upFor time.Duration, err error
 		}
 	}()
 	defer client.Disconnect(250)
+	defer f.sayGoodbye(ctx, client)
 	if c := conns.current(); c != nil && f.cfg.KeepAlive > 0 {
 		go c.watch(sctx, f.cfg.KeepAlive, func(err error) { cancel(err) })
 	}
@@ -340,6 +344,11 @@ func (f *Forwarder) session(ctx context.Context) (upFor time.Duration, err error
 			return 0, fmt.Errorf("record subscriptions: %w", err)
 		}
 	}
+	if b := f.cfg.Birth; b != nil {
+		if err := f.publishNow(client, b, f.cfg.ConnectTimeout); err != nil {
+			return 0, fmt.Errorf("birth message: %w", err)
+		}
+	}
 	upSince = time.Now()
 	f.setState(stateUp, "")
 
@@ -347,6 +356,29 @@ func (f *Forwarder) session(ctx context.Context) (upFor time.Duration, err error
 	wg.Go(func() { f.collect(sctx, cancel, window) })
 	f.publish(sctx, cancel, client, window)
 	return 0, context.Cause(sctx) // upFor is set on the way out
+}
+
+// publishNow publishes m and waits for its acknowledgement.
+func (f *Forwarder) publishNow(client mqtt.Client, m *gateway.Message, timeout time.Duration) error {
+	tok := client.Publish(m.Topic, m.QoS, m.Retain, m.Payload)
+	if !tok.WaitTimeout(timeout) {
+		return fmt.Errorf("publish %s: timeout", m.Topic)
+	}
+	return tok.Error()
+}
+
+// goodbyeTimeout bounds the wait for the will's acknowledgement on a clean stop.
+const goodbyeTimeout = 2 * time.Second
+
+// sayGoodbye publishes the will before a clean disconnect (ctx cancelled:
+// the gateway stops), as the DISCONNECT that follows discards it.
+func (f *Forwarder) sayGoodbye(ctx context.Context, client mqtt.Client) {
+	if f.cfg.Will == nil || ctx.Err() == nil || !client.IsConnectionOpen() {
+		return
+	}
+	if err := f.publishNow(client, f.cfg.Will, goodbyeTimeout); err != nil {
+		f.log.Warn("will not published before disconnecting", "topic", f.cfg.Will.Topic, "err", err)
+	}
 }
 
 // filters returns the filters of the subscribe rules.
