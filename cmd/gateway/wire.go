@@ -70,3 +70,10 @@ func forwardRules(cfg *config.Config) []upstream.ForwardRule {
 	}
 	return rules
 }
+
+func setIf[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
+}
