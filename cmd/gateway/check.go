@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-
 )
 
 func runCheck(_ context.Context, args []string, stdout, _ io.Writer) error {

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // TestBrokerConfigSessionExpiry: [broker] session_expiry reaches the
