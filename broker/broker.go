@@ -131,6 +131,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		if err != nil {
 			return nil, fmt.Errorf("new broker: %w", err)
 		}
+		st.SetLogger(log.With("component", "broker-store"))
 		b.store = st
 		if err := b.restore(); err != nil {
 			st.Close() // the restore error is the one to report

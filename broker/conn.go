@@ -315,8 +315,12 @@ func (c *conn) handlePublish(p *packet.Publish) {
 			b.route(m)
 		}
 	case 1:
+		mark := b.store.Mark()
 		if ok && b.route(m) {
-			b.store.Flush() // acknowledge only what is committed
+			if err := b.store.Flush(mark); err != nil { // acknowledge only what is committed
+				c.notStored(p, err)
+				return
+			}
 		}
 		if !held {
 			c.send(&packet.Puback{PacketID: p.PacketID}) // [MQTT-4.3.2-2]
@@ -331,13 +335,30 @@ func (c *conn) handlePublish(p *packet.Publish) {
 			s.rx2[p.PacketID] = struct{}{}
 		}
 		s.mu.Unlock()
+		mark := b.store.Mark()
 		if ok && !seen && b.route(m) {
-			b.store.Flush() // acknowledge only what is committed
+			if err := b.store.Flush(mark); err != nil { // acknowledge only what is committed
+				c.notStored(p, err)
+				return
+			}
 		}
 		if !held {
 			c.send(&packet.Pubrec{PacketID: p.PacketID})
 		}
 	}
+}
+
+// notStored closes the connection without acknowledging p, whose message
+// the broker's store could not commit (the store logs the failure once):
+// the client publishes it again after reconnecting [MQTT-4.4.0-1].
+func (c *conn) notStored(p *packet.Publish, err error) {
+	if p.QoS == 2 {
+		c.sess.mu.Lock()
+		delete(c.sess.rx2, p.PacketID) // take the resend again
+		c.sess.mu.Unlock()
+	}
+	c.b.stats.notStored.Add(1)
+	c.closeWith(fmt.Errorf("publish %q not stored, not acknowledged: %w", p.Topic, err))
 }
 
 // ackWhenStored returns the done function for the publish hook: it sends

@@ -1,11 +1,14 @@
 package broker
 
 import (
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgegw/gateway/broker/auth"
+	"github.com/edgegw/gateway/broker/packet"
 	"github.com/edgegw/gateway/internal/mqtttest"
 )
 
@@ -80,4 +83,61 @@ func TestUserNameWithoutPasswordFile(t *testing.T) {
 			t.Errorf("mosquitto_pub %v: err=%v out=%q, want refusal 0x05", args, err, out)
 		}
 	}
+}
+
+// TestStoreFailureNotAcked: while the broker's database cannot be written
+// (another connection holds its write lock past the busy timeout), a QoS 1
+// PUBLISH for an offline persistent session is not acknowledged: the
+// connection closes without PUBACK, so the client sends it again. Once the
+// database is writable again, publishes are acknowledged.
+func TestStoreFailureNotAcked(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "broker.db")
+	b := newTestBroker(t, Config{PersistencePath: db})
+	sub := tcpClient(t, b)
+	sub.connect(&packet.Connect{ClientID: "durable", KeepAlive: 0}, false)
+	sub.subscribe(1, "q/#", 1)
+	sub.send(&packet.Disconnect{})
+	sub.expectClosed()
+	waitFor(t, "subscriber offline", func() bool { return b.Stats().ClientsConnected == 0 })
+	if err := b.store.Flush(0); err != nil { // the subscription is on disk
+		t.Fatal(err)
+	}
+
+	locker, err := sql.Open("sqlite3", "file:"+db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close()
+	lc, err := locker.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Close()
+	if _, err := lc.ExecContext(t.Context(), "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	pub := tcpClient(t, b)
+	pub.connect(&packet.Connect{ClientID: "pub", CleanSession: true}, false)
+	pub.send(&packet.Publish{Topic: "q/1", QoS: 1, PacketID: 1, Payload: []byte("lost?")})
+	pub.nc.SetReadDeadline(time.Now().Add(60 * time.Second)) // past the store's 5 s busy timeout
+	for {
+		p, err := packet.Read(pub.br, 0)
+		if err != nil {
+			break // closed without an acknowledgement
+		}
+		if p.Type() == packet.PUBACK {
+			t.Fatal("PUBACK for a message the store could not commit")
+		}
+	}
+	if b.Stats().NotStored == 0 {
+		t.Error("Stats().NotStored = 0")
+	}
+
+	if _, err := lc.ExecContext(t.Context(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	pub = tcpClient(t, b)
+	pub.connect(&packet.Connect{ClientID: "pub", CleanSession: true}, false)
+	pub.send(&packet.Publish{Topic: "q/2", QoS: 1, PacketID: 2, Payload: []byte("stored")})
+	pub.expect(&packet.Puback{PacketID: 2})
 }

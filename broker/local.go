@@ -23,8 +23,12 @@ func (b *Broker) Publish(ctx context.Context, m gateway.Message) error {
 	if err := b.checkPublish(m); err != nil {
 		return err
 	}
+	mark := b.store.Mark()
 	if b.route(newLocalMessage(m)) && m.QoS > 0 {
-		b.store.Flush() // accepted means committed
+		if err := b.store.Flush(mark); err != nil { // accepted means committed
+			b.stats.notStored.Add(1)
+			return fmt.Errorf("broker publish %q: %w", m.Topic, err)
+		}
 	}
 	return nil
 }
@@ -82,8 +86,12 @@ func (l *Local) Publish(ctx context.Context, m gateway.Message) error {
 		l.b.stats.denied.Add(1)
 		return fmt.Errorf("broker publish %q as %q: %w", m.Topic, l.user, ErrNotAuthorized)
 	}
+	mark := l.b.store.Mark()
 	if l.b.route(newLocalMessage(m)) && m.QoS > 0 {
-		l.b.store.Flush()
+		if err := l.b.store.Flush(mark); err != nil {
+			l.b.stats.notStored.Add(1)
+			return fmt.Errorf("broker publish %q as %q: %w", m.Topic, l.user, err)
+		}
 	}
 	return nil
 }

@@ -3,9 +3,11 @@ package buffer
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -89,6 +91,8 @@ type Buffer struct {
 	ackDirty    bool // lastAck not yet written
 	uplink      uplinkState
 	uplinkDirty bool
+	subscribed  []string     // upstream filters subscribed last (meta)
+	subWaiters  []chan error // SetSubscribed calls waiting for the commit of subscribed
 }
 
 type uplinkState struct {
@@ -150,6 +154,17 @@ func (b *Buffer) load(ctx context.Context) error {
 		return fmt.Errorf("load last ack: %w", err)
 	}
 	b.lastAck, _ = time.Parse(time.RFC3339Nano, lastAck) // none or a bad value: never
+	var subscribed string
+	err = b.wdb.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, metaSubscribed).Scan(&subscribed)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("load subscribed filters: %w", err)
+	}
+	if subscribed != "" {
+		if err := json.Unmarshal([]byte(subscribed), &b.subscribed); err != nil {
+			// Not fatal: at worst a filter dropped from the config stays subscribed.
+			b.log.Warn("buffer meta: subscribed filters unreadable: ignored", "err", err)
+		}
+	}
 	rows, err := b.wdb.QueryContext(ctx, `SELECT prefix, n FROM drops`)
 	if err != nil {
 		return fmt.Errorf("load drop counters: %w", err)
@@ -474,6 +489,37 @@ func (b *Buffer) SetUplink(state, lastErr string) error {
 		b.nudgeLocked()
 	}
 	b.online = state == UplinkUp
+	return nil
+}
+
+// Subscribed returns the upstream filters the forwarder recorded with
+// SetSubscribed last (kept across restarts), so that it can unsubscribe the
+// ones a new configuration no longer has.
+func (b *Buffer) Subscribed() ([]string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, fmt.Errorf("buffer subscribed: %w", gateway.ErrClosed)
+	}
+	return slices.Clone(b.subscribed), nil
+}
+
+// SetSubscribed records the upstream filters subscribed now and returns once
+// they are committed (or the commit failed).
+func (b *Buffer) SetSubscribed(filters []string) error {
+	done := make(chan error, 1)
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return fmt.Errorf("buffer set subscribed: %w", gateway.ErrClosed)
+	}
+	b.subscribed = slices.Clone(filters)
+	b.subWaiters = append(b.subWaiters, done)
+	b.nudgeLocked()
+	b.mu.Unlock()
+	if err := <-done; err != nil {
+		return fmt.Errorf("buffer set subscribed: %w", err)
+	}
 	return nil
 }
 

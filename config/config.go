@@ -36,6 +36,8 @@ type Config struct {
 	Mapping  Mapping  `toml:"mapping"`
 	Devices  []Device `toml:"devices"`
 
+	HomeAssistant HomeAssistant `toml:"homeassistant"`
+
 	file    string
 	loc     *locator
 	drivers []Driver
@@ -47,6 +49,10 @@ type Gateway struct {
 	DataDir   string `toml:"data_dir"`   // where databases live
 	LogLevel  string `toml:"log_level"`  // debug|info|warn|error
 	LogFormat string `toml:"log_format"` // text|json
+	// Availability (online/offline, retained): the gateway's status topic
+	// ({gateway}) and each device's ({gateway}, {device}); "" for none.
+	StatusTopic       string `toml:"status_topic"`
+	DeviceStatusTopic string `toml:"device_status_topic"`
 }
 
 // Web is the [web] table: the status page and API.
@@ -69,6 +75,9 @@ func Default() Config {
 			DataDir:   "/var/lib/gateway",
 			LogLevel:  "info",
 			LogFormat: "text",
+
+			StatusTopic:       DefaultStatusTopic,
+			DeviceStatusTopic: DefaultDeviceStatusTopic,
 		},
 		Broker:  defaultBroker(),
 		Buffer:  defaultBuffer(),
@@ -288,7 +297,7 @@ func (c *Config) unknownKey(p *Problems, k toml.Key) {
 	}
 	what := "unknown key"
 	if len(k) == 1 && c.isTable(k[0]) {
-		what = "unknown table (the tables are gateway, broker, upstream, buffer, web, mapping and devices)"
+		what = "unknown table (the tables are gateway, broker, upstream, buffer, web, mapping, devices and homeassistant)"
 	}
 	occ := c.loc.occurrences(bare)
 	if len(occ) == 0 {

@@ -12,11 +12,12 @@ import (
 // It holds the keys every device has; the driver's own keys are decoded by
 // the driver into Section.
 type Device struct {
-	Name     string   `toml:"name"`     // unique; the {device} in topics
-	Driver   string   `toml:"driver"`   // a name in the driver table
-	Interval Duration `toml:"interval"` // poll interval (default 1s)
-	Rule              // topic, payload, qos, retain for all its points
-	Points   []Point  `toml:"points"`
+	Name       string   `toml:"name"`     // unique; the {device} in topics
+	Driver     string   `toml:"driver"`   // a name in the driver table
+	Interval   Duration `toml:"interval"` // poll interval (default 1s)
+	Rule                // topic, payload, qos, retain for all its points
+	DeviceInfo          // manufacturer, model (Home Assistant's device entry)
+	Points     []Point  `toml:"points"`
 
 	// Section is the driver's part of the table, decoded by the driver
 	// named by Driver; nil when that driver is unknown.
@@ -34,6 +35,7 @@ type Point struct {
 	Max      *float64 `toml:"max"`      // the highest value
 	Writable *bool    `toml:"writable"` // accepts commands (the driver's default otherwise)
 	Rule              // topic, payload, qos, retain ... for this point
+	HAPoint           // ha, ha_name, ... (Home Assistant discovery)
 }
 
 // Driver is one row of the driver table (cmd/gateway holds it): the name a
@@ -129,6 +131,7 @@ func (c *Config) validateDevices(p *Problems) {
 			}
 			points[pt.Name] = j
 			pt.Rule.validate(p, pp)
+			pt.HAPoint.validate(p, pp)
 			if pt.Min != nil && pt.Max != nil && *pt.Max < *pt.Min {
 				p.Add(pp.Key("max"), "%g is below min %g: want max >= min", *pt.Max, *pt.Min)
 			}

@@ -75,6 +75,10 @@ func (u *Upstream) validate(p *Problems) {
 		if f.RemotePrefix != "" && f.RemoteTopic != "" {
 			p.Add(fp.Key("remote_topic"), "set together with remote_prefix: want one of them")
 		}
+		if f.QoS != nil && *f.QoS == 2 && len(u.Subscribe) > 0 {
+			// The same rule as upstream.Config.Validate (QoS2SessionProblem).
+			p.Add(fp.Key("qos"), "2 not with [[upstream.subscribe]] rules (their persistent session could drop a new QoS 2 message as a duplicate of an unfinished one): want 0 or 1")
+		}
 	}
 	for i, s := range u.Subscribe {
 		sp := base.Index("subscribe", i, "")

@@ -17,6 +17,7 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	c.Upstream.applyDefaults()
+	setDefault(&c.HomeAssistant.DiscoveryPrefix, DefaultDiscoveryPrefix)
 }
 
 // validate checks every value, adding each problem to p.
@@ -36,6 +37,7 @@ func (c *Config) validate(p *Problems) {
 		p.Add(At("web").Key("address"), "%q is reachable from the network: set [web] token or [broker] password_file so the page requires a login", c.Web.Address)
 	}
 	c.Mapping.Rule.validate(p, At("mapping"))
+	c.HomeAssistant.validate(p)
 	c.validateDevices(p)
 }
 

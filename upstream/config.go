@@ -30,6 +30,16 @@ type Config struct {
 	Forward   []ForwardRule   // [[upstream.forward]]; none: nothing is forwarded
 	Subscribe []SubscribeRule // [[upstream.subscribe]]
 
+	// Birth, when set, is published each time the uplink is up, before the
+	// queue drains (the gateway's "online" status; Topic is the remote topic).
+	Birth *gateway.Message
+	// Will, when set, is the MQTT will of every connection: the upstream
+	// broker publishes it when the connection ends without a DISCONNECT
+	// ([MQTT-3.1.2-8]: a crash, a lost link). A clean DISCONNECT discards
+	// the will ([MQTT-3.1.2-10]), so on a clean stop the forwarder
+	// publishes it itself first.
+	Will *gateway.Message
+
 	// Not in the TOML reference; tests and benchmarks tune them.
 	ReconnectMin   time.Duration // first reconnect delay (doubles up to ReconnectMax, with jitter)
 	ReconnectMax   time.Duration
@@ -161,6 +171,9 @@ func (c Config) Validate() error {
 		if r.QoS != nil && (*r.QoS < 0 || *r.QoS > 2) {
 			bad("%s qos %d: want 0, 1 or 2", p, *r.QoS)
 		}
+		if r.QoS != nil && *r.QoS == 2 && len(c.Subscribe) > 0 {
+			bad("%s qos 2: %s", p, QoS2SessionProblem)
+		}
 	}
 	for i, r := range c.Subscribe {
 		p := fmt.Sprintf("subscribe[%d]", i)
@@ -179,6 +192,15 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// QoS2SessionProblem says why a forward rule with qos 2 and subscribe rules
+// are refused together. Subscribe rules make the session persistent (clean
+// session off), and every connection uses a new paho client whose packet
+// identifiers restart at 1: a QoS 2 id left on the server by a connection
+// that dropped mid-handshake (PUBREC sent, PUBREL not received) would make
+// the server take a new message with that id as the resend of the old one
+// and drop it [MQTT-4.3.3-2]. QoS 1 is not affected (a duplicate at worst).
+const QoS2SessionProblem = "not with [[upstream.subscribe]] rules (their persistent session could drop a new QoS 2 message as a duplicate of an unfinished one): want 0 or 1"
 
 var (
 	plainSchemes = map[string]bool{"mqtt": true, "tcp": true}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,19 @@ type Queue interface {
 	// SetUplink records the uplink state ("up", "down") and the last error
 	// for stats.
 	SetUplink(state, lastErr string) error
+}
+
+// SubscriptionStore keeps the upstream filters subscribed last across
+// restarts (package buffer's Buffer is one). A queue that implements it lets
+// the forwarder UNSUBSCRIBE the filters of subscribe rules a new
+// configuration dropped: with a persistent session the upstream broker would
+// otherwise keep sending (and queueing) their messages. Both methods are
+// called from the forwarder's session goroutine only.
+type SubscriptionStore interface {
+	// Subscribed returns the filters recorded last (none: nil).
+	Subscribed() ([]string, error)
+	// SetSubscribed records filters durably before it returns.
+	SetSubscribed(filters []string) error
 }
 
 // Uplink states reported to the queue.
@@ -188,6 +202,9 @@ func (f *Forwarder) session(ctx context.Context) (wasUp bool, err error) {
 	if f.tls != nil {
 		opts.SetTLSConfig(f.tls)
 	}
+	if w := f.cfg.Will; w != nil {
+		opts.SetBinaryWill(w.Topic, w.Payload, w.QoS, w.Retain)
+	}
 	opts.SetCustomOpenConnectionFn(f.dial)
 	// A resumed session may hold messages for a filter no rule subscribes
 	// any more (the config changed): acknowledge them, so the upstream
@@ -225,12 +242,20 @@ func (f *Forwarder) session(ctx context.Context) (wasUp bool, err error) {
 		return false, fmt.Errorf("connect: %w", err)
 	}
 	defer client.Disconnect(250)
+	defer f.sayGoodbye(ctx, client)
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel(nil)
 	if len(f.cfg.Subscribe) > 0 {
 		wg.Go(func() { f.deliver(sctx, deliveries) })
+	}
+	subs, _ := f.q.(SubscriptionStore)
+	var stale []string // subscribed by an earlier config, not by this one
+	if subs != nil {
+		if stale, err = f.staleFilters(subs); err != nil {
+			return false, err
+		}
 	}
 	for i, r := range f.cfg.Subscribe {
 		st := client.Subscribe(r.Filter, qosOf(r.QoS), handlers[i])
@@ -245,12 +270,91 @@ func (f *Forwarder) session(ctx context.Context) (wasUp bool, err error) {
 			return false, fmt.Errorf("subscribe %q: refused by the server", r.Filter)
 		}
 	}
+	if len(stale) > 0 {
+		// [MQTT-3.10.4-1] the server stops adding messages for the filters.
+		ut := client.Unsubscribe(stale...)
+		if !ut.WaitTimeout(f.cfg.ConnectTimeout) {
+			return false, fmt.Errorf("unsubscribe %q: timeout", stale)
+		}
+		if err := ut.Error(); err != nil {
+			return false, fmt.Errorf("unsubscribe %q: %w", stale, err)
+		}
+		f.log.Info("unsubscribed upstream filters no subscribe rule has any more", "filters", stale)
+	}
+	if subs != nil {
+		if err := subs.SetSubscribed(f.filters()); err != nil {
+			return false, fmt.Errorf("record subscriptions: %w", err)
+		}
+	}
+	if b := f.cfg.Birth; b != nil {
+		if err := f.publishNow(client, b, f.cfg.ConnectTimeout); err != nil {
+			return false, fmt.Errorf("birth message: %w", err)
+		}
+	}
 	f.setState(stateUp, "")
 
 	window := make(chan inflight, f.cfg.Inflight)
 	wg.Go(func() { f.collect(sctx, cancel, window) })
 	f.publish(sctx, cancel, client, window)
 	return true, context.Cause(sctx)
+}
+
+// publishNow publishes m and waits for its acknowledgement.
+func (f *Forwarder) publishNow(client mqtt.Client, m *gateway.Message, timeout time.Duration) error {
+	tok := client.Publish(m.Topic, m.QoS, m.Retain, m.Payload)
+	if !tok.WaitTimeout(timeout) {
+		return fmt.Errorf("publish %s: timeout", m.Topic)
+	}
+	return tok.Error()
+}
+
+// goodbyeTimeout bounds the wait for the will's acknowledgement on a clean stop.
+const goodbyeTimeout = 2 * time.Second
+
+// sayGoodbye publishes the will before a clean disconnect (ctx cancelled:
+// the gateway stops), as the DISCONNECT that follows discards it.
+func (f *Forwarder) sayGoodbye(ctx context.Context, client mqtt.Client) {
+	if f.cfg.Will == nil || ctx.Err() == nil || !client.IsConnectionOpen() {
+		return
+	}
+	if err := f.publishNow(client, f.cfg.Will, goodbyeTimeout); err != nil {
+		f.log.Warn("will not published before disconnecting", "topic", f.cfg.Will.Topic, "err", err)
+	}
+}
+
+// filters returns the filters of the subscribe rules.
+func (f *Forwarder) filters() []string {
+	var out []string
+	for _, r := range f.cfg.Subscribe {
+		out = append(out, r.Filter)
+	}
+	return out
+}
+
+// staleFilters returns the recorded filters that no subscribe rule has any
+// more. Before the session subscribes, it records the union of both sets, so
+// that a crash between SUBSCRIBE and the final record still leaves every
+// subscribed filter known. With no subscribe rules the session is clean: the
+// server forgot every subscription, there is nothing to unsubscribe.
+func (f *Forwarder) staleFilters(subs SubscriptionStore) ([]string, error) {
+	old, err := subs.Subscribed()
+	if err != nil {
+		return nil, fmt.Errorf("read recorded subscriptions: %w", err)
+	}
+	cur := f.filters()
+	if len(cur) == 0 {
+		return nil, nil
+	}
+	var stale []string
+	for _, o := range old {
+		if !slices.Contains(cur, o) {
+			stale = append(stale, o)
+		}
+	}
+	if err := subs.SetSubscribed(append(slices.Clone(cur), stale...)); err != nil {
+		return nil, fmt.Errorf("record subscriptions: %w", err)
+	}
+	return stale, nil
 }
 
 // publish reads the queue from the start (everything unacknowledged is sent

@@ -53,6 +53,7 @@ type BrokerStats struct {
 	BytesSent        uint64        `json:"bytes_sent"`
 	Dropped          uint64        `json:"dropped"`
 	Denied           uint64        `json:"denied"`
+	NotStored        uint64        `json:"not_stored"`
 	Uptime           time.Duration `json:"uptime_ns"`
 }
 

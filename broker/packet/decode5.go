@@ -210,7 +210,7 @@ func decodePublish5(flags byte, body []byte) (Packet, error) {
 		return nil, fmt.Errorf("decode PUBLISH: dup set on qos 0: %w", ErrMalformed)
 	}
 	d := decoder{b: body}
-	p.Topic = d.string("topic name") // [MQTT-3.3.2-1]
+	p.Topic = d.string("topic name")                        // [MQTT-3.3.2-1]
 	if d.err == nil && strings.ContainsAny(p.Topic, "+#") { // [MQTT-3.3.2-2]
 		d.fail("wildcard in topic name")
 	}
@@ -243,4 +243,37 @@ func (p *Publish) CheckPayloadFormat() error {
 		return fmt.Errorf("payload format indicator 1: %v: %w", err, ErrPayloadFormatInvalid)
 	}
 	return nil
+}
+
+// CheckWillPayloadFormat is CheckPayloadFormat for the will of a CONNECT:
+// a server that checks answers ErrPayloadFormatInvalid with CONNACK 0x99
+// (MQTT 5.0 section 3.1.3.2.3).
+func (c *Connect) CheckWillPayloadFormat() error {
+	if !c.WillFlag {
+		return nil
+	}
+	return (&Publish{Payload: c.WillPayload, Properties: c.WillProperties}).CheckPayloadFormat()
+}
+
+// ParseShared splits the topic filter of a shared subscription,
+// "$share/{ShareName}/{filter}", into its share name and filter. ok is false
+// for a filter that does not start with SharePrefix. A share name that is
+// empty or holds "+" or "#", or no filter after it, gives an error wrapping
+// ErrTopicFilterInvalid, the SUBACK reason code for it [MQTT-4.8.2-1]
+// [MQTT-4.8.2-2]. The filter itself is not checked here.
+func ParseShared(f string) (share, filter string, ok bool, err error) {
+	rest, ok := strings.CutPrefix(f, SharePrefix)
+	if !ok {
+		return "", f, false, nil
+	}
+	share, filter, found := strings.Cut(rest, "/")
+	switch {
+	case !found || share == "":
+		return "", "", true, fmt.Errorf("shared subscription %q: no share name: %w", f, ErrTopicFilterInvalid)
+	case strings.ContainsAny(share, "+#"):
+		return "", "", true, fmt.Errorf("shared subscription %q: wildcard in share name: %w", f, ErrTopicFilterInvalid)
+	case filter == "":
+		return "", "", true, fmt.Errorf("shared subscription %q: no topic filter: %w", f, ErrTopicFilterInvalid)
+	}
+	return share, filter, true, nil
 }

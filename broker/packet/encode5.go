@@ -86,7 +86,7 @@ func (p *Publish) AppendVersion(dst []byte, version byte) []byte {
 
 // SizeVersion returns the encoded size of p in bytes for a connection at
 // protocol level version, to compare with a Maximum Packet Size
-// [MQTT-3.1.2-27].
+// [MQTT-3.1.2-24].
 func (p *Publish) SizeVersion(version byte) int {
 	if version != Version5 {
 		return p.Size()

@@ -81,7 +81,7 @@ var golden5 = []struct {
 			5,          // protocol version 5
 			0x42,       // flags: password (allowed without user name in 5.0), clean start
 			0x00, 0x00, // keep alive off
-			0x00,      // property length 0
+			0x00,            // property length 0
 			0x00, 0x01, 'x', // client id "x"
 			0x00, 0x02, 'p', 'w', // password "pw"
 		},
@@ -102,11 +102,11 @@ var golden5 = []struct {
 	{
 		name: "connack every property",
 		raw: []byte{
-			0x20,                   // CONNACK
-			65,                     // remaining length
-			0x01,                   // session present
-			0x00,                   // reason code Success
-			62,                     // property length 62
+			0x20,                // CONNACK
+			65,                  // remaining length
+			0x01,                // session present
+			0x00,                // reason code Success
+			62,                  // property length 62
 			0x11, 0, 0, 0, 0x3c, // Session Expiry Interval 60 s
 			0x12, 0x00, 0x02, 'i', 'd', // Assigned Client Identifier "id"
 			0x13, 0x00, 0x1e, // Server Keep Alive 30 s
@@ -216,8 +216,8 @@ var golden5 = []struct {
 			0x40,       // PUBACK
 			18,         // remaining length
 			0x00, 0x03, // packet id 3
-			0x87, // reason code Not authorized
-			14,   // property length 14
+			0x87,                                 // reason code Not authorized
+			14,                                   // property length 14
 			0x1f, 0x00, 0x04, 'd', 'e', 'n', 'y', // Reason String "deny"
 			0x26, 0x00, 0x01, 'k', 0x00, 0x01, 'v', // User Property k=v
 		},
@@ -256,9 +256,9 @@ var golden5 = []struct {
 			0x0b, 0x0c, // Subscription Identifier 12
 			0x26, 0x00, 0x01, 'k', 0x00, 0x01, 'v', // User Property k=v
 			0x00, 0x03, 'a', '/', '+', // filter "a/+"
-			0x2d, // options: retain handling 2, retain as published, no local, qos 1
+			0x2d,                                                         // options: retain handling 2, retain as published, no local, qos 1
 			0x00, 0x0a, '$', 's', 'h', 'a', 'r', 'e', '/', 'g', '/', 'b', // filter "$share/g/b"
-			0x12, // options: retain handling 1, qos 2
+			0x12,            // options: retain handling 1, qos 2
 			0x00, 0x01, '#', // filter "#"
 			0x00, // options: qos 0
 		},
@@ -337,10 +337,10 @@ var golden5 = []struct {
 	{
 		name: "disconnect use another server",
 		raw: []byte{
-			0xe0, // DISCONNECT
-			29,   // remaining length
-			0x9c, // reason code Use another server
-			27,   // property length 27
+			0xe0,             // DISCONNECT
+			29,               // remaining length
+			0x9c,             // reason code Use another server
+			27,               // property length 27
 			0x11, 0, 0, 0, 0, // Session Expiry Interval 0
 			0x1c, 0x00, 0x06, 'b', ':', '1', '8', '8', '3', // Server Reference "b:1883"
 			0x1f, 0x00, 0x03, 'b', 'y', 'e', // Reason String "bye"
@@ -358,10 +358,10 @@ var golden5 = []struct {
 	{
 		name: "auth continue",
 		raw: []byte{
-			0xf0, // AUTH, flags 0000
-			26,   // remaining length
-			0x18, // reason code Continue authentication
-			24,   // property length 24
+			0xf0,                                      // AUTH, flags 0000
+			26,                                        // remaining length
+			0x18,                                      // reason code Continue authentication
+			24,                                        // property length 24
 			0x15, 0x00, 0x05, 'S', 'C', 'R', 'A', 'M', // Authentication Method "SCRAM"
 			0x16, 0x00, 0x02, 0x01, 0x02, // Authentication Data 01 02
 			0x1f, 0x00, 0x01, 'c', // Reason String "c"
@@ -401,8 +401,8 @@ var decodeOnly5 = []struct {
 			0x30,       // PUBLISH, qos 0
 			16,         // remaining length
 			0x00, 0x01, // topic length 1
-			't', // topic "t"
-			12,  // property length 12
+			't',                                    // topic "t"
+			12,                                     // property length 12
 			0x26, 0x00, 0x01, 'k', 0x00, 0x01, 'v', // User Property k=v
 			0x02, 0, 0, 0, 0x0a, // Message Expiry Interval 10 s
 		},
@@ -478,8 +478,8 @@ var bad5 = []struct {
 	{"truncated four byte integer", []byte{0x30, 7, 0, 1, 't', 3, 0x02, 0, 0}, ErrMalformed},
 	{"truncated string", []byte{0x30, 8, 0, 1, 't', 4, 0x03, 0, 5, 'x'}, ErrMalformed},
 	{"subscription identifier not minimal", []byte{0x82, 10, 0, 1, 3, 0x0b, 0x81, 0x00, 0, 1, 'a', 0}, ErrMalformed},
-	{"user property invalid utf-8", []byte{0x30, 11, 0, 1, 't', 7, 0x26, 0, 1, 0xff, 0, 1, 'v'}, ErrMalformed},   // [MQTT-1.5.7-1]
-	{"user property with nul", []byte{0x30, 11, 0, 1, 't', 7, 0x26, 0, 1, 'k', 0, 1, 0x00}, ErrMalformed},       // [MQTT-1.5.4-2]
+	{"user property invalid utf-8", []byte{0x30, 11, 0, 1, 't', 7, 0x26, 0, 1, 0xff, 0, 1, 'v'}, ErrMalformed}, // [MQTT-1.5.7-1]
+	{"user property with nul", []byte{0x30, 11, 0, 1, 't', 7, 0x26, 0, 1, 'k', 0, 1, 0x00}, ErrMalformed},      // [MQTT-1.5.4-2]
 	{"property identifier not minimal", []byte{0x30, 7, 0, 1, 't', 3, 0x81, 0x00, 0x01}, ErrMalformed},         // [MQTT-1.5.5-1]
 	{"auth trailing byte", []byte{0xf0, 3, 0x18, 0, 0}, ErrMalformed},
 	// Section 3.8.3.1, the subscription options
@@ -487,23 +487,23 @@ var bad5 = []struct {
 	{"subscribe qos 3", []byte{0x82, 7, 0, 1, 0, 0, 1, 'a', 0x03}, ErrProtocol},
 	{"subscribe retain handling 3", []byte{0x82, 7, 0, 1, 0, 0, 1, 'a', 0x30}, ErrProtocol},
 	{"subscribe no local shared", []byte{0x82, 15, 0, 1, 0, 0, 9, '$', 's', 'h', 'a', 'r', 'e', '/', 'g', '/', 0x04}, ErrProtocol}, // [MQTT-3.8.3-4]
-	{"subscribe no filter", []byte{0x82, 3, 0, 1, 0}, ErrProtocol},     // [MQTT-3.8.3-2]
+	{"subscribe no filter", []byte{0x82, 3, 0, 1, 0}, ErrProtocol},                                                                 // [MQTT-3.8.3-2]
 	{"subscribe no properties", []byte{0x82, 6, 0, 1, 0, 1, 'a', 0}, ErrMalformed},
 	{"unsubscribe no filter", []byte{0xa2, 3, 0, 1, 0}, ErrProtocol}, // [MQTT-3.10.3-2]
 	// Reason codes a packet does not have
-	{"puback reason 0x01", []byte{0x40, 3, 0, 1, 0x01}, ErrProtocol},   // [MQTT-3.4.2-1]
-	{"pubrec reason 0x92", []byte{0x50, 3, 0, 1, 0x92}, ErrProtocol},   // [MQTT-3.5.2-1]
-	{"pubrel reason 0x10", []byte{0x62, 3, 0, 1, 0x10}, ErrProtocol},   // [MQTT-3.6.2-1]
-	{"pubcomp reason 0x80", []byte{0x70, 3, 0, 1, 0x80}, ErrProtocol},  // [MQTT-3.7.2-1]
-	{"suback reason 0x03", []byte{0x90, 4, 0, 1, 0, 0x03}, ErrProtocol}, // [MQTT-3.9.3-2]
+	{"puback reason 0x01", []byte{0x40, 3, 0, 1, 0x01}, ErrProtocol},      // [MQTT-3.4.2-1]
+	{"pubrec reason 0x92", []byte{0x50, 3, 0, 1, 0x92}, ErrProtocol},      // [MQTT-3.5.2-1]
+	{"pubrel reason 0x10", []byte{0x62, 3, 0, 1, 0x10}, ErrProtocol},      // [MQTT-3.6.2-1]
+	{"pubcomp reason 0x80", []byte{0x70, 3, 0, 1, 0x80}, ErrProtocol},     // [MQTT-3.7.2-1]
+	{"suback reason 0x03", []byte{0x90, 4, 0, 1, 0, 0x03}, ErrProtocol},   // [MQTT-3.9.3-2]
 	{"unsuback reason 0x10", []byte{0xb0, 4, 0, 1, 0, 0x10}, ErrProtocol}, // [MQTT-3.11.3-2]
-	{"disconnect reason 0x05", []byte{0xe0, 1, 0x05}, ErrProtocol},       // [MQTT-3.14.2-1]
-	{"auth reason 0x01", []byte{0xf0, 1, 0x01}, ErrProtocol},             // [MQTT-3.15.2-1]
+	{"disconnect reason 0x05", []byte{0xe0, 1, 0x05}, ErrProtocol},        // [MQTT-3.14.2-1]
+	{"auth reason 0x01", []byte{0xf0, 1, 0x01}, ErrProtocol},              // [MQTT-3.15.2-1]
 	// CONNECT at level 5
-	{"connect reserved flag", []byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x03, 0, 0, 0, 0, 0}, ErrMalformed},   // [MQTT-3.1.2-3]
+	{"connect reserved flag", []byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x03, 0, 0, 0, 0, 0}, ErrMalformed},                  // [MQTT-3.1.2-3]
 	{"connect will qos 3", []byte{0x10, 19, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x1e, 0, 0, 0, 0, 0, 0, 0, 1, 'w', 0, 0}, ErrMalformed}, // section 3.1.2.6
-	{"connect will retain no flag", []byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x22, 0, 0, 0, 0, 0}, ErrMalformed}, // [MQTT-3.1.2-13]
-	{"connect will qos no flag", []byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x0a, 0, 0, 0, 0, 0}, ErrMalformed},    // [MQTT-3.1.2-11]
+	{"connect will retain no flag", []byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x22, 0, 0, 0, 0, 0}, ErrMalformed},            // [MQTT-3.1.2-13]
+	{"connect will qos no flag", []byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x0a, 0, 0, 0, 0, 0}, ErrMalformed},               // [MQTT-3.1.2-11]
 	{"connect will topic wildcard", []byte{0x10, 19, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x06, 0, 0, 0, 0, 0, 0, 0, 1, '#', 0, 0}, ErrMalformed},
 	{"connect no will properties", []byte{0x10, 18, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x06, 0, 0, 0, 0, 0, 0, 1, 'w', 0, 0}, ErrMalformed},
 	{"connect level 6", []byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 6, 0x02, 0, 0, 0, 0, 0}, ErrUnsupportedVersion},

@@ -532,3 +532,60 @@ func dumpProps(p *Properties) string {
 	}
 	return "{" + strings.Join(parts, " ") + "}"
 }
+
+func TestCheckWillPayloadFormat(t *testing.T) {
+	c := &Connect{WillFlag: true, WillPayload: []byte("\xff"), WillProperties: &Properties{PayloadFormat: new(byte(1))}}
+	if err := c.CheckWillPayloadFormat(); !errors.Is(err, ErrPayloadFormatInvalid) {
+		t.Errorf("CheckWillPayloadFormat = %v, want ErrPayloadFormatInvalid", err)
+	}
+	c.WillPayload = []byte("ok")
+	if err := c.CheckWillPayloadFormat(); err != nil {
+		t.Errorf("CheckWillPayloadFormat = %v, want nil", err)
+	}
+}
+
+func TestParseShared(t *testing.T) {
+	cases := []struct {
+		in, share, filter string
+		ok                bool
+		err               error
+	}{
+		{"a/b", "", "a/b", false, nil},
+		{"$share/g/a/+", "g", "a/+", true, nil},
+		{"$share/g/#", "g", "#", true, nil},
+		{"$share/g//", "g", "/", true, nil},
+		{"$share/", "", "", true, ErrTopicFilterInvalid},
+		{"$share//a", "", "", true, ErrTopicFilterInvalid},   // [MQTT-4.8.2-1] share name of at least one character
+		{"$share/g", "", "", true, ErrTopicFilterInvalid},    // [MQTT-4.8.2-2] followed by "/"
+		{"$share/g/", "", "", true, ErrTopicFilterInvalid},   // and by a filter
+		{"$share/g+/a", "", "", true, ErrTopicFilterInvalid}, // no "+" or "#" in the share name
+		{"$share/#/a", "", "", true, ErrTopicFilterInvalid},
+	}
+	for _, tc := range cases {
+		share, filter, ok, err := ParseShared(tc.in)
+		if share != tc.share || filter != tc.filter || ok != tc.ok || !errors.Is(err, tc.err) || tc.err == nil && err != nil {
+			t.Errorf("ParseShared(%q) = %q, %q, %v, %v; want %q, %q, %v, %v",
+				tc.in, share, filter, ok, err, tc.share, tc.filter, tc.ok, tc.err)
+		}
+	}
+}
+
+func TestMessageProperties(t *testing.T) {
+	// The will properties of the golden CONNECT become the properties of
+	// the will message: all but Will Delay Interval.
+	will := golden5[1].pkt.(*Connect).WillProperties
+	got := will.Message()
+	want := *will
+	want.WillDelay = nil
+	if !reflect.DeepEqual(got, &want) {
+		t.Errorf("Message() = %s, want %s", dumpProps(got), dumpProps(&want))
+	}
+	// The per-connection and per-subscription properties are dropped.
+	pub := &Properties{TopicAlias: new(uint16(1)), SubscriptionIDs: []uint32{2}}
+	if got := pub.Message(); got != nil {
+		t.Errorf("Message() = %s, want nil", dumpProps(got))
+	}
+	if got := (*Properties)(nil).Message(); got != nil {
+		t.Errorf("nil.Message() = %v, want nil", got)
+	}
+}

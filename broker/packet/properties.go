@@ -93,14 +93,14 @@ const willProps Type = 0
 type propKind byte
 
 const (
-	kindByte    propKind = iota + 1 // Byte
-	kindBool                        // Byte, 0 or 1
-	kindUint16                      // Two Byte Integer
-	kindUint32                      // Four Byte Integer
-	kindVarint                      // Variable Byte Integer
-	kindString                      // UTF-8 Encoded String
-	kindPair                        // UTF-8 String Pair
-	kindBinary                      // Binary Data
+	kindByte   propKind = iota + 1 // Byte
+	kindBool                       // Byte, 0 or 1
+	kindUint16                     // Two Byte Integer
+	kindUint32                     // Four Byte Integer
+	kindVarint                     // Variable Byte Integer
+	kindString                     // UTF-8 Encoded String
+	kindPair                       // UTF-8 String Pair
+	kindBinary                     // Binary Data
 )
 
 func in(ts ...Type) (m uint16) {
@@ -527,4 +527,27 @@ func appendProperties(dst []byte, p *Properties, n int) []byte {
 
 func appendUint32(dst []byte, v uint32) []byte {
 	return append(dst, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+// Message returns the properties that belong to the application message
+// and go to every subscriber unaltered: Payload Format Indicator, Message
+// Expiry Interval, Content Type, Response Topic, Correlation Data and User
+// Properties in order [MQTT-3.3.2-4] [MQTT-3.3.2-15] [MQTT-3.3.2-16]
+// [MQTT-3.3.2-17] [MQTT-3.3.2-18] [MQTT-3.3.2-20]. Topic Alias and
+// Subscription Identifier belong to one connection and one subscription
+// [MQTT-3.3.2-7] [MQTT-3.3.4-6], and Will Delay Interval to the will, so
+// they are left out. It returns nil when none is left. The result shares
+// values with p; replace, do not modify, a field such as MessageExpiry when
+// counting it down [MQTT-3.3.2-6].
+func (p *Properties) Message() *Properties {
+	if p == nil {
+		return nil
+	}
+	m := &Properties{PayloadFormat: p.PayloadFormat, MessageExpiry: p.MessageExpiry,
+		ContentType: p.ContentType, ResponseTopic: p.ResponseTopic,
+		CorrelationData: p.CorrelationData, User: p.User}
+	if m.size() == 0 {
+		return nil
+	}
+	return m
 }

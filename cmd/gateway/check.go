@@ -10,7 +10,8 @@ import (
 func runCheck(_ context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	path := fs.String("c", "", "the config `file` (or give it as the argument)")
-	if err := parseFlags(fs, args, stdout, "FILE",
+	ha := fs.Bool("homeassistant", false, "also list the entities Home Assistant discovery announces")
+	if err := parseFlags(fs, args, stdout, "[--homeassistant] FILE",
 		"Validate the config FILE: decode it, check every value and build everything it\n"+
 			"describes without starting it. Every problem is listed with its file, line and\n"+
 			"key; the exit status is 1 when there is any."); err != nil {
@@ -29,7 +30,8 @@ func runCheck(_ context.Context, args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := compile(cfg); err != nil {
+	pl, err := compile(cfg)
+	if err != nil {
 		return err
 	}
 	points := 0
@@ -37,5 +39,8 @@ func runCheck(_ context.Context, args []string, stdout, _ io.Writer) error {
 		points += len(d.Points)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d devices, %d points, %d broker listeners)\n", file, len(cfg.Devices), points, len(cfg.Broker.Listeners))
+	if *ha {
+		return printEntities(stdout, cfg, pl)
+	}
 	return nil
 }

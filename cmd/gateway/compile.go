@@ -27,6 +27,7 @@ type plan struct {
 	order   []string // device names in config order
 	// commands routes command topics to writable points.
 	commands *mapping.Commands
+	specs    []mapping.CommandSpec // of every point, in mapping's order
 }
 
 // compile checks everything a config describes without opening anything,
@@ -65,7 +66,10 @@ func compile(cfg *config.Config) (*plan, error) {
 			probs.Add(config.At("devices"), "commands: %s", line)
 		}
 	}
-	p.commands = cmds
+	p.commands, p.specs = cmds, specs
+	if probs.Err() == nil {
+		checkHomeAssistant(cfg, probs, p)
+	}
 	if err := probs.Err(); err != nil {
 		return nil, err
 	}

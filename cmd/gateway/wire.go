@@ -57,6 +57,7 @@ func upstreamConfig(cfg *config.Config) upstream.Config {
 	setIf(&uc.Inflight, u.Inflight)
 	uc.MaxRate = u.MaxRate
 	uc.Forward = forwardRules(cfg)
+	uc.Birth, uc.Will = statusMessages(cfg)
 	for _, s := range u.Subscribe {
 		uc.Subscribe = append(uc.Subscribe, upstream.SubscribeRule{Filter: s.Filter, LocalPrefix: s.LocalPrefix, LocalTopic: s.LocalTopic, QoS: s.QoS})
 	}

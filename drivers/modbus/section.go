@@ -207,3 +207,6 @@ func quoteIf(v any) string {
 	}
 	return strings.TrimSpace(fmt.Sprint(v))
 }
+
+// PointType returns point j's type key ("" when not set).
+func (s *section) PointType(j int) string { return s.point(j).Type }

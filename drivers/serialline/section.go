@@ -91,3 +91,11 @@ func (s *Section) Command(d *config.Device, j int) (gateway.Kind, bool) {
 	}
 	return kind, s.WriteTemplate != ""
 }
+
+// PointType returns point j's type key ("" when not set).
+func (s *Section) PointType(j int) string {
+	if j < len(s.Points) {
+		return s.Points[j].Type
+	}
+	return ""
+}

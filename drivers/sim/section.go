@@ -70,8 +70,14 @@ func (s *Section) Config(d *config.Device) Config {
 	return c
 }
 
-// Command implements config.DeviceSection: sim points take no commands.
-func (s *Section) Command(*config.Device, int) (gateway.Kind, bool) { return gateway.KindFloat, false }
+// Command implements config.DeviceSection: sim points take no commands; a
+// toggle is a bool, the other waves numbers.
+func (s *Section) Command(_ *config.Device, j int) (gateway.Kind, bool) {
+	if s.point(j).Wave == "toggle" {
+		return gateway.KindBool, false
+	}
+	return gateway.KindFloat, false
+}
 
 func deref(p *float64) float64 {
 	if p == nil {
