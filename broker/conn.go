@@ -62,6 +62,8 @@ type conn struct {
 
 	closeOnce sync.Once
 	reason    error // why the connection was closed by the broker
+
+	retained retainedQueue // subscriptions whose retained messages are still to be sent
 }
 
 func (b *Broker) serveConn(nc net.Conn, anonymous bool) {
@@ -263,6 +265,9 @@ func (c *conn) readLoop() error {
 		}
 		switch p := p.(type) {
 		case *packet.Publish:
+			if topic.TooDeep(p.Topic) {
+				return fmt.Errorf("publish: topic of more than %d levels: %w", topic.MaxLevels, packet.ErrProtocol)
+			}
 			c.handlePublish(p)
 		case *packet.Puback:
 			if c.sess.ack(p.PacketID, packet.PUBACK) {
@@ -412,7 +417,14 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) {
 	codes := make([]byte, len(p.Subscriptions))
 	granted := make([]packet.Subscription, 0, len(p.Subscriptions))
 	for i, sub := range p.Subscriptions {
-		if err := topic.ValidFilter(sub.Filter); err != nil || !b.allow(c.user, c.clientID, sub.Filter, auth.Read) {
+		err := topic.ValidFilter(sub.Filter)
+		if err == nil && !b.allow(c.user, c.clientID, sub.Filter, auth.Read) {
+			err = ErrNotAuthorized
+		}
+		if err == nil && s.atMaxSubs(sub.Filter) {
+			err = fmt.Errorf("max_subscriptions %d reached", b.cfg.MaxSubscriptions)
+		}
+		if err != nil {
 			c.log.Warn("subscribe refused", "user", c.user, "filter", sub.Filter, "err", err)
 			codes[i] = packet.SubackFailure // [MQTT-3.9.3-2] 0x80
 			continue
@@ -424,10 +436,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) {
 	// [MQTT-3.8.4-1] SUBACK with the same packet id, before the retained
 	// messages (the writer sends ctrl before the session queue).
 	c.send(&packet.Suback{PacketID: p.PacketID, ReturnCodes: codes})
-	for _, sub := range granted {
-		// [MQTT-3.3.1-6] [MQTT-3.3.1-8] retained messages with retain set.
-		b.retainedFor(sub.Filter, func(m *message) { s.deliver(m, min(m.qos, sub.QoS), true) })
-	}
+	c.queueRetained(granted) // in the background: a wide filter must not hold up this connection
 	b.stats.subPkts.Add(1)
 }
 

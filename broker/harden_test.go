@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/broker/auth"
 	"github.com/edgegw/gateway/broker/packet"
 	"github.com/edgegw/gateway/internal/mqtttest"
@@ -140,4 +141,60 @@ func TestStoreFailureNotAcked(t *testing.T) {
 	pub.connect(&packet.Connect{ClientID: "pub", CleanSession: true}, false)
 	pub.send(&packet.Publish{Topic: "q/2", QoS: 1, PacketID: 2, Payload: []byte("stored")})
 	pub.expect(&packet.Puback{PacketID: 2})
+}
+
+// TestDeepTopics: filters and topic names of more than 200 levels are
+// refused (SUBACK 0x80; PUBLISH closes the connection), as in Mosquitto.
+func TestDeepTopics(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	c := tcpClient(t, b)
+	c.connect(&packet.Connect{ClientID: "deep", CleanSession: true}, false)
+	ok := strings.Repeat("a/", 199) + "#"   // 200 levels
+	deep := strings.Repeat("a/", 200) + "#" // 201 levels
+	c.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: ok}, {Filter: deep}}})
+	c.expect(&packet.Suback{PacketID: 1, ReturnCodes: []byte{0, packet.SubackFailure}})
+	if n := b.Stats().Subscriptions; n != 1 {
+		t.Errorf("Subscriptions = %d, want 1", n)
+	}
+	c.send(&packet.Publish{Topic: strings.Repeat("a/", 200) + "b"})
+	c.expectClosed()
+}
+
+// TestMaxSubscriptions: a client past max_subscriptions gets 0x80 for new
+// filters; re-subscribing a filter it has is still granted.
+func TestMaxSubscriptions(t *testing.T) {
+	b := newTestBroker(t, Config{MaxSubscriptions: 2})
+	c := tcpClient(t, b)
+	c.connect(&packet.Connect{ClientID: "many", CleanSession: true}, false)
+	c.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "a"}, {Filter: "b", QoS: 1}, {Filter: "c"}}})
+	c.expect(&packet.Suback{PacketID: 1, ReturnCodes: []byte{0, 1, packet.SubackFailure}})
+	c.send(&packet.Subscribe{PacketID: 2, Subscriptions: []packet.Subscription{{Filter: "a", QoS: 1}, {Filter: "d"}}})
+	c.expect(&packet.Suback{PacketID: 2, ReturnCodes: []byte{1, packet.SubackFailure}})
+}
+
+// TestRetainedInBackground: the retained messages of a wildcard SUBSCRIBE
+// are sent without holding up the connection: while they cannot be read
+// (the retained store is locked), the SUBACK and a PINGRESP still arrive;
+// the retained message follows once it can.
+func TestRetainedInBackground(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	if err := b.Publish(t.Context(), gateway.Message{Topic: "r/1", Payload: []byte("kept"), Retain: true}); err != nil {
+		t.Fatal(err)
+	}
+	c := tcpClient(t, b)
+	c.connect(&packet.Connect{ClientID: "wide", CleanSession: true}, false)
+	b.retMu.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			b.retMu.Unlock()
+		}
+	}()
+	c.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "#"}}})
+	c.send(&packet.Pingreq{})
+	c.expect(&packet.Suback{PacketID: 1, ReturnCodes: []byte{0}})
+	c.expect(&packet.Pingresp{})
+	b.retMu.Unlock()
+	locked = false
+	c.expect(&packet.Publish{Topic: "r/1", Payload: []byte("kept"), Retain: true})
 }

@@ -150,7 +150,7 @@ func (b *Broker) subscribeLocal(user, filter string, qos byte, fn func(gateway.M
 	b.subMu.Lock()
 	b.subs.Add(filter, l, qos)
 	b.subMu.Unlock()
-	b.retainedFor(filter, func(m *message) { l.deliver(m, min(m.qos, qos), true) })
+	b.retainedFor(filter, func(m *message) bool { l.deliver(m, min(m.qos, qos), true); return true })
 	go func() {
 		defer close(done)
 		for {

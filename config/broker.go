@@ -18,6 +18,7 @@ type Broker struct {
 	MaxQueuedMessages int        `toml:"max_queued_messages"` // per session, then the oldest QoS 0 are dropped
 	MaxQueuedBytes    ByteSize   `toml:"max_queued_bytes"`    // per session
 	MaxInflight       int        `toml:"max_inflight"`        // unacknowledged QoS 1/2 messages per client
+	MaxSubscriptions  int        `toml:"max_subscriptions"`   // topic filters per client
 	SessionExpiry     Duration   `toml:"session_expiry"`      // drop persistent sessions offline this long; "0s" = never
 }
 
@@ -40,7 +41,7 @@ var Protocols = []string{"mqtt", "mqtts", "ws", "wss"}
 
 func defaultBroker() Broker {
 	return Broker{SysInterval: Dur(10 * time.Second), MaxPacketSize: Size(1 << 20), MaxQueuedMessages: 1000, MaxQueuedBytes: Size(16 << 20), MaxInflight: 20,
-		SessionExpiry: Dur(DefaultSessionExpiry)}
+		MaxSubscriptions: 1000, SessionExpiry: Dur(DefaultSessionExpiry)}
 }
 
 func (b *Broker) validate(p *Problems) {
@@ -81,7 +82,7 @@ func (b *Broker) validate(p *Problems) {
 	for _, kv := range []struct {
 		key string
 		v   int
-	}{{"max_connections", b.MaxConnections}, {"max_queued_messages", b.MaxQueuedMessages}, {"max_inflight", b.MaxInflight}} {
+	}{{"max_connections", b.MaxConnections}, {"max_queued_messages", b.MaxQueuedMessages}, {"max_inflight", b.MaxInflight}, {"max_subscriptions", b.MaxSubscriptions}} {
 		if kv.v < 0 {
 			p.Add(base.Key(kv.key), "%d: want 0 or more", kv.v)
 		}

@@ -22,6 +22,7 @@ func brokerConfig(cfg *config.Config) broker.Config {
 		MaxQueuedMessages: b.MaxQueuedMessages,
 		MaxQueuedBytes:    int(b.MaxQueuedBytes.Bytes),
 		MaxInflight:       b.MaxInflight,
+		MaxSubscriptions:  b.MaxSubscriptions,
 		SessionExpiry:     b.SessionExpiry.Duration,
 		PersistencePath:   filepath.Join(cfg.Gateway.DataDir, "broker.db"),
 	}
@@ -72,4 +73,11 @@ func forwardRules(cfg *config.Config) []upstream.ForwardRule {
 		rules = append(rules, upstream.ForwardRule{Filter: f.Filter, RemotePrefix: f.RemotePrefix, RemoteTopic: f.RemoteTopic, QoS: f.QoS})
 	}
 	return rules
+}
+
+func setIf[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
 }
