@@ -159,4 +159,3 @@ func TestDefaultMaxConnections(t *testing.T) {
 		t.Errorf("DefaultConfig().MaxConnections = %d, want a bound", got)
 	}
 }
-
