@@ -116,7 +116,7 @@ url = "mqtt://cloud.example.com:1883"
   [[upstream.subscribe]]
   filter = "sites/pi/+/+/set"
 `
-	_, err := Parse("config.toml", strings.NewReader(src))
+	_, err := Parse("config.toml", strings.NewReader(src), nil)
 	want := `config.toml:9: upstream.subscribe[0].filter: "sites/pi/+/+/set" matches topics that upstream.forward[0] (line 5) publishes to ("sites/pi/#"): the upstream broker would send the gateway's own messages back to it; narrow one of the two`
 	if err == nil || err.Error() != want {
 		t.Errorf("got  %v\nwant %s", err, want)
@@ -248,7 +248,7 @@ url = "mqtt://cloud.example.com:1883"
   [[upstream.subscribe]]
   filter = "pi/+/set"
 `
-	_, err := Parse("config.toml", strings.NewReader(src))
+	_, err := Parse("config.toml", strings.NewReader(src), nil)
 	want := `config.toml:6: upstream.forward[0].remote_prefx: unknown key (did you mean "remote_prefix"?)`
 	if err == nil || err.Error() != want {
 		t.Errorf("got  %v\nwant %s", err, want)

@@ -109,3 +109,13 @@ func (b ByteSize) check(p *Problems, path Path) {
 		p.Add(path, "%s: want a size such as 1048576, \"64MB\" or \"1GiB\"", b.bad)
 	}
 }
+
+// Check reports, through r at key, a duration that did not parse.
+func (d Duration) Check(r Reporter, key string) {
+	if d.bad != "" {
+		r.Problem(key, "%s: want a duration such as \"500ms\", \"10s\" or \"1m\"", d.bad)
+	}
+}
+
+// Valid reports whether the duration parsed (or was not given).
+func (d Duration) Valid() bool { return d.bad == "" }

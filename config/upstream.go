@@ -3,6 +3,7 @@ package config
 import (
 	"net/url"
 	"slices"
+	"time"
 
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/topic"
@@ -21,6 +22,8 @@ type Upstream struct {
 	KeepAlive    Duration       `toml:"keepalive"`     // MQTT keep-alive (default 30s)
 	Inflight     int            `toml:"inflight"`      // unacknowledged publishes at once (default 100)
 	MaxRate      float64        `toml:"max_rate"`      // messages per second; 0 = as fast as acknowledged
+	ReconnectMin Duration       `toml:"reconnect_min"` // first wait before reconnecting (default 1s)
+	ReconnectMax Duration       `toml:"reconnect_max"` // longest wait before reconnecting (default 30s)
 	Forward      []Forward      `toml:"forward"`
 	Subscribe    []Subscribe    `toml:"subscribe"`
 }
@@ -64,6 +67,18 @@ func (u *Upstream) validate(p *Problems) {
 	u.KeepAlive.check(p, base.Key("keepalive"))
 	if u.Inflight < 0 || u.Inflight > 65535 {
 		p.Add(base.Key("inflight"), "%d: want 1..65535 (0 for the default)", u.Inflight)
+	}
+	u.ReconnectMin.check(p, base.Key("reconnect_min"))
+	u.ReconnectMax.check(p, base.Key("reconnect_max"))
+	switch {
+	case u.ReconnectMin.Duration < 0:
+		p.Add(base.Key("reconnect_min"), "%s: want a positive duration", u.ReconnectMin.Duration)
+	case u.ReconnectMax.Duration < 0:
+		p.Add(base.Key("reconnect_max"), "%s: want a positive duration", u.ReconnectMax.Duration)
+	case u.ReconnectMax.Duration > 0 && u.ReconnectMin.Duration > u.ReconnectMax.Duration:
+		p.Add(base.Key("reconnect_max"), "%s: want at least reconnect_min (%s)", u.ReconnectMax.Duration, u.ReconnectMin.Duration)
+	case u.ReconnectMax.Duration == 0 && u.ReconnectMin.Duration > 30*time.Second:
+		p.Add(base.Key("reconnect_min"), "%s: above the default reconnect_max (30s): set reconnect_max too", u.ReconnectMin.Duration)
 	}
 	if u.MaxRate < 0 {
 		p.Add(base.Key("max_rate"), "%g: want messages per second >= 0 (0 = unlimited)", u.MaxRate)

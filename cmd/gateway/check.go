@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-
-	"github.com/edgegw/gateway/config"
 )
 
 func runCheck(_ context.Context, args []string, stdout, _ io.Writer) error {
@@ -28,7 +26,7 @@ func runCheck(_ context.Context, args []string, stdout, _ io.Writer) error {
 	case fs.NArg() > 1 || (file != "" && fs.NArg() > 0):
 		return usagef("check: want one config file, got %d", fs.NArg()+min(len(file), 1))
 	}
-	cfg, err := config.Load(file)
+	cfg, err := loadConfig(file)
 	if err != nil {
 		return err
 	}

@@ -118,7 +118,7 @@ func haConfig(cfg *config.Config, pl *plan) homeassistant.Config {
 		hc.Devices = append(hc.Devices, homeassistant.Device{
 			Name: d.Name, Manufacturer: d.Manufacturer, Model: d.Model, StatusTopic: deviceStatusTopic(cfg, d.Name),
 		})
-		for _, pt := range d.Points {
+		for j, pt := range d.Points {
 			mp, spec := pl.mapping[n], pl.specs[n]
 			n++
 			names := mapping.Names{Gateway: cfg.Gateway.Name, Device: d.Name, Point: pt.Name, Unit: pt.Unit}
@@ -137,15 +137,16 @@ func haConfig(cfg *config.Config, pl *plan) homeassistant.Config {
 					ValueTemplate: pt.HAValueTemplate,
 				},
 			}
-			if d.Driver == "sim" && pt.Wave == "toggle" {
-				hp.Kind = gateway.KindBool
-			}
 			scale := 1.0
 			if pt.Scale != nil && *pt.Scale != 0 {
 				scale = *pt.Scale
 				hp.Step = math.Abs(scale)
 			}
-			lo, hi := typeRange(pt.Type)
+			typ := "" // sim points: the default range
+			if s, ok := d.Section.(interface{ PointType(int) string }); ok {
+				typ = s.PointType(j)
+			}
+			lo, hi := typeRange(typ)
 			lo, hi = tidy(lo*scale+pt.Offset), tidy(hi*scale+pt.Offset)
 			hp.Limits = [2]float64{min(lo, hi), max(lo, hi)}
 			hc.Points = append(hc.Points, hp)

@@ -43,7 +43,7 @@ func (r *reloader) reload() {
 	defer func() { _ = sdnotify.Ready() }() // back to ready, applied or not; informative too
 	path := r.cfg.File()
 	r.log.Info("reloading config", "config", path)
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(path)
 	if err == nil {
 		err = r.apply(cfg)
 	}
@@ -68,7 +68,7 @@ func (r *reloader) apply(cfg *config.Config) error {
 		if old == nil || !sameDriverConfig(*old, d) {
 			continue
 		}
-		if d.Driver == modbus.DriverRTU && ports[d.Port] {
+		if port := rtuPort(&d); port != "" && ports[port] {
 			continue // a bus is rebuilt with all its devices
 		}
 		reuse[d.Name] = r.devices[d.Name]
@@ -133,14 +133,14 @@ func changedRTUPorts(old, cur *config.Config) map[string]bool {
 	ports := map[string]bool{}
 	for _, pair := range [][2]*config.Config{{old, cur}, {cur, old}} {
 		for _, d := range pair[0].Devices {
-			if d.Driver != modbus.DriverRTU {
+			if rtuPort(&d) == "" {
 				continue
 			}
 			o := findDevice(pair[1], d.Name)
 			if o == nil || !sameDriverConfig(*o, d) {
-				ports[d.Port] = true
-				if o != nil {
-					ports[o.Port] = true
+				ports[rtuPort(&d)] = true
+				if o != nil && rtuPort(o) != "" {
+					ports[rtuPort(o)] = true
 				}
 			}
 		}
@@ -171,4 +171,12 @@ func restartSections(old, cur *config.Config) []string {
 		s = append(s, "gateway (data_dir, log_level, log_format, status_topic)")
 	}
 	return s
+}
+
+// rtuPort returns the serial port of a modbus-rtu device, or "".
+func rtuPort(d *config.Device) string {
+	if s, ok := d.Section.(*modbus.RTUSection); ok {
+		return s.Port
+	}
+	return ""
 }

@@ -58,6 +58,8 @@ func upstreamConfig(cfg *config.Config) upstream.Config {
 	setIf(&uc.KeepAlive, u.KeepAlive.Duration)
 	setIf(&uc.Inflight, u.Inflight)
 	uc.MaxRate = u.MaxRate
+	setIf(&uc.ReconnectMin, u.ReconnectMin.Duration)
+	setIf(&uc.ReconnectMax, u.ReconnectMax.Duration)
 	uc.Forward = forwardRules(cfg)
 	uc.Birth, uc.Will = statusMessages(cfg)
 	for _, s := range u.Subscribe {
@@ -72,4 +74,11 @@ func forwardRules(cfg *config.Config) []upstream.ForwardRule {
 		rules = append(rules, upstream.ForwardRule{Filter: f.Filter, RemotePrefix: f.RemotePrefix, RemoteTopic: f.RemoteTopic, QoS: f.QoS})
 	}
 	return rules
+}
+
+func setIf[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
 }
