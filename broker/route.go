@@ -86,12 +86,20 @@ func (b *Broker) setRetained(m *message) (stored bool) {
 		}
 		return false
 	}
+	m.rseq = b.retSeq.Add(1) // before m is shared: route delivers it after this
 	b.retained[m.topic] = m
 	b.memUsed.Add(int64(m.size() - old.sizeOrZero()))
 	if persist {
 		b.store.SetRetained(toStored(m))
 	}
 	return persist
+}
+
+// isRetained reports whether m is still its topic's retained message.
+func (b *Broker) isRetained(m *message) bool {
+	b.retMu.RLock()
+	defer b.retMu.RUnlock()
+	return b.retained[m.topic] == m
 }
 
 // retainedFor calls fn with every retained message matching filter, until
