@@ -22,6 +22,7 @@ func brokerConfig(cfg *config.Config) broker.Config {
 		MaxQueuedMessages: b.MaxQueuedMessages,
 		MaxQueuedBytes:    int(b.MaxQueuedBytes.Bytes),
 		MaxInflight:       b.MaxInflight,
+		StallTimeout:      b.StallTimeout.Duration,
 		MaxSubscriptions:  b.MaxSubscriptions,
 		SessionExpiry:     b.SessionExpiry.Duration,
 		PersistencePath:   filepath.Join(cfg.Gateway.DataDir, "broker.db"),
