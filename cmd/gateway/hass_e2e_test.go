@@ -255,8 +255,10 @@ func TestAvailabilityAndDiscovery(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling a condition
 	}
 
-	// Retained configs, one per entity, on the local broker.
-	ha := startSub(t, port, "homeassistant/#")
+	// Retained configs, one per entity, on the local broker: a subscriber
+	// that comes after they were published (the first may have connected
+	// before) gets them retained.
+	first := startSub(t, port, "homeassistant/#")
 	configs := []string{
 		"homeassistant/binary_sensor/gw/status/config",
 		"homeassistant/sensor/gw_boiler/temperature/config",
@@ -264,6 +266,10 @@ func TestAvailabilityAndDiscovery(t *testing.T) {
 		"homeassistant/sensor/gw_meter/energy/config",
 		"homeassistant/sensor/gw_meter/power/config",
 	}
+	for _, c := range configs {
+		first.wait(t, c, 0, func(m subMessage) bool { return m.Topic == c })
+	}
+	ha := startSub(t, port, "homeassistant/#")
 	for _, c := range configs {
 		i := ha.wait(t, c, 0, func(m subMessage) bool { return m.Topic == c && m.Retained && m.Payload != "" })
 		if c == "homeassistant/number/gw_boiler/setpoint/config" {
