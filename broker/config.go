@@ -27,6 +27,13 @@ type Config struct {
 	MaxInflight       int // max_inflight QoS 1/2 messages per client awaiting ack; 0 = DefaultMaxInflight
 	MaxSubscriptions  int // max_subscriptions per client (session); 0 = DefaultMaxSubscriptions
 
+	// StallTimeout (stall_timeout) bounds how long the broker waits for a
+	// client: a write blocked this long (the client stopped reading), or a
+	// subscriber whose full queue made publishers wait with no
+	// acknowledgement this long, closes the connection. 0 =
+	// DefaultStallTimeout.
+	StallTimeout time.Duration
+
 	// SessionExpiry (session_expiry) drops a persistent session (CleanSession
 	// = 0) offline for longer than this, with its subscriptions and queued
 	// messages, in memory and in the database. A session restored from the
@@ -56,6 +63,7 @@ const (
 	DefaultMaxQueuedMessages = 1000
 	DefaultMaxQueuedBytes    = 4 << 20
 	DefaultMaxInflight       = 32
+	DefaultStallTimeout      = 10 * time.Second
 	DefaultMaxSubscriptions  = 1000
 	DefaultWSPath            = "/mqtt"
 )
@@ -70,6 +78,7 @@ func DefaultConfig() Config {
 		MaxQueuedMessages: DefaultMaxQueuedMessages,
 		MaxQueuedBytes:    DefaultMaxQueuedBytes,
 		MaxInflight:       DefaultMaxInflight,
+		StallTimeout:      DefaultStallTimeout,
 		MaxSubscriptions:  DefaultMaxSubscriptions,
 	}
 }
@@ -108,6 +117,9 @@ func (c Config) Validate() error {
 	if c.SysInterval < 0 {
 		errs = append(errs, fmt.Errorf("broker.sys_interval: %v is negative", c.SysInterval))
 	}
+	if c.StallTimeout < 0 {
+		errs = append(errs, fmt.Errorf("broker.stall_timeout: %v is negative", c.StallTimeout))
+	}
 	if c.SessionExpiry < 0 {
 		errs = append(errs, fmt.Errorf("broker.session_expiry: %v is negative", c.SessionExpiry))
 	}
@@ -126,6 +138,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.MaxInflight == 0 {
 		c.MaxInflight = DefaultMaxInflight
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = DefaultStallTimeout
 	}
 	if c.MaxSubscriptions == 0 {
 		c.MaxSubscriptions = DefaultMaxSubscriptions

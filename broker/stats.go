@@ -17,6 +17,7 @@ type counters struct {
 	denied    atomic.Uint64 // publishes dropped by the ACL
 	notStored atomic.Uint64 // QoS 1/2 publishes not acknowledged: the store failed
 	subPkts   atomic.Uint64 // SUBSCRIBE packets handled (tests wait on it)
+	stalled   atomic.Uint64 // connections closed for stall_timeout
 }
 
 // Stats is a snapshot of the broker's counters.
@@ -34,6 +35,10 @@ type Stats struct {
 	Denied           uint64        // publishes refused by the ACL
 	NotStored        uint64        // QoS 1/2 publishes not acknowledged because the store failed
 	Uptime           time.Duration // since New
+	// Stalled counts connections closed because the client stopped reading
+	// or, with publishers waiting for its full queue, acknowledging, for
+	// stall_timeout.
+	Stalled uint64
 }
 
 // Stats returns the current counters.
@@ -61,6 +66,7 @@ func (b *Broker) Stats() Stats {
 		Denied:           b.stats.denied.Load(),
 		NotStored:        b.stats.notStored.Load(),
 		Uptime:           time.Since(b.start),
+		Stalled:          b.stats.stalled.Load(),
 	}
 }
 

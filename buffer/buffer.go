@@ -98,6 +98,7 @@ type Buffer struct {
 type uplinkState struct {
 	state, err string
 	since      time.Time
+	next       time.Time // the next connection attempt (zero: none waiting)
 }
 
 // Open opens (or creates) the buffer database, checks it (a corrupt one is
@@ -519,6 +520,22 @@ func (b *Buffer) SetSubscribed(filters []string) error {
 	b.mu.Unlock()
 	if err := <-done; err != nil {
 		return fmt.Errorf("buffer set subscribed: %w", err)
+	}
+	return nil
+}
+
+// SetNextAttempt records when the forwarder's next connection attempt is
+// due (zero: none is waiting), shown by stats.
+func (b *Buffer) SetNextAttempt(at time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return fmt.Errorf("buffer set next attempt: %w", gateway.ErrClosed)
+	}
+	if !b.uplink.next.Equal(at) {
+		b.uplink.next = at
+		b.uplinkDirty = true
+		b.nudgeLocked()
 	}
 	return nil
 }

@@ -79,13 +79,15 @@ func publishAll(t *testing.T, b *Buffer, msgs []gateway.Message) {
 // drain reads everything after 0 without waiting.
 func drain(t *testing.T, b *Buffer) ([]int64, []gateway.Message) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-	defer cancel()
 	var ids []int64
 	var msgs []gateway.Message
 	var after int64
 	for {
+		// Each call gets its own wait: on a loaded machine one read may
+		// take long, and the drain ends only when nothing more comes.
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 		i, m, err := b.Next(ctx, after, 100)
+		cancel()
 		if errors.Is(err, context.DeadlineExceeded) {
 			return ids, msgs
 		}

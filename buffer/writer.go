@@ -252,8 +252,12 @@ func (b *Buffer) commit(w *work, now time.Time) (result, error) {
 		}
 	}
 	if w.uplink != nil {
+		var next string
+		if !w.uplink.next.IsZero() {
+			next = w.uplink.next.UTC().Format(time.RFC3339Nano)
+		}
 		err := setMeta(tx, metaUplink, w.uplink.state, metaUplinkError, w.uplink.err,
-			metaUplinkSince, w.uplink.since.UTC().Format(time.RFC3339Nano))
+			metaUplinkSince, w.uplink.since.UTC().Format(time.RFC3339Nano), metaUplinkNext, next)
 		if err != nil {
 			return res, err
 		}

@@ -15,9 +15,10 @@ type Broker struct {
 	SysInterval       Duration   `toml:"sys_interval"`        // period of the $SYS topics; "0s" turns them off
 	MaxPacketSize     ByteSize   `toml:"max_packet_size"`     // larger packets close the connection
 	MaxConnections    int        `toml:"max_connections"`     // 0 = unlimited
-	MaxQueuedMessages int        `toml:"max_queued_messages"` // per session, then the oldest QoS 0 are dropped
+	MaxQueuedMessages int        `toml:"max_queued_messages"` // per session; then publishers wait (QoS 1/2 to online clients) or new messages are dropped
 	MaxQueuedBytes    ByteSize   `toml:"max_queued_bytes"`    // per session
 	MaxInflight       int        `toml:"max_inflight"`        // unacknowledged QoS 1/2 messages per client
+	StallTimeout      Duration   `toml:"stall_timeout"`       // close a client that stops reading or acknowledging this long
 	MaxSubscriptions  int        `toml:"max_subscriptions"`   // topic filters per client
 	SessionExpiry     Duration   `toml:"session_expiry"`      // drop persistent sessions offline this long; "0s" = never
 }
@@ -41,7 +42,7 @@ var Protocols = []string{"mqtt", "mqtts", "ws", "wss"}
 
 func defaultBroker() Broker {
 	return Broker{SysInterval: Dur(10 * time.Second), MaxPacketSize: Size(1 << 20), MaxQueuedMessages: 1000, MaxQueuedBytes: Size(16 << 20), MaxInflight: 20,
-		MaxSubscriptions: 1000, SessionExpiry: Dur(DefaultSessionExpiry)}
+		StallTimeout: Dur(10 * time.Second), MaxSubscriptions: 1000, SessionExpiry: Dur(DefaultSessionExpiry)}
 }
 
 func (b *Broker) validate(p *Problems) {
@@ -73,6 +74,10 @@ func (b *Broker) validate(p *Problems) {
 	}
 	b.SysInterval.check(p, base.Key("sys_interval"))
 	b.SessionExpiry.check(p, base.Key("session_expiry"))
+	b.StallTimeout.check(p, base.Key("stall_timeout"))
+	if b.StallTimeout.bad == "" && b.StallTimeout.Duration <= 0 {
+		p.Add(base.Key("stall_timeout"), "%v: want a positive duration such as \"10s\" (the broker must stop waiting for a stalled client)", b.StallTimeout.Duration)
+	}
 	b.MaxPacketSize.check(p, base.Key("max_packet_size"))
 	b.MaxQueuedBytes.check(p, base.Key("max_queued_bytes"))
 	const maxPacket = 268435455 // [MQTT-2.2.3] the largest Remaining Length

@@ -17,6 +17,8 @@ type Upstream struct {
 	KeepAlive    Duration       `toml:"keepalive"`     // MQTT keep-alive (default 30s)
 	Inflight     int            `toml:"inflight"`      // unacknowledged publishes at once (default 100)
 	MaxRate      float64        `toml:"max_rate"`      // messages per second; 0 = as fast as acknowledged
+	ReconnectMin Duration       `toml:"reconnect_min"` // first wait before reconnecting (default 1s)
+	ReconnectMax Duration       `toml:"reconnect_max"` // longest wait before reconnecting (default 30s)
 	Forward      []Forward      `toml:"forward"`
 	Subscribe    []Subscribe    `toml:"subscribe"`
 }
@@ -44,6 +46,8 @@ type Subscribe struct {
 func (u *Upstream) validate(p *Problems) {
 	base := At("upstream")
 	u.KeepAlive.check(p, base.Key("keepalive"))
+	u.ReconnectMin.check(p, base.Key("reconnect_min"))
+	u.ReconnectMax.check(p, base.Key("reconnect_max"))
 	u.checkEchoes(p)
 }
 

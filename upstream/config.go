@@ -30,6 +30,9 @@ type Config struct {
 	Forward   []ForwardRule   // [[upstream.forward]]; none: nothing is forwarded
 	Subscribe []SubscribeRule // [[upstream.subscribe]]
 
+	ReconnectMin time.Duration // first reconnect wait (doubles up to ReconnectMax, with jitter)
+	ReconnectMax time.Duration // the longest reconnect wait
+
 	// Birth, when set, is published each time the uplink is up, before the
 	// queue drains (the gateway's "online" status; Topic is the remote topic).
 	Birth *gateway.Message
@@ -41,9 +44,8 @@ type Config struct {
 	Will *gateway.Message
 
 	// Not in the TOML reference; tests and benchmarks tune them.
-	ReconnectMin   time.Duration // first reconnect delay (doubles up to ReconnectMax, with jitter)
-	ReconnectMax   time.Duration
 	ConnectTimeout time.Duration
+	StableAfter    time.Duration // a connection up this long resets the reconnect wait to ReconnectMin
 }
 
 // ForwardRule forwards local messages matching Filter to the upstream broker.
@@ -68,11 +70,19 @@ func Default() Config {
 		ClientID:       "edge-gateway",
 		KeepAlive:      30 * time.Second,
 		Inflight:       100,
-		ReconnectMin:   time.Second,
-		ReconnectMax:   2 * time.Minute,
+		ReconnectMin:   DefaultReconnectMin,
+		ReconnectMax:   DefaultReconnectMax,
 		ConnectTimeout: 10 * time.Second,
+		StableAfter:    10 * time.Second,
 	}
 }
+
+// Reconnect waits by default: never slower than Mosquitto's bridge (whose
+// restart_timeout defaults to a base of 5 s and a cap of 30 s).
+const (
+	DefaultReconnectMin = time.Second
+	DefaultReconnectMax = 30 * time.Second
+)
 
 // LogValue logs the configuration without secrets.
 func (c Config) LogValue() slog.Value {
@@ -100,6 +110,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = d.ConnectTimeout
+	}
+	if c.StableAfter == 0 {
+		c.StableAfter = d.StableAfter
 	}
 	return c
 }
@@ -166,6 +179,14 @@ func (c Config) Check(r config.Reporter) {
 	}
 	if c.MaxRate < 0 {
 		r.Problem("max_rate", "%g: want messages per second >= 0 (0 = unlimited)", c.MaxRate)
+	}
+	switch {
+	case c.ReconnectMin < 0:
+		r.Problem("reconnect_min", "%s: want a positive duration", c.ReconnectMin)
+	case c.ReconnectMax < 0:
+		r.Problem("reconnect_max", "%s: want a positive duration", c.ReconnectMax)
+	case c.ReconnectMax > 0 && c.ReconnectMin > c.ReconnectMax:
+		r.Problem("reconnect_min", "%s: above reconnect_max (%s, 30s by default): want reconnect_min <= reconnect_max", c.ReconnectMin, c.ReconnectMax)
 	}
 	for i, f := range c.Forward {
 		fr := r.Elem("forward", i, "")

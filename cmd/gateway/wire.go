@@ -22,6 +22,7 @@ func brokerConfig(cfg *config.Config) broker.Config {
 		MaxQueuedMessages: b.MaxQueuedMessages,
 		MaxQueuedBytes:    int(b.MaxQueuedBytes.Bytes),
 		MaxInflight:       b.MaxInflight,
+		StallTimeout:      b.StallTimeout.Duration,
 		MaxSubscriptions:  b.MaxSubscriptions,
 		SessionExpiry:     b.SessionExpiry.Duration,
 		PersistencePath:   filepath.Join(cfg.Gateway.DataDir, "broker.db"),
@@ -57,6 +58,8 @@ func upstreamConfig(cfg *config.Config) upstream.Config {
 	setIf(&uc.KeepAlive, u.KeepAlive.Duration)
 	setIf(&uc.Inflight, u.Inflight)
 	uc.MaxRate = u.MaxRate
+	setIf(&uc.ReconnectMin, u.ReconnectMin.Duration)
+	setIf(&uc.ReconnectMax, u.ReconnectMax.Duration)
 	uc.Forward = forwardRules(cfg)
 	uc.Birth, uc.Will = statusMessages(cfg)
 	for _, s := range u.Subscribe {
