@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -218,15 +219,25 @@ func TestCheck(t *testing.T) {
 	if err == nil {
 		t.Fatalf("check passed with none of the example's files; output %q", out.String())
 	}
-	for _, want := range []string{
-		`:36: broker.password_file: on this machine: `,
-		`:74: broker.listeners[1].cert_file: on this machine: `,
-		`:77: broker.listeners[1].ca_file: on this machine: `,
-		`:98: upstream.ca_file: on this machine: `,
-		`:100: upstream.cert_file: on this machine: `,
+	// Each problem is at the line of the key naming the file.
+	lineOf := func(file string) int {
+		for i, l := range strings.Split(string(moved), "\n") {
+			if strings.Contains(l, `"`+dir+"/"+file+`"`) && !strings.HasPrefix(strings.TrimSpace(l), "#") {
+				return i + 1
+			}
+		}
+		t.Fatalf("config.toml.example names no %s", file)
+		return 0
+	}
+	for _, want := range []struct{ key, file string }{
+		{"broker.password_file", "passwd"},
+		{"broker.listeners[1].cert_file", "tls/server.crt"},
+		{"broker.listeners[1].ca_file", "tls/clients-ca.crt"},
+		{"upstream.ca_file", "upstream-ca.pem"},
+		{"upstream.cert_file", "device.crt"},
 	} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("check error lacks %q:\n%v", want, err)
+		if w := fmt.Sprintf(":%d: %s: on this machine: ", lineOf(want.file), want.key); !strings.Contains(err.Error(), w) {
+			t.Errorf("check error lacks %q:\n%v", w, err)
 		}
 	}
 
