@@ -49,6 +49,7 @@ type Broker struct {
 
 	retMu    sync.RWMutex
 	retained map[string]*message
+	retSeq   atomic.Uint64 // numbers retained messages as they are set, for the retained worker
 
 	stats counters
 	start time.Time
@@ -79,6 +80,7 @@ type message struct {
 	payload []byte
 	qos     byte
 	retain  bool
+	rseq    uint64 // when it became the retained message of its topic (see setRetained); 0 restored
 }
 
 func (m *message) size() int { return len(m.topic) + len(m.payload) }

@@ -55,6 +55,11 @@ type Listener struct {
 	KeyFile  string // key_file: PEM private key for mqtts and wss
 	CAFile   string // ca_file: PEM CA certificates; when set, clients must present a certificate it signed
 	Path     string // path: HTTP path of ws and wss; "" = "/mqtt"
+	// AllowedOrigins (allowed_origins), for ws and wss listeners that accept
+	// anonymous clients: the browser origins ("https://host:port") whose
+	// pages may connect besides the listener's own; "*" allows every origin.
+	// A listener that requires a login accepts every origin anyway.
+	AllowedOrigins []string
 }
 
 // Defaults for zero Config fields.
@@ -99,6 +104,14 @@ func (c Config) Validate() error {
 			}
 		default:
 			errs = append(errs, fmt.Errorf("%s: protocol %q: want mqtt, mqtts, ws or wss", at, l.Protocol))
+		}
+		if len(l.AllowedOrigins) > 0 && l.Protocol != "ws" && l.Protocol != "wss" {
+			errs = append(errs, fmt.Errorf("%s: allowed_origins: only for protocol ws or wss", at))
+		}
+		for _, o := range l.AllowedOrigins {
+			if err := ValidOrigin(o); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", at, err))
+			}
 		}
 	}
 	for _, f := range []struct {

@@ -78,11 +78,19 @@ func (b *Broker) setRetained(m *message) (stored bool) {
 		}
 		return false
 	}
+	m.rseq = b.retSeq.Add(1) // before m is shared: route delivers it after this
 	b.retained[m.topic] = m
 	if persist {
 		b.store.SetRetained(toStored(m))
 	}
 	return persist
+}
+
+// isRetained reports whether m is still its topic's retained message.
+func (b *Broker) isRetained(m *message) bool {
+	b.retMu.RLock()
+	defer b.retMu.RUnlock()
+	return b.retained[m.topic] == m
 }
 
 // retainedFor calls fn with every retained message matching filter, until

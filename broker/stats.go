@@ -7,17 +7,18 @@ import (
 )
 
 type counters struct {
-	connected atomic.Int64  // clients with a live connection
-	connTotal atomic.Uint64 // connections accepted since start
-	msgsIn    atomic.Uint64 // PUBLISH routed (from clients, wills, in-process)
-	msgsOut   atomic.Uint64 // PUBLISH sent to clients and in-process subscribers
-	bytesIn   atomic.Uint64
-	bytesOut  atomic.Uint64
-	dropped   atomic.Uint64 // messages dropped at a full session queue
-	denied    atomic.Uint64 // publishes dropped by the ACL
-	notStored atomic.Uint64 // QoS 1/2 publishes not acknowledged: the store failed
-	subPkts   atomic.Uint64 // SUBSCRIBE packets handled (tests wait on it)
-	stalled   atomic.Uint64 // connections closed for stall_timeout
+	connected     atomic.Int64  // clients with a live connection
+	connTotal     atomic.Uint64 // connections accepted since start
+	msgsIn        atomic.Uint64 // PUBLISH routed (from clients, wills, in-process)
+	msgsOut       atomic.Uint64 // PUBLISH sent to clients and in-process subscribers
+	bytesIn       atomic.Uint64
+	bytesOut      atomic.Uint64
+	dropped       atomic.Uint64 // messages dropped at a full session queue
+	denied        atomic.Uint64 // publishes dropped by the ACL
+	notStored     atomic.Uint64 // QoS 1/2 publishes not acknowledged: the store failed
+	originRefused atomic.Uint64 // WebSocket upgrades refused for their Origin
+	subPkts       atomic.Uint64 // SUBSCRIBE packets handled (tests wait on it)
+	stalled       atomic.Uint64 // connections closed for stall_timeout
 }
 
 // Stats is a snapshot of the broker's counters.

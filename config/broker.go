@@ -2,7 +2,9 @@ package config
 
 import (
 	"net"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -31,6 +33,9 @@ type Listener struct {
 	KeyFile  string `toml:"key_file"`  // mqtts, wss: PEM private key
 	CAFile   string `toml:"ca_file"`   // require client certificates signed by this CA
 	Path     string `toml:"path"`      // ws, wss: HTTP path (default /mqtt)
+	// ws, wss: browser origins besides the listener's own whose pages may
+	// connect while the listener accepts anonymous clients; "*" = any.
+	AllowedOrigins []string `toml:"allowed_origins"`
 }
 
 // DefaultSessionExpiry is how long the broker keeps a persistent session
@@ -66,6 +71,14 @@ func (b *Broker) validate(p *Problems) {
 				"no client could log in there (a user name cannot be checked without a password file): "+
 				"set password_file (see gateway passwd), or allow_anonymous = true to let anyone in, or listen on 127.0.0.1", l.Address)
 		}
+		if len(l.AllowedOrigins) > 0 && (l.Protocol == "mqtt" || l.Protocol == "mqtts") {
+			p.Add(lp.Key("allowed_origins"), "only for protocol ws or wss")
+		}
+		for _, o := range l.AllowedOrigins {
+			if !validOrigin(o) {
+				p.Add(lp.Key("allowed_origins"), "%q: want \"*\" or an origin scheme://host[:port] (http or https, no path), e.g. \"http://192.168.1.10:1880\"", o)
+			}
+		}
 		if l.Path != "" && (l.Protocol == "mqtt" || l.Protocol == "mqtts") {
 			p.Add(lp.Key("path"), "only for protocol ws or wss")
 		} else if l.Path != "" && l.Path[0] != '/' {
@@ -95,6 +108,16 @@ func (b *Broker) validate(p *Problems) {
 	if b.MaxInflight > 65535 {
 		p.Add(base.Key("max_inflight"), "%d: want at most 65535 (packet identifiers are 16-bit)", b.MaxInflight)
 	}
+}
+
+// validOrigin accepts "*" or scheme://host[:port] with scheme http or https.
+func validOrigin(o string) bool {
+	if o == "*" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		strings.TrimSuffix(u.Path, "/") == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
 }
 
 // checkAddress reports an address that is not host:port.

@@ -15,7 +15,7 @@ import (
 
 // Config configures the forwarder. Field names follow the [upstream] TOML keys.
 type Config struct {
-	URL          string // mqtt://host:1883 or mqtts://host:8883 (also tcp://, ssl://, tls://)
+	URL          string // mqtt://host:1883 or mqtts://host:8883
 	ClientID     string
 	Username     string
 	Password     gateway.Secret
@@ -269,7 +269,5 @@ func (c Config) CheckFiles(r config.Reporter) {
 // and drop it [MQTT-4.3.3-2]. QoS 1 is not affected (a duplicate at worst).
 const QoS2SessionProblem = "not with [[upstream.subscribe]] rules (their persistent session could drop a new QoS 2 message as a duplicate of an unfinished one): want 0 or 1"
 
-var (
-	plainSchemes = map[string]bool{"mqtt": true, "tcp": true}
-	tlsSchemes   = map[string]bool{"mqtts": true, "ssl": true, "tls": true}
-)
+// tlsSchemes are the schemes of MQTT over TLS (Check accepts only mqtts).
+var tlsSchemes = map[string]bool{"mqtts": true, "ssl": true, "tls": true}

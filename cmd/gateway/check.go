@@ -47,6 +47,9 @@ func runCheck(_ context.Context, args []string, stdout, _ io.Writer) error {
 		scope = "; offline: the files it names and data_dir not checked"
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d devices, %d points, %d broker listeners%s)\n", file, len(cfg.Devices), points, len(cfg.Broker.Listeners), scope)
+	for _, n := range originNotes(cfg) {
+		fmt.Fprintf(stdout, "%s: %s\n", file, n)
+	}
 	if *ha {
 		return printEntities(stdout, cfg, pl)
 	}

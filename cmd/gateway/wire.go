@@ -30,6 +30,7 @@ func brokerConfig(cfg *config.Config) broker.Config {
 	for _, l := range b.Listeners {
 		bc.Listeners = append(bc.Listeners, broker.Listener{
 			Address: l.Address, Protocol: l.Protocol, CertFile: l.CertFile, KeyFile: l.KeyFile, CAFile: l.CAFile, Path: l.Path,
+			AllowedOrigins: l.AllowedOrigins,
 		})
 	}
 	return bc
