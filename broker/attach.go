@@ -71,17 +71,20 @@ func (b *Broker) detach(c *conn) {
 	}
 	b.stats.connected.Add(-1)
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	s.mu.Lock()
 	mine := s.conn == c
+	var wake map[waker]struct{}
 	if mine {
 		s.conn = nil
 		s.offline = b.now() // session expiry counts from here
+		wake = s.takeOfflineLocked()
 	}
 	s.mu.Unlock()
 	if mine && !s.persistent {
 		b.dropSessionLocked(s)
 	}
+	b.mu.Unlock()
+	wakeAll(wake)
 }
 
 // dropSessionLocked forgets s with its subscriptions and stored state. The

@@ -49,6 +49,7 @@ type Broker struct {
 
 	retMu    sync.RWMutex
 	retained map[string]*message
+	retSeq   atomic.Uint64 // numbers retained messages as they are set, for the retained worker
 
 	stats counters
 	start time.Time
@@ -69,6 +70,8 @@ type Broker struct {
 	addrs     []net.Addr
 	conns     map[*conn]struct{}
 	nconns    atomic.Int64
+
+	nover atomic.Int64 // sessions over their queue limit (session.over)
 }
 
 // message is an application message as routed: shared, never modified.
@@ -77,15 +80,17 @@ type message struct {
 	payload []byte
 	qos     byte
 	retain  bool
+	rseq    uint64 // when it became the retained message of its topic (see setRetained); 0 restored
 }
 
 func (m *message) size() int { return len(m.topic) + len(m.payload) }
 
 // subscriber receives routed messages: a session or an in-process
 // subscription. deliver must not block; it reports whether it wrote the
-// message to the store.
+// message to the store, and whether it took it over its queue limit (only
+// a session does: see session.deliver).
 type subscriber interface {
-	deliver(m *message, qos byte, retain bool) (stored bool)
+	deliver(m *message, qos byte, retain bool) (stored, full bool)
 }
 
 var _ gateway.Sink = (*Broker)(nil)

@@ -27,6 +27,13 @@ type Config struct {
 	MaxInflight       int // max_inflight QoS 1/2 messages per client awaiting ack; 0 = DefaultMaxInflight
 	MaxSubscriptions  int // max_subscriptions per client (session); 0 = DefaultMaxSubscriptions
 
+	// StallTimeout (stall_timeout) bounds how long the broker waits for a
+	// client: a write blocked this long (the client stopped reading), or a
+	// subscriber whose full queue made publishers wait with no
+	// acknowledgement this long, closes the connection. 0 =
+	// DefaultStallTimeout.
+	StallTimeout time.Duration
+
 	// SessionExpiry (session_expiry) drops a persistent session (CleanSession
 	// = 0) offline for longer than this, with its subscriptions and queued
 	// messages, in memory and in the database. A session restored from the
@@ -48,6 +55,11 @@ type Listener struct {
 	KeyFile  string // key_file: PEM private key for mqtts and wss
 	CAFile   string // ca_file: PEM CA certificates; when set, clients must present a certificate it signed
 	Path     string // path: HTTP path of ws and wss; "" = "/mqtt"
+	// AllowedOrigins (allowed_origins), for ws and wss listeners that accept
+	// anonymous clients: the browser origins ("https://host:port") whose
+	// pages may connect besides the listener's own; "*" allows every origin.
+	// A listener that requires a login accepts every origin anyway.
+	AllowedOrigins []string
 }
 
 // Defaults for zero Config fields.
@@ -56,6 +68,7 @@ const (
 	DefaultMaxQueuedMessages = 1000
 	DefaultMaxQueuedBytes    = 4 << 20
 	DefaultMaxInflight       = 32
+	DefaultStallTimeout      = 10 * time.Second
 	DefaultMaxSubscriptions  = 1000
 	DefaultWSPath            = "/mqtt"
 )
@@ -70,6 +83,7 @@ func DefaultConfig() Config {
 		MaxQueuedMessages: DefaultMaxQueuedMessages,
 		MaxQueuedBytes:    DefaultMaxQueuedBytes,
 		MaxInflight:       DefaultMaxInflight,
+		StallTimeout:      DefaultStallTimeout,
 		MaxSubscriptions:  DefaultMaxSubscriptions,
 	}
 }
@@ -91,6 +105,14 @@ func (c Config) Validate() error {
 		default:
 			errs = append(errs, fmt.Errorf("%s: protocol %q: want mqtt, mqtts, ws or wss", at, l.Protocol))
 		}
+		if len(l.AllowedOrigins) > 0 && l.Protocol != "ws" && l.Protocol != "wss" {
+			errs = append(errs, fmt.Errorf("%s: allowed_origins: only for protocol ws or wss", at))
+		}
+		for _, o := range l.AllowedOrigins {
+			if err := ValidOrigin(o); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", at, err))
+			}
+		}
 	}
 	for _, f := range []struct {
 		name string
@@ -107,6 +129,9 @@ func (c Config) Validate() error {
 	}
 	if c.SysInterval < 0 {
 		errs = append(errs, fmt.Errorf("broker.sys_interval: %v is negative", c.SysInterval))
+	}
+	if c.StallTimeout < 0 {
+		errs = append(errs, fmt.Errorf("broker.stall_timeout: %v is negative", c.StallTimeout))
 	}
 	if c.SessionExpiry < 0 {
 		errs = append(errs, fmt.Errorf("broker.session_expiry: %v is negative", c.SessionExpiry))
@@ -126,6 +151,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.MaxInflight == 0 {
 		c.MaxInflight = DefaultMaxInflight
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = DefaultStallTimeout
 	}
 	if c.MaxSubscriptions == 0 {
 		c.MaxSubscriptions = DefaultMaxSubscriptions

@@ -112,7 +112,7 @@ func TestSkipAndDuplicates(t *testing.T) {
 		t.Errorf("no status topics: want no availability, got %v; default_entity_id %v", m["availability"], m["default_entity_id"])
 	}
 	c.Points = append(c.Points, Point{Device: "d", Name: "b/c", Kind: gateway.KindFloat})
-	if _, err := Entities(c); err == nil || !strings.Contains(err.Error(), "same discovery topic") {
+	if _, err := Entities(c); err == nil || !strings.Contains(err.Error(), "same Home Assistant unique_id") {
 		t.Errorf("b.c and b/c: err = %v, want a collision", err)
 	}
 }

@@ -55,6 +55,7 @@ type BrokerStats struct {
 	Denied           uint64        `json:"denied"`
 	NotStored        uint64        `json:"not_stored"`
 	Uptime           time.Duration `json:"uptime_ns"`
+	Stalled          uint64        `json:"stalled"`
 }
 
 // UplinkStatus is the upstream forwarder's state. Its fields match the

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+
 	"github.com/edgegw/gateway/broker/auth"
 	"github.com/edgegw/gateway/config"
 )
@@ -33,4 +38,39 @@ func reportFileErr(probs *config.Problems, path config.Path, err error) {
 	for _, le := range les {
 		probs.Add(path, "%v", le)
 	}
+}
+
+// originNotes explains, for `gateway check`, which browser pages may open
+// each WebSocket listener (see broker's originPolicy): every origin when
+// the listener requires a login, else its own origin and allowed_origins.
+func originNotes(cfg *config.Config) []string {
+	b := cfg.Broker
+	var notes []string
+	for i, l := range b.Listeners {
+		if l.Protocol != "ws" && l.Protocol != "wss" {
+			continue
+		}
+		at := fmt.Sprintf("broker.listeners[%d] (%s %s)", i, l.Protocol, l.Address)
+		host, _, _ := net.SplitHostPort(l.Address)
+		ip := net.ParseIP(host)
+		loopback := host == "localhost" || ip != nil && ip.IsLoopback()
+		anonymous := b.AllowAnonymous || loopback && b.PasswordFile == ""
+		switch {
+		case !anonymous:
+			n := at + ": requires a login, so browser pages from any origin may connect (MQTT's user name and password protect it)"
+			if len(l.AllowedOrigins) > 0 {
+				n += "; allowed_origins is not needed"
+			}
+			notes = append(notes, n)
+		case slices.Contains(l.AllowedOrigins, "*"):
+			notes = append(notes, at+`: accepts anonymous clients and allowed_origins has "*": any web site open in a browser that reaches it may publish to it`)
+		default:
+			n := at + ": accepts anonymous clients, so only browser pages from its own origin"
+			if len(l.AllowedOrigins) > 0 {
+				n += " and " + strings.Join(l.AllowedOrigins, ", ")
+			}
+			notes = append(notes, n+" may connect (others get 403); list a dashboard's origin in allowed_origins, or set password_file to require a login and accept any origin")
+		}
+	}
+	return notes
 }

@@ -39,6 +39,9 @@ func runCheck(_ context.Context, args []string, stdout, _ io.Writer) error {
 		points += len(d.Points)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d devices, %d points, %d broker listeners)\n", file, len(cfg.Devices), points, len(cfg.Broker.Listeners))
+	for _, n := range originNotes(cfg) {
+		fmt.Fprintf(stdout, "%s: %s\n", file, n)
+	}
 	if *ha {
 		return printEntities(stdout, cfg, pl)
 	}

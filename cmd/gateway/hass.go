@@ -96,12 +96,21 @@ func checkStatusTopics(cfg *config.Config, probs *config.Problems, pl *plan) {
 // every point gets an entity of its own.
 func checkHomeAssistant(cfg *config.Config, probs *config.Problems, pl *plan) {
 	checkStatusTopics(cfg, probs, pl)
-	if probs.Err() != nil || !cfg.HomeAssistant.Enabled {
+	if !cfg.HomeAssistant.Enabled {
 		return
 	}
-	if _, err := homeassistant.Entities(haConfig(cfg, pl)); err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			probs.Add(config.At("homeassistant"), "%s", line)
+	seen := map[string]string{}
+	for i, d := range cfg.Devices {
+		for j, pt := range d.Points {
+			if pt.HA != nil && !*pt.HA {
+				continue
+			}
+			id := homeassistant.UniqueID(cfg.Gateway.Name, d.Name, pt.Name)
+			if prev, dup := seen[id]; dup {
+				probs.Add(cfg.PointPath(i, j).Key("name"), "Home Assistant would see the same entity id %q as for %s: rename one, or set ha = false", id, prev)
+				continue
+			}
+			seen[id] = fmt.Sprintf("devices[%d] %q.points[%d] %q", i, d.Name, j, pt.Name)
 		}
 	}
 }
