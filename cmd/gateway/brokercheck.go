@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"slices"
@@ -11,8 +12,9 @@ import (
 )
 
 // checkBrokerFiles parses the password and ACL files [broker] names, as the
-// broker does when it starts, so that `gateway check` reports their
-// problems (each with the file and line) instead of `gateway run` failing.
+// broker does when it starts, and loads the web page's certificate, so that
+// `gateway check` reports their problems (each with the file and line)
+// instead of `gateway run` failing.
 func checkBrokerFiles(cfg *config.Config, probs *config.Problems) {
 	b := config.At("broker")
 	if f := cfg.Broker.PasswordFile; f != "" {
@@ -23,6 +25,11 @@ func checkBrokerFiles(cfg *config.Config, probs *config.Problems) {
 	if f := cfg.Broker.ACLFile; f != "" {
 		if _, err := auth.LoadACLFile(f); err != nil {
 			reportFileErr(probs, b.Key("acl_file"), err)
+		}
+	}
+	if w := cfg.Web; w.Address != "" && w.CertFile != "" && w.KeyFile != "" {
+		if _, err := tls.LoadX509KeyPair(w.CertFile, w.KeyFile); err != nil {
+			probs.Add(config.At("web").Key("cert_file"), "load %s and %s: %v", w.CertFile, w.KeyFile, err)
 		}
 	}
 }
