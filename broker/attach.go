@@ -99,7 +99,12 @@ func (b *Broker) dropSessionLocked(s *session) {
 	for f := range s.subs {
 		filters = append(filters, f)
 	}
+	b.memUsed.Add(-int64(s.qbytes)) // the queue goes with the session
+	clear(s.queue)
+	s.queue, s.qhead, s.qbytes = nil, 0, 0
+	wake := s.setOverLocked(false)
 	s.mu.Unlock()
+	wakeAll(wake)
 	b.subMu.Lock()
 	for _, f := range filters {
 		b.subs.Remove(f, s)

@@ -72,6 +72,11 @@ type Broker struct {
 	nconns    atomic.Int64
 
 	nover atomic.Int64 // sessions over their queue limit (session.over)
+	// memUsed is the bytes (topic and payload) of the queued and retained
+	// messages, held under max_memory; memFull is set from the first drop
+	// at max_memory until usage is well below it again (logged once each).
+	memUsed atomic.Int64
+	memFull atomic.Bool
 }
 
 // message is an application message as routed: shared, never modified.
@@ -185,7 +190,9 @@ func (b *Broker) restore() error {
 		return err
 	}
 	for _, m := range ret {
-		b.retained[m.Topic] = &message{topic: m.Topic, payload: m.Payload, qos: m.QoS, retain: true}
+		rm := &message{topic: m.Topic, payload: m.Payload, qos: m.QoS, retain: true}
+		b.retained[m.Topic] = rm
+		b.memUsed.Add(int64(rm.size()))
 	}
 	sessions, err := b.store.Sessions()
 	if err != nil {
@@ -215,6 +222,7 @@ func (b *Broker) restore() error {
 			}
 			s.queue = append(s.queue, p)
 			s.qbytes += m.size()
+			b.memUsed.Add(int64(m.size()))
 		}
 		b.sessions[ss.ClientID] = s
 	}

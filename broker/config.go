@@ -21,11 +21,19 @@ type Config struct {
 	SysInterval time.Duration // sys_interval: period of the $SYS topics; 0 = off
 
 	MaxPacketSize     int // max_packet_size in bytes; 0 = DefaultMaxPacketSize
-	MaxConnections    int // max_connections; 0 = unlimited
+	MaxConnections    int // max_connections; 0 = unlimited (DefaultConfig and the gateway's config: DefaultMaxConnections)
 	MaxQueuedMessages int // max_queued_messages per session; 0 = DefaultMaxQueuedMessages
 	MaxQueuedBytes    int // max_queued_bytes of payload+topic per session; 0 = DefaultMaxQueuedBytes
 	MaxInflight       int // max_inflight QoS 1/2 messages per client awaiting ack; 0 = DefaultMaxInflight
 	MaxSubscriptions  int // max_subscriptions per client (session); 0 = DefaultMaxSubscriptions
+
+	// MaxMemory (max_memory) caps the bytes (topic and payload) of all
+	// queued and retained messages together. At the cap every session
+	// queue counts as full: QoS 0 messages, messages for offline sessions
+	// and new retained messages are dropped (counted), while QoS 1 and 2
+	// publishers to connected subscribers wait for them. 0 =
+	// DefaultMaxMemory.
+	MaxMemory int64
 
 	// StallTimeout (stall_timeout) bounds how long the broker waits for a
 	// client: a write blocked this long (the client stopped reading), or a
@@ -69,6 +77,8 @@ const (
 	DefaultMaxQueuedBytes    = 4 << 20
 	DefaultMaxInflight       = 32
 	DefaultStallTimeout      = 10 * time.Second
+	DefaultMaxMemory         = 128 << 20
+	DefaultMaxConnections    = 1000
 	DefaultMaxSubscriptions  = 1000
 	DefaultWSPath            = "/mqtt"
 )
@@ -84,6 +94,8 @@ func DefaultConfig() Config {
 		MaxQueuedBytes:    DefaultMaxQueuedBytes,
 		MaxInflight:       DefaultMaxInflight,
 		StallTimeout:      DefaultStallTimeout,
+		MaxMemory:         DefaultMaxMemory,
+		MaxConnections:    DefaultMaxConnections,
 		MaxSubscriptions:  DefaultMaxSubscriptions,
 	}
 }
@@ -130,6 +142,9 @@ func (c Config) Validate() error {
 	if c.SysInterval < 0 {
 		errs = append(errs, fmt.Errorf("broker.sys_interval: %v is negative", c.SysInterval))
 	}
+	if c.MaxMemory < 0 {
+		errs = append(errs, fmt.Errorf("broker.max_memory: %d is negative", c.MaxMemory))
+	}
 	if c.StallTimeout < 0 {
 		errs = append(errs, fmt.Errorf("broker.stall_timeout: %v is negative", c.StallTimeout))
 	}
@@ -154,6 +169,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.StallTimeout == 0 {
 		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.MaxMemory == 0 {
+		c.MaxMemory = DefaultMaxMemory
 	}
 	if c.MaxSubscriptions == 0 {
 		c.MaxSubscriptions = DefaultMaxSubscriptions

@@ -23,6 +23,11 @@ import (
 // connectTimeout bounds the wait for the CONNECT packet of a new connection.
 const connectTimeout = 10 * time.Second
 
+// maxConnectSize bounds the first packet of a connection: before CONNECT
+// is authenticated, a client gets no more memory than this (a CONNECT with
+// a will and credentials fits easily; max_packet_size applies after it).
+const maxConnectSize = 64 << 10
+
 // readBufferSize is the read buffer of a connection: small, as idle
 // connections must stay cheap, yet holding a dozen small PUBLISH packets.
 const readBufferSize = 1024
@@ -253,7 +258,7 @@ func (c *conn) writeNow(p packet.Packet) error {
 // handshake reads CONNECT, checks the client and attaches its session.
 func (c *conn) handshake() error {
 	c.nc.SetReadDeadline(time.Now().Add(connectTimeout)) // a failure shows on the read
-	first, body, err := packet.ReadFrame(c.br, c.b.cfg.MaxPacketSize)
+	first, body, err := packet.ReadFrame(c.br, min(c.b.cfg.MaxPacketSize, maxConnectSize))
 	if err != nil {
 		return fmt.Errorf("read connect: %w", err)
 	}

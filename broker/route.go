@@ -68,9 +68,17 @@ func (b *Broker) setRetained(m *message) (stored bool) {
 	b.retMu.Lock()
 	defer b.retMu.Unlock()
 	persist := b.store != nil && !isSys(m.topic) // $SYS is rewritten every interval: spare the disk
-	if len(m.payload) == 0 {
-		if _, ok := b.retained[m.topic]; ok {
+	old := b.retained[m.topic]
+	if len(m.payload) == 0 || old.sizeOrZero() < m.size() && b.overMemory(m.size()-old.sizeOrZero()) {
+		if len(m.payload) != 0 {
+			// At max_memory a retained message that needs more memory is
+			// not kept; the topic's previous one is deleted rather than
+			// served stale. It is still routed to the subscribers.
+			b.memoryDrop()
+		}
+		if old != nil {
 			delete(b.retained, m.topic)
+			b.memUsed.Add(-int64(old.size()))
 			if persist {
 				b.store.DeleteRetained(m.topic)
 				return true
@@ -80,6 +88,7 @@ func (b *Broker) setRetained(m *message) (stored bool) {
 	}
 	m.rseq = b.retSeq.Add(1) // before m is shared: route delivers it after this
 	b.retained[m.topic] = m
+	b.memUsed.Add(int64(m.size() - old.sizeOrZero()))
 	if persist {
 		b.store.SetRetained(toStored(m))
 	}
@@ -115,4 +124,12 @@ func (b *Broker) retainedFor(filter string, fn func(*message) bool) {
 			return
 		}
 	}
+}
+
+// sizeOrZero is size, or 0 for no message.
+func (m *message) sizeOrZero() int {
+	if m == nil {
+		return 0
+	}
+	return m.size()
 }

@@ -105,8 +105,13 @@ func (s *session) deliver(m *message, qos byte, retain bool) (stored, full bool)
 		s.mu.Unlock()
 		return false, false
 	}
-	if len(s.queue)-s.qhead >= b.cfg.MaxQueuedMessages || s.qbytes+m.size() > b.cfg.MaxQueuedBytes {
+	// At max_memory every queue counts as full.
+	atCap := b.overMemory(m.size())
+	if len(s.queue)-s.qhead >= b.cfg.MaxQueuedMessages || s.qbytes+m.size() > b.cfg.MaxQueuedBytes || atCap {
 		if c == nil || qos == 0 || retain {
+			if atCap {
+				b.memoryDrop()
+			}
 			s.dropped++
 			first := !s.dropping
 			s.dropping = true
@@ -131,6 +136,7 @@ func (s *session) deliver(m *message, qos byte, retain bool) (stored, full bool)
 	}
 	s.queue = append(s.queue, p)
 	s.qbytes += m.size()
+	b.memUsed.Add(int64(m.size()))
 	s.mu.Unlock()
 	if c != nil {
 		c.wakeWriter()
@@ -142,6 +148,31 @@ func (s *session) deliver(m *message, qos byte, retain bool) (stored, full bool)
 // caller holds s.mu.
 func (s *session) roomLocked() bool {
 	return len(s.queue)-s.qhead < s.b.cfg.MaxQueuedMessages && s.qbytes < s.b.cfg.MaxQueuedBytes
+}
+
+// overMemory reports whether n more bytes would take the queued and
+// retained messages over max_memory.
+func (b *Broker) overMemory(n int) bool {
+	return b.memUsed.Load()+int64(n) > b.cfg.MaxMemory
+}
+
+// memoryDrop counts a message dropped at max_memory and logs the first one
+// since the broker was last below it.
+func (b *Broker) memoryDrop() {
+	b.stats.dropped.Add(1)
+	b.stats.memDropped.Add(1)
+	if b.memFull.CompareAndSwap(false, true) {
+		b.log.Error("broker max_memory reached: dropping QoS 0 messages, messages for offline sessions and new retained messages; QoS 1 and 2 publishers to connected subscribers wait",
+			"max_memory", b.cfg.MaxMemory, "used", b.memUsed.Load())
+	}
+}
+
+// memoryFreed logs when the broker is back below 90 % of max_memory after
+// it dropped messages at it.
+func (b *Broker) memoryFreed() {
+	if b.memFull.Load() && b.memUsed.Load() < b.cfg.MaxMemory/10*9 && b.memFull.CompareAndSwap(true, false) {
+		b.log.Info("broker memory below max_memory again", "max_memory", b.cfg.MaxMemory, "used", b.memUsed.Load())
+	}
 }
 
 // setOverLocked sets or clears the over flag and returns the publishers to
@@ -272,6 +303,7 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool, map[waker]
 		s.qhead++
 		taken++
 		s.qbytes -= p.msg.size()
+		b.memUsed.Add(-int64(p.msg.size()))
 		if p.qos > 0 {
 			p.id = s.newID()
 			p.state = stSent
@@ -291,6 +323,7 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool, map[waker]
 	}
 	var wake map[waker]struct{}
 	if taken > 0 {
+		b.memoryFreed()
 		s.progress++
 		if s.roomLocked() {
 			s.dropping = false

@@ -19,6 +19,7 @@ type counters struct {
 	originRefused atomic.Uint64 // WebSocket upgrades refused for their Origin
 	subPkts       atomic.Uint64 // SUBSCRIBE packets handled (tests wait on it)
 	stalled       atomic.Uint64 // connections closed for stall_timeout
+	memDropped    atomic.Uint64 // messages dropped at max_memory (also in dropped)
 }
 
 // Stats is a snapshot of the broker's counters.
@@ -40,6 +41,11 @@ type Stats struct {
 	// or, with publishers waiting for its full queue, acknowledging, for
 	// stall_timeout.
 	Stalled uint64
+	// MemoryBytes is the bytes of queued and retained messages now (held
+	// under max_memory); MemoryDropped counts the messages dropped at
+	// max_memory (also counted in Dropped).
+	MemoryBytes   int64
+	MemoryDropped uint64
 }
 
 // Stats returns the current counters.
@@ -68,6 +74,8 @@ func (b *Broker) Stats() Stats {
 		NotStored:        b.stats.notStored.Load(),
 		Uptime:           time.Since(b.start),
 		Stalled:          b.stats.stalled.Load(),
+		MemoryBytes:      b.memUsed.Load(),
+		MemoryDropped:    b.stats.memDropped.Load(),
 	}
 }
 

@@ -21,6 +21,7 @@ type Broker struct {
 	MaxQueuedBytes    ByteSize   `toml:"max_queued_bytes"`    // per session
 	MaxInflight       int        `toml:"max_inflight"`        // unacknowledged QoS 1/2 messages per client
 	StallTimeout      Duration   `toml:"stall_timeout"`       // close a client that stops reading or acknowledging this long
+	MaxMemory         ByteSize   `toml:"max_memory"`          // all queued and retained messages together
 	MaxSubscriptions  int        `toml:"max_subscriptions"`   // topic filters per client
 	SessionExpiry     Duration   `toml:"session_expiry"`      // drop persistent sessions offline this long; "0s" = never
 }
@@ -47,7 +48,7 @@ var Protocols = []string{"mqtt", "mqtts", "ws", "wss"}
 
 func defaultBroker() Broker {
 	return Broker{SysInterval: Dur(10 * time.Second), MaxPacketSize: Size(1 << 20), MaxQueuedMessages: 1000, MaxQueuedBytes: Size(16 << 20), MaxInflight: 20,
-		StallTimeout: Dur(10 * time.Second), MaxSubscriptions: 1000, SessionExpiry: Dur(DefaultSessionExpiry)}
+		MaxConnections: 1000, MaxMemory: Size(128 << 20), StallTimeout: Dur(10 * time.Second), MaxSubscriptions: 1000, SessionExpiry: Dur(DefaultSessionExpiry)}
 }
 
 func (b *Broker) validate(p *Problems) {
@@ -93,6 +94,7 @@ func (b *Broker) validate(p *Problems) {
 	}
 	b.MaxPacketSize.check(p, base.Key("max_packet_size"))
 	b.MaxQueuedBytes.check(p, base.Key("max_queued_bytes"))
+	b.MaxMemory.check(p, base.Key("max_memory"))
 	const maxPacket = 268435455 // [MQTT-2.2.3] the largest Remaining Length
 	if b.MaxPacketSize.Bytes > maxPacket+5 {
 		p.Add(base.Key("max_packet_size"), "%d: want at most 256MB, MQTT's limit", b.MaxPacketSize.Bytes)

@@ -648,3 +648,27 @@ func BenchmarkPublish(b *testing.B) {
 		})
 	}
 }
+
+func FuzzParseShared(f *testing.F) {
+	for _, s := range []string{"a/b", "$share/g/a/+", "$share/g/#", "$share//a", "$share/g", "$share/g+/a", "$share/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		share, filter, ok, err := ParseShared(in)
+		switch {
+		case !ok:
+			if err != nil || filter != in || strings.HasPrefix(in, SharePrefix) {
+				t.Fatalf("ParseShared(%q) = %q, %q, %v, %v", in, share, filter, ok, err)
+			}
+		case err != nil:
+			if !errors.Is(err, ErrTopicFilterInvalid) {
+				t.Fatalf("ParseShared(%q) error %v, want ErrTopicFilterInvalid", in, err)
+			}
+		default:
+			// [MQTT-4.8.2-1] [MQTT-4.8.2-2]
+			if share == "" || filter == "" || strings.ContainsAny(share, "/+#") || SharePrefix+share+"/"+filter != in {
+				t.Fatalf("ParseShared(%q) = %q, %q", in, share, filter)
+			}
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgegw/gateway/config"
 	"github.com/edgegw/gateway/homeassistant"
 )
 
@@ -215,5 +216,39 @@ func TestSchemaCheckerRefuses(t *testing.T) {
 		if !ft.Failed() {
 			t.Errorf("schema check passed %s", bad)
 		}
+	}
+}
+
+func TestRemoteCommandTopic(t *testing.T) {
+	rules := []config.Subscribe{
+		{Filter: "cloud/+/x"},                             // no prefix: the same topic, if the filter matches
+		{Filter: "sites/a/commands/#", LocalPrefix: "gw"}, // literal levels + the rest
+		{Filter: "t/#", LocalTopic: "fixed/{topic}"},      // templates are not reversed
+	}
+	for _, tt := range []struct{ local, want string }{
+		{"gw/boiler/setpoint/set", "sites/a/commands/boiler/setpoint/set"},
+		{"cloud/b/x", "cloud/b/x"},
+		{"other/set", ""},
+		{"fixed/t/a", ""},
+		{"", ""},
+	} {
+		if got := remoteCommandTopic(rules, tt.local); got != tt.want {
+			t.Errorf("remoteCommandTopic(%q) = %q, want %q", tt.local, got, tt.want)
+		}
+	}
+}
+
+func TestStatusMessages(t *testing.T) {
+	cfg := must(demo(t.TempDir()))
+	birth, will := statusMessages(cfg)
+	if birth != nil || will != nil {
+		t.Errorf("the demo forwards only demo/meter/#: got birth %v will %v", birth, will)
+	}
+	q := 0
+	cfg.Upstream.Forward = append(cfg.Upstream.Forward, config.Forward{Filter: "demo/#", RemoteTopic: "d/{topic}", QoS: &q})
+	birth, will = statusMessages(cfg)
+	if birth == nil || will == nil || birth.Topic != "d/demo/status" || string(birth.Payload) != "online" ||
+		string(will.Payload) != "offline" || !will.Retain || will.QoS != 0 {
+		t.Errorf("birth %+v, will %+v", birth, will)
 	}
 }

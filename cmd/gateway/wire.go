@@ -23,6 +23,7 @@ func brokerConfig(cfg *config.Config) broker.Config {
 		MaxQueuedBytes:    int(b.MaxQueuedBytes.Bytes),
 		MaxInflight:       b.MaxInflight,
 		StallTimeout:      b.StallTimeout.Duration,
+		MaxMemory:         b.MaxMemory.Bytes,
 		MaxSubscriptions:  b.MaxSubscriptions,
 		SessionExpiry:     b.SessionExpiry.Duration,
 		PersistencePath:   filepath.Join(cfg.Gateway.DataDir, "broker.db"),
