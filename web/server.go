@@ -45,16 +45,35 @@ type Server struct {
 // The listener is open when New returns (so the caller may report
 // readiness); call Run to serve, or Close if Run will never be called.
 func New(cfg Config, src Sources, log *slog.Logger) (*Server, error) {
+	s, err := Prepare(cfg, src, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Listen(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Prepare validates cfg and returns a server that does not listen yet: its
+// Observe works at once (the history fills), and Listen binds cfg.Address,
+// which may be retried while the address is taken.
+func Prepare(cfg Config, src Sources, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
-	s := newServer(cfg, src, log)
-	ln, err := net.Listen("tcp", cfg.Address)
+	return newServer(cfg, src, log), nil
+}
+
+// Listen binds the configured address. Call it (again, after an error)
+// before Run, from the goroutine that will call Run.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Address)
 	if err != nil {
-		return nil, fmt.Errorf("web: listen: %w", err)
+		return fmt.Errorf("web: listen: %w", err)
 	}
 	s.ln = ln
-	return s, nil
+	return nil
 }
 
 // newServer builds a server without a listener (tests serve Handler).
@@ -124,6 +143,9 @@ func (s *Server) Run(ctx context.Context) error {
 // Close closes the listener of a server whose Run was never called.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		if s.ln == nil {
+			return // never listened
+		}
 		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.closeErr = fmt.Errorf("web: close: %w", err)
 		}
