@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,7 @@ type Server struct {
 	auth *authenticator
 
 	ln      net.Listener
+	tls     *tls.Config // set when [web] names a certificate
 	handler http.Handler
 	reg     *prometheus.Registry
 
@@ -36,6 +38,9 @@ type Server struct {
 	hub    *hub
 
 	lastStatus atomic.Pointer[Status] // taken by the last sample, for the event streams
+
+	hostRefused atomic.Uint64 // requests refused by checkHost
+	hostLogged  atomic.Bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -62,7 +67,15 @@ func Prepare(cfg Config, src Sources, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
-	return newServer(cfg, src, log), nil
+	s := newServer(cfg, src, log)
+	if cfg.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("web: load certificate: %w", err)
+		}
+		s.tls = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+	return s, nil
 }
 
 // Listen binds the configured address. Call it (again, after an error)
@@ -71,6 +84,9 @@ func (s *Server) Listen() error {
 	ln, err := net.Listen("tcp", s.cfg.Address)
 	if err != nil {
 		return fmt.Errorf("web: listen: %w", err)
+	}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
 	}
 	s.ln = ln
 	return nil
@@ -111,7 +127,7 @@ func (s *Server) Run(ctx context.Context) error {
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	s.log.Info("web: serving", "address", s.ln.Addr().String(), "auth", s.cfg.NeedsAuth())
+	s.log.Info("web: serving", "address", s.ln.Addr().String(), "auth", s.cfg.NeedsAuth(), "tls", s.cfg.CertFile != "")
 	sctx, stopSampling := context.WithCancel(ctx)
 	defer stopSampling()
 	done := make(chan struct{})
