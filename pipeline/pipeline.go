@@ -385,11 +385,11 @@ func (p *Pipeline) publish(ctx context.Context, m gateway.Message) {
 // Status returns a snapshot of every device, in configuration order.
 func (p *Pipeline) Status() []DeviceStatus {
 	p.mu.Lock()
-	hs := p.health
+	hs, devs := p.health, p.devices
 	p.mu.Unlock()
 	out := make([]DeviceStatus, len(hs))
 	for i, h := range hs {
-		out[i] = h.status()
+		out[i] = withCounts(h.status(), devs[i])
 	}
 	return out
 }
