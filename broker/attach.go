@@ -12,6 +12,10 @@ func (b *Broker) attach(c *conn, clean bool) (present bool) {
 		old := s.conn
 		// Expired but not swept yet: the sweep runs only now and then.
 		expired := b.expiredLocked(s, b.now())
+		// A session belongs to the user that created it: another user with
+		// the same client id must not get its subscriptions and queue.
+		otherUser := s.userKnown && s.user != c.user
+		oldUser := s.user
 		s.conn = nil
 		s.mu.Unlock()
 		if old != nil {
@@ -21,21 +25,32 @@ func (b *Broker) attach(c *conn, clean bool) (present bool) {
 		if expired && !clean {
 			c.log.Info("persistent session expired: starting a new one", "session_expiry", b.cfg.SessionExpiry)
 		}
-		if clean || !s.persistent || expired { // [MQTT-3.1.2-6] a clean session starts anew
+		if otherUser && !clean && s.persistent && !expired {
+			c.log.Warn("client id of another user's persistent session: starting a new one; the old session is dropped",
+				"user", c.user, "session_user", oldUser)
+		}
+		if clean || !s.persistent || expired || otherUser { // [MQTT-3.1.2-6] a clean session starts anew
 			b.dropSessionLocked(s)
 			s = nil
 		}
 	}
 	if s == nil {
 		s = b.newSession(c.clientID, !clean)
+		s.user, s.userKnown = c.user, true
 		b.sessions[c.clientID] = s
 		if s.persistent && b.store != nil {
-			b.store.SaveSession(s.id)
+			b.store.SaveSession(s.id, s.user)
 		}
 	} else {
 		present = true
 	}
 	s.mu.Lock()
+	if !s.userKnown { // restored from an older database: bind it now
+		s.user, s.userKnown = c.user, true
+		if b.store != nil {
+			b.store.SaveSession(s.id, s.user)
+		}
+	}
 	s.conn = c
 	for _, p := range s.inflight {
 		p.resend = true // [MQTT-4.4.0-1] resend unacknowledged PUBLISH and PUBREL

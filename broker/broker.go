@@ -3,7 +3,7 @@
 // authentication and ACLs, $SYS statistics, and persistence of persistent
 // sessions and retained messages in SQLite.
 //
-// The wire format lives in broker/packet, topic matching in broker/topic,
+// The wire format lives in broker/packet, topic matching in the module's topic package,
 // credentials and ACLs in broker/auth and the database in broker/store.
 // In-process code publishes with Publish (a gateway.Sink) and subscribes with
 // Subscribe, without a socket.
@@ -23,7 +23,7 @@ import (
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/broker/auth"
 	"github.com/edgegw/gateway/broker/store"
-	"github.com/edgegw/gateway/broker/topic"
+	"github.com/edgegw/gateway/topic"
 )
 
 // Version is reported in $SYS/broker/version.
@@ -131,6 +131,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		if err != nil {
 			return nil, fmt.Errorf("new broker: %w", err)
 		}
+		st.SetLogger(log.With("component", "broker-store"))
 		b.store = st
 		if err := b.restore(); err != nil {
 			st.Close() // the restore error is the one to report
@@ -187,6 +188,7 @@ func (b *Broker) restore() error {
 	}
 	for _, ss := range sessions {
 		s := b.newSession(ss.ClientID, true)
+		s.user, s.userKnown = ss.User, ss.UserKnown
 		// The broker was not running: count the session as offline since
 		// now, not since it last had a connection (not stored).
 		s.offline = b.start

@@ -25,6 +25,7 @@ type Config struct {
 	MaxQueuedMessages int // max_queued_messages per session; 0 = DefaultMaxQueuedMessages
 	MaxQueuedBytes    int // max_queued_bytes of payload+topic per session; 0 = DefaultMaxQueuedBytes
 	MaxInflight       int // max_inflight QoS 1/2 messages per client awaiting ack; 0 = DefaultMaxInflight
+	MaxSubscriptions  int // max_subscriptions per client (session); 0 = DefaultMaxSubscriptions
 
 	// SessionExpiry (session_expiry) drops a persistent session (CleanSession
 	// = 0) offline for longer than this, with its subscriptions and queued
@@ -55,6 +56,7 @@ const (
 	DefaultMaxQueuedMessages = 1000
 	DefaultMaxQueuedBytes    = 4 << 20
 	DefaultMaxInflight       = 32
+	DefaultMaxSubscriptions  = 1000
 	DefaultWSPath            = "/mqtt"
 )
 
@@ -68,6 +70,7 @@ func DefaultConfig() Config {
 		MaxQueuedMessages: DefaultMaxQueuedMessages,
 		MaxQueuedBytes:    DefaultMaxQueuedBytes,
 		MaxInflight:       DefaultMaxInflight,
+		MaxSubscriptions:  DefaultMaxSubscriptions,
 	}
 }
 
@@ -94,7 +97,7 @@ func (c Config) Validate() error {
 		v    int
 	}{{"max_packet_size", c.MaxPacketSize}, {"max_connections", c.MaxConnections},
 		{"max_queued_messages", c.MaxQueuedMessages}, {"max_queued_bytes", c.MaxQueuedBytes},
-		{"max_inflight", c.MaxInflight}} {
+		{"max_inflight", c.MaxInflight}, {"max_subscriptions", c.MaxSubscriptions}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("broker.%s: %d is negative", f.name, f.v))
 		}
@@ -123,6 +126,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.MaxInflight == 0 {
 		c.MaxInflight = DefaultMaxInflight
+	}
+	if c.MaxSubscriptions == 0 {
+		c.MaxSubscriptions = DefaultMaxSubscriptions
 	}
 	for i := range c.Listeners {
 		if c.Listeners[i].Protocol == "" {

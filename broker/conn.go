@@ -16,7 +16,7 @@ import (
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/broker/auth"
 	"github.com/edgegw/gateway/broker/packet"
-	"github.com/edgegw/gateway/broker/topic"
+	"github.com/edgegw/gateway/topic"
 )
 
 // connectTimeout bounds the wait for the CONNECT packet of a new connection.
@@ -62,6 +62,8 @@ type conn struct {
 
 	closeOnce sync.Once
 	reason    error // why the connection was closed by the broker
+
+	retained retainedQueue // subscriptions whose retained messages are still to be sent
 }
 
 func (b *Broker) serveConn(nc net.Conn, anonymous bool) {
@@ -212,9 +214,18 @@ func (c *conn) checkClient(cp *packet.Connect) packet.ConnackCode {
 		}
 		return packet.Accepted
 	}
+	if c.b.authn == nil && !c.anonymous {
+		// Nothing to check the user name against: on a listener that
+		// refuses anonymous clients, a bare name proves nothing.
+		c.log.Warn("connection refused: user name given but no password_file to check it", "user", cp.Username, "client", cp.ClientID)
+		return packet.RefusedNotAuthorized
+	}
 	if c.b.authn != nil {
 		if err := c.b.authn.Authenticate(cp.Username, cp.Password); err != nil {
 			c.log.Warn("authentication failed", "user", cp.Username, "client", cp.ClientID, "err", err)
+			if errors.Is(err, auth.ErrBusy) {
+				return packet.RefusedServerUnavailable // the client retries later
+			}
 			return packet.RefusedBadUsernamePassword
 		}
 	}
@@ -254,6 +265,9 @@ func (c *conn) readLoop() error {
 		}
 		switch p := p.(type) {
 		case *packet.Publish:
+			if topic.TooDeep(p.Topic) {
+				return fmt.Errorf("publish: topic of more than %d levels: %w", topic.MaxLevels, packet.ErrProtocol)
+			}
 			c.handlePublish(p)
 		case *packet.Puback:
 			if c.sess.ack(p.PacketID, packet.PUBACK) {
@@ -306,8 +320,12 @@ func (c *conn) handlePublish(p *packet.Publish) {
 			b.route(m)
 		}
 	case 1:
+		mark := b.store.Mark()
 		if ok && b.route(m) {
-			b.store.Flush() // acknowledge only what is committed
+			if err := b.store.Flush(mark); err != nil { // acknowledge only what is committed
+				c.notStored(p, err)
+				return
+			}
 		}
 		if !held {
 			c.send(&packet.Puback{PacketID: p.PacketID}) // [MQTT-4.3.2-2]
@@ -322,13 +340,30 @@ func (c *conn) handlePublish(p *packet.Publish) {
 			s.rx2[p.PacketID] = struct{}{}
 		}
 		s.mu.Unlock()
+		mark := b.store.Mark()
 		if ok && !seen && b.route(m) {
-			b.store.Flush() // acknowledge only what is committed
+			if err := b.store.Flush(mark); err != nil { // acknowledge only what is committed
+				c.notStored(p, err)
+				return
+			}
 		}
 		if !held {
 			c.send(&packet.Pubrec{PacketID: p.PacketID})
 		}
 	}
+}
+
+// notStored closes the connection without acknowledging p, whose message
+// the broker's store could not commit (the store logs the failure once):
+// the client publishes it again after reconnecting [MQTT-4.4.0-1].
+func (c *conn) notStored(p *packet.Publish, err error) {
+	if p.QoS == 2 {
+		c.sess.mu.Lock()
+		delete(c.sess.rx2, p.PacketID) // take the resend again
+		c.sess.mu.Unlock()
+	}
+	c.b.stats.notStored.Add(1)
+	c.closeWith(fmt.Errorf("publish %q not stored, not acknowledged: %w", p.Topic, err))
 }
 
 // ackWhenStored returns the done function for the publish hook: it sends
@@ -382,7 +417,14 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) {
 	codes := make([]byte, len(p.Subscriptions))
 	granted := make([]packet.Subscription, 0, len(p.Subscriptions))
 	for i, sub := range p.Subscriptions {
-		if err := topic.ValidFilter(sub.Filter); err != nil || !b.allow(c.user, c.clientID, sub.Filter, auth.Read) {
+		err := topic.ValidFilter(sub.Filter)
+		if err == nil && !b.allow(c.user, c.clientID, sub.Filter, auth.Read) {
+			err = ErrNotAuthorized
+		}
+		if err == nil && s.atMaxSubs(sub.Filter) {
+			err = fmt.Errorf("max_subscriptions %d reached", b.cfg.MaxSubscriptions)
+		}
+		if err != nil {
 			c.log.Warn("subscribe refused", "user", c.user, "filter", sub.Filter, "err", err)
 			codes[i] = packet.SubackFailure // [MQTT-3.9.3-2] 0x80
 			continue
@@ -394,10 +436,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) {
 	// [MQTT-3.8.4-1] SUBACK with the same packet id, before the retained
 	// messages (the writer sends ctrl before the session queue).
 	c.send(&packet.Suback{PacketID: p.PacketID, ReturnCodes: codes})
-	for _, sub := range granted {
-		// [MQTT-3.3.1-6] [MQTT-3.3.1-8] retained messages with retain set.
-		b.retainedFor(sub.Filter, func(m *message) { s.deliver(m, min(m.qos, sub.QoS), true) })
-	}
+	c.queueRetained(granted) // in the background: a wide filter must not hold up this connection
 	b.stats.subPkts.Add(1)
 }
 

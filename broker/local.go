@@ -8,7 +8,7 @@ import (
 
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/broker/auth"
-	"github.com/edgegw/gateway/broker/topic"
+	"github.com/edgegw/gateway/topic"
 )
 
 // Publish routes m to the subscribers without a network connection, with
@@ -23,8 +23,12 @@ func (b *Broker) Publish(ctx context.Context, m gateway.Message) error {
 	if err := b.checkPublish(m); err != nil {
 		return err
 	}
+	mark := b.store.Mark()
 	if b.route(newLocalMessage(m)) && m.QoS > 0 {
-		b.store.Flush() // accepted means committed
+		if err := b.store.Flush(mark); err != nil { // accepted means committed
+			b.stats.notStored.Add(1)
+			return fmt.Errorf("broker publish %q: %w", m.Topic, err)
+		}
 	}
 	return nil
 }
@@ -82,8 +86,12 @@ func (l *Local) Publish(ctx context.Context, m gateway.Message) error {
 		l.b.stats.denied.Add(1)
 		return fmt.Errorf("broker publish %q as %q: %w", m.Topic, l.user, ErrNotAuthorized)
 	}
+	mark := l.b.store.Mark()
 	if l.b.route(newLocalMessage(m)) && m.QoS > 0 {
-		l.b.store.Flush()
+		if err := l.b.store.Flush(mark); err != nil {
+			l.b.stats.notStored.Add(1)
+			return fmt.Errorf("broker publish %q as %q: %w", m.Topic, l.user, err)
+		}
 	}
 	return nil
 }
@@ -142,7 +150,7 @@ func (b *Broker) subscribeLocal(user, filter string, qos byte, fn func(gateway.M
 	b.subMu.Lock()
 	b.subs.Add(filter, l, qos)
 	b.subMu.Unlock()
-	b.retainedFor(filter, func(m *message) { l.deliver(m, min(m.qos, qos), true) })
+	b.retainedFor(filter, func(m *message) bool { l.deliver(m, min(m.qos, qos), true); return true })
 	go func() {
 		defer close(done)
 		for {

@@ -76,8 +76,9 @@ func (b *Broker) setRetained(m *message) (stored bool) {
 	return persist
 }
 
-// retainedFor calls fn with every retained message matching filter.
-func (b *Broker) retainedFor(filter string, fn func(*message)) {
+// retainedFor calls fn with every retained message matching filter, until
+// fn returns false.
+func (b *Broker) retainedFor(filter string, fn func(*message) bool) {
 	b.retMu.RLock()
 	var ms []*message
 	if !hasWildcard(filter) {
@@ -93,6 +94,8 @@ func (b *Broker) retainedFor(filter string, fn func(*message)) {
 	}
 	b.retMu.RUnlock()
 	for _, m := range ms {
-		fn(m)
+		if !fn(m) {
+			return
+		}
 	}
 }

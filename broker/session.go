@@ -5,9 +5,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgegw/gateway/broker/auth"
 	"github.com/edgegw/gateway/broker/packet"
 	"github.com/edgegw/gateway/broker/store"
-	"github.com/edgegw/gateway/broker/topic"
+	"github.com/edgegw/gateway/topic"
 )
 
 // Delivery states of an outgoing QoS 1 or 2 message.
@@ -34,6 +35,13 @@ type session struct {
 	b          *Broker
 	id         string
 	persistent bool // CleanSession = 0
+	// user is the user name the session belongs to ("" anonymous): another
+	// user with the same client id gets a fresh session (see attach), and
+	// deliveries are checked against its read access. userKnown is false
+	// only for a session restored from a database older than that. Both are
+	// guarded by mu.
+	user      string
+	userKnown bool
 
 	mu       sync.Mutex
 	conn     *conn     // nil while offline
@@ -63,7 +71,7 @@ func (s *session) deliver(m *message, qos byte, retain bool) (stored bool) {
 	b := s.b
 	s.mu.Lock()
 	c := s.conn
-	if s.gone || c == nil && (!s.persistent || qos == 0) {
+	if s.gone || c == nil && (!s.persistent || qos == 0) || !s.mayReadLocked(m.topic) {
 		s.mu.Unlock()
 		return false
 	}
@@ -86,6 +94,15 @@ func (s *session) deliver(m *message, qos byte, retain bool) (stored bool) {
 		c.wakeWriter()
 	}
 	return stored
+}
+
+// mayRead re-checks the session user's read access to a message's topic
+// at delivery, as Mosquitto does: a subscription granted earlier (by a
+// wider rule, before an ACL reload, or to a session resumed under another
+// identity) never carries a message the ACL denies the user now. The
+// caller holds s.mu.
+func (s *session) mayReadLocked(t string) bool {
+	return s.b.authz == nil || s.b.authz.Allow(s.user, s.id, t, auth.Read)
 }
 
 // fill appends to buf the packets the connection c may send now: resends

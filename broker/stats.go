@@ -15,6 +15,7 @@ type counters struct {
 	bytesOut  atomic.Uint64
 	dropped   atomic.Uint64 // messages dropped at a full session queue
 	denied    atomic.Uint64 // publishes dropped by the ACL
+	notStored atomic.Uint64 // QoS 1/2 publishes not acknowledged: the store failed
 	subPkts   atomic.Uint64 // SUBSCRIBE packets handled (tests wait on it)
 }
 
@@ -31,6 +32,7 @@ type Stats struct {
 	BytesSent        uint64        // bytes written to clients
 	Dropped          uint64        // messages dropped because a session queue was full
 	Denied           uint64        // publishes refused by the ACL
+	NotStored        uint64        // QoS 1/2 publishes not acknowledged because the store failed
 	Uptime           time.Duration // since New
 }
 
@@ -57,6 +59,7 @@ func (b *Broker) Stats() Stats {
 		BytesSent:        b.stats.bytesOut.Load(),
 		Dropped:          b.stats.dropped.Load(),
 		Denied:           b.stats.denied.Load(),
+		NotStored:        b.stats.notStored.Load(),
 		Uptime:           time.Since(b.start),
 	}
 }

@@ -1,6 +1,7 @@
 package buffer
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"runtime"
@@ -288,9 +289,9 @@ func TestBacklog(t *testing.T) {
 	}
 	a := newAnswers(t, b)
 	msgs := []gateway.Message{
-		{Topic: "a/b", Payload: []byte("1")},
-		{Topic: "a/bc", Payload: []byte("22")},
-		{Topic: "a/bcd", Payload: []byte("333")},
+		{Topic: "a/b", Payload: []byte("1"), QoS: 1},
+		{Topic: "a/bc", Payload: []byte("22"), QoS: 1},
+		{Topic: "a/bcd", Payload: []byte("333"), QoS: 1},
 	}
 	var want int64
 	for i, m := range msgs {
@@ -319,5 +320,45 @@ func TestBacklog(t *testing.T) {
 	a.wait(3)
 	if rows, bytes := b.Backlog(); rows != 0 || bytes != 0 {
 		t.Errorf("Backlog after the commit: got %d, %d, want 0, 0", rows, bytes)
+	}
+}
+
+// TestAckQoS0CommitsFirst: an upstream "ack" of a QoS 0 message only means
+// it was written to the connection, so a message whose callback waits is
+// committed (at once, not after FlushInterval) before it is answered, and
+// Next does not return it again.
+func TestAckQoS0CommitsFirst(t *testing.T) {
+	cfg := Default(filepath.Join(t.TempDir(), "buffer.db"))
+	cfg.FlushInterval = time.Minute
+	b := open(t, cfg)
+	if err := b.SetUplink(UplinkUp, ""); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan error, 1)
+	if err := b.Append(gateway.Message{Topic: "a/b", Payload: []byte("1")}, func(err error) { answered <- err }); err != nil {
+		t.Fatal(err)
+	}
+	ids, _, err := b.Next(t.Context(), 0, 10)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("Next: got %v, %v, want one id", ids, err)
+	}
+	if err := b.Ack(ids...); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-answered:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the acked QoS 0 message was not committed and answered")
+	}
+	if s, err := b.Stats(t.Context()); err != nil || s.Commits == 0 {
+		t.Error("answered without a commit")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if ids, _, err := b.Next(ctx, 0, 10); err == nil {
+		t.Errorf("Next after the ack: got %v, want nothing", ids)
 	}
 }

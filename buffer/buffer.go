@@ -3,9 +3,11 @@ package buffer
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -27,6 +29,7 @@ type rec struct {
 	m     gateway.Message
 	size  int64
 	acked bool        // the upstream acknowledged it
+	sent  bool        // sent upstream at QoS 0 (no acknowledgement): deleted once committed
 	done  func(error) // Append's callback; nil once answered (or none was given)
 }
 
@@ -79,6 +82,7 @@ type Buffer struct {
 	dbBytes     int64               // their size as counted against MaxBytes
 	memRows     int64               // unacknowledged pending and committing records
 	memBytes    int64
+	mustCommit  bool // a pending record's callback waits for its commit: do not hold
 	drops       int64
 	dropsBy     map[string]int64
 	fullErrors  int64
@@ -87,11 +91,14 @@ type Buffer struct {
 	ackDirty    bool // lastAck not yet written
 	uplink      uplinkState
 	uplinkDirty bool
+	subscribed  []string     // upstream filters subscribed last (meta)
+	subWaiters  []chan error // SetSubscribed calls waiting for the commit of subscribed
 }
 
 type uplinkState struct {
 	state, err string
 	since      time.Time
+	next       time.Time // the next connection attempt (zero: none waiting)
 }
 
 // Open opens (or creates) the buffer database, checks it (a corrupt one is
@@ -148,6 +155,17 @@ func (b *Buffer) load(ctx context.Context) error {
 		return fmt.Errorf("load last ack: %w", err)
 	}
 	b.lastAck, _ = time.Parse(time.RFC3339Nano, lastAck) // none or a bad value: never
+	var subscribed string
+	err = b.wdb.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, metaSubscribed).Scan(&subscribed)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("load subscribed filters: %w", err)
+	}
+	if subscribed != "" {
+		if err := json.Unmarshal([]byte(subscribed), &b.subscribed); err != nil {
+			// Not fatal: at worst a filter dropped from the config stays subscribed.
+			b.log.Warn("buffer meta: subscribed filters unreadable: ignored", "err", err)
+		}
+	}
 	rows, err := b.wdb.QueryContext(ctx, `SELECT prefix, n FROM drops`)
 	if err != nil {
 		return fmt.Errorf("load drop counters: %w", err)
@@ -340,7 +358,7 @@ func (b *Buffer) collect(ctx context.Context, after int64, n int) ([]int64, []ga
 	}
 	for _, list := range [][]*rec{b.committing, b.pending} {
 		for _, r := range list {
-			if r.id <= cursor || r.acked {
+			if r.id <= cursor || r.acked || r.sent {
 				continue
 			}
 			ids = append(ids, r.id)
@@ -359,7 +377,7 @@ func (b *Buffer) isAcked(id int64) bool {
 		return true
 	}
 	if r := findRec(b.committing, id); r != nil {
-		return r.acked
+		return r.acked || r.sent
 	}
 	return false
 }
@@ -377,6 +395,12 @@ func findRec(list []*rec, id int64) *rec {
 // memory is accepted at once (its Append callback is called before Ack
 // returns) and never written; a committed one is deleted with the next
 // commit. Unknown ids are ignored.
+//
+// A QoS 0 message has no acknowledgement from the upstream: Ack only says it
+// was handed to the connection, which a crash can lose. So a QoS 0 message
+// whose Append callback is waiting is not answered by Ack: it is committed at
+// once (not held for FlushInterval), answered after the commit and deleted
+// with a later one; Next does not return it again.
 func (b *Buffer) Ack(ids ...int64) error {
 	now := time.Now()
 	var replies []reply
@@ -390,6 +414,15 @@ func (b *Buffer) Ack(ids ...int64) error {
 	}
 	for _, id := range ids {
 		if r := findRec(b.pending, id); r != nil {
+			if r.m.QoS == 0 && r.done != nil {
+				// Sent at QoS 0: the upstream acknowledges nothing, and the
+				// callback's caller (a local QoS 1/2 publisher's PUBACK)
+				// was promised a commit. Commit now, delete afterwards.
+				r.sent = true
+				b.mustCommit = true
+				b.nudgeLocked()
+				continue
+			}
 			if !r.acked {
 				r.acked = true
 				b.memRows--
@@ -399,6 +432,10 @@ func (b *Buffer) Ack(ids ...int64) error {
 			continue
 		}
 		if r := findRec(b.committing, id); r != nil {
+			if r.m.QoS == 0 && r.done != nil {
+				r.sent = true // answered after its commit, as above
+				continue
+			}
 			if !r.acked {
 				r.acked = true // the writer deletes it, and answers it, after its commit
 				b.memRows--
@@ -453,6 +490,53 @@ func (b *Buffer) SetUplink(state, lastErr string) error {
 		b.nudgeLocked()
 	}
 	b.online = state == UplinkUp
+	return nil
+}
+
+// Subscribed returns the upstream filters the forwarder recorded with
+// SetSubscribed last (kept across restarts), so that it can unsubscribe the
+// ones a new configuration no longer has.
+func (b *Buffer) Subscribed() ([]string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, fmt.Errorf("buffer subscribed: %w", gateway.ErrClosed)
+	}
+	return slices.Clone(b.subscribed), nil
+}
+
+// SetSubscribed records the upstream filters subscribed now and returns once
+// they are committed (or the commit failed).
+func (b *Buffer) SetSubscribed(filters []string) error {
+	done := make(chan error, 1)
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return fmt.Errorf("buffer set subscribed: %w", gateway.ErrClosed)
+	}
+	b.subscribed = slices.Clone(filters)
+	b.subWaiters = append(b.subWaiters, done)
+	b.nudgeLocked()
+	b.mu.Unlock()
+	if err := <-done; err != nil {
+		return fmt.Errorf("buffer set subscribed: %w", err)
+	}
+	return nil
+}
+
+// SetNextAttempt records when the forwarder's next connection attempt is
+// due (zero: none is waiting), shown by stats.
+func (b *Buffer) SetNextAttempt(at time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return fmt.Errorf("buffer set next attempt: %w", gateway.ErrClosed)
+	}
+	if !b.uplink.next.Equal(at) {
+		b.uplink.next = at
+		b.uplinkDirty = true
+		b.nudgeLocked()
+	}
 	return nil
 }
 

@@ -79,13 +79,15 @@ func publishAll(t *testing.T, b *Buffer, msgs []gateway.Message) {
 // drain reads everything after 0 without waiting.
 func drain(t *testing.T, b *Buffer) ([]int64, []gateway.Message) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-	defer cancel()
 	var ids []int64
 	var msgs []gateway.Message
 	var after int64
 	for {
+		// Each call gets its own wait: on a loaded machine one read may
+		// take long, and the drain ends only when nothing more comes.
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 		i, m, err := b.Next(ctx, after, 100)
+		cancel()
 		if errors.Is(err, context.DeadlineExceeded) {
 			return ids, msgs
 		}
@@ -475,31 +477,6 @@ func killChild(path string) {
 		})
 	}
 	wg.Wait()
-}
-
-func TestMatchTopic(t *testing.T) {
-	tests := []struct {
-		filter, topic string
-		want          bool
-	}{
-		{"a/b", "a/b", true},
-		{"a/b", "a/c", false},
-		{"a/+", "a/b", true},
-		{"a/+", "a/b/c", false},
-		{"a/#", "a", true},
-		{"a/#", "a/b/c", true},
-		{"#", "a/b", true},
-		{"#", "$SYS/x", false},
-		{"+/b", "a/b", true},
-		{"+/+", "a", false},
-		{"a/+/c", "a//c", true},
-		{"a", "a/b", false},
-	}
-	for _, tt := range tests {
-		if got := matchTopic(tt.filter, tt.topic); got != tt.want {
-			t.Errorf("matchTopic(%q, %q) = %v, want %v", tt.filter, tt.topic, got, tt.want)
-		}
-	}
 }
 
 func TestEnqueue(t *testing.T) {

@@ -151,6 +151,9 @@ func runStats(ctx context.Context, r *Reader, asJSON bool, w io.Writer) error {
 	if s.UplinkError != "" {
 		fmt.Fprintf(tw, "uplink error\t%s\n", s.UplinkError)
 	}
+	if !s.NextAttempt.IsZero() {
+		fmt.Fprintf(tw, "next attempt\t%s\n", s.NextAttempt.UTC().Format(time.RFC3339))
+	}
 	return tw.Flush()
 }
 

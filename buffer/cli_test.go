@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -177,5 +178,63 @@ func TestConfigValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: got %v, want a problem with %s", err, want)
 		}
+	}
+}
+
+// stallWriter accepts the first write, reports it, then blocks until
+// released: a reader that stopped reading (a pager, a stalled download).
+type stallWriter struct {
+	first   chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (w *stallWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.first) })
+	<-w.release
+	return len(p), nil
+}
+
+// TestStalledExportDoesNotPinWAL: an export whose reader stops does not hold
+// a read transaction open, so the gateway's checkpoints keep working while
+// messages keep coming (one long read kept the WAL growing to 44 MB).
+func TestStalledExportDoesNotPinWAL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	b := open(t, Default(path))
+	for i := range 3 * exportPage {
+		if err := b.Enqueue(msg("a/b", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Publish(t.Context(), msg("a/b", -1)); err != nil { // all committed
+		t.Fatal(err)
+	}
+	r, err := OpenReader(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w := &stallWriter{first: make(chan struct{}), release: make(chan struct{})}
+	exported := make(chan error, 1)
+	go func() { exported <- r.Export(t.Context(), w, FormatJSONL, Filter{}, nil) }()
+	defer func() {
+		close(w.release)
+		if err := <-exported; err != nil {
+			t.Errorf("Export: %v", err)
+		}
+	}()
+	<-w.first
+	// While the export is stalled, more messages are committed.
+	for i := range 200 {
+		if err := b.Publish(t.Context(), msg("c/d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var busy, logFrames, done int
+	if err := b.wdb.QueryRowContext(t.Context(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &done); err != nil {
+		t.Fatal(err)
+	}
+	if done != logFrames {
+		t.Errorf("checkpoint during a stalled export: %d of %d WAL frames checkpointed, want all", done, logFrames)
 	}
 }

@@ -35,6 +35,8 @@ const (
 	metaUplink      = "uplink"       // uplink state as the forwarder reported it
 	metaUplinkError = "uplink_error" // the forwarder's last error
 	metaUplinkSince = "uplink_since" // RFC 3339 time of the last uplink state change
+	metaSubscribed  = "subscribed"   // JSON array of the upstream filters the forwarder subscribed last
+	metaUplinkNext  = "uplink_next"  // RFC 3339 time of the next connection attempt ("": none waiting)
 )
 
 // writerDSN returns the DSN of the writing connection: WAL with

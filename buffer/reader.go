@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/topic"
 )
 
 // Reader inspects a buffer database read-only, e.g. from `gateway buffer`
@@ -63,44 +65,73 @@ type Filter struct {
 	Limit int       // at most this many; 0: no limit
 }
 
-// each calls fn for every entry matching f, in id order.
+// exportPage is how many rows each read of each takes: one short read
+// transaction per page, so that a slow consumer (a stalled download, a pager)
+// never pins a WAL snapshot and the gateway's checkpoints keep the WAL small.
+const exportPage = 512
+
+// each calls fn for every entry matching f, in id order. It reads in pages
+// keyed by id, each page in its own short read; fn runs between reads, with
+// no read open. Rows deleted (delivered) while it runs are not shown, rows
+// appended meanwhile are.
 func (r *Reader) each(ctx context.Context, f Filter, fn func(Entry) error) error {
-	rows, err := r.db.QueryContext(ctx,
-		`SELECT id, at, mtime, topic, qos, retain, payload FROM queue WHERE at >= ? ORDER BY id`,
-		f.Since.UnixNano())
-	if f.Since.IsZero() {
-		rows, err = r.db.QueryContext(ctx, `SELECT id, at, mtime, topic, qos, retain, payload FROM queue ORDER BY id`)
+	var after int64
+	n := 0
+	for {
+		page, err := r.page(ctx, after, f.Since)
+		if err != nil {
+			return err
+		}
+		for _, e := range page {
+			if f.Topic != "" && !topic.Match(f.Topic, e.Topic) {
+				continue
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+			n++
+			if f.Limit > 0 && n >= f.Limit {
+				return nil
+			}
+		}
+		if len(page) < exportPage {
+			return nil
+		}
+		after = page[len(page)-1].ID
 	}
+}
+
+// page reads up to exportPage entries with ids after after, accepted at or
+// after since.
+func (r *Reader) page(ctx context.Context, after int64, since time.Time) ([]Entry, error) {
+	var sinceNS int64 = math.MinInt64
+	if !since.IsZero() {
+		sinceNS = since.UnixNano()
+	}
+	rows, err := r.db.QueryContext(ctx,
+		`SELECT id, at, mtime, topic, qos, retain, payload FROM queue WHERE id > ? AND at >= ? ORDER BY id LIMIT ?`,
+		after, sinceNS, exportPage)
 	if err != nil {
-		return fmt.Errorf("buffer list: %w", err)
+		return nil, fmt.Errorf("buffer list: %w", err)
 	}
 	defer rows.Close()
-	n := 0
+	page := make([]Entry, 0, exportPage)
 	for rows.Next() {
 		var e Entry
 		var at, mtime int64
 		if err := rows.Scan(&e.ID, &at, &mtime, &e.Topic, &e.QoS, &e.Retain, &e.Payload); err != nil {
-			return fmt.Errorf("buffer list: %w", err)
-		}
-		if f.Topic != "" && !matchTopic(f.Topic, e.Topic) {
-			continue
+			return nil, fmt.Errorf("buffer list: %w", err)
 		}
 		e.Accepted = time.Unix(0, at)
 		if mtime != 0 {
 			e.Time = time.Unix(0, mtime)
 		}
-		if err := fn(e); err != nil {
-			return err
-		}
-		n++
-		if f.Limit > 0 && n >= f.Limit {
-			break
-		}
+		page = append(page, e)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("buffer list: %w", err)
+		return nil, fmt.Errorf("buffer list: %w", err)
 	}
-	return nil
+	return page, nil
 }
 
 // List returns the entries matching f, oldest first.

@@ -23,6 +23,7 @@ type Stats struct {
 	Uplink         string           `json:"uplink"`                    // up, down, or empty: no forwarder
 	UplinkError    string           `json:"uplink_error,omitempty"`    // why the uplink is down
 	UplinkSince    time.Time        `json:"uplink_since,omitzero"`     // last uplink state change
+	NextAttempt    time.Time        `json:"next_attempt,omitzero"`     // while the uplink is down: the next connection attempt
 }
 
 // Duration marshals as a Go duration string.
@@ -45,6 +46,7 @@ func (b *Buffer) Stats(ctx context.Context) (Stats, error) {
 		Uplink:         b.uplink.state,
 		UplinkError:    b.uplink.err,
 		UplinkSince:    b.uplink.since,
+		NextAttempt:    b.uplink.next,
 	}
 	if len(b.dropsBy) > 0 {
 		s.DropsByPrefix = make(map[string]int64, len(b.dropsBy))
@@ -151,6 +153,8 @@ func readStats(ctx context.Context, db *sql.DB) (Stats, error) {
 			s.UplinkError = v
 		case metaUplinkSince:
 			s.UplinkSince, _ = time.Parse(time.RFC3339Nano, v) // a bad value shows as none
+		case metaUplinkNext:
+			s.NextAttempt, _ = time.Parse(time.RFC3339Nano, v) // "" or a bad value: none
 		}
 	}
 	if err := meta.Err(); err != nil {

@@ -1,10 +1,5 @@
 package buffer
 
-import "github.com/edgegw/gateway"
-
-// matchTopic is gateway.MatchTopic.
-func matchTopic(filter, topic string) bool { return gateway.MatchTopic(filter, topic) }
-
 // prefixLevels is how many topic levels drops are counted under.
 const prefixLevels = 2
 

@@ -3,6 +3,7 @@ package buffer
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -21,10 +22,13 @@ type work struct {
 	lastAck    time.Time // zero: not written
 	checkCaps  bool
 	batchBytes int64
+	subscribed []byte       // JSON of the subscribed filters, with subWaiters
+	subWaiters []chan error // told the commit's outcome
 }
 
 func (w *work) empty() bool {
-	return len(w.batch) == 0 && len(w.deletes) == 0 && w.uplink == nil && w.lastAck.IsZero() && !w.checkCaps
+	return len(w.batch) == 0 && len(w.deletes) == 0 && w.uplink == nil && w.lastAck.IsZero() && !w.checkCaps &&
+		len(w.subWaiters) == 0
 }
 
 // result is what a successful commit changed.
@@ -84,6 +88,10 @@ func (b *Buffer) refuseLeftover() {
 		}
 	}
 	b.committing, b.pending = nil, nil
+	for _, c := range b.subWaiters {
+		c <- refused // buffered: never blocks
+	}
+	b.subWaiters = nil
 	b.mu.Unlock()
 	if len(replies) > 0 {
 		b.log.Error("buffer closed with messages not committed (data lost)", "lost", len(replies))
@@ -121,7 +129,8 @@ func (b *Buffer) takeWork(st *writerState, now time.Time, final bool) (*work, ti
 	wait := ageCheckInterval
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	hold := b.online && !final && len(b.pending) < b.cfg.BatchSize
+	hold := b.online && !final && len(b.pending) < b.cfg.BatchSize && !b.mustCommit
+	b.mustCommit = false
 	cutoff := now.Add(-b.cfg.FlushInterval)
 	i := 0
 	for ; i < len(b.pending); i++ {
@@ -154,6 +163,13 @@ func (b *Buffer) takeWork(st *writerState, now time.Time, final bool) (*work, ti
 			for id := range b.acked {
 				w.deletes = append(w.deletes, id)
 			}
+		}
+	}
+	if len(b.subWaiters) > 0 {
+		w.subWaiters, b.subWaiters = b.subWaiters, nil
+		w.subscribed, _ = json.Marshal(b.subscribed) // a []string always marshals
+		if b.subscribed == nil {
+			w.subscribed = []byte("[]")
 		}
 	}
 	if b.uplinkDirty {
@@ -236,9 +252,18 @@ func (b *Buffer) commit(w *work, now time.Time) (result, error) {
 		}
 	}
 	if w.uplink != nil {
+		var next string
+		if !w.uplink.next.IsZero() {
+			next = w.uplink.next.UTC().Format(time.RFC3339Nano)
+		}
 		err := setMeta(tx, metaUplink, w.uplink.state, metaUplinkError, w.uplink.err,
-			metaUplinkSince, w.uplink.since.UTC().Format(time.RFC3339Nano))
+			metaUplinkSince, w.uplink.since.UTC().Format(time.RFC3339Nano), metaUplinkNext, next)
 		if err != nil {
+			return res, err
+		}
+	}
+	if w.subWaiters != nil {
+		if err := setMeta(tx, metaSubscribed, string(w.subscribed)); err != nil {
 			return res, err
 		}
 	}
@@ -400,6 +425,9 @@ func (b *Buffer) finish(st *writerState, w *work, res result, err error, now tim
 			} else {
 				b.memRows--
 				b.memBytes -= r.size
+				if r.sent {
+					b.acked[r.id] = now // sent at QoS 0 and now on disk: delete it
+				}
 			}
 			replies = r.answer(replies, nil)
 		case r.acked:
@@ -428,6 +456,9 @@ func (b *Buffer) finish(st *writerState, w *work, res result, err error, now tim
 	drops, dropsBy := b.drops, len(b.dropsBy)
 	b.mu.Unlock()
 	callAll(replies)
+	for _, c := range w.subWaiters {
+		c <- err // buffered: never blocks
+	}
 
 	switch {
 	case err != nil && isFull(err):

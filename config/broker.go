@@ -18,6 +18,7 @@ type Broker struct {
 	MaxQueuedMessages int        `toml:"max_queued_messages"` // per session, then the oldest QoS 0 are dropped
 	MaxQueuedBytes    ByteSize   `toml:"max_queued_bytes"`    // per session
 	MaxInflight       int        `toml:"max_inflight"`        // unacknowledged QoS 1/2 messages per client
+	MaxSubscriptions  int        `toml:"max_subscriptions"`   // topic filters per client
 	SessionExpiry     Duration   `toml:"session_expiry"`      // drop persistent sessions offline this long; "0s" = never
 }
 
@@ -40,7 +41,7 @@ var Protocols = []string{"mqtt", "mqtts", "ws", "wss"}
 
 func defaultBroker() Broker {
 	return Broker{SysInterval: Dur(10 * time.Second), MaxPacketSize: Size(1 << 20), MaxQueuedMessages: 1000, MaxQueuedBytes: Size(16 << 20), MaxInflight: 20,
-		SessionExpiry: Dur(DefaultSessionExpiry)}
+		MaxSubscriptions: 1000, SessionExpiry: Dur(DefaultSessionExpiry)}
 }
 
 func (b *Broker) validate(p *Problems) {
@@ -59,6 +60,11 @@ func (b *Broker) validate(p *Problems) {
 		if (l.Protocol == "mqtt" || l.Protocol == "ws") && (l.CertFile != "" || l.KeyFile != "" || l.CAFile != "") {
 			p.Add(lp, "cert_file, key_file and ca_file need protocol mqtts or wss, not %q", l.Protocol)
 		}
+		if _, _, err := net.SplitHostPort(l.Address); err == nil && !isLoopback(l.Address) && b.PasswordFile == "" && !b.AllowAnonymous {
+			p.Add(lp.Key("address"), "%q is reachable from the network, but with no [broker] password_file and allow_anonymous = false "+
+				"no client could log in there (a user name cannot be checked without a password file): "+
+				"set password_file (see gateway passwd), or allow_anonymous = true to let anyone in, or listen on 127.0.0.1", l.Address)
+		}
 		if l.Path != "" && (l.Protocol == "mqtt" || l.Protocol == "mqtts") {
 			p.Add(lp.Key("path"), "only for protocol ws or wss")
 		} else if l.Path != "" && l.Path[0] != '/' {
@@ -76,7 +82,7 @@ func (b *Broker) validate(p *Problems) {
 	for _, kv := range []struct {
 		key string
 		v   int
-	}{{"max_connections", b.MaxConnections}, {"max_queued_messages", b.MaxQueuedMessages}, {"max_inflight", b.MaxInflight}} {
+	}{{"max_connections", b.MaxConnections}, {"max_queued_messages", b.MaxQueuedMessages}, {"max_inflight", b.MaxInflight}, {"max_subscriptions", b.MaxSubscriptions}} {
 		if kv.v < 0 {
 			p.Add(base.Key(kv.key), "%d: want 0 or more", kv.v)
 		}

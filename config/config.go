@@ -12,13 +12,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/edgegw/gateway"
 )
 
 // Config is the whole configuration file.
@@ -31,8 +36,11 @@ type Config struct {
 	Mapping  Mapping  `toml:"mapping"`
 	Devices  []Device `toml:"devices"`
 
-	file string
-	loc  *locator
+	HomeAssistant HomeAssistant `toml:"homeassistant"`
+
+	file    string
+	loc     *locator
+	drivers []Driver
 }
 
 // Gateway is the [gateway] table.
@@ -41,12 +49,16 @@ type Gateway struct {
 	DataDir   string `toml:"data_dir"`   // where databases live
 	LogLevel  string `toml:"log_level"`  // debug|info|warn|error
 	LogFormat string `toml:"log_format"` // text|json
+	// Availability (online/offline, retained): the gateway's status topic
+	// ({gateway}) and each device's ({gateway}, {device}); "" for none.
+	StatusTopic       string `toml:"status_topic"`
+	DeviceStatusTopic string `toml:"device_status_topic"`
 }
 
 // Web is the [web] table: the status page and API.
 type Web struct {
-	Address string `toml:"address"` // host:port; "" disables the web server
-	Token   Secret `toml:"token"`   // bearer token; required (or a password_file) off loopback
+	Address string         `toml:"address"` // host:port; "" disables the web server
+	Token   gateway.Secret `toml:"token"`   // bearer token; required (or a password_file) off loopback
 }
 
 // Log levels and formats accepted by [gateway].
@@ -63,6 +75,9 @@ func Default() Config {
 			DataDir:   "/var/lib/gateway",
 			LogLevel:  "info",
 			LogFormat: "text",
+
+			StatusTopic:       DefaultStatusTopic,
+			DeviceStatusTopic: DefaultDeviceStatusTopic,
 		},
 		Broker:  defaultBroker(),
 		Buffer:  defaultBuffer(),
@@ -74,33 +89,52 @@ func Default() Config {
 // DefaultInterval is a device's poll interval when it names none.
 const DefaultInterval = time.Second
 
-// Load reads, decodes and validates the file at path.
-func Load(path string) (*Config, error) {
+// Load reads, decodes and validates the file at path; drivers is the
+// driver table, which decodes and checks each device's driver keys.
+func Load(path string, drivers []Driver) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
-	return Parse(path, bytes.NewReader(b))
+	return Parse(path, bytes.NewReader(b), drivers)
 }
 
 // Parse decodes and validates a config read from r; name is used in error
-// messages. It has no side effects. The error, if any, is an Errors holding
-// every problem found (a syntax error stops decoding, so it comes alone).
-func Parse(name string, r io.Reader) (*Config, error) {
+// messages, drivers is the driver table. It has no side effects. The error,
+// if any, is an Errors holding every problem found (a syntax error stops
+// decoding, so it comes alone).
+func Parse(name string, r io.Reader, drivers []Driver) (*Config, error) {
 	src, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	c := Default()
 	c.file = name
+	c.drivers = drivers
 	md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(&c)
 	if err != nil {
 		return nil, Errors{decodeError(name, err)}
 	}
 	c.loc = newLocator(string(src))
 	p := c.Problems()
+	// Each device's driver decodes its own keys from the device's table.
+	var raw struct {
+		Devices []toml.Primitive `toml:"devices"`
+	}
+	rawMD, err := toml.NewDecoder(bytes.NewReader(src)).Decode(&raw)
+	if err != nil {
+		return nil, Errors{decodeError(name, err)}
+	}
+	for i := range c.Devices {
+		if i < len(raw.Devices) {
+			c.decodeSection(p, rawMD, raw.Devices[i], i)
+		}
+	}
 	seen := map[string]bool{}
 	for _, k := range md.Undecoded() {
+		if k[0] == "devices" && len(k) > 1 {
+			continue // decodeSection has checked the device keys
+		}
 		// Undecoded lists a key once per array element that has it; the
 		// locator finds every occurrence itself.
 		if !seen[k.String()] {
@@ -114,6 +148,106 @@ func Parse(name string, r io.Reader) (*Config, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// decodeSection decodes device i's driver keys into its Section and
+// reports the keys neither the device nor its driver has.
+func (c *Config) decodeSection(p *Problems, md toml.MetaData, prim toml.Primitive, i int) {
+	d := &c.Devices[i]
+	var keys map[string]any
+	if err := md.PrimitiveDecode(prim, &keys); err != nil {
+		return // the whole-file decode has accepted it: cannot happen
+	}
+	drv, known := findDriver(c.drivers, d.Driver)
+	var own [2][]string
+	if known {
+		sec := drv.New()
+		if err := md.PrimitiveDecode(prim, sec); err != nil {
+			e := decodeError(c.file, err)
+			if e.Line == 0 {
+				e.Line = c.loc.line(c.DevicePath(i).locKey())
+			}
+			if e.Key == "" {
+				e.Key = c.DevicePath(i).String()
+			}
+			p.errs = append(p.errs, e)
+		} else {
+			d.Section = sec
+		}
+		own = sectionKeys(sec)
+	}
+	check := func(m map[string]any, level int, path Path) {
+		common := commonKeys()[level]
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			if k == "points" && level == 0 || slices.Contains(common, k) || slices.Contains(own[level], k) {
+				continue
+			}
+			if !known {
+				continue // the driver is reported; its keys cannot be judged
+			}
+			if others := c.owners(k, level); others != "" {
+				p.Add(path.Key(k), "not a key of driver %q (it belongs to %s)", d.Driver, others)
+				continue
+			}
+			hint := ""
+			if s := closest(k, append(slices.Clone(common), own[level]...)); s != "" {
+				hint = fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			p.Add(path.Key(k), "unknown key%s", hint)
+		}
+	}
+	check(keys, 0, c.DevicePath(i))
+	pts, _ := keys["points"].([]map[string]any) // not an array of tables: the decoder has reported it
+	for j, pm := range pts {
+		if j < len(d.Points) {
+			check(pm, 1, c.PointPath(i, j))
+		}
+	}
+}
+
+// owners names the drivers of the table that have key k at level (0
+// device, 1 point), or "".
+func (c *Config) owners(k string, level int) string {
+	var ds []string
+	for _, drv := range c.drivers {
+		if slices.Contains(sectionKeys(drv.New())[level], k) {
+			ds = append(ds, drv.Name)
+		}
+	}
+	slices.Sort(ds)
+	switch len(ds) {
+	case 0:
+		return ""
+	case 1:
+		return "driver " + ds[0]
+	}
+	return "drivers " + strings.Replace(orList(ds), " or ", " and ", 1)
+}
+
+// commonKeys returns the keys of Device (0) and Point (1).
+func commonKeys() [2][]string {
+	var out [2][]string
+	walkKeys(reflect.TypeFor[Device](), "", func(k string) {
+		switch {
+		case k == "points":
+		case strings.HasPrefix(k, "points."):
+			out[1] = append(out[1], strings.TrimPrefix(k, "points."))
+		case !strings.Contains(k, "."):
+			out[0] = append(out[0], k)
+		}
+	})
+	return out
+}
+
+// closest returns the candidate within edit distance 2 of k, or "".
+func closest(k string, candidates []string) string {
+	best, bestD := "", 3
+	for _, name := range candidates {
+		if d := editDistance(name, k); d < bestD || (d == bestD && name < best) {
+			best, bestD = name, d
+		}
+	}
+	return best
 }
 
 // File returns the name the config was loaded from.
@@ -163,7 +297,7 @@ func (c *Config) unknownKey(p *Problems, k toml.Key) {
 	}
 	what := "unknown key"
 	if len(k) == 1 && c.isTable(k[0]) {
-		what = "unknown table (the tables are gateway, broker, upstream, buffer, web, mapping and devices)"
+		what = "unknown table (the tables are gateway, broker, upstream, buffer, web, mapping, devices and homeassistant)"
 	}
 	occ := c.loc.occurrences(bare)
 	if len(occ) == 0 {

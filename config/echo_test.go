@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/topic"
 )
 
 // echoes reports whether validating one subscribe and one forward rule
@@ -116,7 +116,7 @@ url = "mqtt://cloud.example.com:1883"
   [[upstream.subscribe]]
   filter = "sites/pi/+/+/set"
 `
-	_, err := Parse("config.toml", strings.NewReader(src))
+	_, err := Parse("config.toml", strings.NewReader(src), nil)
 	want := `config.toml:9: upstream.subscribe[0].filter: "sites/pi/+/+/set" matches topics that upstream.forward[0] (line 5) publishes to ("sites/pi/#"): the upstream broker would send the gateway's own messages back to it; narrow one of the two`
 	if err == nil || err.Error() != want {
 		t.Errorf("got  %v\nwant %s", err, want)
@@ -150,14 +150,14 @@ var (
 )
 
 // TestFilterPattern checks the pattern of a filter against
-// gateway.MatchTopic, topic by topic.
+// topic.Match, topic by topic.
 func TestFilterPattern(t *testing.T) {
 	for _, f := range testFilters {
 		fp := filterPattern(f)
-		for _, topic := range topics(testLevels...) {
-			want := gateway.MatchTopic(f, topic)
-			if got := overlap(fp, pattern{levels: topicLevels(topic)}); got != want {
-				t.Errorf("filter %q, topic %q: pattern matches %v, MatchTopic %v", f, topic, got, want)
+		for _, name := range topics(testLevels...) {
+			want := topic.Match(f, name)
+			if got := overlap(fp, pattern{levels: topicLevels(name)}); got != want {
+				t.Errorf("filter %q, topic %q: pattern matches %v, topic.Match %v", f, name, got, want)
 			}
 		}
 	}
@@ -207,7 +207,7 @@ func TestEchoesFindEveryEcho(t *testing.T) {
 		pats := forwardPatterns(f)
 		refused := map[string]bool{} // by subscribe filter
 		for _, local := range locals {
-			if !gateway.MatchTopic(f.Filter, local) {
+			if !topic.Match(f.Filter, local) {
 				continue
 			}
 			remote := remoteTopic(f, local)
@@ -219,7 +219,7 @@ func TestEchoesFindEveryEcho(t *testing.T) {
 				t.Errorf("forward %+v: local %q goes up as %q, which its patterns do not hold", f, local, remote)
 			}
 			for _, s := range subs {
-				if !gateway.MatchTopic(s, remote) {
+				if !topic.Match(s, remote) {
 					continue
 				}
 				r, ok := refused[s]
@@ -248,7 +248,7 @@ url = "mqtt://cloud.example.com:1883"
   [[upstream.subscribe]]
   filter = "pi/+/set"
 `
-	_, err := Parse("config.toml", strings.NewReader(src))
+	_, err := Parse("config.toml", strings.NewReader(src), nil)
 	want := `config.toml:6: upstream.forward[0].remote_prefx: unknown key (did you mean "remote_prefix"?)`
 	if err == nil || err.Error() != want {
 		t.Errorf("got  %v\nwant %s", err, want)

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -111,19 +110,12 @@ func (b ByteSize) check(p *Problems, path Path) {
 	}
 }
 
-// Secret is a string that never appears in logs or printed configs.
-type Secret string
-
-// String redacts the secret.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
+// Check reports, through r at key, a duration that did not parse.
+func (d Duration) Check(r Reporter, key string) {
+	if d.bad != "" {
+		r.Problem(key, "%s: want a duration such as \"500ms\", \"10s\" or \"1m\"", d.bad)
 	}
-	return "<redacted>"
 }
 
-// LogValue implements slog.LogValuer so a Secret logs redacted.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// Reveal returns the secret itself, for the one place that needs it.
-func (s Secret) Reveal() string { return string(s) }
+// Valid reports whether the duration parsed (or was not given).
+func (d Duration) Valid() bool { return d.bad == "" }

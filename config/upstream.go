@@ -3,24 +3,29 @@ package config
 import (
 	"net/url"
 	"slices"
-	"strings"
+	"time"
+
+	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/topic"
 )
 
 // Upstream is the [upstream] table: the cloud broker readings are forwarded to.
 type Upstream struct {
-	URL          string      `toml:"url"`       // mqtt://host:1883 or mqtts://host:8883; "" disables forwarding
-	ClientID     string      `toml:"client_id"` // default: the gateway name
-	Username     string      `toml:"username"`
-	Password     Secret      `toml:"password"`
-	PasswordFile string      `toml:"password_file"` // the password in a file instead
-	CAFile       string      `toml:"ca_file"`       // CA bundle to verify the server (mqtts)
-	CertFile     string      `toml:"cert_file"`     // client certificate (mutual TLS)
-	KeyFile      string      `toml:"key_file"`      // client key (mutual TLS)
-	KeepAlive    Duration    `toml:"keepalive"`     // MQTT keep-alive (default 30s)
-	Inflight     int         `toml:"inflight"`      // unacknowledged publishes at once (default 100)
-	MaxRate      float64     `toml:"max_rate"`      // messages per second; 0 = as fast as acknowledged
-	Forward      []Forward   `toml:"forward"`
-	Subscribe    []Subscribe `toml:"subscribe"`
+	URL          string         `toml:"url"`       // mqtt://host:1883 or mqtts://host:8883; "" disables forwarding
+	ClientID     string         `toml:"client_id"` // default: the gateway name
+	Username     string         `toml:"username"`
+	Password     gateway.Secret `toml:"password"`
+	PasswordFile string         `toml:"password_file"` // the password in a file instead
+	CAFile       string         `toml:"ca_file"`       // CA bundle to verify the server (mqtts)
+	CertFile     string         `toml:"cert_file"`     // client certificate (mutual TLS)
+	KeyFile      string         `toml:"key_file"`      // client key (mutual TLS)
+	KeepAlive    Duration       `toml:"keepalive"`     // MQTT keep-alive (default 30s)
+	Inflight     int            `toml:"inflight"`      // unacknowledged publishes at once (default 100)
+	MaxRate      float64        `toml:"max_rate"`      // messages per second; 0 = as fast as acknowledged
+	ReconnectMin Duration       `toml:"reconnect_min"` // first wait before reconnecting (default 1s)
+	ReconnectMax Duration       `toml:"reconnect_max"` // longest wait before reconnecting (default 30s)
+	Forward      []Forward      `toml:"forward"`
+	Subscribe    []Subscribe    `toml:"subscribe"`
 }
 
 // Forward is one [[upstream.forward]] rule: local topics sent upstream.
@@ -63,6 +68,18 @@ func (u *Upstream) validate(p *Problems) {
 	if u.Inflight < 0 || u.Inflight > 65535 {
 		p.Add(base.Key("inflight"), "%d: want 1..65535 (0 for the default)", u.Inflight)
 	}
+	u.ReconnectMin.check(p, base.Key("reconnect_min"))
+	u.ReconnectMax.check(p, base.Key("reconnect_max"))
+	switch {
+	case u.ReconnectMin.Duration < 0:
+		p.Add(base.Key("reconnect_min"), "%s: want a positive duration", u.ReconnectMin.Duration)
+	case u.ReconnectMax.Duration < 0:
+		p.Add(base.Key("reconnect_max"), "%s: want a positive duration", u.ReconnectMax.Duration)
+	case u.ReconnectMax.Duration > 0 && u.ReconnectMin.Duration > u.ReconnectMax.Duration:
+		p.Add(base.Key("reconnect_max"), "%s: want at least reconnect_min (%s)", u.ReconnectMax.Duration, u.ReconnectMin.Duration)
+	case u.ReconnectMax.Duration == 0 && u.ReconnectMin.Duration > 30*time.Second:
+		p.Add(base.Key("reconnect_min"), "%s: above the default reconnect_max (30s): set reconnect_max too", u.ReconnectMin.Duration)
+	}
 	if u.MaxRate < 0 {
 		p.Add(base.Key("max_rate"), "%g: want messages per second >= 0 (0 = unlimited)", u.MaxRate)
 	}
@@ -72,6 +89,10 @@ func (u *Upstream) validate(p *Problems) {
 		checkQoS(p, fp.Key("qos"), f.QoS)
 		if f.RemotePrefix != "" && f.RemoteTopic != "" {
 			p.Add(fp.Key("remote_topic"), "set together with remote_prefix: want one of them")
+		}
+		if f.QoS != nil && *f.QoS == 2 && len(u.Subscribe) > 0 {
+			// The same rule as upstream.Config.Validate (QoS2SessionProblem).
+			p.Add(fp.Key("qos"), "2 not with [[upstream.subscribe]] rules (their persistent session could drop a new QoS 2 message as a duplicate of an unfinished one): want 0 or 1")
 		}
 	}
 	for i, s := range u.Subscribe {
@@ -100,12 +121,7 @@ func checkFilter(p *Problems, path Path, f string) {
 		p.Add(path, "missing: want an MQTT topic filter such as \"site/#\"")
 		return
 	}
-	levels := strings.Split(f, "/")
-	for i, l := range levels {
-		if (strings.Contains(l, "#") && (l != "#" || i != len(levels)-1)) ||
-			(strings.Contains(l, "+") && l != "+") {
-			p.Add(path, "%q: want a topic filter where + is a whole level and # the whole last level", f)
-			return
-		}
+	if topic.ValidFilter(f) != nil {
+		p.Add(path, "%q: want a topic filter where + is a whole level and # the whole last level", f)
 	}
 }

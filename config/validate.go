@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"net"
 	"reflect"
 	"slices"
@@ -16,6 +17,7 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	c.Upstream.applyDefaults()
+	setDefault(&c.HomeAssistant.DiscoveryPrefix, DefaultDiscoveryPrefix)
 }
 
 // validate checks every value, adding each problem to p.
@@ -35,6 +37,7 @@ func (c *Config) validate(p *Problems) {
 		p.Add(At("web").Key("address"), "%q is reachable from the network: set [web] token or [broker] password_file so the page requires a login", c.Web.Address)
 	}
 	c.Mapping.Rule.validate(p, At("mapping"))
+	c.HomeAssistant.validate(p)
 	c.validateDevices(p)
 }
 
@@ -53,25 +56,54 @@ func fieldKeys() map[string]struct{} {
 	return fieldKeysMap
 }
 
-// FieldKeys returns every key path the config structs define, sorted, e.g.
-// "devices.points.wave". The example-file test uses it.
-func FieldKeys() []string {
+// FieldKeys returns every key path the config structs and the drivers'
+// sections define, sorted, e.g. "devices.points.wave". The example-file
+// test uses it.
+func FieldKeys(drivers []Driver) []string {
 	var ks []string
 	for k := range fieldKeys() {
 		ks = append(ks, k)
 	}
+	for _, d := range drivers {
+		sk := sectionKeys(d.New())
+		for _, k := range sk[0] {
+			ks = append(ks, "devices."+k)
+		}
+		for _, k := range sk[1] {
+			ks = append(ks, "devices.points."+k)
+		}
+	}
 	slices.Sort(ks)
-	return ks
+	return slices.Compact(ks)
+}
+
+// DocumentedKeys returns the bare key paths a reference file such as
+// config.toml.example shows, set or commented out as "# key = ...", sorted.
+func DocumentedKeys(src []byte) []string {
+	// Uncomment "# key = value" lines so documented-but-unset keys count.
+	var lines []string
+	for _, line := range strings.Split(string(src), "\n") {
+		trimmed := strings.TrimSpace(line)
+		if rest, ok := strings.CutPrefix(trimmed, "#"); ok {
+			rest = strings.TrimSpace(rest)
+			if eq := keyEnd(rest); eq > 0 && !strings.ContainsAny(strings.TrimSpace(rest[:eq]), " \t") || strings.HasPrefix(rest, "[") {
+				line = rest
+			}
+		}
+		lines = append(lines, line)
+	}
+	l := newLocator(strings.Join(lines, "\n"))
+	return slices.Sorted(maps.Keys(l.bare))
 }
 
 func walkKeys(t reflect.Type, prefix string, visit func(string)) {
 	for f := range t.Fields() {
-		if !f.IsExported() {
-			continue
-		}
 		ft := f.Type
 		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
 			ft = ft.Elem()
+		}
+		if !f.IsExported() && !(f.Anonymous && ft.Kind() == reflect.Struct) {
+			continue // the decoder takes the fields of embedded unexported structs
 		}
 		if f.Anonymous {
 			walkKeys(ft, prefix, visit)

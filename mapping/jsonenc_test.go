@@ -39,7 +39,7 @@ var jsonStrings = []string{
 func TestJSONMatchesEncodingJSON(t *testing.T) {
 	values := []gateway.Value{
 		{}, gateway.Float(21.5), gateway.Float(math.NaN()), gateway.Float(math.Inf(-1)), gateway.Float(1e21),
-		gateway.Float(1e-7), gateway.Float(-0.0), gateway.Int(-3), gateway.Uint(math.MaxUint64), gateway.Bool(true),
+		gateway.Float(1e-7), gateway.Float(math.Copysign(0, -1)), gateway.Int(-3), gateway.Uint(math.MaxUint64), gateway.Bool(true),
 	}
 	for _, s := range jsonStrings {
 		values = append(values, gateway.String(s))

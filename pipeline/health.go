@@ -66,8 +66,9 @@ func withCounts(st DeviceStatus, d Device) DeviceStatus {
 // health tracks one device's state and logs it once per change, never once
 // per poll.
 type health struct {
-	log *slog.Logger
-	now func() time.Time
+	log     *slog.Logger
+	now     func() time.Time
+	onState func(device string, s State) // Options.OnState
 
 	mu           sync.Mutex
 	st           DeviceStatus
@@ -148,6 +149,9 @@ func (h *health) stopped() {
 func (h *health) set(s State, t time.Time) {
 	if h.st.State != s {
 		h.st.State, h.st.Since = s, t
+		if h.onState != nil {
+			h.onState(h.st.Name, s)
+		}
 	}
 }
 

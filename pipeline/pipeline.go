@@ -46,6 +46,10 @@ type Options struct {
 	// page's last values). It is called from the mapping goroutine and must
 	// not block.
 	Observe func(gateway.Reading)
+	// OnState, when set, is told each change of a device's State (the
+	// device status topics). It is called from the device's goroutine, at
+	// most once per change, and must not block.
+	OnState func(device string, s State)
 }
 
 // Pipeline connects devices to a mapper and a sink. Its devices and mapper
@@ -104,7 +108,7 @@ func New(log *slog.Logger, devices []Device, mapper gateway.Mapper, sink gateway
 	p.mapper.Store(&mapper)
 	p.devices = devices
 	for _, d := range devices {
-		p.health = append(p.health, newHealth(d.Name, log.With("device", d.Name), opt.Now))
+		p.health = append(p.health, p.newHealth(d.Name))
 	}
 	return p, nil
 }
@@ -217,12 +221,19 @@ func (p *Pipeline) Update(devices []Device, mapper gateway.Mapper) (stopped []De
 			health[i] = p.running[d.Name].h
 			continue
 		}
-		health[i] = newHealth(d.Name, p.log.With("device", d.Name), p.opt.Now)
+		health[i] = p.newHealth(d.Name)
 		p.start(d, health[i])
 		p.log.Info("device added", "device", d.Name)
 	}
 	p.devices, p.health = devices, health
 	return stopped, nil
+}
+
+// newHealth returns the health of a new device.
+func (p *Pipeline) newHealth(name string) *health {
+	h := newHealth(name, p.log.With("device", name), p.opt.Now)
+	h.onState = p.opt.OnState
+	return h
 }
 
 // send hands r to the mapping stage, or gives up when ctx is done.
@@ -406,7 +417,7 @@ func (p *Pipeline) Healthy() error {
 	p.mu.Lock()
 	ch := p.readings
 	p.mu.Unlock()
-	if ch == nil || len(ch) == 0 {
+	if len(ch) == 0 { // also a nil channel
 		return nil
 	}
 	last := time.Unix(0, p.lastMapped.Load())

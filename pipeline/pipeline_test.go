@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -340,6 +341,37 @@ func TestHealthyReportsAStuckSink(t *testing.T) {
 	}
 	close(release)
 	stop()
+}
+
+func TestOnStateTellsEachChange(t *testing.T) {
+	log, _ := testLogger()
+	sink := make(collector, 1000)
+	var mu sync.Mutex
+	var states []string
+	poller := &scripted{fail: func(n int) bool { return n >= 2 && n <= 4 }}
+	p, err := New(log, []Device{{Name: "dev", Poller: poller, Interval: time.Millisecond}}, identity{}, sink,
+		Options{MaxBackoff: 4 * time.Millisecond, OnState: func(dev string, s State) {
+			mu.Lock()
+			defer mu.Unlock()
+			states = append(states, dev+" "+s.String())
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, p)
+	for {
+		m := <-sink
+		if len(m.Payload) > 0 && m.Payload[0] >= '6' { // after the recovery has been recorded
+			break
+		}
+	}
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"dev ok", "dev failing", "dev ok", "dev stopped"}
+	if !slices.Equal(states, want) {
+		t.Errorf("OnState calls: %q, want %q", states, want)
+	}
 }
 
 // counting is a Driver that polls on its own and counts its polls.

@@ -8,23 +8,17 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/topic"
 )
-
-// Secret is a password; it prints and logs redacted.
-type Secret string
-
-// String returns a redacted placeholder.
-func (Secret) String() string { return "[redacted]" }
-
-// LogValue redacts the secret in logs.
-func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
 // Config configures the forwarder. Field names follow the [upstream] TOML keys.
 type Config struct {
 	URL          string // mqtt://host:1883 or mqtts://host:8883 (also tcp://, ssl://, tls://)
 	ClientID     string
 	Username     string
-	Password     Secret
+	Password     gateway.Secret
 	PasswordFile string // read at New; trailing newline stripped; exclusive with Password
 	CAFile       string // PEM CA bundle for mqtts (default: the system roots)
 	CertFile     string // PEM client certificate for mutual TLS
@@ -36,10 +30,22 @@ type Config struct {
 	Forward   []ForwardRule   // [[upstream.forward]]; none: nothing is forwarded
 	Subscribe []SubscribeRule // [[upstream.subscribe]]
 
+	ReconnectMin time.Duration // first reconnect wait (doubles up to ReconnectMax, with jitter)
+	ReconnectMax time.Duration // the longest reconnect wait
+
+	// Birth, when set, is published each time the uplink is up, before the
+	// queue drains (the gateway's "online" status; Topic is the remote topic).
+	Birth *gateway.Message
+	// Will, when set, is the MQTT will of every connection: the upstream
+	// broker publishes it when the connection ends without a DISCONNECT
+	// ([MQTT-3.1.2-8]: a crash, a lost link). A clean DISCONNECT discards
+	// the will ([MQTT-3.1.2-10]), so on a clean stop the forwarder
+	// publishes it itself first.
+	Will *gateway.Message
+
 	// Not in the TOML reference; tests and benchmarks tune them.
-	ReconnectMin   time.Duration // first reconnect delay (doubles up to ReconnectMax, with jitter)
-	ReconnectMax   time.Duration
 	ConnectTimeout time.Duration
+	StableAfter    time.Duration // a connection up this long resets the reconnect wait to ReconnectMin
 }
 
 // ForwardRule forwards local messages matching Filter to the upstream broker.
@@ -64,11 +70,19 @@ func Default() Config {
 		ClientID:       "edge-gateway",
 		KeepAlive:      30 * time.Second,
 		Inflight:       100,
-		ReconnectMin:   time.Second,
-		ReconnectMax:   2 * time.Minute,
+		ReconnectMin:   DefaultReconnectMin,
+		ReconnectMax:   DefaultReconnectMax,
 		ConnectTimeout: 10 * time.Second,
+		StableAfter:    10 * time.Second,
 	}
 }
+
+// Reconnect waits by default: never slower than Mosquitto's bridge (whose
+// restart_timeout defaults to a base of 5 s and a cap of 30 s).
+const (
+	DefaultReconnectMin = time.Second
+	DefaultReconnectMax = 30 * time.Second
+)
 
 // LogValue logs the configuration without secrets.
 func (c Config) LogValue() slog.Value {
@@ -96,6 +110,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = d.ConnectTimeout
+	}
+	if c.StableAfter == 0 {
+		c.StableAfter = d.StableAfter
 	}
 	return c
 }
@@ -153,10 +170,13 @@ func (c Config) Validate() error {
 	if c.MaxRate < 0 {
 		bad("max_rate %g: must be >= 0", c.MaxRate)
 	}
+	if c.ReconnectMin < 0 || c.ReconnectMax < 0 || (c.ReconnectMax > 0 && c.ReconnectMin > c.ReconnectMax) {
+		bad("reconnect_min %s, reconnect_max %s: want 0 < reconnect_min <= reconnect_max", c.ReconnectMin, c.ReconnectMax)
+	}
 	for i, r := range c.Forward {
 		p := fmt.Sprintf("forward[%d]", i)
-		if err := validFilter(r.Filter); err != nil {
-			bad("%s filter %q: %v", p, r.Filter, err)
+		if err := topic.ValidFilter(r.Filter); err != nil {
+			bad("%s filter: %v", p, err)
 		}
 		if r.RemotePrefix != "" && r.RemoteTopic != "" {
 			bad("%s: set remote_prefix or remote_topic, not both", p)
@@ -167,11 +187,14 @@ func (c Config) Validate() error {
 		if r.QoS != nil && (*r.QoS < 0 || *r.QoS > 2) {
 			bad("%s qos %d: want 0, 1 or 2", p, *r.QoS)
 		}
+		if r.QoS != nil && *r.QoS == 2 && len(c.Subscribe) > 0 {
+			bad("%s qos 2: %s", p, QoS2SessionProblem)
+		}
 	}
 	for i, r := range c.Subscribe {
 		p := fmt.Sprintf("subscribe[%d]", i)
-		if err := validFilter(r.Filter); err != nil {
-			bad("%s filter %q: %v", p, r.Filter, err)
+		if err := topic.ValidFilter(r.Filter); err != nil {
+			bad("%s filter: %v", p, err)
 		}
 		if r.LocalPrefix != "" && r.LocalTopic != "" {
 			bad("%s: set local_prefix or local_topic, not both", p)
@@ -186,24 +209,16 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// QoS2SessionProblem says why a forward rule with qos 2 and subscribe rules
+// are refused together. Subscribe rules make the session persistent (clean
+// session off), and every connection uses a new paho client whose packet
+// identifiers restart at 1: a QoS 2 id left on the server by a connection
+// that dropped mid-handshake (PUBREC sent, PUBREL not received) would make
+// the server take a new message with that id as the resend of the old one
+// and drop it [MQTT-4.3.3-2]. QoS 1 is not affected (a duplicate at worst).
+const QoS2SessionProblem = "not with [[upstream.subscribe]] rules (their persistent session could drop a new QoS 2 message as a duplicate of an unfinished one): want 0 or 1"
+
 var (
 	plainSchemes = map[string]bool{"mqtt": true, "tcp": true}
 	tlsSchemes   = map[string]bool{"mqtts": true, "ssl": true, "tls": true}
 )
-
-// validFilter checks a topic filter ([MQTT-4.7.1-1], [MQTT-4.7.1-2], [MQTT-4.7.1-3]).
-func validFilter(f string) error {
-	if f == "" {
-		return errors.New("empty")
-	}
-	levels := strings.Split(f, "/")
-	for i, l := range levels {
-		switch {
-		case l == "#" && i != len(levels)-1:
-			return errors.New("# must be the last level")
-		case l != "#" && l != "+" && strings.ContainsAny(l, "+#"):
-			return errors.New("a wildcard must occupy a whole level")
-		}
-	}
-	return nil
-}

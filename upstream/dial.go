@@ -4,20 +4,21 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
 // dial opens the connection to the upstream broker (TCP, or TLS for mqtts)
 // with buffered reads: paho reads every packet header with small reads, one
-// system call each, and a drain receives a PUBACK per message.
-func (f *Forwarder) dial(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), f.cfg.ConnectTimeout)
+// system call each, and a drain receives a PUBACK per message. Cancelling
+// ctx abandons the dial.
+func (f *Forwarder) dial(ctx context.Context, u *url.URL) (*bufferedConn, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.ConnectTimeout)
 	defer cancel()
 	host := u.Host
 	if u.Port() == "" {
@@ -41,6 +42,102 @@ func (f *Forwarder) dial(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 	return newBufferedConn(conn), nil
 }
 
+// connSet is what one session dialled (paho may dial more than once per
+// Connect). Once closed, it closes what is added.
+type connSet struct {
+	mu     sync.Mutex
+	conns  []*bufferedConn
+	closed bool
+}
+
+// add records c; false: the set is closed (the caller closes c).
+func (s *connSet) add(c *bufferedConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns = append(s.conns, c)
+	return true
+}
+
+// current returns the connection dialled last.
+func (s *connSet) current() *bufferedConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.conns) == 0 {
+		return nil
+	}
+	return s.conns[len(s.conns)-1]
+}
+
+// closeAll closes every connection, now and from now on.
+func (s *connSet) closeAll() {
+	s.mu.Lock()
+	conns := s.conns
+	s.conns, s.closed = nil, true
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Conn.Close() // at once, no grace for queued bytes: the session is over
+	}
+}
+
+// linkError is why a connection ended, with how that was noticed.
+type linkError struct {
+	how string // "keep-alive watchdog", "connection lost", "publish failed"
+	err error
+}
+
+func (e *linkError) Error() string { return e.how + ": " + e.err.Error() }
+func (e *linkError) Unwrap() error { return e.err }
+
+// ErrHalfOpen is noticed by the keep-alive watchdog: no packet came from the
+// server for 1.5 times the keep-alive, although it was asked with PINGREQ.
+var ErrHalfOpen = errors.New("half-open link: no packet from the server")
+
+// pingreq is an MQTT PINGREQ packet [MQTT-3.12].
+var pingreq = []byte{0xc0, 0x00}
+
+// watch notices a half-open connection (no byte passes any more, yet no
+// error either): the server must answer a PINGREQ, and a healthy link
+// carries PUBACKs or PINGRESPs; when nothing was read for keepAlive/2 it
+// sends a PINGREQ of its own (paho waits a whole keep-alive, and then its
+// ping timeout), and when nothing was read for 1.5 times the keep-alive, the
+// limit a server applies to a silent client [MQTT-3.1.2-24], it reports why
+// through lost and closes the connection. It returns when ctx is done.
+func (c *bufferedConn) watch(ctx context.Context, keepAlive time.Duration, lost func(error)) {
+	limit := keepAlive * 3 / 2
+	pingAfter := keepAlive / 2
+	var pinged time.Time // the last read seen when we pinged
+	t := time.NewTimer(pingAfter)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		last := c.lastRead()
+		idle := time.Since(last)
+		if idle >= limit {
+			lost(&linkError{how: "keep-alive watchdog", err: fmt.Errorf("%w for %s (keep-alive %s)",
+				ErrHalfOpen, idle.Round(time.Millisecond), keepAlive)})
+			_ = c.Conn.Close() // unblocks paho's reads and our writes
+			return
+		}
+		if idle >= pingAfter && !pinged.Equal(last) {
+			pinged = last
+			// A write error shows up on paho's side as well.
+			_, _ = c.Write(pingreq)
+		}
+		next := limit - idle
+		if idle < pingAfter {
+			next = pingAfter - idle
+		}
+		t.Reset(next)
+	}
+}
+
 // maxPending bounds the bytes a bufferedConn holds before Write blocks.
 const maxPending = 256 << 10
 
@@ -52,7 +149,8 @@ const maxPending = 256 << 10
 // connection surfaces on the read side as well).
 type bufferedConn struct {
 	net.Conn
-	r *bufio.Reader
+	r    *bufio.Reader
+	read atomic.Int64 // unix nanoseconds of the last successful read
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -67,11 +165,21 @@ func newBufferedConn(conn net.Conn) *bufferedConn {
 	c := &bufferedConn{Conn: conn, r: bufio.NewReaderSize(conn, 32<<10), idle: make(chan struct{})}
 	close(c.idle)
 	c.cond = sync.NewCond(&c.mu)
+	c.read.Store(time.Now().UnixNano())
 	return c
 }
 
 // Read reads through the buffer.
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+func (c *bufferedConn) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.read.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// lastRead returns when bytes last arrived (or the connection was made).
+func (c *bufferedConn) lastRead() time.Time { return time.Unix(0, c.read.Load()) }
 
 // Write queues p for the writer goroutine.
 func (c *bufferedConn) Write(p []byte) (int, error) {

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +32,22 @@ type Queue interface {
 	// SetUplink records the uplink state ("up", "down") and the last error
 	// for stats.
 	SetUplink(state, lastErr string) error
+	// SetNextAttempt records when the next connection attempt is due (zero:
+	// none is waiting, a connection is up or being attempted) for stats.
+	SetNextAttempt(at time.Time) error
+}
+
+// SubscriptionStore keeps the upstream filters subscribed last across
+// restarts (package buffer's Buffer is one). A queue that implements it lets
+// the forwarder UNSUBSCRIBE the filters of subscribe rules a new
+// configuration dropped: with a persistent session the upstream broker would
+// otherwise keep sending (and queueing) their messages. Both methods are
+// called from the forwarder's session goroutine only.
+type SubscriptionStore interface {
+	// Subscribed returns the filters recorded last (none: nil).
+	Subscribed() ([]string, error)
+	// SetSubscribed records filters durably before it returns.
+	SetSubscribed(filters []string) error
 }
 
 // Uplink states reported to the queue.
@@ -47,12 +66,13 @@ type Forwarder struct {
 	password string
 	tls      *tls.Config
 
-	mu       sync.Mutex
-	state    string
-	lastErr  string
-	sent     int64
-	acked    int64
-	received int64
+	mu          sync.Mutex
+	state       string
+	lastErr     string
+	nextAttempt time.Time
+	sent        int64
+	acked       int64
+	received    int64
 }
 
 // New checks cfg, reads the password file and TLS material, and returns a
@@ -67,7 +87,7 @@ func New(cfg Config, q Queue, local gateway.Sink, log *slog.Logger) (*Forwarder,
 	}
 	cfg = cfg.withDefaults()
 	f := &Forwarder{cfg: cfg, q: q, local: local, log: log.With("component", "upstream", "url", cfg.URL),
-		password: string(cfg.Password)}
+		password: cfg.Password.Reveal()}
 	if cfg.PasswordFile != "" {
 		b, err := os.ReadFile(cfg.PasswordFile)
 		if err != nil {
@@ -84,28 +104,34 @@ func New(cfg Config, q Queue, local gateway.Sink, log *slog.Logger) (*Forwarder,
 
 // Status is the forwarder's live state.
 type Status struct {
-	State    string `json:"state"` // up, down, or "" before the first attempt
-	LastErr  string `json:"last_error,omitempty"`
-	Sent     int64  `json:"sent"`     // publishes sent upstream (including resends)
-	Acked    int64  `json:"acked"`    // acknowledged by the upstream
-	Received int64  `json:"received"` // messages from upstream subscriptions delivered locally
+	State       string    `json:"state"` // up, down, or "" before the first attempt
+	LastErr     string    `json:"last_error,omitempty"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"` // while down: when the next connection attempt starts
+	Sent        int64     `json:"sent"`                  // publishes sent upstream (including resends)
+	Acked       int64     `json:"acked"`                 // acknowledged by the upstream
+	Received    int64     `json:"received"`              // messages from upstream subscriptions delivered locally
 }
 
 // Status returns the live state.
 func (f *Forwarder) Status() Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return Status{State: f.state, LastErr: f.lastErr, Sent: f.sent, Acked: f.acked, Received: f.received}
+	return Status{State: f.state, LastErr: f.lastErr, NextAttempt: f.nextAttempt, Sent: f.sent, Acked: f.acked, Received: f.received}
 }
 
 // Run connects, drains the queue and reconnects with exponential backoff and
 // jitter until ctx is cancelled; then it disconnects and returns nil. Stop it
 // (cancel ctx and wait for Run) before closing the queue; if the queue is
 // closed first, Run returns an error wrapping gateway.ErrClosed.
+//
+// The wait before a reconnect starts at ReconnectMin and doubles up to
+// ReconnectMax while attempts fail or connections drop soon after they came
+// up; a connection that stayed up StableAfter resets it to ReconnectMin.
 func (f *Forwarder) Run(ctx context.Context) error {
 	backoff := f.cfg.ReconnectMin
 	for {
-		wasUp, err := f.session(ctx)
+		f.setNext(time.Time{})
+		upFor, err := f.session(ctx)
 		if ctx.Err() != nil {
 			f.setState(stateDown, "stopped")
 			return nil
@@ -113,22 +139,37 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		if errors.Is(err, gateway.ErrClosed) {
 			return fmt.Errorf("upstream: %w", err) // the queue is gone: nothing left to forward
 		}
-		f.setState(stateDown, err.Error())
-		if wasUp {
+		if upFor >= f.cfg.StableAfter {
 			backoff = f.cfg.ReconnectMin
 		}
 		// Full jitter on the upper half: spreads many gateways reconnecting at once.
 		d := backoff/2 + rand.N(backoff/2+1)
+		f.setNext(time.Now().Add(d))
+		f.setState(stateDown, err.Error())
 		f.log.Debug("uplink reconnect", "in", d)
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			f.setNext(time.Time{})
 			f.setState(stateDown, "stopped")
 			return nil
 		case <-t.C:
 		}
 		backoff = min(2*backoff, f.cfg.ReconnectMax)
+	}
+}
+
+// setNext records when the next attempt is due (zero: none waiting).
+func (f *Forwarder) setNext(at time.Time) {
+	f.mu.Lock()
+	changed := !f.nextAttempt.Equal(at)
+	f.nextAttempt = at
+	f.mu.Unlock()
+	if changed {
+		if err := f.q.SetNextAttempt(at); err != nil && !errors.Is(err, gateway.ErrClosed) {
+			f.log.Warn("record next uplink attempt", "err", err)
+		}
 	}
 }
 
@@ -143,7 +184,7 @@ func (f *Forwarder) setState(state, lastErr string) {
 	case changed && state == stateUp:
 		f.log.Info("uplink up")
 	case changed && state == stateDown && lastErr != "stopped":
-		f.log.Warn("uplink down", "err", lastErr)
+		f.log.Warn("uplink down", "err", lastErr, "next_attempt", f.Status().NextAttempt)
 	case errChanged && state == stateDown:
 		f.log.Debug("uplink still down", "err", lastErr)
 	}
@@ -161,16 +202,21 @@ type inflight struct {
 }
 
 // session runs one connection: connect, subscribe, drain until an error.
-// wasUp reports whether the connection was established.
-func (f *Forwarder) session(ctx context.Context) (wasUp bool, err error) {
+// upFor is how long the connection was up (0: it never came up).
+func (f *Forwarder) session(ctx context.Context) (upFor time.Duration, err error) {
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	deliveries := make(chan mqtt.Message, 256)
+	var conns connSet // what this session dialled: closed when it ends
+	defer conns.closeAll()
 	opts := mqtt.NewClientOptions().
 		AddBroker(f.cfg.URL).
 		SetClientID(f.cfg.ClientID).
 		SetUsername(f.cfg.Username).
 		SetPassword(f.password).
+		// Pinned: without it paho falls back to MQTT 3.1 after any failed
+		// 3.1.1 attempt, network errors included.
+		SetProtocolVersion(4).
 		// The queue, not the session, carries the unacknowledged messages
 		// going up. Coming down, a persistent session makes the upstream
 		// broker keep the QoS 1/2 messages (commands) that arrive while the
@@ -183,12 +229,25 @@ func (f *Forwarder) session(ctx context.Context) (wasUp bool, err error) {
 		SetOrderMatters(true).
 		SetAutoAckDisabled(true). // acknowledge an upstream command only once the local sink has it
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			cancel(fmt.Errorf("connection lost: %w", err))
+			cancel(&linkError{how: "connection lost", err: err})
 		})
 	if f.tls != nil {
 		opts.SetTLSConfig(f.tls)
 	}
-	opts.SetCustomOpenConnectionFn(f.dial)
+	if w := f.cfg.Will; w != nil {
+		opts.SetBinaryWill(w.Topic, w.Payload, w.QoS, w.Retain)
+	}
+	opts.SetCustomOpenConnectionFn(func(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
+		c, err := f.dial(sctx, u)
+		if err != nil {
+			return nil, err
+		}
+		if !conns.add(c) {
+			_ = c.Close() // the session gave up on this attempt meanwhile
+			return nil, errors.New("connection attempt abandoned")
+		}
+		return c, nil
+	})
 	// A resumed session may hold messages for a filter no rule subscribes
 	// any more (the config changed): acknowledge them, so the upstream
 	// does not send them again forever, and say so once.
@@ -218,13 +277,30 @@ func (f *Forwarder) session(ctx context.Context) (wasUp bool, err error) {
 	}
 	tok := client.Connect()
 	if !tok.WaitTimeout(f.cfg.ConnectTimeout + time.Second) {
-		client.Disconnect(0)
-		return false, errors.New("connect: timeout")
+		// Abandon the attempt for good before the next one starts with the
+		// same client id: cancel its dial, close its connection, and wait
+		// until paho has given up on it.
+		cancel(errors.New("connect: timeout"))
+		conns.closeAll()
+		if !tok.WaitTimeout(f.cfg.ConnectTimeout) {
+			f.log.Warn("abandoned connection attempt still running")
+		}
+		return 0, errors.New("connect: timeout")
 	}
 	if err := tok.Error(); err != nil {
-		return false, fmt.Errorf("connect: %w", err)
+		return 0, fmt.Errorf("connect: %w", err)
 	}
+	var upSince time.Time // set once subscribed: the uplink is up
+	defer func() {
+		if !upSince.IsZero() {
+			upFor = time.Since(upSince)
+		}
+	}()
 	defer client.Disconnect(250)
+	defer f.sayGoodbye(ctx, client)
+	if c := conns.current(); c != nil && f.cfg.KeepAlive > 0 {
+		go c.watch(sctx, f.cfg.KeepAlive, func(err error) { cancel(err) })
+	}
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -232,25 +308,112 @@ func (f *Forwarder) session(ctx context.Context) (wasUp bool, err error) {
 	if len(f.cfg.Subscribe) > 0 {
 		wg.Go(func() { f.deliver(sctx, deliveries) })
 	}
+	subs, _ := f.q.(SubscriptionStore)
+	var stale []string // subscribed by an earlier config, not by this one
+	if subs != nil {
+		if stale, err = f.staleFilters(subs); err != nil {
+			return 0, err
+		}
+	}
 	for i, r := range f.cfg.Subscribe {
 		st := client.Subscribe(r.Filter, qosOf(r.QoS), handlers[i])
 		if !st.WaitTimeout(f.cfg.ConnectTimeout) {
-			return false, fmt.Errorf("subscribe %q: timeout", r.Filter)
+			return 0, fmt.Errorf("subscribe %q: timeout", r.Filter)
 		}
 		if err := st.Error(); err != nil {
-			return false, fmt.Errorf("subscribe %q: %w", r.Filter, err)
+			return 0, fmt.Errorf("subscribe %q: %w", r.Filter, err)
 		}
 		// [MQTT-3.9.3] return code 0x80: the server refused the subscription.
 		if codes := st.(*mqtt.SubscribeToken).Result(); codes[r.Filter] == 0x80 {
-			return false, fmt.Errorf("subscribe %q: refused by the server", r.Filter)
+			return 0, fmt.Errorf("subscribe %q: refused by the server", r.Filter)
 		}
 	}
+	if len(stale) > 0 {
+		// [MQTT-3.10.4-1] the server stops adding messages for the filters.
+		ut := client.Unsubscribe(stale...)
+		if !ut.WaitTimeout(f.cfg.ConnectTimeout) {
+			return 0, fmt.Errorf("unsubscribe %q: timeout", stale)
+		}
+		if err := ut.Error(); err != nil {
+			return 0, fmt.Errorf("unsubscribe %q: %w", stale, err)
+		}
+		f.log.Info("unsubscribed upstream filters no subscribe rule has any more", "filters", stale)
+	}
+	if subs != nil {
+		if err := subs.SetSubscribed(f.filters()); err != nil {
+			return 0, fmt.Errorf("record subscriptions: %w", err)
+		}
+	}
+	if b := f.cfg.Birth; b != nil {
+		if err := f.publishNow(client, b, f.cfg.ConnectTimeout); err != nil {
+			return 0, fmt.Errorf("birth message: %w", err)
+		}
+	}
+	upSince = time.Now()
 	f.setState(stateUp, "")
 
 	window := make(chan inflight, f.cfg.Inflight)
 	wg.Go(func() { f.collect(sctx, cancel, window) })
 	f.publish(sctx, cancel, client, window)
-	return true, context.Cause(sctx)
+	return 0, context.Cause(sctx) // upFor is set on the way out
+}
+
+// publishNow publishes m and waits for its acknowledgement.
+func (f *Forwarder) publishNow(client mqtt.Client, m *gateway.Message, timeout time.Duration) error {
+	tok := client.Publish(m.Topic, m.QoS, m.Retain, m.Payload)
+	if !tok.WaitTimeout(timeout) {
+		return fmt.Errorf("publish %s: timeout", m.Topic)
+	}
+	return tok.Error()
+}
+
+// goodbyeTimeout bounds the wait for the will's acknowledgement on a clean stop.
+const goodbyeTimeout = 2 * time.Second
+
+// sayGoodbye publishes the will before a clean disconnect (ctx cancelled:
+// the gateway stops), as the DISCONNECT that follows discards it.
+func (f *Forwarder) sayGoodbye(ctx context.Context, client mqtt.Client) {
+	if f.cfg.Will == nil || ctx.Err() == nil || !client.IsConnectionOpen() {
+		return
+	}
+	if err := f.publishNow(client, f.cfg.Will, goodbyeTimeout); err != nil {
+		f.log.Warn("will not published before disconnecting", "topic", f.cfg.Will.Topic, "err", err)
+	}
+}
+
+// filters returns the filters of the subscribe rules.
+func (f *Forwarder) filters() []string {
+	var out []string
+	for _, r := range f.cfg.Subscribe {
+		out = append(out, r.Filter)
+	}
+	return out
+}
+
+// staleFilters returns the recorded filters that no subscribe rule has any
+// more. Before the session subscribes, it records the union of both sets, so
+// that a crash between SUBSCRIBE and the final record still leaves every
+// subscribed filter known. With no subscribe rules the session is clean: the
+// server forgot every subscription, there is nothing to unsubscribe.
+func (f *Forwarder) staleFilters(subs SubscriptionStore) ([]string, error) {
+	old, err := subs.Subscribed()
+	if err != nil {
+		return nil, fmt.Errorf("read recorded subscriptions: %w", err)
+	}
+	cur := f.filters()
+	if len(cur) == 0 {
+		return nil, nil
+	}
+	var stale []string
+	for _, o := range old {
+		if !slices.Contains(cur, o) {
+			stale = append(stale, o)
+		}
+	}
+	if err := subs.SetSubscribed(append(slices.Clone(cur), stale...)); err != nil {
+		return nil, fmt.Errorf("record subscriptions: %w", err)
+	}
+	return stale, nil
 }
 
 // publish reads the queue from the start (everything unacknowledged is sent
@@ -353,7 +516,7 @@ func (f *Forwarder) collect(ctx context.Context, cancel context.CancelCauseFunc,
 			return
 		}
 		if err := in.tok.Error(); err != nil {
-			cancel(fmt.Errorf("publish: %w", err))
+			cancel(&linkError{how: "publish failed", err: err})
 			return
 		}
 		acked = append(acked, in.id)

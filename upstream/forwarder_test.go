@@ -21,6 +21,7 @@ import (
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/buffer"
 	"github.com/edgegw/gateway/internal/mqtttest"
+	"github.com/edgegw/gateway/internal/testutil"
 	"github.com/edgegw/gateway/upstream"
 )
 
@@ -68,7 +69,11 @@ func startGW(t *testing.T, path string, cfg upstream.Config, local gateway.Sink,
 
 func startGWWith(t *testing.T, bcfg buffer.Config, cfg upstream.Config, local gateway.Sink, wrap func(*buffer.Buffer) upstream.Queue) *gw {
 	t.Helper()
-	log := testLog(t)
+	return startGWLog(t, bcfg, cfg, local, wrap, testLog(t))
+}
+
+func startGWLog(t *testing.T, bcfg buffer.Config, cfg upstream.Config, local gateway.Sink, wrap func(*buffer.Buffer) upstream.Queue, log *slog.Logger) *gw {
+	t.Helper()
 	buf, err := buffer.Open(t.Context(), bcfg, log)
 	if err != nil {
 		t.Fatal(err)
@@ -664,5 +669,57 @@ func TestQueueClosed(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after the queue was closed")
+	}
+}
+
+// TestRemovedSubscribeRuleUnsubscribed: the buffer remembers the filters
+// subscribed last; a restart whose config dropped a subscribe rule
+// UNSUBSCRIBEs its filter, so the persistent session upstream stops
+// collecting (and sending) its messages.
+func TestRemovedSubscribeRuleUnsubscribed(t *testing.T) {
+	up := mqtttest.StartMosquitto(t)
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	cfg := testConfig(up.URL())
+	cfg.Subscribe = []upstream.SubscribeRule{
+		{Filter: "cloud/gw1/cmd/#", LocalPrefix: "cmd"},
+		{Filter: "cloud/gw1/old/#", LocalPrefix: "old"},
+	}
+	local := make(chan gateway.Message, 10)
+	sink := gateway.SinkFunc(func(ctx context.Context, m gateway.Message) error {
+		local <- m
+		return nil
+	})
+	g := startGW(t, path, cfg, sink, nil)
+	waitUp(t, g.fwd)
+	g.stop()
+
+	cfg.Subscribe = cfg.Subscribe[:1] // the new config drops the "old" rule
+	var logged testutil.SyncBuffer
+	g = startGWLog(t, buffer.Default(path), cfg, sink, nil, slog.New(slog.NewTextHandler(&logged, nil)))
+	waitUp(t, g.fwd)
+	// One publisher, QoS 1: mosquitto delivers in this order.
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(up.URL()).SetClientID("cloud"))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("cloud connect: %v", tok.Error())
+	}
+	defer c.Disconnect(250)
+	for _, m := range []struct{ topic, payload string }{{"cloud/gw1/old/x", "stale"}, {"cloud/gw1/cmd/boiler/setpoint", "22"}} {
+		if tok := c.Publish(m.topic, 1, false, m.payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("cloud publish: %v", tok.Error())
+		}
+	}
+	select {
+	case m := <-local:
+		if string(m.Payload) != "22" {
+			t.Errorf("local got %s %q, want the command", m.Topic, m.Payload)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the command never arrived")
+	}
+	if strings.Contains(logged.String(), "matches no subscribe rule") {
+		t.Errorf("a message for the removed rule's filter still came down:\n%s", logged.String())
+	}
+	if !strings.Contains(logged.String(), "unsubscribed upstream filters") {
+		t.Errorf("no unsubscribe logged:\n%s", logged.String())
 	}
 }

@@ -5,10 +5,8 @@ import (
 	"strings"
 
 	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/topic"
 )
-
-// matchTopic is gateway.MatchTopic.
-func matchTopic(filter, topic string) bool { return gateway.MatchTopic(filter, topic) }
 
 // remoteTopic maps a local topic by rule r.
 func (r ForwardRule) remoteTopic(local string) string {
@@ -79,9 +77,9 @@ func Forwarded(rules []ForwardRule, topic string) (qos byte, ok bool) {
 }
 
 // matchRule returns the first rule whose filter matches topic.
-func matchRule(rules []ForwardRule, topic string) (ForwardRule, bool) {
+func matchRule(rules []ForwardRule, name string) (ForwardRule, bool) {
 	for _, r := range rules {
-		if matchTopic(r.Filter, topic) {
+		if topic.Match(r.Filter, name) {
 			return r, true
 		}
 	}

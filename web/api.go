@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -232,7 +233,8 @@ func (s *Server) handleBufferExport(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("Content-Disposition",
 		fmt.Sprintf(`attachment; filename="buffer-%s.%s"`, s.now().UTC().Format("20060102T150405Z"), format))
-	if err := s.src.BufferExport(r.Context(), w, format, q); err != nil {
+	dw := &deadlineWriter{w: w, rc: http.NewResponseController(w), timeout: exportWriteTimeout}
+	if err := s.src.BufferExport(r.Context(), dw, format, q); err != nil {
 		// The status line is gone once the body has started; the
 		// truncated download and this log line are what is left.
 		s.log.Warn("web: buffer export", "err", err)
@@ -254,4 +256,23 @@ func (s *Server) writeError(w http.ResponseWriter, code int, msg string) {
 	if err := json.NewEncoder(w).Encode(map[string]string{"error": msg}); err != nil {
 		s.log.Debug("web: write response", "err", err)
 	}
+}
+
+// exportWriteTimeout bounds each write of an export response: a client that
+// stops reading (a stalled download) ends the export instead of holding it,
+// and its goroutine, for ever.
+var exportWriteTimeout = 30 * time.Second
+
+// deadlineWriter sets a fresh write deadline before each write, so a slow but
+// moving download may take as long as it needs while a stalled one fails.
+type deadlineWriter struct {
+	w       io.Writer
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	// An error means the writer has no deadlines (a test recorder): write anyway.
+	_ = d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
+	return d.w.Write(p)
 }

@@ -1,7 +1,10 @@
 package web
 
 import (
+	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -287,6 +290,47 @@ func TestPageAndHeaders(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST /api/status: %d, want 405", resp.StatusCode)
+	}
+}
+
+// TestExportStalledClient: a client that stops reading an export ends it
+// after the write timeout instead of holding the export (and the buffer
+// reads behind it) for ever.
+func TestExportStalledClient(t *testing.T) {
+	old := exportWriteTimeout
+	exportWriteTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { exportWriteTimeout = old })
+	exported := make(chan error, 1)
+	src := newFakes().sources()
+	src.BufferExport = func(ctx context.Context, w io.Writer, _ string, _ BufferQuery) error {
+		chunk := []byte(strings.Repeat("x", 64<<10) + "\n")
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				exported <- err
+				return err
+			}
+		}
+	}
+	cfg := Config{Address: "127.0.0.1:0"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(newServer(cfg, src, discardLog()).Handler())
+	t.Cleanup(ts.Close)
+	c, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() }) // runs before ts.Close
+	if _, err := io.WriteString(c, "GET /api/buffer/export HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// ... and never read.
+	select {
+	case err := <-exported:
+		t.Logf("export ended: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the export to a client that stopped reading did not end")
 	}
 }
 

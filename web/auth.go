@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/edgegw/gateway"
 )
 
 // authCacheTTL is how long a basic-auth success is remembered, so that the
@@ -29,10 +31,10 @@ type authenticator struct {
 	cache map[[32]byte]time.Time // sha256 of user NUL password -> expiry
 }
 
-func newAuthenticator(token Secret, check func(user, password string) error, now func() time.Time) *authenticator {
+func newAuthenticator(token gateway.Secret, check func(user, password string) error, now func() time.Time) *authenticator {
 	a := &authenticator{check: check, now: now, sem: make(chan struct{}, 1), cache: make(map[[32]byte]time.Time)}
 	if token != "" {
-		a.token = []byte(token)
+		a.token = []byte(token.Reveal())
 	}
 	return a
 }

@@ -3,26 +3,18 @@ package web
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"time"
+
+	"github.com/edgegw/gateway"
 )
-
-// Secret is a credential that prints redacted in logs and fmt output.
-type Secret string
-
-// String redacts the secret.
-func (Secret) String() string { return "[redacted]" }
-
-// LogValue redacts the secret in slog output.
-func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
 // Config is the [web] table. Field names follow the TOML keys.
 type Config struct {
-	Address        string        // [web] address: host:port to listen on, e.g. 127.0.0.1:8080
-	Token          Secret        // [web] token: bearer token (also accepted as a basic-auth password)
-	SampleInterval time.Duration // [web] sample_interval: how often the history is sampled (default 5s)
-	History        int           // [web] history: samples kept for the chart (default 720: one hour at 5s)
+	Address        string         // [web] address: host:port to listen on, e.g. 127.0.0.1:8080
+	Token          gateway.Secret // [web] token: bearer token (also accepted as a basic-auth password)
+	SampleInterval time.Duration  // [web] sample_interval: how often the history is sampled (default 5s)
+	History        int            // [web] history: samples kept for the chart (default 720: one hour at 5s)
 
 	// Authenticate checks a basic-auth user (e.g. against the broker's
 	// password file) and returns nil when the password is right. Optional;

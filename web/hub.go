@@ -33,12 +33,6 @@ func (h *hub) unsubscribe(s *subscriber) {
 	h.mu.Unlock()
 }
 
-func (h *hub) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.subs)
-}
-
 // value marks key changed for every subscriber.
 func (h *hub) value(key string) { h.each(func(s *subscriber) { s.keys[key] = struct{}{} }) }
 

@@ -29,17 +29,18 @@ var (
 	mBufDiskFull = desc("buffer_disk_full_errors_total", "Buffer commits refused for a full disk.")
 	mBufUp       = desc("buffer_stats_up", "1 when the buffer's stats could be read.")
 
-	mBrClients  = desc("broker_clients_connected", "MQTT clients connected to the local broker.")
-	mBrConns    = desc("broker_connections_total", "Connections accepted by the local broker.")
-	mBrSessions = desc("broker_sessions", "Sessions, connected or persistent offline.")
-	mBrSubs     = desc("broker_subscriptions", "Subscriptions, in-process ones included.")
-	mBrRetained = desc("broker_retained_messages", "Retained messages.")
-	mBrMsgsIn   = desc("broker_messages_received_total", "Messages published into the local broker.")
-	mBrMsgsOut  = desc("broker_messages_sent_total", "Messages delivered to subscribers.")
-	mBrBytesIn  = desc("broker_bytes_received_total", "Bytes read from clients.")
-	mBrBytesOut = desc("broker_bytes_sent_total", "Bytes written to clients.")
-	mBrDropped  = desc("broker_messages_dropped_total", "Messages dropped at a full session queue.")
-	mBrDenied   = desc("broker_publishes_denied_total", "Publishes refused by the ACL.")
+	mBrClients   = desc("broker_clients_connected", "MQTT clients connected to the local broker.")
+	mBrConns     = desc("broker_connections_total", "Connections accepted by the local broker.")
+	mBrSessions  = desc("broker_sessions", "Sessions, connected or persistent offline.")
+	mBrSubs      = desc("broker_subscriptions", "Subscriptions, in-process ones included.")
+	mBrRetained  = desc("broker_retained_messages", "Retained messages.")
+	mBrMsgsIn    = desc("broker_messages_received_total", "Messages published into the local broker.")
+	mBrMsgsOut   = desc("broker_messages_sent_total", "Messages delivered to subscribers.")
+	mBrBytesIn   = desc("broker_bytes_received_total", "Bytes read from clients.")
+	mBrBytesOut  = desc("broker_bytes_sent_total", "Bytes written to clients.")
+	mBrDropped   = desc("broker_messages_dropped_total", "Messages dropped at a full session queue.")
+	mBrDenied    = desc("broker_publishes_denied_total", "Publishes refused by the ACL.")
+	mBrNotStored = desc("broker_publishes_not_stored_total", "QoS 1/2 publishes not acknowledged because the broker's store failed to commit them.")
 
 	mDevUp       = desc("device_up", "1 when the device's last poll succeeded.", "device")
 	mDevPolls    = desc("device_polls_total", "Polls or runs started.", "device")
@@ -60,7 +61,7 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 		mUplinkUp, mUplinkSent, mUplinkAcked, mUplinkRecv, mUplinkOutages,
 		mBufDepth, mBufBytes, mBufMaxBytes, mBufAge, mBufDrops, mBufDiskFull, mBufUp,
 		mBrClients, mBrConns, mBrSessions, mBrSubs, mBrRetained, mBrMsgsIn, mBrMsgsOut,
-		mBrBytesIn, mBrBytesOut, mBrDropped, mBrDenied,
+		mBrBytesIn, mBrBytesOut, mBrDropped, mBrDenied, mBrNotStored,
 		mDevUp, mDevPolls, mDevFailures, mDevReqs, mDevReqErrs, mDevReadings,
 	} {
 		ch <- d
@@ -112,6 +113,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(mBrBytesOut, float64(b.BytesSent))
 		counter(mBrDropped, float64(b.Dropped))
 		counter(mBrDenied, float64(b.Denied))
+		counter(mBrNotStored, float64(b.NotStored))
 	}
 	if src.Devices != nil {
 		for _, d := range src.Devices() {

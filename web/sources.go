@@ -60,17 +60,19 @@ type BrokerStats struct {
 	BytesSent        uint64        `json:"bytes_sent"`
 	Dropped          uint64        `json:"dropped"`
 	Denied           uint64        `json:"denied"`
+	NotStored        uint64        `json:"not_stored"`
 	Uptime           time.Duration `json:"uptime_ns"`
 }
 
 // UplinkStatus is the upstream forwarder's state. Its fields match the
 // forwarder's Status so that one converts to the other.
 type UplinkStatus struct {
-	State    string `json:"state"` // up, down, or "" before the first attempt
-	LastErr  string `json:"last_error,omitempty"`
-	Sent     int64  `json:"sent"`
-	Acked    int64  `json:"acked"`
-	Received int64  `json:"received"`
+	State       string    `json:"state"` // up, down, or "" before the first attempt
+	LastErr     string    `json:"last_error,omitempty"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"` // while down: the next connection attempt
+	Sent        int64     `json:"sent"`
+	Acked       int64     `json:"acked"`
+	Received    int64     `json:"received"`
 }
 
 // BufferStats describe the store-and-forward queue.

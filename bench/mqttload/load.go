@@ -57,7 +57,6 @@ type subStats struct {
 	mu   sync.Mutex
 	lats []time.Duration
 	last time.Time
-	n    atomic.Int64
 }
 
 func runLoad(ctx context.Context, t target, p params) (result, error) {

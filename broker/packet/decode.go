@@ -31,7 +31,7 @@ func Decode(first byte, body []byte) (Packet, error) {
 	var p Packet
 	switch t {
 	case CONNECT:
-		return decodeConnect(body)
+		return decodeConnect(body, Version311)
 	case CONNACK:
 		c := &Connack{}
 		ack := d.byte()
@@ -127,7 +127,9 @@ func decodePublish(flags byte, body []byte) (Packet, error) {
 	return p, nil
 }
 
-func decodeConnect(body []byte) (Packet, error) {
+// decodeConnect decodes a CONNECT at its own protocol level, up to level
+// maxLevel (Version311 or Version5).
+func decodeConnect(body []byte, maxLevel byte) (Packet, error) {
 	d := decoder{b: body}
 	c := &Connect{}
 	c.ProtocolName = d.string("protocol name")
@@ -139,6 +141,7 @@ func decodeConnect(body []byte) (Packet, error) {
 	switch {
 	case c.ProtocolName == "MQTT" && c.ProtocolLevel == Version311:
 	case c.ProtocolName == "MQIsdp" && c.ProtocolLevel == Version31:
+	case c.ProtocolName == "MQTT" && c.ProtocolLevel == Version5 && maxLevel == Version5:
 	case c.ProtocolName == "MQTT" || c.ProtocolName == "MQIsdp":
 		return c, fmt.Errorf("decode CONNECT: protocol %q level %d: %w",
 			c.ProtocolName, c.ProtocolLevel, ErrUnsupportedVersion)
@@ -159,14 +162,21 @@ func decodeConnect(body []byte) (Packet, error) {
 	if !c.WillFlag && (c.WillQoS != 0 || c.WillRetain) { // [MQTT-3.1.2-11] [MQTT-3.1.2-13] [MQTT-3.1.2-15]
 		d.fail("will qos or retain without will flag")
 	}
-	if c.WillQoS == 3 { // [MQTT-3.1.2-14]
+	if c.WillQoS == 3 { // [MQTT-3.1.2-14]; MQTT 5.0 section 3.1.2.6
 		d.fail("will qos 3")
 	}
-	if c.PasswordFlag && !c.UsernameFlag { // [MQTT-3.1.2-22]
+	v5 := c.ProtocolLevel == Version5
+	if c.PasswordFlag && !c.UsernameFlag && !v5 { // [MQTT-3.1.2-22]; allowed in 5.0 (section 3.1.2.9)
 		d.fail("password without user name")
+	}
+	if v5 {
+		c.Properties = d.properties(CONNECT) // MQTT 5.0 section 3.1.2.11
 	}
 	c.ClientID = d.string("client identifier")
 	if c.WillFlag {
+		if v5 {
+			c.WillProperties = d.properties(willProps) // MQTT 5.0 section 3.1.3.2
+		}
 		c.WillTopic = d.string("will topic")
 		if d.err == nil && (c.WillTopic == "" || strings.ContainsAny(c.WillTopic, "+#")) {
 			d.fail("will topic") // [MQTT-3.1.2-9] a valid topic name

@@ -41,8 +41,12 @@ func boolBit(b bool, bit byte) byte {
 	return 0
 }
 
-// Append implements Packet.
+// Append implements Packet. A CONNECT is encoded at its ProtocolLevel; at
+// Version5 with properties (see append5).
 func (p *Connect) Append(dst []byte) []byte {
+	if p.ProtocolLevel == Version5 {
+		return p.append5(dst)
+	}
 	n := 2 + len(p.ProtocolName) + 1 + 1 + 2 + 2 + len(p.ClientID)
 	flags := boolBit(p.CleanSession, 0x02)
 	if p.WillFlag {
@@ -155,11 +159,19 @@ func (p *Subscribe) Append(dst []byte) []byte {
 	return dst
 }
 
-// Append implements Packet.
+// Append implements Packet. A return code above 2 (an MQTT 5.0 failure
+// reason code such as ErrNotAuthorized) is sent as SubackFailure, the only
+// failure 3.1.1 has [MQTT-3.9.3-2].
 func (p *Suback) Append(dst []byte) []byte {
 	dst = appendHeader(dst, byte(SUBACK)<<4, 2+len(p.ReturnCodes))
 	dst = appendUint16(dst, p.PacketID)
-	return append(dst, p.ReturnCodes...)
+	for _, c := range p.ReturnCodes {
+		if c > 2 {
+			c = SubackFailure
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // Append implements Packet. UNSUBSCRIBE has the reserved flags 0010

@@ -1,6 +1,9 @@
 package packet
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // Code is a reason code. Its values follow the MQTT 5.0 reason codes
 // (MQTT 5.0 section 2.4) so that the session layer can report them to v5
@@ -31,6 +34,9 @@ var codeNames = map[Code]string{
 func (c Code) Error() string {
 	if s, ok := codeNames[c]; ok {
 		return s
+	}
+	if s, ok := reasonNames[c]; ok {
+		return strings.ToLower(s)
 	}
 	return "reason code 0x" + strconv.FormatUint(uint64(c), 16)
 }

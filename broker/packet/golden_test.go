@@ -148,7 +148,7 @@ var golden = []struct {
 			'#',  // filter "#"
 			0x02, // requested qos 2
 		},
-		pkt: &Subscribe{PacketID: 10, Subscriptions: []Subscription{{"a/+", 1}, {"#", 2}}},
+		pkt: &Subscribe{PacketID: 10, Subscriptions: []Subscription{{Filter: "a/+", QoS: 1}, {Filter: "#", QoS: 2}}},
 	},
 	{
 		name: "suback",

@@ -3,22 +3,33 @@
 // QoS 1 and 2 messages queued for them.
 //
 // Writes are queued and committed by one goroutine in batched transactions
-// (group commit), so a publisher never waits for a disk sync; what was
-// queued before Close is always committed. After a crash (kill -9) at most
-// the last batch (a few milliseconds) is lost.
+// (group commit). A publisher that must not be acknowledged before its
+// message is stored takes a Mark before queueing and waits in Flush, which
+// returns an error when any write queued since the mark was not committed.
+// The database runs with synchronous=FULL: a transaction Flush reported as
+// committed is on the disk (the WAL is fsynced at every commit), so it
+// survives a kill -9, a crash of the system and a power loss alike.
 package store
 
 import (
+	"cmp"
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
 )
 
 // ErrClosed is returned by a Store used after Close.
 var ErrClosed = errors.New("store closed")
+
+// ErrNotStored is wrapped by Flush's error when a write queued since the
+// mark failed (a failed statement or commit, e.g. a full disk): what the
+// caller queued may not be on disk, so it must not be acknowledged.
+var ErrNotStored = errors.New("not stored")
 
 // Message is a stored application message.
 type Message struct {
@@ -43,8 +54,14 @@ type Queued struct {
 // Session is the stored state of a persistent session.
 type Session struct {
 	ClientID string
-	Subs     map[string]byte // topic filter -> granted QoS
-	Queue    []Queued        // in Seq order
+	// User is the user name the session belongs to ("" anonymous); a
+	// different user connecting with the same client id starts a fresh
+	// session. UserKnown is false for a session stored before user names
+	// were: it is bound to the next user that connects.
+	User      string
+	UserKnown bool
+	Subs      map[string]byte // topic filter -> granted QoS
+	Queue     []Queued        // in Seq order
 }
 
 const schema = `
@@ -62,24 +79,36 @@ CREATE TABLE IF NOT EXISTS queue (client_id TEXT NOT NULL, seq INTEGER NOT NULL,
 // mutating ones queue the change and return at once.
 type Store struct {
 	db     *sql.DB
+	log    *slog.Logger
 	ops    chan op
 	done   chan struct{}
-	mu     sync.RWMutex // guards closed against sends on ops
+	mu     sync.RWMutex // guards closed against sends on ops, and numbers ops in queue order
 	closed bool
-	err    error // first write error, reported by Close
-	seq    int64 // last Seq handed out, guarded by seqMu
+	opID   atomic.Uint64 // number of the last op queued
+	err    error         // the error of the last batch while writes fail, reported by Close
+	seq    int64         // last Seq handed out, guarded by seqMu
 	seqMu  sync.Mutex
+
+	// Writer goroutine only:
+	failedUpTo uint64 // number of the last op of the last failed batch
+	failing    bool   // the last batch failed (log once per state change)
+
+	failures atomic.Uint64 // failed batches
 }
 
 type op struct {
+	id    uint64 // 1, 2, ... in queue order; a flush marker's id is its mark
 	query string
 	args  []any
-	flush chan struct{} // non-nil: a Flush marker
+	flush chan error // non-nil: a Flush marker
 }
 
 // Open opens (creating if needed) the database at path.
 func Open(path string) (*Store, error) {
-	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000")
+	// synchronous=FULL: in WAL mode a commit returns once the WAL is
+	// fsynced, so an acknowledged message survives a power loss; NORMAL
+	// would survive only a crash of the process.
+	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000")
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -88,13 +117,32 @@ func Open(path string) (*Store, error) {
 		db.Close() // the schema error is the one to report
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, ops: make(chan op, 4096), done: make(chan struct{})}
+	if err := migrate(db); err != nil {
+		db.Close() // the migration error is the one to report
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s := &Store{db: db, log: slog.New(slog.DiscardHandler), ops: make(chan op, 4096), done: make(chan struct{})}
 	if err := db.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM queue`).Scan(&s.seq); err != nil {
 		db.Close() // the query error is the one to report
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	go s.writer()
 	return s, nil
+}
+
+// migrate adds the columns later versions need to an older database.
+func migrate(db *sql.DB) error {
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('sessions') WHERE name = 'user'`).Scan(&n); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if n == 0 {
+		// NULL: stored before sessions were bound to a user name.
+		if _, err := db.Exec(`ALTER TABLE sessions ADD COLUMN user TEXT`); err != nil {
+			return fmt.Errorf("migrate: add sessions.user: %w", err)
+		}
+	}
+	return nil
 }
 
 // NextSeq returns a new queue sequence number.
@@ -105,13 +153,20 @@ func (s *Store) NextSeq() int64 {
 	return s.seq
 }
 
+// SetLogger sets where write failures are logged (once per change of
+// state: failing, then recovered). Call it before the first write.
+func (s *Store) SetLogger(l *slog.Logger) { s.log = l }
+
+// Failures returns the number of batches of writes that failed.
+func (s *Store) Failures() uint64 { return s.failures.Load() }
+
 func (s *Store) exec(query string, args ...any) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.mu.Lock() // numbering and sending together keep ids in queue order
+	defer s.mu.Unlock()
 	if s.closed {
 		return
 	}
-	s.ops <- op{query: query, args: args}
+	s.ops <- op{id: s.opID.Add(1), query: query, args: args}
 }
 
 // SetRetained stores m as the retained message of its topic.
@@ -124,9 +179,10 @@ func (s *Store) DeleteRetained(topic string) {
 	s.exec(`DELETE FROM retained WHERE topic = ?`, topic)
 }
 
-// SaveSession records a persistent session (without subscriptions).
-func (s *Store) SaveSession(clientID string) {
-	s.exec(`INSERT OR IGNORE INTO sessions (client_id) VALUES (?)`, clientID)
+// SaveSession records a persistent session (without subscriptions) and the
+// user name it belongs to.
+func (s *Store) SaveSession(clientID, user string) {
+	s.exec(`INSERT OR REPLACE INTO sessions (client_id, user) VALUES (?, ?)`, clientID, user)
 }
 
 // DeleteSession removes a session with its subscriptions and queue.
@@ -175,17 +231,28 @@ func nonNil(b []byte) []byte {
 	return b
 }
 
-// Flush waits until every change queued before it is committed.
-func (s *Store) Flush() {
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return
+// Mark returns the current position in the write queue, for Flush. A nil
+// Store returns 0.
+func (s *Store) Mark() uint64 {
+	if s == nil {
+		return 0
 	}
-	ch := make(chan struct{})
-	s.ops <- op{flush: ch}
-	s.mu.RUnlock()
-	<-ch
+	return s.opID.Load()
+}
+
+// Flush waits until every change queued before it is committed. It returns
+// an error wrapping ErrNotStored when a write queued after mark (see Mark)
+// failed, or ErrClosed after Close; nil means every such write is on disk.
+func (s *Store) Flush(mark uint64) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	ch := make(chan error, 1)
+	s.ops <- op{id: mark, flush: ch}
+	s.mu.Unlock()
+	return <-ch
 }
 
 // writer commits queued changes in batches: it takes everything waiting
@@ -214,31 +281,64 @@ func (s *Store) writer() {
 	}
 }
 
+// commit runs batch in one transaction and answers its flush markers: a
+// failed statement or commit fails the whole batch, and every marker whose
+// mark is before one of its writes (or an earlier failed one) gets the
+// error, so nothing uncommitted is acknowledged and no waiter hangs.
 func (s *Store) commit(batch []op) {
-	var flushes []chan struct{}
-	err := func() error {
-		tx, err := s.db.Begin()
-		if err != nil {
-			return err
+	var last uint64 // the last write of the batch
+	writes := 0
+	for _, o := range batch {
+		if o.flush == nil {
+			last, writes = o.id, writes+1
 		}
-		defer tx.Rollback() // no-op after Commit
-		for _, o := range batch {
-			if o.flush != nil {
-				flushes = append(flushes, o.flush)
-				continue
-			}
-			if _, err := tx.Exec(o.query, o.args...); err != nil {
-				return err
-			}
-		}
-		return tx.Commit()
-	}()
-	if err != nil && s.err == nil {
+	}
+	var err error
+	if writes > 0 {
+		err = s.run(batch)
+	}
+	if err != nil {
+		s.failures.Add(1)
+		s.failedUpTo = last
 		s.err = fmt.Errorf("store commit: %w", err)
+		if !s.failing {
+			s.log.Error("broker store: writes failing; publishers are not acknowledged until they succeed", "err", err)
+		}
+		s.failing = true
+	} else if writes > 0 && s.failing {
+		s.failing, s.err = false, nil
+		s.log.Info("broker store: writes succeed again")
 	}
-	for _, ch := range flushes {
-		close(ch)
+	for _, o := range batch {
+		if o.flush == nil {
+			continue
+		}
+		if s.failedUpTo > o.id {
+			o.flush <- fmt.Errorf("store: %w: %w", ErrNotStored, cmp.Or(err, errEarlierFailure))
+			continue
+		}
+		o.flush <- nil
 	}
+}
+
+var errEarlierFailure = errors.New("an earlier batch failed")
+
+// run executes the writes of batch in one transaction.
+func (s *Store) run(batch []op) error {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // no-op after Commit
+	for _, o := range batch {
+		if o.flush != nil {
+			continue
+		}
+		if _, err := tx.Exec(o.query, o.args...); err != nil {
+			return fmt.Errorf("%.40s...: %w", o.query, err)
+		}
+	}
+	return tx.Commit()
 }
 
 // Retained returns every stored retained message.
@@ -263,17 +363,18 @@ func (s *Store) Retained() ([]Message, error) {
 func (s *Store) Sessions() ([]Session, error) {
 	byID := map[string]*Session{}
 	var order []string
-	rows, err := s.db.Query(`SELECT client_id FROM sessions ORDER BY client_id`)
+	rows, err := s.db.Query(`SELECT client_id, user FROM sessions ORDER BY client_id`)
 	if err != nil {
 		return nil, fmt.Errorf("load sessions: %w", err)
 	}
 	for rows.Next() {
 		var id string
-		if err := rows.Scan(&id); err != nil {
+		var user sql.NullString
+		if err := rows.Scan(&id, &user); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("load sessions: %w", err)
 		}
-		byID[id] = &Session{ClientID: id, Subs: map[string]byte{}}
+		byID[id] = &Session{ClientID: id, User: user.String, UserKnown: user.Valid, Subs: map[string]byte{}}
 		order = append(order, id)
 	}
 	rows.Close()
@@ -322,7 +423,7 @@ func (s *Store) Sessions() ([]Session, error) {
 }
 
 // Close commits what is queued and closes the database. It returns the
-// first write error seen.
+// write error of the last batch if that failed.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {

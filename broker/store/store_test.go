@@ -1,9 +1,13 @@
 package store
 
 import (
+	"database/sql"
+	"errors"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestStoreRoundTrip(t *testing.T) {
@@ -16,7 +20,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	s.SetRetained(Message{Topic: "b", Payload: []byte("2"), Retain: true})
 	s.SetRetained(Message{Topic: "a", Payload: []byte("3"), QoS: 2, Retain: true})
 	s.DeleteRetained("b")
-	s.SaveSession("c1")
+	s.SaveSession("c1", "alice")
 	s.AddSub("c1", "x/#", 1)
 	s.AddSub("c1", "y", 2)
 	s.RemoveSub("c1", "y")
@@ -30,10 +34,10 @@ func TestStoreRoundTrip(t *testing.T) {
 	s.MarkSent("c1", q1.Seq, 7)
 	s.MarkReleased("c1", q1.Seq)
 	q1.PacketID, q1.Released = 7, true
-	s.SaveSession("gone")
+	s.SaveSession("gone", "")
 	s.AddSub("gone", "z", 0)
 	s.DeleteSession("gone")
-	s.Flush()
+	s.Flush(0)
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -54,11 +58,115 @@ func TestStoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Session{{ClientID: "c1", Subs: map[string]byte{"x/#": 1}, Queue: []Queued{q1, q3}}}
+	want := []Session{{ClientID: "c1", User: "alice", UserKnown: true, Subs: map[string]byte{"x/#": 1}, Queue: []Queued{q1, q3}}}
 	if !reflect.DeepEqual(ss, want) {
 		t.Errorf("Sessions = %+v, want %+v", ss, want)
 	}
 	if got := s.NextSeq(); got <= q3.Seq {
 		t.Errorf("NextSeq after reopen = %d, want > %d", got, q3.Seq)
+	}
+}
+
+// TestMigrateSessionUser: a database from before sessions had a user name
+// opens, and its sessions come back with UserKnown false.
+func TestMigrateSessionUser(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "broker.db")
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE sessions (client_id TEXT PRIMARY KEY); INSERT INTO sessions VALUES ('old')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ss, err := s.Sessions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ss) != 1 || ss[0].ClientID != "old" || ss[0].UserKnown {
+		t.Errorf("Sessions = %+v, want old with UserKnown false", ss)
+	}
+}
+
+// TestFlushFailedStatement: a statement failing in a batch fails the
+// batch; Flush reports it (ErrNotStored) instead of hanging or reporting
+// success, and the store goes on working afterwards.
+func TestFlushFailedStatement(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "broker.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	for range 3 {
+		mark := s.Mark()
+		s.SaveSession("a", "")
+		s.exec(`INSERT INTO no_such_table VALUES (1)`) // a statement that fails
+		s.SaveSession("b", "")
+		done := make(chan error, 1)
+		go func() { done <- s.Flush(mark) }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrNotStored) {
+				t.Fatalf("Flush after a failed statement = %v, want ErrNotStored", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("Flush after a failed statement hangs")
+		}
+	}
+	if s.Failures() == 0 {
+		t.Error("Failures() = 0 after failed batches")
+	}
+	// Later writes commit, and Flush says so.
+	mark := s.Mark()
+	s.SaveSession("c", "u")
+	if err := s.Flush(mark); err != nil {
+		t.Fatalf("Flush after recovery = %v", err)
+	}
+	ss, err := s.Sessions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ss) == 0 || ss[len(ss)-1].ClientID != "c" {
+		t.Errorf("Sessions = %+v, want c last", ss)
+	}
+}
+
+// TestFlushDiskFull: with the database full (max_page_count stands in for
+// a full disk) enqueued messages are not acknowledged as stored; once
+// space is freed, writes succeed again.
+func TestFlushDiskFull(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "broker.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	s.exec(`PRAGMA max_page_count = 40`)
+	payload := make([]byte, 4096)
+	var seqs []int64
+	var full error
+	for i := 0; i < 1000 && full == nil; i++ {
+		mark := s.Mark()
+		q := Queued{Seq: s.NextSeq(), Msg: Message{Topic: "t", Payload: payload, QoS: 1}, QoS: 1}
+		s.Enqueue("c", q)
+		full = s.Flush(mark)
+		if full == nil {
+			seqs = append(seqs, q.Seq)
+		}
+	}
+	if !errors.Is(full, ErrNotStored) || !strings.Contains(full.Error(), "full") {
+		t.Fatalf("filling the database: Flush = %v, want ErrNotStored (database or disk is full)", full)
+	}
+	for _, seq := range seqs[:len(seqs)/2] {
+		s.Dequeue("c", seq)
+	}
+	mark := s.Mark()
+	s.Enqueue("c", Queued{Seq: s.NextSeq(), Msg: Message{Topic: "t", Payload: []byte("x"), QoS: 1}, QoS: 1})
+	if err := s.Flush(mark); err != nil {
+		t.Fatalf("Flush after freeing space = %v", err)
 	}
 }

@@ -45,7 +45,7 @@ the demo's is ./gateway-data/buffer.db.
 		if err != nil {
 			return err
 		}
-		cfg, err := config.Load(cfgPath)
+		cfg, err := loadConfig(cfgPath)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return usagef("buffer: %v; give the config with -c FILE or the database with --db PATH", err)

@@ -5,14 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-
-	"github.com/edgegw/gateway/config"
 )
 
 func runCheck(_ context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	path := fs.String("c", "", "the config `file` (or give it as the argument)")
-	if err := parseFlags(fs, args, stdout, "FILE",
+	ha := fs.Bool("homeassistant", false, "also list the entities Home Assistant discovery announces")
+	if err := parseFlags(fs, args, stdout, "[--homeassistant] FILE",
 		"Validate the config FILE: decode it, check every value and build everything it\n"+
 			"describes without starting it. Every problem is listed with its file, line and\n"+
 			"key; the exit status is 1 when there is any."); err != nil {
@@ -27,11 +26,12 @@ func runCheck(_ context.Context, args []string, stdout, _ io.Writer) error {
 	case fs.NArg() > 1 || (file != "" && fs.NArg() > 0):
 		return usagef("check: want one config file, got %d", fs.NArg()+min(len(file), 1))
 	}
-	cfg, err := config.Load(file)
+	cfg, err := loadConfig(file)
 	if err != nil {
 		return err
 	}
-	if _, err := compile(cfg); err != nil {
+	pl, err := compile(cfg)
+	if err != nil {
 		return err
 	}
 	points := 0
@@ -39,5 +39,8 @@ func runCheck(_ context.Context, args []string, stdout, _ io.Writer) error {
 		points += len(d.Points)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d devices, %d points, %d broker listeners)\n", file, len(cfg.Devices), points, len(cfg.Broker.Listeners))
+	if *ha {
+		return printEntities(stdout, cfg, pl)
+	}
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/broker"
 	"github.com/edgegw/gateway/config"
-	"github.com/edgegw/gateway/drivers/modbus"
 	"github.com/edgegw/gateway/mapping"
 	"github.com/edgegw/gateway/pipeline"
 )
@@ -152,36 +151,8 @@ func commandSpec(cfg *config.Config, probs *config.Problems, i, j int) mapping.C
 	d, pt := &cfg.Devices[i], &cfg.Devices[i].Points[j]
 	r := pt.Rule.Inherit(d.Rule).Inherit(cfg.Mapping.Rule)
 	spec := mapping.CommandSpec{Device: d.Name, Point: pt.Name, Unit: pt.Unit, Min: pt.Min, Max: pt.Max, CommandTopic: r.CommandTopic, Kind: gateway.KindFloat}
-	switch d.Driver {
-	case modbus.DriverTCP, modbus.DriverRTU:
-		spec.Writable = pt.Register == "holding" || pt.Register == "coil"
-		if pt.Writable != nil && *pt.Writable && !spec.Writable {
-			probs.Add(cfg.PointPath(i, j).Key("writable"), "register %q is read-only in Modbus: only holding registers and coils can be written", pt.Register)
-		}
-		scaled := (pt.Scale != nil && *pt.Scale != 1) || pt.Offset != 0
-		switch {
-		case pt.Register == "coil" || pt.Register == "discrete" || pt.Type == "bool" || pt.Type == "bit":
-			spec.Kind = gateway.KindBool
-		case pt.Type == "string":
-			spec.Kind = gateway.KindString
-		case scaled || pt.Type == "float32" || pt.Type == "float64":
-			spec.Kind = gateway.KindFloat
-		case pt.Type == "int16" || pt.Type == "int32" || pt.Type == "int64":
-			spec.Kind = gateway.KindInt
-		default: // uint16 (the default for registers), uint32, uint64
-			spec.Kind = gateway.KindUint
-		}
-	case "serial":
-		spec.Writable = d.WriteTemplate != ""
-		if pt.Writable != nil && *pt.Writable && !spec.Writable {
-			probs.Add(cfg.PointPath(i, j).Key("writable"), "needs the device's write_template: it says what line to send")
-		}
-		switch pt.Type {
-		case "bool":
-			spec.Kind = gateway.KindBool
-		case "string":
-			spec.Kind = gateway.KindString
-		}
+	if d.Section != nil {
+		spec.Kind, spec.Writable = d.Section.Command(d, j)
 	}
 	if pt.Writable != nil && !*pt.Writable {
 		spec.Writable = false

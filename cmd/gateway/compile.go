@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +27,7 @@ type plan struct {
 	order   []string // device names in config order
 	// commands routes command topics to writable points.
 	commands *mapping.Commands
+	specs    []mapping.CommandSpec // of every point, in mapping's order
 }
 
 // compile checks everything a config describes without opening anything,
@@ -37,7 +36,9 @@ func compile(cfg *config.Config) (*plan, error) {
 	p := &plan{cfg: cfg}
 	probs := cfg.Problems()
 	checkRule(cfg, probs, config.At("mapping"), cfg.Mapping.Rule)
+	checkBrokerFiles(cfg, probs)
 	var specs []mapping.CommandSpec
+	var modbusPaths []config.Path // of p.modbus
 	for i := range cfg.Devices {
 		d := &cfg.Devices[i]
 		p.order = append(p.order, d.Name)
@@ -47,37 +48,28 @@ func compile(cfg *config.Config) (*plan, error) {
 			p.mapping = append(p.mapping, mappingPoint(cfg, probs, i, j))
 			specs = append(specs, commandSpec(cfg, probs, i, j))
 		}
-		switch d.Driver {
-		case "sim":
-			if sc, ok := compileSim(cfg, probs, i); ok {
-				p.sims = append(p.sims, sc)
-			}
-		case "serial":
-			sc := compileSerial(cfg, i)
-			if err := sc.Validate(); err != nil {
-				addDriverErrors(cfg, probs, i, err)
-			}
-			p.serials = append(p.serials, sc)
-		case modbus.DriverTCP, modbus.DriverRTU:
-			for j, pt := range d.Points {
-				if pt.ModbusPoint.Address == nil {
-					probs.Add(cfg.PointPath(i, j).Key("address"), "missing: want the point's 0-based register address (register 40001 is holding 0)")
-				}
-			}
-			mc := compileModbus(cfg, i)
-			if err := mc.Validate(); err != nil {
-				addDriverErrors(cfg, probs, i, err)
-			}
-			p.modbus = append(p.modbus, mc)
+		row, ok := driverRowOf(d.Driver)
+		if !ok || d.Section == nil {
+			continue // config.Parse has reported it
+		}
+		n := len(p.modbus)
+		row.plan(p, d)
+		if len(p.modbus) > n {
+			modbusPaths = append(modbusPaths, cfg.DevicePath(i))
 		}
 	}
+	// Modbus RTU devices sharing a port must agree on its settings.
+	modbus.CheckShared(p.modbus, func(k int) config.Reporter { return probs.Reporter(modbusPaths[k]) })
 	cmds, err := mapping.NewCommands(cfg.Gateway.Name, specs)
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			probs.Add(config.At("devices"), "commands: %s", line)
 		}
 	}
-	p.commands = cmds
+	p.commands, p.specs = cmds, specs
+	if probs.Err() == nil {
+		checkHomeAssistant(cfg, probs, p)
+	}
 	if err := probs.Err(); err != nil {
 		return nil, err
 	}
@@ -193,146 +185,4 @@ func mappingPoint(cfg *config.Config, probs *config.Problems, i, j int) mapping.
 		}
 	}
 	return mp
-}
-
-func compileSim(cfg *config.Config, probs *config.Problems, i int) (sim.Config, bool) {
-	d := &cfg.Devices[i]
-	sc := sim.Config{Name: d.Name, Seed: d.Seed}
-	for _, pt := range d.Points {
-		w, err := sim.ParseWave(pt.Wave)
-		if err != nil {
-			return sc, false // config validation has reported it
-		}
-		sc.Points = append(sc.Points, sim.Point{
-			Name: pt.Name, Unit: pt.Unit, Wave: w, Min: deref(pt.Min), Max: deref(pt.Max),
-			Period: pt.Period.Duration, Step: pt.Step,
-		})
-	}
-	if _, err := sim.New(sc); err != nil {
-		probs.Add(cfg.DevicePath(i), "%v", err)
-		return sc, false
-	}
-	return sc, true
-}
-
-func compileSerial(cfg *config.Config, i int) serialline.Config {
-	d := &cfg.Devices[i]
-	sc := serialline.DefaultConfig()
-	sc.Device = d.Name
-	setIf(&sc.Port, d.Port)
-	setIf(&sc.Baud, d.Baud)
-	setIf(&sc.DataBits, d.DataBits)
-	setIf(&sc.Parity, d.Parity)
-	setIf(&sc.StopBits, d.StopBits)
-	setIf(&sc.Format, d.Format)
-	setIf(&sc.PairSeparator, d.PairSeparator)
-	setIf(&sc.KVSeparator, d.KVSeparator)
-	sc.Columns = d.Columns
-	setIf(&sc.Delimiter, d.Delimiter)
-	setIf(&sc.Pattern, d.Pattern)
-	setIf(&sc.LineTerminator, d.LineTerminator)
-	setIf(&sc.MaxLineLength, d.MaxLineLength)
-	setIf(&sc.Missing, d.Missing)
-	setIf(&sc.WriteTemplate, d.WriteTemplate)
-	for _, pt := range d.Points {
-		sp := serialline.Point{Name: pt.Name, Field: pt.Field, Offset: pt.Offset, Unit: pt.Unit, Type: pt.Type}
-		if pt.Scale != nil {
-			sp.Scale = *pt.Scale
-		}
-		sc.Points = append(sc.Points, sp)
-	}
-	return sc
-}
-
-func compileModbus(cfg *config.Config, i int) modbus.Config {
-	d := &cfg.Devices[i]
-	mc := modbus.Default()
-	mc.Name, mc.Driver = d.Name, d.Driver
-	mc.Address = d.Modbus.Address
-	setIf(&mc.Port, d.Port)
-	setIf(&mc.Baud, d.Baud)
-	setIf(&mc.Parity, d.Parity)
-	setIf(&mc.DataBits, d.DataBits)
-	setIf(&mc.StopBits, d.StopBits)
-	setPtr(&mc.SlaveID, d.SlaveID)
-	setPtr(&mc.Retries, d.Retries)
-	setPtr(&mc.MaxGap, d.MaxGap)
-	setIf(&mc.Interval, d.Interval.Duration)
-	setIf(&mc.Timeout, d.Timeout.Duration)
-	for _, pt := range d.Points {
-		mp := modbus.PointConfig{
-			Name: pt.Name, Register: pt.Register, Type: pt.Type, Bit: pt.Bit, Length: pt.Length,
-			ByteOrder: pt.ByteOrder, Offset: pt.Offset, Unit: pt.Unit, Interval: pt.ModbusPoint.Interval.Duration,
-		}
-		setPtr(&mp.Address, pt.ModbusPoint.Address)
-		if pt.Scale != nil {
-			mp.Scale = *pt.Scale
-		}
-		// Holding registers and coils are writable unless the point says not.
-		mp.Writable = pt.Register == "holding" || pt.Register == "coil"
-		setPtr(&mp.Writable, pt.Writable)
-		mc.Points = append(mc.Points, mp)
-	}
-	return mc
-}
-
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
-}
-
-func setIf[T comparable](dst *T, v T) {
-	var zero T
-	if v != zero {
-		*dst = v
-	}
-}
-
-func setPtr[T any](dst *T, v *T) {
-	if v != nil {
-		*dst = *v
-	}
-}
-
-// driverErrRE splits a driver's validation message into the point it is
-// about (if any), the key, and the rest.
-var driverErrRE = regexp.MustCompile(`^(?:points\[(\d+)\](?: "[^"]*")?:? )?([a-z_]+)(?:\[\d+\])?\b(.*)$`)
-
-// addDriverErrors reports a driver's validation errors (errors.Join'ed,
-// one per line, each starting with the key or "points[N]") at the key
-// they name, so they carry the config's line numbers.
-func addDriverErrors(cfg *config.Config, probs *config.Problems, i int, err error) {
-	for _, line := range strings.Split(err.Error(), "\n") {
-		line = strings.TrimPrefix(line, "device "+cfg.Devices[i].Name+": ")
-		m := driverErrRE.FindStringSubmatch(line)
-		if m == nil {
-			probs.Add(cfg.DevicePath(i), "%s", line)
-			continue
-		}
-		path := cfg.DevicePath(i)
-		if m[1] != "" {
-			j, _ := strconv.Atoi(m[1]) // the pattern only matches digits
-			if j < len(cfg.Devices[i].Points) {
-				path = cfg.PointPath(i, j)
-			}
-		}
-		if isKey(m[2]) {
-			probs.Add(path.Key(m[2]), "%s", strings.TrimLeft(m[3], ": "))
-		} else {
-			probs.Add(path, "%s", strings.TrimLeft(m[2]+m[3], ": "))
-		}
-	}
-}
-
-// isKey reports whether k is a device or point key name.
-func isKey(k string) bool {
-	for _, fk := range config.FieldKeys() {
-		if strings.HasSuffix(fk, "."+k) && strings.HasPrefix(fk, "devices.") {
-			return true
-		}
-	}
-	return false
 }

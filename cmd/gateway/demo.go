@@ -52,8 +52,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer stopSlave() //nolint:errcheck // its errors are the demo's own; it stops with the demo
 	for i := range cfg.Devices {
-		if cfg.Devices[i].Driver == modbus.DriverTCP {
-			cfg.Devices[i].Modbus.Address = slaveAddr
+		if s, ok := cfg.Devices[i].Section.(*modbus.TCPSection); ok {
+			s.Address = slaveAddr
 		}
 	}
 	abs, _ := filepath.Abs(cfg.Gateway.DataDir)                         // only for the banner; the relative path works too
@@ -89,7 +89,7 @@ func freeOr(addr string, stderr io.Writer) string {
 
 // demo returns the embedded demo config with its data in dataDir.
 func demo(dataDir string) (*config.Config, error) {
-	cfg, err := config.Parse(demoConfigName, bytes.NewReader(demoConfig))
+	cfg, err := parseConfig(demoConfigName, bytes.NewReader(demoConfig))
 	if err != nil {
 		return nil, fmt.Errorf("embedded demo config: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -208,3 +209,96 @@ func TestWillOnShutdownBuffered(t *testing.T) {
 		t.Errorf("buffered wills: %+v, want the client's will", got)
 	}
 }
+
+// checkingAppender appends to a real buffer and, when a message's callback
+// is answered, records whether the message was on disk at that moment.
+type checkingAppender struct {
+	*buffer.Buffer
+	r       *buffer.Reader
+	mu      sync.Mutex
+	answers map[string]bool // payload -> on disk when answered
+}
+
+func (a *checkingAppender) Append(m gateway.Message, done func(error)) error {
+	payload := string(m.Payload)
+	return a.Buffer.Append(m, func(err error) {
+		onDisk := false
+		got, lerr := a.r.List(context.Background(), buffer.Filter{Topic: m.Topic})
+		for _, e := range got {
+			onDisk = onDisk || string(e.Payload) == payload
+		}
+		a.mu.Lock()
+		a.answers[payload] = lerr == nil && onDisk
+		a.mu.Unlock()
+		done(err)
+	})
+}
+
+// TestLocalQoS0ForwardCommittedBeforeAck: a forward rule with qos = 0 sends
+// upstream without acknowledgements; a local QoS 1/2 publisher must still
+// get its PUBACK only once its message is on disk (a QoS 0 publish counts as
+// done once paho has written it, which kill -9 can lose).
+func TestLocalQoS0ForwardCommittedBeforeAck(t *testing.T) {
+	pub := mqtttest.NeedTool(t, "mosquitto_pub")
+	up := mqtttest.StartMosquitto(t)
+	rec := mqtttest.Subscribe(t, up.URL(), "#")
+	log := slog.New(slog.DiscardHandler)
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	bcfg := buffer.Default(path)
+	bcfg.FlushInterval = time.Minute // without the fix nothing would be written at all
+	buf, err := buffer.Open(t.Context(), bcfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Close()
+	r, err := buffer.OpenReader(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rules := []upstream.ForwardRule{{Filter: "site/#", QoS: ptr(0)}}
+	ucfg := upstream.Default()
+	ucfg.URL, ucfg.Forward = up.URL(), rules
+	fwd, err := upstream.New(ucfg, buf, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	fwdDone := make(chan error, 1)
+	go func() { fwdDone <- fwd.Run(ctx) }()
+	defer func() { cancel(); <-fwdDone }()
+	for fwd.Status().State != "up" {
+		time.Sleep(10 * time.Millisecond) // polling a condition
+	}
+	app := &checkingAppender{Buffer: buf, r: r, answers: map[string]bool{}}
+	b, err := broker.New(broker.Config{Listeners: []broker.Listener{{Address: "127.0.0.1:0", Protocol: "mqtt"}}}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.SetClientPublishHook(newLocalForwarder(log, rules, app).hook)
+	if err := b.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(b.Addrs()[0].(*net.TCPAddr).Port)
+	for _, qos := range []string{"1", "2"} {
+		cmd := exec.Command(pub, "-h", "127.0.0.1", "-p", port, "-t", "site/q"+qos, "-q", qos, "-l")
+		cmd.Stdin = strings.NewReader(qos + "a\n" + qos + "b\n" + qos + "c\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+		}
+	}
+	rec.Wait(t, 6, 10*time.Second) // they went upstream, at QoS 0
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	if len(app.answers) != 6 {
+		t.Errorf("%d publishes answered, want 6: %v", len(app.answers), app.answers)
+	}
+	for p, onDisk := range app.answers {
+		if !onDisk {
+			t.Errorf("publish %q was acknowledged to its publisher before it was on disk", p)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -24,6 +24,9 @@ type reloader struct {
 	devices  map[string]pipeline.Device
 	p        *pipeline.Pipeline
 	commands *commander
+	// applied, when set, is told of each config applied (status topics,
+	// Home Assistant discovery).
+	applied func(*config.Config, *plan)
 }
 
 func newReloader(log *slog.Logger, cfg *config.Config, devices []pipeline.Device, p *pipeline.Pipeline, c *commander) *reloader {
@@ -40,7 +43,7 @@ func (r *reloader) reload() {
 	defer func() { _ = sdnotify.Ready() }() // back to ready, applied or not; informative too
 	path := r.cfg.File()
 	r.log.Info("reloading config", "config", path)
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(path)
 	if err == nil {
 		err = r.apply(cfg)
 	}
@@ -65,7 +68,7 @@ func (r *reloader) apply(cfg *config.Config) error {
 		if old == nil || !sameDriverConfig(*old, d) {
 			continue
 		}
-		if d.Driver == modbus.DriverRTU && ports[d.Port] {
+		if port := rtuPort(&d); port != "" && ports[port] {
 			continue // a bus is rebuilt with all its devices
 		}
 		reuse[d.Name] = r.devices[d.Name]
@@ -90,6 +93,9 @@ func (r *reloader) apply(cfg *config.Config) error {
 		r.log.Error("command topics not subscribed after reload", "err", err)
 	}
 	r.cfg = cfg
+	if r.applied != nil {
+		r.applied(cfg, pl)
+	}
 	r.devices = map[string]pipeline.Device{}
 	for _, d := range devices {
 		r.devices[d.Name] = d
@@ -111,10 +117,10 @@ func findDevice(cfg *config.Config, name string) *config.Device {
 // everything but the mapping keys (topic, payload, qos, retain) is equal.
 func sameDriverConfig(a, b config.Device) bool {
 	strip := func(d config.Device) config.Device {
-		d.Rule = config.Rule{}
+		d.Rule, d.DeviceInfo = config.Rule{}, config.DeviceInfo{}
 		d.Points = slices.Clone(d.Points)
 		for i := range d.Points {
-			d.Points[i].Rule = config.Rule{}
+			d.Points[i].Rule, d.Points[i].HAPoint = config.Rule{}, config.HAPoint{}
 		}
 		return d
 	}
@@ -127,14 +133,14 @@ func changedRTUPorts(old, cur *config.Config) map[string]bool {
 	ports := map[string]bool{}
 	for _, pair := range [][2]*config.Config{{old, cur}, {cur, old}} {
 		for _, d := range pair[0].Devices {
-			if d.Driver != modbus.DriverRTU {
+			if rtuPort(&d) == "" {
 				continue
 			}
 			o := findDevice(pair[1], d.Name)
 			if o == nil || !sameDriverConfig(*o, d) {
-				ports[d.Port] = true
-				if o != nil {
-					ports[o.Port] = true
+				ports[rtuPort(&d)] = true
+				if o != nil && rtuPort(o) != "" {
+					ports[rtuPort(o)] = true
 				}
 			}
 		}
@@ -159,9 +165,18 @@ func restartSections(old, cur *config.Config) []string {
 		s = append(s, "web")
 	}
 	og, cg := old.Gateway, cur.Gateway
-	og.Name, cg.Name = "", "" // the name only shapes topics: applied
+	og.Name, cg.Name = "", ""                           // the name only shapes topics: applied
+	og.DeviceStatusTopic, cg.DeviceStatusTopic = "", "" // applied
 	if og != cg {
-		s = append(s, "gateway (data_dir, log_level, log_format)")
+		s = append(s, "gateway (data_dir, log_level, log_format, status_topic)")
 	}
 	return s
+}
+
+// rtuPort returns the serial port of a modbus-rtu device, or "".
+func rtuPort(d *config.Device) string {
+	if s, ok := d.Section.(*modbus.RTUSection); ok {
+		return s.Port
+	}
+	return ""
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgegw/gateway/config"
 	"github.com/edgegw/gateway/internal/testutil"
 )
 
@@ -46,7 +45,7 @@ payload = "value"
 		}
 	}
 	write(strings.Replace(base, "TOPIC", "", 1))
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(path)
 	if err != nil {
 		t.Fatal(err)
 	}

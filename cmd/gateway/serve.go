@@ -38,7 +38,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return usagef("run: unexpected argument %q (the config file goes after -c)", fs.Arg(0))
 	}
-	cfg, err := config.Load(*path)
+	cfg, err := loadConfig(*path)
 	if err != nil {
 		return err
 	}
@@ -111,6 +111,8 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 	}()
 	var buf *buffer.Buffer
 	var fwd *upstream.Forwarder
+	var toUpstream gateway.Sink // what matches a forward rule goes to the buffer
+	startUplink := func() {}    // once the command topics are subscribed
 	if len(cfg.Upstream.Forward) > 0 {
 		buf, err = buffer.Open(ctx, bufferConfig(cfg), log)
 		if err != nil {
@@ -126,7 +128,8 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 		rules := forwardRules(cfg)
 		// The pipeline appends without waiting for each commit (one message
 		// at a time, that wait would cap it at one per upstream round trip).
-		sinks = append(sinks, upstream.Filter(rules, buf.Async()))
+		toUpstream = upstream.Filter(rules, buf.Async())
+		sinks = append(sinks, toUpstream)
 		// Local MQTT clients' messages on forwarded topics go to the buffer
 		// too; the broker acknowledges them once they are committed.
 		b.SetClientPublishHook(newLocalForwarder(log, rules, buf).hook)
@@ -135,11 +138,13 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 			if err != nil {
 				return err
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_ = fwd.Run(bgCtx) // returns nil when stopped; it logs its own faults
-			}()
+			startUplink = func() {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_ = fwd.Run(bgCtx) // returns nil when stopped; it logs its own faults
+				}()
+			}
 		} else {
 			log.Warn("upstream url is empty: messages matching [[upstream.forward]] are kept in the buffer until one is configured",
 				"buffer", bufferPath(cfg))
@@ -153,6 +158,14 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 	if opt.print {
 		sinks = append(sinks, &console{w: opt.stdout})
 	}
+	// Availability: the gateway's status now, "offline" on the way out.
+	defer announceGateway(ctx, log, b, cfg)()
+	devStatus := newDeviceStatus(log, cfg, sinks)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		devStatus.run(bgCtx)
+	}()
 
 	devices, err := pl.build(log, nil)
 	if err != nil {
@@ -160,7 +173,7 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 	}
 	// The status page, when [web] address is set.
 	var pipe atomic.Pointer[pipeline.Pipeline] // set below; the page shows no devices until then
-	var popt pipeline.Options
+	popt := pipeline.Options{OnState: devStatus.set}
 	if cfg.Web.Address != "" {
 		srv, rc, err := webServer(ctx, cfg, log, b, pipe.Load, buf, fwd)
 		if err != nil {
@@ -184,11 +197,22 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 	}
 	pipe.Store(p)
 	defer func() { closeDevices(p.Devices()) }()
+	// Home Assistant discovery, before the devices report their states.
+	disc := newDiscovery(log, b, toUpstream)
+	disc.set(ctx, b, cfg, pl)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		disc.run(bgCtx)
+	}()
 	cmd := newCommander(log, b, sinks)
 	defer cmd.close()
 	if err := cmd.set(pl.commands, devices); err != nil {
 		return err
 	}
+	// Commands queued upstream while the gateway was off arrive right after
+	// the uplink connects: their local topics must be subscribed by then.
+	startUplink()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -196,6 +220,10 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 	}()
 	if opt.reload != nil {
 		r := newReloader(log, cfg, devices, p, cmd)
+		r.applied = func(cfg *config.Config, pl *plan) {
+			devStatus.setConfig(cfg)
+			disc.set(ctx, b, cfg, pl)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

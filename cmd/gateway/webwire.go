@@ -22,7 +22,7 @@ func webServer(ctx context.Context, cfg *config.Config, log *slog.Logger, b *bro
 	buf *buffer.Buffer, fwd *upstream.Forwarder) (*web.Server, io.Closer, error) {
 	wc := web.Default()
 	wc.Address = cfg.Web.Address
-	wc.Token = web.Secret(cfg.Web.Token.Reveal())
+	wc.Token = cfg.Web.Token
 	if cfg.Broker.PasswordFile != "" {
 		pf, err := auth.LoadPasswordFile(cfg.Broker.PasswordFile)
 		if err != nil {

@@ -22,6 +22,7 @@ func brokerConfig(cfg *config.Config) broker.Config {
 		MaxQueuedMessages: b.MaxQueuedMessages,
 		MaxQueuedBytes:    int(b.MaxQueuedBytes.Bytes),
 		MaxInflight:       b.MaxInflight,
+		MaxSubscriptions:  b.MaxSubscriptions,
 		SessionExpiry:     b.SessionExpiry.Duration,
 		PersistencePath:   filepath.Join(cfg.Gateway.DataDir, "broker.db"),
 	}
@@ -50,13 +51,16 @@ func upstreamConfig(cfg *config.Config) upstream.Config {
 	uc.ClientID = cfg.Gateway.Name
 	setIf(&uc.ClientID, u.ClientID)
 	uc.Username = u.Username
-	uc.Password = upstream.Secret(u.Password.Reveal())
+	uc.Password = u.Password
 	uc.PasswordFile = u.PasswordFile
 	uc.CAFile, uc.CertFile, uc.KeyFile = u.CAFile, u.CertFile, u.KeyFile
 	setIf(&uc.KeepAlive, u.KeepAlive.Duration)
 	setIf(&uc.Inflight, u.Inflight)
 	uc.MaxRate = u.MaxRate
+	setIf(&uc.ReconnectMin, u.ReconnectMin.Duration)
+	setIf(&uc.ReconnectMax, u.ReconnectMax.Duration)
 	uc.Forward = forwardRules(cfg)
+	uc.Birth, uc.Will = statusMessages(cfg)
 	for _, s := range u.Subscribe {
 		uc.Subscribe = append(uc.Subscribe, upstream.SubscribeRule{Filter: s.Filter, LocalPrefix: s.LocalPrefix, LocalTopic: s.LocalTopic, QoS: s.QoS})
 	}
@@ -69,4 +73,11 @@ func forwardRules(cfg *config.Config) []upstream.ForwardRule {
 		rules = append(rules, upstream.ForwardRule{Filter: f.Filter, RemotePrefix: f.RemotePrefix, RemoteTopic: f.RemoteTopic, QoS: f.QoS})
 	}
 	return rules
+}
+
+func setIf[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
 }

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/edgegw/gateway/config"
 )
 
 // TestBrokerConfigSessionExpiry: [broker] session_expiry reaches the
@@ -19,7 +17,7 @@ func TestBrokerConfigSessionExpiry(t *testing.T) {
 		{"[broker]\nsession_expiry = \"36h\"\n", 36 * time.Hour},
 		{"[broker]\nsession_expiry = \"0s\"\n", 0},
 	} {
-		cfg, err := config.Parse("config.toml", strings.NewReader(tc.toml))
+		cfg, err := parseConfig("config.toml", strings.NewReader(tc.toml))
 		if err != nil {
 			t.Fatalf("%q: %v", tc.toml, err)
 		}

@@ -59,10 +59,10 @@ func NewCodec(t Type, o ByteOrder, length int, bit int, scale, offset float64) (
 	c := Codec{Registers: n}
 	switch t {
 	case TypeBool:
-		return c, fmt.Errorf("type bool: only for coil and discrete registers (use bit for a register bit)")
+		return c, &KeyError{Key: "type", Msg: "bool: only for coil and discrete registers (use bit for a register bit)"}
 	case TypeBit:
 		if bit < 0 || bit > 15 {
-			return c, fmt.Errorf("bit %d: want 0..15", bit)
+			return c, &KeyError{Key: "bit", Msg: fmt.Sprintf("%d: want 0..15", bit)}
 		}
 		mask := uint16(1) << bit
 		c.Decode = func(wire []byte) gateway.Value {
@@ -72,7 +72,7 @@ func NewCodec(t Type, o ByteOrder, length int, bit int, scale, offset float64) (
 		return c, nil
 	case TypeString:
 		if length < 1 || length > maxReadRegisters {
-			return c, fmt.Errorf("string length %d: want 1..%d registers", length, maxReadRegisters)
+			return c, &KeyError{Key: "length", Msg: fmt.Sprintf("%d: want 1..%d registers (type string)", length, maxReadRegisters)}
 		}
 		// Strings only know a byte swap within each register.
 		swap := o&byteSwap != 0

@@ -198,13 +198,13 @@ func TestValidate(t *testing.T) {
 	}}
 	err := c.Validate()
 	for _, want := range []string{
-		"slave_id 300: want 1..247",
-		`parity "mark": want none, even or odd`,
-		`points[0] "t": type "float": want bool, bit, int16, uint16, int32, uint32, int64, uint64, float32, float64 or string`,
-		`byte_order "ABDC": want ABCD, DCBA, BADC or CDAB`,
+		"slave_id: 300: want 1..247",
+		`parity: "mark": want none, even or odd`,
+		`points[0] "t": type: "float": want bool, bit, int16, uint16, int32, uint32, int64, uint64, float32, float64 or string`,
+		`points[0] "t": byte_order: "ABDC": want ABCD, DCBA, BADC or CDAB`, // both bad keys of one point
 		`points[1] "t": writable: input registers are read-only`,
-		"duplicate name",
-		`points[2] "s": string length 0: want 1..125 registers`,
+		`points[1] "t": name: duplicate name`,
+		`points[2] "s": length: 0: want 1..125 registers`,
 	} {
 		if err == nil || !bytes.Contains([]byte(err.Error()), []byte(want)) {
 			t.Errorf("missing %q in:\n%v", want, err)

@@ -1,11 +1,11 @@
 package modbus
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/edgegw/gateway/config"
 	"github.com/edgegw/gateway/drivers/modbus/frame"
 )
 
@@ -111,8 +111,16 @@ func (c Config) withDefaults() Config {
 // errors.Join, each naming the field or point it concerns; nil when the
 // configuration compiles.
 func (c Config) Validate() error {
-	_, err := compile(c.withDefaults())
-	return err
+	r := config.NewErrReporter()
+	c.withDefaults().Check(r)
+	return r.Err()
+}
+
+// Check reports every problem of the device configuration through r, each
+// at its key: the one set of rules for a config file (gateway check and
+// run) and for Validate.
+func (c Config) Check(r config.Reporter) {
+	compile(c, r)
 }
 
 // ParseParity parses none, even or odd.
@@ -121,7 +129,7 @@ func ParseParity(s string) (string, error) {
 	case "none", "even", "odd":
 		return s, nil
 	}
-	return "", fmt.Errorf("parity %q: want none, even or odd", s)
+	return "", &KeyError{Key: "parity", Msg: fmt.Sprintf("%q: want none, even or odd", s)}
 }
 
 // compiled is a validated device: its points ready to decode.
@@ -145,79 +153,94 @@ type point struct {
 	codec    Codec
 }
 
-func compile(c Config) (*compiled, error) {
-	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+// compile checks c, reporting every problem through r, and returns the
+// compiled device, or nil when there was any problem.
+func compile(c Config, r config.Reporter) *compiled {
+	n := 0
+	r = tee{r, config.Count{N: &n}}
 	switch c.Driver {
 	case DriverTCP:
 		if c.Address == "" {
-			bad("address: required for %s", DriverTCP)
+			r.Problem("address", "required for %s", DriverTCP)
 		}
 		if c.SlaveID < 0 || c.SlaveID > 255 {
-			bad("slave_id %d: want 0..255", c.SlaveID)
+			r.Problem("slave_id", "%d: want 0..255", c.SlaveID)
 		}
 	case DriverRTU:
 		if c.Port == "" {
-			bad("port: required for %s", DriverRTU)
+			r.Problem("port", "required for %s", DriverRTU)
 		}
 		if c.Baud <= 0 {
-			bad("baud %d: want > 0", c.Baud)
+			r.Problem("baud", "%d: want > 0", c.Baud)
 		}
 		if _, err := ParseParity(c.Parity); err != nil {
-			errs = append(errs, err)
+			report(r, err)
 		}
 		if c.DataBits != 8 && c.DataBits != 7 {
-			bad("data_bits %d: want 8 (Serial 2.5.1) or 7", c.DataBits)
+			r.Problem("data_bits", "%d: want 8 (Serial 2.5.1) or 7", c.DataBits)
 		}
 		if c.StopBits != 1 && c.StopBits != 2 {
-			bad("stop_bits %d: want 1 or 2", c.StopBits)
+			r.Problem("stop_bits", "%d: want 1 or 2", c.StopBits)
 		}
 		if c.SlaveID < 1 || c.SlaveID > maxSlaveID {
-			bad("slave_id %d: want 1..%d", c.SlaveID, maxSlaveID)
+			r.Problem("slave_id", "%d: want 1..%d", c.SlaveID, maxSlaveID)
 		}
 	default:
-		bad("driver %q: want %s or %s", c.Driver, DriverTCP, DriverRTU)
+		r.Problem("driver", "%q: want %s or %s", c.Driver, DriverTCP, DriverRTU)
 	}
 	if c.Interval <= 0 {
-		bad("interval %v: want > 0", c.Interval)
+		r.Problem("interval", "%v: want > 0", c.Interval)
 	}
 	if c.Timeout <= 0 {
-		bad("timeout %v: want > 0", c.Timeout)
+		r.Problem("timeout", "%v: want > 0", c.Timeout)
 	}
 	if c.Retries < 0 {
-		bad("retries %d: want >= 0", c.Retries)
+		r.Problem("retries", "%d: want >= 0", c.Retries)
 	}
 	if c.MaxGap < 0 {
-		bad("max_gap %d: want >= 0", c.MaxGap)
+		r.Problem("max_gap", "%d: want >= 0", c.MaxGap)
 	}
 	out := &compiled{cfg: c}
 	seen := map[string]bool{}
 	for i, pc := range c.Points {
-		p, err := compilePoint(pc, c.Interval)
+		pr := r.Elem("points", i, pc.Name)
 		if pc.Name != "" && seen[pc.Name] {
-			err = errors.Join(err, errors.New("duplicate name"))
+			pr.Problem("name", "duplicate name")
 		}
 		seen[pc.Name] = true
-		if err != nil {
-			errs = append(errs, fmt.Errorf("points[%d] %q: %w", i, pc.Name, err))
-			continue
+		if p := compilePoint(pc, c.Interval, pr); p != nil {
+			out.points = append(out.points, p)
 		}
-		out.points = append(out.points, p)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	if n > 0 {
+		return nil
 	}
-	return out, nil
+	return out
 }
 
-func compilePoint(pc PointConfig, interval time.Duration) (*point, error) {
-	var errs []error
+// tee reports to two Reporters.
+type tee [2]config.Reporter
+
+func (t tee) Problem(key, format string, args ...any) {
+	t[0].Problem(key, format, args...)
+	t[1].Problem(key, format, args...)
+}
+
+func (t tee) Elem(key string, i int, name string) config.Reporter {
+	return tee{t[0].Elem(key, i, name), t[1].Elem(key, i, name)}
+}
+
+// compilePoint checks one point, reporting through r; nil when it has a
+// problem.
+func compilePoint(pc PointConfig, interval time.Duration, r config.Reporter) *point {
+	n := 0
+	r = tee{r, config.Count{N: &n}}
 	if pc.Name == "" {
-		errs = append(errs, errors.New("name: required"))
+		r.Problem("name", "required")
 	}
-	reg, err := ParseRegister(pc.Register)
-	if err != nil {
-		errs = append(errs, err)
+	reg, regErr := ParseRegister(pc.Register)
+	if regErr != nil {
+		report(r, regErr)
 	}
 	typName := pc.Type
 	if typName == "" {
@@ -228,23 +251,23 @@ func compilePoint(pc PointConfig, interval time.Duration) (*point, error) {
 	}
 	typ, err := ParseType(typName)
 	if err != nil {
-		errs = append(errs, err)
+		report(r, err)
 	}
 	order, err := ParseByteOrder(pc.ByteOrder)
 	if err != nil {
-		errs = append(errs, err)
+		report(r, err)
 	}
 	if pc.Address < 0 || pc.Address > 0xFFFF {
-		errs = append(errs, fmt.Errorf("address %d: want 0..65535", pc.Address))
+		r.Problem("address", "%d: want 0..65535", pc.Address)
 	}
 	if pc.Interval < 0 {
-		errs = append(errs, fmt.Errorf("interval %v: want >= 0", pc.Interval))
+		r.Problem("interval", "%v: want >= 0", pc.Interval)
 	}
-	if pc.Writable && !reg.Writable() {
-		errs = append(errs, fmt.Errorf("writable: %v registers are read-only", reg))
+	if pc.Writable && !reg.Writable() && regErr == nil {
+		r.Problem("writable", "%v registers are read-only: only holding registers and coils can be written", reg)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	if n > 0 {
+		return nil
 	}
 	p := &point{
 		name: pc.Name, unit: pc.Unit, reg: reg, typ: typ, addr: uint16(pc.Address),
@@ -255,19 +278,22 @@ func compilePoint(pc PointConfig, interval time.Duration) (*point, error) {
 	}
 	if reg.IsBit() {
 		if typ != TypeBool {
-			return nil, fmt.Errorf("type %v: %v registers hold type bool", typ, reg)
+			r.Problem("type", "%v: %v registers hold type bool", typ, reg)
+			return nil
 		}
 		p.count = 1
-		return p, nil
+		return p
 	}
 	codec, err := NewCodec(typ, order, pc.Length, pc.Bit, pc.Scale, pc.Offset)
 	if err != nil {
-		return nil, err
+		report(r, err)
+		return nil
 	}
 	p.codec = codec
 	p.count = uint16(codec.Registers)
 	if pc.Address+codec.Registers > 0x10000 {
-		return nil, fmt.Errorf("address %d + %d registers: past 65535", pc.Address, codec.Registers)
+		r.Problem("address", "%d + %d registers: past 65535", pc.Address, codec.Registers)
+		return nil
 	}
-	return p, nil
+	return p
 }

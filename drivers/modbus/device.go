@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/config"
 	"github.com/edgegw/gateway/drivers/modbus/frame"
 )
 
@@ -42,9 +43,10 @@ var (
 // may share with other devices. Close does not close t.
 func NewDevice(cfg Config, t Transport, log *slog.Logger) (*Device, error) {
 	cfg = cfg.withDefaults()
-	c, err := compile(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("device %s: %w", cfg.Name, err)
+	r := config.NewErrReporter()
+	c := compile(cfg, r)
+	if c == nil {
+		return nil, fmt.Errorf("device %s: %w", cfg.Name, r.Err())
 	}
 	d := &Device{
 		name:      cfg.Name,

@@ -2,7 +2,6 @@ package modbus_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"os/exec"
@@ -31,7 +30,6 @@ type pymodbus struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	in     io.WriteCloser
-	out    *bufio.Reader
 	lines  chan string
 	port   string // tcp only
 	stopFn func()
@@ -177,25 +175,4 @@ func startPTYs(t *testing.T, dir string) *ptyPair {
 		t.Fatal("socat not ready")
 	}
 	return &ptyPair{A: a, B: b, stop: stop}
-}
-
-// eventually retries f until it returns nil or timeout passes, pacing the
-// attempts by pace; f is a real poll of the system under test.
-func eventually(t *testing.T, timeout, pace time.Duration, f func() error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
-	tick := time.NewTicker(pace)
-	defer tick.Stop()
-	var err error
-	for {
-		if err = f(); err == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("after %v: %v", timeout, err)
-		case <-tick.C:
-		}
-	}
 }

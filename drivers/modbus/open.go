@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+
+	"github.com/edgegw/gateway/config"
 )
 
 // New builds the devices of cfgs (all of driver modbus-tcp or modbus-rtu).
@@ -13,6 +15,11 @@ import (
 // address share one connection. Each device's Close releases its share; the
 // last one closes the transport. The error joins every problem found.
 func New(cfgs []Config, log *slog.Logger) ([]*Device, error) {
+	shared := config.NewErrReporter()
+	CheckShared(cfgs, func(i int) config.Reporter { return shared.Under("device " + cfgs[i].Name) })
+	if err := shared.Err(); err != nil {
+		return nil, err
+	}
 	var errs []error
 	type share struct {
 		t    Transport
@@ -47,10 +54,6 @@ func New(cfgs []Config, log *slog.Logger) ([]*Device, error) {
 			}
 			sh = &share{t: t, cfg: cfg, mu: new(sync.Mutex)}
 			shares[key] = sh
-		} else if cfg.Driver == DriverRTU && serialConfig(cfg) != serialConfig(sh.cfg) {
-			errs = append(errs, fmt.Errorf("device %s: port %s: settings %+v differ from device %s's %+v",
-				cfg.Name, cfg.Port, serialConfig(cfg), sh.cfg.Name, serialConfig(sh.cfg)))
-			continue
 		}
 		d, err := NewDevice(cfg, sh.t, log)
 		if err != nil {

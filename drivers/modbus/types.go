@@ -1,9 +1,11 @@
 package modbus
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/edgegw/gateway/config"
 	"github.com/edgegw/gateway/drivers/modbus/frame"
 )
 
@@ -27,7 +29,10 @@ func ParseRegister(s string) (Register, error) {
 			return Register(i), nil
 		}
 	}
-	return 0, fmt.Errorf("register %q: want coil, discrete, holding or input", s)
+	if s == "" {
+		return 0, &KeyError{Key: "register", Msg: "missing: want coil, discrete, holding or input"}
+	}
+	return 0, &KeyError{Key: "register", Msg: fmt.Sprintf("%q: want coil, discrete, holding or input", s)}
 }
 
 // String returns the register kind's configuration name.
@@ -94,7 +99,7 @@ func ParseType(s string) (Type, error) {
 			return Type(i), nil
 		}
 	}
-	return 0, fmt.Errorf("type %q: want %s or %s", s, strings.Join(typeNames[:len(typeNames)-1], ", "), typeNames[len(typeNames)-1])
+	return 0, &KeyError{Key: "type", Msg: fmt.Sprintf("%q: want %s or %s", s, strings.Join(typeNames[:len(typeNames)-1], ", "), typeNames[len(typeNames)-1])}
 }
 
 // String returns the type's configuration name.
@@ -171,7 +176,7 @@ func ParseByteOrder(s string) (ByteOrder, error) {
 	if o, ok := byteOrderNames[strings.ToUpper(s)]; ok {
 		return o, nil
 	}
-	return 0, fmt.Errorf("byte_order %q: want ABCD, DCBA, BADC or CDAB (or ABCDEFGH, HGFEDCBA, BADCFEHG or GHEFCDAB)", s)
+	return 0, &KeyError{Key: "byte_order", Msg: fmt.Sprintf("%q: want ABCD, DCBA, BADC or CDAB (or ABCDEFGH, HGFEDCBA, BADCFEHG or GHEFCDAB)", s)}
 }
 
 // String returns the 4-byte name.
@@ -221,4 +226,22 @@ var reorders = [4]func(dst, src []byte){
 			dst[i] = src[n-1-i]
 		}
 	},
+}
+
+// KeyError is a bad value of one config key: Key names it and Msg says what
+// was found and what was expected.
+type KeyError struct {
+	Key, Msg string
+}
+
+func (e *KeyError) Error() string { return e.Key + " " + e.Msg }
+
+// report reports err at its key when it is a *KeyError, else at the table.
+func report(r config.Reporter, err error) {
+	var ke *KeyError
+	if errors.As(err, &ke) {
+		r.Problem(ke.Key, "%s", ke.Msg)
+		return
+	}
+	r.Problem("", "%v", err)
 }

@@ -2,13 +2,14 @@ package serialline
 
 import (
 	"errors"
-	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 	"text/template"
 	"time"
 	"unicode/utf8"
+
+	"github.com/edgegw/gateway/config"
 )
 
 // The line formats a device may print (Config.Format).
@@ -134,63 +135,67 @@ func setDefault[T comparable](p *T, def T) {
 // Validate reports every problem of c (after defaults) joined with
 // errors.Join, or nil. Each message names the key and what was expected.
 func (c Config) Validate() error {
-	c = c.withDefaults()
-	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	r := config.NewErrReporter()
+	c.Check(r)
+	return r.Err()
+}
 
+// Check reports every problem of c (after defaults) through r, each at its
+// key: the one set of rules for a config file (gateway check and run) and
+// for Validate.
+func (c Config) Check(r config.Reporter) {
+	c = c.withDefaults()
 	if c.Port == "" {
-		add("port: missing: want the device path, e.g. /dev/serial/by-id/usb-...")
+		r.Problem("port", "missing: want the device path, e.g. /dev/serial/by-id/usb-...")
 	}
 	if c.Baud < 0 {
-		add("baud %d: want a positive rate such as 9600 or 115200", c.Baud)
+		r.Problem("baud", "%d: want a positive rate such as 9600 or 115200", c.Baud)
 	}
 	if c.DataBits < 5 || c.DataBits > 8 {
-		add("data_bits %d: want 5, 6, 7 or 8", c.DataBits)
+		r.Problem("data_bits", "%d: want 5, 6, 7 or 8", c.DataBits)
 	}
 	if _, ok := parities[c.Parity]; !ok {
-		add("parity %q: want none, even or odd", c.Parity)
+		r.Problem("parity", "%q: want none, even or odd", c.Parity)
 	}
 	if c.StopBits != 1 && c.StopBits != 2 {
-		add("stop_bits %d: want 1 or 2", c.StopBits)
+		r.Problem("stop_bits", "%d: want 1 or 2", c.StopBits)
 	}
 	if _, err := terminatorOf(c.LineTerminator); err != nil {
-		add("line_terminator %q: %v", c.LineTerminator, err)
+		r.Problem("line_terminator", "%q: %v", c.LineTerminator, err)
 	}
 	if c.MaxLineLength < 0 {
-		add("max_line_length %d: want a positive number of bytes", c.MaxLineLength)
+		r.Problem("max_line_length", "%d: want a positive number of bytes", c.MaxLineLength)
 	}
 	if c.Missing != MissingSkip && c.Missing != MissingBad {
-		add("missing %q: want skip or bad", c.Missing)
+		r.Problem("missing", "%q: want skip or bad", c.Missing)
 	}
 	if c.ReopenMin < 0 || c.ReopenMax < c.ReopenMin {
-		add("reopen_min %s, reopen_max %s: want 0 < reopen_min <= reopen_max", c.ReopenMin, c.ReopenMax)
+		r.Problem("reopen_min", "%s, reopen_max %s: want 0 < reopen_min <= reopen_max", c.ReopenMin, c.ReopenMax)
 	}
 	if c.WriteTemplate != "" {
 		if _, err := template.New("write_template").Parse(c.WriteTemplate); err != nil {
-			add("write_template: %v", err)
+			r.Problem("write_template", "%v", err)
 		}
 	}
-
-	fields := c.validateFormat(add)
-	c.validatePoints(fields, add)
-	return errors.Join(errs...)
+	fields := c.checkFormat(r)
+	c.checkPoints(fields, r)
 }
 
-// validateFormat checks the format keys and returns the field names a line
+// checkFormat checks the format keys and returns the field names a line
 // can have, or nil when any name is possible (json, kv).
-func (c Config) validateFormat(add func(string, ...any)) []string {
+func (c Config) checkFormat(r config.Reporter) []string {
 	switch c.Format {
 	case FormatJSON:
 	case FormatKV:
 		if c.KVSeparator == "" || strings.TrimSpace(c.KVSeparator) == "" {
-			add("kv_separator %q: want a non-blank separator such as \"=\" or \":\"", c.KVSeparator)
+			r.Problem("kv_separator", "%q: want a non-blank separator such as \"=\" or \":\"", c.KVSeparator)
 		}
 		if strings.Contains(c.PairSeparator, c.KVSeparator) || strings.Contains(c.KVSeparator, c.PairSeparator) {
-			add("pair_separator %q, kv_separator %q: want two separators that do not contain each other", c.PairSeparator, c.KVSeparator)
+			r.Problem("pair_separator", "%q, kv_separator %q: want two separators that do not contain each other", c.PairSeparator, c.KVSeparator)
 		}
 	case FormatCSV:
 		if _, err := delimiterOf(c.Delimiter); err != nil {
-			add("delimiter %q: %v", c.Delimiter, err)
+			r.Problem("delimiter", "%q: %v", c.Delimiter, err)
 		}
 		var names []string
 		for i, col := range c.Columns {
@@ -198,22 +203,22 @@ func (c Config) validateFormat(add func(string, ...any)) []string {
 				continue
 			}
 			if slices.Contains(names, col) {
-				add("columns[%d] %q: duplicate column name", i, col)
+				r.Problem("columns", "[%d] %q: duplicate column name", i, col)
 			}
 			names = append(names, col)
 		}
 		if len(names) == 0 {
-			add("columns: missing: want the name of each CSV column, e.g. [\"t\", \"h\"]")
+			r.Problem("columns", "missing: want the name of each CSV column, e.g. [\"t\", \"h\"]")
 		}
 		return names
 	case FormatRegex:
 		if c.Pattern == "" {
-			add("pattern: missing: want a regular expression with named groups, e.g. T=(?P<t>[0-9.]+)")
+			r.Problem("pattern", "missing: want a regular expression with named groups, e.g. T=(?P<t>[0-9.]+)")
 			return []string{}
 		}
 		re, err := regexp.Compile(c.Pattern)
 		if err != nil {
-			add("pattern: %v", err)
+			r.Problem("pattern", "%v", err)
 			return nil
 		}
 		var names []string
@@ -223,38 +228,43 @@ func (c Config) validateFormat(add func(string, ...any)) []string {
 			}
 		}
 		if len(names) == 0 {
-			add("pattern %q: no named groups: want (?P<name>...) for each field", c.Pattern)
+			r.Problem("pattern", "%q: no named groups: want (?P<name>...) for each field", c.Pattern)
 		}
 		return names
 	case "":
-		add("format: missing: want json, kv, csv or regex")
+		r.Problem("format", "missing: want json, kv, csv or regex")
 	default:
-		add("format %q: want json, kv, csv or regex", c.Format)
+		r.Problem("format", "%q: want json, kv, csv or regex", c.Format)
 	}
 	return nil
 }
 
-func (c Config) validatePoints(fields []string, add func(string, ...any)) {
+func (c Config) checkPoints(fields []string, r config.Reporter) {
 	seen := map[string]bool{}
 	for i, p := range c.Points {
+		pr := r.Elem("points", i, p.Name)
 		if p.Name == "" {
-			add("points[%d]: name: missing", i)
+			pr.Problem("name", "missing")
 		} else if seen[p.Name] {
-			add("points[%d] %q: duplicate point name", i, p.Name)
+			pr.Problem("name", "%q: duplicate point name", p.Name)
 		}
 		seen[p.Name] = true
 		field := p.field()
 		if fields != nil && field != "" && !slices.Contains(fields, field) {
-			add("points[%d] %q: field %q: not a %s field: want one of %s", i, p.Name, field, c.Format, strings.Join(fields, ", "))
+			key := "field"
+			if p.Field == "" {
+				key = "name" // the field is the point's name
+			}
+			pr.Problem(key, "field %q: not a %s field: want one of %s", field, c.Format, strings.Join(fields, ", "))
 		}
 		switch p.Type {
 		case TypeAuto, TypeNumber:
 		case TypeBool, TypeString:
 			if p.Scale != 0 || p.Offset != 0 {
-				add("points[%d] %q: scale and offset need a numeric point, not type %q", i, p.Name, p.Type)
+				pr.Problem("type", "scale and offset need a numeric point, not type %q", p.Type)
 			}
 		default:
-			add("points[%d] %q: type %q: want number, bool or string (or none)", i, p.Name, p.Type)
+			pr.Problem("type", "%q: want number, bool or string (or none)", p.Type)
 		}
 	}
 }

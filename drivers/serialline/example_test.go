@@ -22,8 +22,8 @@ func ExampleNew() {
 	fmt.Println(err)
 	// Output:
 	// true <nil>
-	// serial device "weather": parity "mark": want none, even or odd
-	// format "yaml": want json, kv, csv or regex
+	// serial device "weather": parity: "mark": want none, even or odd
+	// format: "yaml": want json, kv, csv or regex
 }
 
 func ExampleKVParser() {

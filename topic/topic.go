@@ -16,6 +16,14 @@ var ErrInvalid = errors.New("invalid topic")
 // 65535 bytes (section 1.5.3).
 const MaxLen = 65535
 
+// MaxLevels is the most levels a topic name or filter may have, as in
+// Mosquitto (TOPIC_HIERARCHY_LIMIT): a deep filter costs a tree node per
+// level, so without it one large SUBSCRIBE could take hundreds of MB.
+const MaxLevels = 200
+
+// TooDeep reports whether t has more than MaxLevels levels.
+func TooDeep(t string) bool { return len(t) >= MaxLevels && strings.Count(t, "/") >= MaxLevels }
+
 // ValidName checks a topic name as used in PUBLISH: at least one character
 // [MQTT-4.7.3-1] and no wildcard characters [MQTT-3.3.2-2].
 func ValidName(name string) error {
@@ -26,6 +34,8 @@ func ValidName(name string) error {
 		return fmt.Errorf("topic name: too long: %w", ErrInvalid)
 	case strings.ContainsAny(name, "+#\x00"):
 		return fmt.Errorf("topic name %q: wildcard or NUL: %w", name, ErrInvalid)
+	case TooDeep(name):
+		return fmt.Errorf("topic name: more than %d levels: %w", MaxLevels, ErrInvalid)
 	}
 	return nil
 }
@@ -39,6 +49,9 @@ func ValidFilter(filter string) error {
 	}
 	if len(filter) > MaxLen || strings.IndexByte(filter, 0) >= 0 {
 		return fmt.Errorf("topic filter: too long or NUL: %w", ErrInvalid)
+	}
+	if TooDeep(filter) {
+		return fmt.Errorf("topic filter: more than %d levels: %w", MaxLevels, ErrInvalid)
 	}
 	rest := filter
 	for {
