@@ -71,17 +71,20 @@ func (b *Broker) detach(c *conn) {
 	}
 	b.stats.connected.Add(-1)
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	s.mu.Lock()
 	mine := s.conn == c
+	var wake map[waker]struct{}
 	if mine {
 		s.conn = nil
 		s.offline = b.now() // session expiry counts from here
+		wake = s.takeOfflineLocked()
 	}
 	s.mu.Unlock()
 	if mine && !s.persistent {
 		b.dropSessionLocked(s)
 	}
+	b.mu.Unlock()
+	wakeAll(wake)
 }
 
 // dropSessionLocked forgets s with its subscriptions and stored state. The
@@ -96,7 +99,12 @@ func (b *Broker) dropSessionLocked(s *session) {
 	for f := range s.subs {
 		filters = append(filters, f)
 	}
+	b.memUsed.Add(-int64(s.qbytes)) // the queue goes with the session
+	clear(s.queue)
+	s.queue, s.qhead, s.qbytes = nil, 0, 0
+	wake := s.setOverLocked(false)
 	s.mu.Unlock()
+	wakeAll(wake)
 	b.subMu.Lock()
 	for _, f := range filters {
 		b.subs.Remove(f, s)

@@ -49,6 +49,7 @@ type Broker struct {
 
 	retMu    sync.RWMutex
 	retained map[string]*message
+	retSeq   atomic.Uint64 // numbers retained messages as they are set, for the retained worker
 
 	stats counters
 	start time.Time
@@ -69,6 +70,13 @@ type Broker struct {
 	addrs     []net.Addr
 	conns     map[*conn]struct{}
 	nconns    atomic.Int64
+
+	nover atomic.Int64 // sessions over their queue limit (session.over)
+	// memUsed is the bytes (topic and payload) of the queued and retained
+	// messages, held under max_memory; memFull is set from the first drop
+	// at max_memory until usage is well below it again (logged once each).
+	memUsed atomic.Int64
+	memFull atomic.Bool
 }
 
 // message is an application message as routed: shared, never modified.
@@ -77,15 +85,17 @@ type message struct {
 	payload []byte
 	qos     byte
 	retain  bool
+	rseq    uint64 // when it became the retained message of its topic (see setRetained); 0 restored
 }
 
 func (m *message) size() int { return len(m.topic) + len(m.payload) }
 
 // subscriber receives routed messages: a session or an in-process
 // subscription. deliver must not block; it reports whether it wrote the
-// message to the store.
+// message to the store, and whether it took it over its queue limit (only
+// a session does: see session.deliver).
 type subscriber interface {
-	deliver(m *message, qos byte, retain bool) (stored bool)
+	deliver(m *message, qos byte, retain bool) (stored, full bool)
 }
 
 var _ gateway.Sink = (*Broker)(nil)
@@ -180,7 +190,9 @@ func (b *Broker) restore() error {
 		return err
 	}
 	for _, m := range ret {
-		b.retained[m.Topic] = &message{topic: m.Topic, payload: m.Payload, qos: m.QoS, retain: true}
+		rm := &message{topic: m.Topic, payload: m.Payload, qos: m.QoS, retain: true}
+		b.retained[m.Topic] = rm
+		b.memUsed.Add(int64(rm.size()))
 	}
 	sessions, err := b.store.Sessions()
 	if err != nil {
@@ -210,6 +222,7 @@ func (b *Broker) restore() error {
 			}
 			s.queue = append(s.queue, p)
 			s.qbytes += m.size()
+			b.memUsed.Add(int64(m.size()))
 		}
 		b.sessions[ss.ClientID] = s
 	}

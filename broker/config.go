@@ -21,11 +21,26 @@ type Config struct {
 	SysInterval time.Duration // sys_interval: period of the $SYS topics; 0 = off
 
 	MaxPacketSize     int // max_packet_size in bytes; 0 = DefaultMaxPacketSize
-	MaxConnections    int // max_connections; 0 = unlimited
+	MaxConnections    int // max_connections; 0 = unlimited (DefaultConfig and the gateway's config: DefaultMaxConnections)
 	MaxQueuedMessages int // max_queued_messages per session; 0 = DefaultMaxQueuedMessages
 	MaxQueuedBytes    int // max_queued_bytes of payload+topic per session; 0 = DefaultMaxQueuedBytes
 	MaxInflight       int // max_inflight QoS 1/2 messages per client awaiting ack; 0 = DefaultMaxInflight
 	MaxSubscriptions  int // max_subscriptions per client (session); 0 = DefaultMaxSubscriptions
+
+	// MaxMemory (max_memory) caps the bytes (topic and payload) of all
+	// queued and retained messages together. At the cap every session
+	// queue counts as full: QoS 0 messages, messages for offline sessions
+	// and new retained messages are dropped (counted), while QoS 1 and 2
+	// publishers to connected subscribers wait for them. 0 =
+	// DefaultMaxMemory.
+	MaxMemory int64
+
+	// StallTimeout (stall_timeout) bounds how long the broker waits for a
+	// client: a write blocked this long (the client stopped reading), or a
+	// subscriber whose full queue made publishers wait with no
+	// acknowledgement this long, closes the connection. 0 =
+	// DefaultStallTimeout.
+	StallTimeout time.Duration
 
 	// SessionExpiry (session_expiry) drops a persistent session (CleanSession
 	// = 0) offline for longer than this, with its subscriptions and queued
@@ -48,6 +63,11 @@ type Listener struct {
 	KeyFile  string // key_file: PEM private key for mqtts and wss
 	CAFile   string // ca_file: PEM CA certificates; when set, clients must present a certificate it signed
 	Path     string // path: HTTP path of ws and wss; "" = "/mqtt"
+	// AllowedOrigins (allowed_origins), for ws and wss listeners that accept
+	// anonymous clients: the browser origins ("https://host:port") whose
+	// pages may connect besides the listener's own; "*" allows every origin.
+	// A listener that requires a login accepts every origin anyway.
+	AllowedOrigins []string
 }
 
 // Defaults for zero Config fields.
@@ -56,6 +76,9 @@ const (
 	DefaultMaxQueuedMessages = 1000
 	DefaultMaxQueuedBytes    = 4 << 20
 	DefaultMaxInflight       = 32
+	DefaultStallTimeout      = 10 * time.Second
+	DefaultMaxMemory         = 128 << 20
+	DefaultMaxConnections    = 1000
 	DefaultMaxSubscriptions  = 1000
 	DefaultWSPath            = "/mqtt"
 )
@@ -70,6 +93,9 @@ func DefaultConfig() Config {
 		MaxQueuedMessages: DefaultMaxQueuedMessages,
 		MaxQueuedBytes:    DefaultMaxQueuedBytes,
 		MaxInflight:       DefaultMaxInflight,
+		StallTimeout:      DefaultStallTimeout,
+		MaxMemory:         DefaultMaxMemory,
+		MaxConnections:    DefaultMaxConnections,
 		MaxSubscriptions:  DefaultMaxSubscriptions,
 	}
 }
@@ -91,6 +117,14 @@ func (c Config) Validate() error {
 		default:
 			errs = append(errs, fmt.Errorf("%s: protocol %q: want mqtt, mqtts, ws or wss", at, l.Protocol))
 		}
+		if len(l.AllowedOrigins) > 0 && l.Protocol != "ws" && l.Protocol != "wss" {
+			errs = append(errs, fmt.Errorf("%s: allowed_origins: only for protocol ws or wss", at))
+		}
+		for _, o := range l.AllowedOrigins {
+			if err := ValidOrigin(o); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", at, err))
+			}
+		}
 	}
 	for _, f := range []struct {
 		name string
@@ -107,6 +141,12 @@ func (c Config) Validate() error {
 	}
 	if c.SysInterval < 0 {
 		errs = append(errs, fmt.Errorf("broker.sys_interval: %v is negative", c.SysInterval))
+	}
+	if c.MaxMemory < 0 {
+		errs = append(errs, fmt.Errorf("broker.max_memory: %d is negative", c.MaxMemory))
+	}
+	if c.StallTimeout < 0 {
+		errs = append(errs, fmt.Errorf("broker.stall_timeout: %v is negative", c.StallTimeout))
 	}
 	if c.SessionExpiry < 0 {
 		errs = append(errs, fmt.Errorf("broker.session_expiry: %v is negative", c.SessionExpiry))
@@ -126,6 +166,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.MaxInflight == 0 {
 		c.MaxInflight = DefaultMaxInflight
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.MaxMemory == 0 {
+		c.MaxMemory = DefaultMaxMemory
 	}
 	if c.MaxSubscriptions == 0 {
 		c.MaxSubscriptions = DefaultMaxSubscriptions

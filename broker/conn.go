@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,12 +23,30 @@ import (
 // connectTimeout bounds the wait for the CONNECT packet of a new connection.
 const connectTimeout = 10 * time.Second
 
+// maxConnectSize bounds the first packet of a connection: before CONNECT
+// is authenticated, a client gets no more memory than this (a CONNECT with
+// a will and credentials fits easily; max_packet_size applies after it).
+const maxConnectSize = 64 << 10
+
 // readBufferSize is the read buffer of a connection: small, as idle
 // connections must stay cheap, yet holding a dozen small PUBLISH packets.
 const readBufferSize = 1024
 
 // writeLimit is the size of the batches the writer sends in one write.
 const writeLimit = 64 << 10
+
+// Bounds of what one connection may leave waiting; beyond either, the
+// broker stops reading from the connection until the writer or the held
+// acknowledgements catch up.
+const (
+	// maxHeldAcks bounds the acknowledgements held for one publisher (for
+	// the publish hook, or while a subscriber's queue is full): far more
+	// than clients keep in flight (paho's windows, mosquitto_pub's 20).
+	maxHeldAcks = 1024
+	// maxCtrlBytes bounds the control packets (acknowledgements,
+	// PINGRESP...) queued for a client whose socket is full.
+	maxCtrlBytes = 64 << 10
+)
 
 // errTakenOver closes a connection whose client id connected again.
 var errTakenOver = errors.New("session taken over")
@@ -59,6 +78,16 @@ type conn struct {
 
 	ctrlMu sync.Mutex
 	ctrl   []byte // acknowledgements waiting for the writer
+	// held (under ctrlMu) are the acknowledgements of PUBLISH packets
+	// that may not leave yet, in the order the packets arrived: PUBACK and
+	// PUBREC leave in that order [MQTT-4.6.0-2] [MQTT-4.6.0-3], so a ready
+	// one waits behind a held one.
+	held []*heldAck
+	// room is signalled when the writer took ctrl or held acks left; the
+	// reader waits on it while paused (pauseReq).
+	room     chan struct{}
+	pauseReq bool          // reader goroutine only: ctrl or held is over its bound
+	closing  chan struct{} // closed by closeWith
 
 	closeOnce sync.Once
 	reason    error // why the connection was closed by the broker
@@ -66,9 +95,42 @@ type conn struct {
 	retained retainedQueue // subscriptions whose retained messages are still to be sent
 }
 
+// heldAck is the acknowledgement of a QoS 1 or 2 PUBLISH waiting to be
+// sent: until the publish hook stored the message (hook), and while a
+// subscriber it was admitted to is over its queue limit (full).
+type heldAck struct {
+	id   uint16
+	qos  byte
+	hook bool       // waiting for the hook's done (under ctrlMu)
+	full []*session // sessions the message went to over their limit (under ctrlMu)
+	// followers (under the session's mu, QoS 2 only) are the resends of
+	// this packet id that arrived while the hook held it: they are
+	// acknowledged, or refused, with it.
+	followers []func(error)
+}
+
+// blockedOn returns a session the message waits for, or nil. The caller
+// holds ctrlMu.
+func (e *heldAck) blockedOn() *session {
+	for len(e.full) > 0 {
+		if s := e.full[0]; s.over.Load() {
+			return s
+		}
+		e.full = e.full[1:]
+	}
+	return nil
+}
+
+func appendAck(buf []byte, id uint16, qos byte) []byte {
+	if qos == 2 {
+		return (&packet.Pubrec{PacketID: id}).Append(buf) // [MQTT-4.3.3-2]
+	}
+	return (&packet.Puback{PacketID: id}).Append(buf) // [MQTT-4.3.2-2]
+}
+
 func (b *Broker) serveConn(nc net.Conn, anonymous bool) {
 	c := &conn{b: b, nc: nc, anonymous: anonymous, log: b.log.With("remote", nc.RemoteAddr().String()),
-		done: make(chan struct{})}
+		done: make(chan struct{}), closing: make(chan struct{}), room: make(chan struct{}, 1)}
 	if !b.addConn(c) {
 		b.log.Warn("connection refused: broker closed or max_connections reached", "remote", nc.RemoteAddr().String())
 		nc.Close() // refusing: nothing to report
@@ -101,6 +163,7 @@ var errBrokerClosing = errors.New("broker closing")
 func (c *conn) closeWith(reason error) {
 	c.closeOnce.Do(func() {
 		c.reason = reason
+		close(c.closing)
 		c.nc.Close() // unblocks the reader; errors are irrelevant now
 	})
 }
@@ -130,8 +193,45 @@ func (c *conn) writeInline() {
 func (c *conn) send(p packet.Packet) {
 	c.ctrlMu.Lock()
 	c.ctrl = p.Append(c.ctrl)
+	if len(c.ctrl) > maxCtrlBytes {
+		c.pauseReq = true
+	}
 	c.ctrlMu.Unlock()
 	c.wakeLater = true
+}
+
+// signalRoom wakes a reader paused for room (see pause).
+func (c *conn) signalRoom() {
+	select {
+	case c.room <- struct{}{}:
+	default:
+	}
+}
+
+// pause stops reading from the client while its control packets or held
+// acknowledgements are over their bounds: a client that sends without
+// reading (16 MB of PINGREQ) or publishes far ahead of a full subscriber
+// waits in its own TCP window instead of the broker's memory. The write
+// deadline (stall_timeout) bounds the wait for the writer; a stalled
+// subscriber is disconnected after stall_timeout, which releases held
+// acknowledgements.
+func (c *conn) pause() error {
+	c.pauseReq = false
+	for {
+		c.ctrlMu.Lock()
+		over := len(c.held) >= maxHeldAcks || len(c.ctrl) > maxCtrlBytes
+		c.ctrlMu.Unlock()
+		if !over {
+			return nil
+		}
+		c.wakeLater = false
+		c.wakeWriter()
+		select {
+		case <-c.room:
+		case <-c.closing:
+			return net.ErrClosed
+		}
+	}
 }
 
 // frameBuffered reports whether a whole packet is waiting in the read
@@ -150,6 +250,7 @@ func (c *conn) frameBuffered() bool {
 func (c *conn) writeNow(p packet.Packet) error {
 	buf := p.Append(nil)
 	c.b.stats.bytesOut.Add(uint64(len(buf)))
+	c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.StallTimeout)) // a failure shows on the write
 	_, err := c.nc.Write(buf)
 	return err
 }
@@ -157,7 +258,7 @@ func (c *conn) writeNow(p packet.Packet) error {
 // handshake reads CONNECT, checks the client and attaches its session.
 func (c *conn) handshake() error {
 	c.nc.SetReadDeadline(time.Now().Add(connectTimeout)) // a failure shows on the read
-	first, body, err := packet.ReadFrame(c.br, c.b.cfg.MaxPacketSize)
+	first, body, err := packet.ReadFrame(c.br, min(c.b.cfg.MaxPacketSize, maxConnectSize))
 	if err != nil {
 		return fmt.Errorf("read connect: %w", err)
 	}
@@ -278,7 +379,7 @@ func (c *conn) readLoop() error {
 			c.send(&packet.Pubrel{PacketID: p.PacketID}) // [MQTT-4.3.3-1]
 		case *packet.Pubrel:
 			c.sess.mu.Lock()
-			delete(c.sess.rx2, p.PacketID)
+			delete(c.sess.rx2, p.PacketID) // PUBREC was sent: no longer held
 			c.sess.mu.Unlock()
 			c.send(&packet.Pubcomp{PacketID: p.PacketID}) // [MQTT-4.3.3-2]
 		case *packet.Pubcomp:
@@ -302,56 +403,146 @@ func (c *conn) readLoop() error {
 			c.wakeLater = false
 			c.writeInline()
 		}
+		if c.pauseReq {
+			if err := c.pause(); err != nil {
+				return err
+			}
+		}
 	}
 }
 
 func (c *conn) handlePublish(p *packet.Publish) {
-	b := c.b
+	b, s := c.b, c.sess
 	ok := c.allowPublish(p.Topic)
 	m := &message{topic: p.Topic, payload: p.Payload, qos: p.QoS, retain: p.Retain}
-	held := false
-	if ok && b.clientPublish != nil && (p.QoS < 2 || !c.sess.seenRx2(p.PacketID)) {
-		gm := gateway.Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain, Time: time.Now()}
-		held = b.clientPublish(gm, c.ackWhenStored(p))
-	}
-	switch p.QoS {
-	case 0:
-		if ok {
-			b.route(m)
-		}
-	case 1:
-		mark := b.store.Mark()
-		if ok && b.route(m) {
-			if err := b.store.Flush(mark); err != nil { // acknowledge only what is committed
-				c.notStored(p, err)
-				return
-			}
-		}
-		if !held {
-			c.send(&packet.Puback{PacketID: p.PacketID}) // [MQTT-4.3.2-2]
-		}
-	case 2:
-		// [MQTT-4.3.3-2] method B: deliver on PUBLISH, then ignore the
-		// same packet id until PUBREL.
-		s := c.sess
+	// [MQTT-4.3.3-2] method B: a QoS 2 message is delivered on PUBLISH;
+	// the same packet id is then ignored until PUBREL.
+	seen := false
+	var orig *heldAck // QoS 2 resend: the original's ack, while held
+	if p.QoS == 2 {
 		s.mu.Lock()
-		_, seen := s.rx2[p.PacketID]
+		orig, seen = s.rx2[p.PacketID]
 		if !seen {
-			s.rx2[p.PacketID] = struct{}{}
+			s.rx2[p.PacketID] = nil
 		}
 		s.mu.Unlock()
-		mark := b.store.Mark()
-		if ok && !seen && b.route(m) {
-			if err := b.store.Flush(mark); err != nil { // acknowledge only what is committed
-				c.notStored(p, err)
-				return
+	}
+	var e *heldAck // the acknowledgement, when something holds it
+	if ok && !seen && b.clientPublish != nil {
+		gm := gateway.Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain, Time: time.Now()}
+		done := func(error) {}
+		if p.QoS > 0 {
+			e = &heldAck{id: p.PacketID, qos: p.QoS, hook: true}
+			done = c.ackWhenStored(e, p.Topic)
+			if p.QoS == 2 {
+				s.mu.Lock()
+				s.rx2[p.PacketID] = e // a resend now waits for it
+				s.mu.Unlock()
 			}
 		}
-		if !held {
-			c.send(&packet.Pubrec{PacketID: p.PacketID})
+		if !b.clientPublish(gm, done) && e != nil {
+			if p.QoS == 2 {
+				s.mu.Lock()
+				if s.rx2[p.PacketID] == e {
+					s.rx2[p.PacketID] = nil
+				}
+				s.mu.Unlock()
+			}
+			e = nil // done is unused
 		}
 	}
+	if seen && orig != nil {
+		// A resend of a QoS 2 message whose original the hook still holds:
+		// its PUBREC waits for the original to be stored; if storing fails,
+		// this connection closes too, without it.
+		f := &heldAck{id: p.PacketID, qos: 2, hook: true}
+		s.mu.Lock()
+		if s.rx2[p.PacketID] == orig {
+			orig.followers = append(orig.followers, c.ackWhenStored(f, p.Topic))
+			e = f
+		}
+		s.mu.Unlock()
+	}
+	var full []*session
+	mark := b.store.Mark()
+	if ok && !seen && b.routeFull(m, &full) && p.QoS > 0 {
+		if err := b.store.Flush(mark); err != nil { // acknowledge only what is committed
+			c.notStored(p, err)
+			return
+		}
+	}
+	if p.QoS > 0 {
+		c.queueAck(e, p.PacketID, p.QoS, full)
+	}
 }
+
+// queueAck sends the acknowledgement of a QoS 1 or 2 PUBLISH, or holds it
+// when e (held by the hook) is set, when the message went to sessions over
+// their queue limit (full: the publisher must wait for them), or when an
+// earlier acknowledgement is held. Only the reader goroutine calls it.
+func (c *conn) queueAck(e *heldAck, id uint16, qos byte, full []*session) {
+	c.ctrlMu.Lock()
+	if e == nil && len(full) == 0 && len(c.held) == 0 {
+		c.ctrl = appendAck(c.ctrl, id, qos)
+		c.ctrlMu.Unlock()
+		c.wakeLater = true
+		return
+	}
+	if e == nil {
+		e = &heldAck{id: id, qos: qos}
+	}
+	if len(full) > 0 {
+		e.full = append([]*session(nil), full...)
+	}
+	c.held = append(c.held, e)
+	if len(c.held) >= maxHeldAcks {
+		c.pauseReq = true
+	}
+	c.ctrlMu.Unlock()
+	c.releaseHeld(true)
+}
+
+// releaseHeld sends the held acknowledgements that are ready, in order,
+// and registers the connection with the session the first waiting one
+// needs room in. inline is set on the connection's reader goroutine.
+func (c *conn) releaseHeld(inline bool) {
+	for {
+		var wait *session
+		c.ctrlMu.Lock()
+		n := 0
+		for _, e := range c.held {
+			if e.hook {
+				break
+			}
+			if wait = e.blockedOn(); wait != nil {
+				break
+			}
+			c.ctrl = appendAck(c.ctrl, e.id, e.qos)
+			n++
+		}
+		if n > 0 {
+			k := copy(c.held, c.held[n:])
+			clear(c.held[k:])
+			c.held = c.held[:k]
+		}
+		c.ctrlMu.Unlock()
+		if n > 0 {
+			if inline {
+				c.wakeLater = true
+			} else {
+				c.wakeWriter()
+			}
+			c.signalRoom()
+		}
+		if wait == nil || wait.addWaiter(c) {
+			return
+		}
+		// The session got room meanwhile: look again.
+	}
+}
+
+// wake is called by a session that has room again (waker).
+func (c *conn) wake() { c.releaseHeld(false) }
 
 // notStored closes the connection without acknowledging p, whose message
 // the broker's store could not commit (the store logs the failure once):
@@ -366,38 +557,44 @@ func (c *conn) notStored(p *packet.Publish, err error) {
 	c.closeWith(fmt.Errorf("publish %q not stored, not acknowledged: %w", p.Topic, err))
 }
 
-// ackWhenStored returns the done function for the publish hook: it sends
-// the acknowledgement of p once the hook has stored the message, or closes
-// the connection without it when storing failed. It may run on any
-// goroutine, so it queues the packet itself rather than through send.
-func (c *conn) ackWhenStored(p *packet.Publish) func(error) {
-	if p.QoS == 0 {
-		return func(error) {}
-	}
-	id, qos, topic := p.PacketID, p.QoS, p.Topic // not p: its payload is the read buffer's
+// ackWhenStored returns the done function for the publish hook: it
+// releases the held acknowledgement e once the hook has stored the message,
+// or closes the connection without it when storing failed. It may run on
+// any goroutine.
+func (c *conn) ackWhenStored(e *heldAck, topic string) func(error) {
+	id, qos := e.id, e.qos
 	var once sync.Once
 	return func(err error) {
 		once.Do(func() {
-			if err != nil {
-				if qos == 2 {
-					// Forget the packet id, so that the resend is taken again.
-					c.sess.mu.Lock()
-					delete(c.sess.rx2, id)
-					c.sess.mu.Unlock()
+			var followers []func(error)
+			if qos == 2 {
+				s := c.sess
+				s.mu.Lock()
+				if o, ok := s.rx2[id]; ok && o == e {
+					if err != nil {
+						delete(s.rx2, id) // forget the packet id, so that the resend is taken again
+					} else {
+						s.rx2[id] = nil // stored: a resend is acknowledged at once
+					}
 				}
+				followers, e.followers = e.followers, nil
+				s.mu.Unlock()
+			}
+			defer func() {
+				for _, f := range followers {
+					f(err)
+				}
+			}()
+			if err != nil {
 				c.log.Error("publish not acknowledged: the message could not be stored; closing the connection so the client sends it again",
 					"topic", topic, "qos", qos, "err", err)
 				c.closeWith(fmt.Errorf("publish %q not stored: %w", topic, err))
 				return
 			}
-			var ack packet.Packet = &packet.Puback{PacketID: id} // [MQTT-4.3.2-2]
-			if qos == 2 {
-				ack = &packet.Pubrec{PacketID: id} // [MQTT-4.3.3-2]
-			}
 			c.ctrlMu.Lock()
-			c.ctrl = ack.Append(c.ctrl)
+			e.hook = false
 			c.ctrlMu.Unlock()
-			c.wakeWriter()
+			c.releaseHeld(false)
 		})
 	}
 }
@@ -528,15 +725,24 @@ func (c *conn) flush(bp *[]byte) (more bool, err error) {
 		c.ctrl = nil
 	}
 	c.ctrlMu.Unlock()
-	buf, more = s.fill(c, buf, writeLimit)
+	var wake map[waker]struct{}
+	buf, more, wake = s.fill(c, buf, writeLimit)
 	s.mu.Unlock()
+	c.signalRoom()
+	wakeAll(wake)
 	if cap(buf) <= 4*writeLimit {
 		*bp = buf[:0] // keep the buffer unless a burst made it huge
 	}
 	if len(buf) == 0 {
 		return more, nil
 	}
+	// A client that stops reading is closed after stall_timeout.
+	c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.StallTimeout)) // a failure shows on the write
 	_, err = c.nc.Write(buf)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.b.stats.stalled.Add(1)
+		c.log.Warn("disconnecting a client that stopped reading", "stall_timeout", c.b.cfg.StallTimeout)
+	}
 	return more, err
 }
 

@@ -18,9 +18,18 @@ import (
 // queued for every subscriber (and, at QoS 1 and 2, committed to the
 // database where a persistent session or retained message needs it); no
 // ACL applies (see Local for that).
+//
+// A QoS 1 or 2 publish first waits while a connected subscriber it goes to
+// has a full queue (flow control, as for network publishers; at most about
+// stall_timeout, after which a subscriber that does not acknowledge is
+// disconnected). When ctx ends first, it returns ctx's error and m is not
+// published.
 // It implements gateway.Sink.
 func (b *Broker) Publish(ctx context.Context, m gateway.Message) error {
 	if err := b.checkPublish(m); err != nil {
+		return err
+	}
+	if err := b.waitRoom(ctx, m); err != nil {
 		return err
 	}
 	mark := b.store.Mark()
@@ -31,6 +40,59 @@ func (b *Broker) Publish(ctx context.Context, m gateway.Message) error {
 		}
 	}
 	return nil
+}
+
+// waitRoom waits, for a QoS 1 or 2 message, until no connected session
+// subscribed to its topic is over its queue limit.
+func (b *Broker) waitRoom(ctx context.Context, m gateway.Message) error {
+	if m.QoS == 0 {
+		return nil
+	}
+	var w chanWaker
+	for b.nover.Load() > 0 {
+		s := b.fullTarget(m.Topic)
+		if s == nil {
+			return nil
+		}
+		if w == nil {
+			w = make(chanWaker, 1)
+		}
+		if !s.addWaiter(w) {
+			continue // it got room meanwhile
+		}
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return fmt.Errorf("broker publish %q: waiting for room at a slow subscriber: %w", m.Topic, ctx.Err())
+		case <-b.ctx.Done():
+			return fmt.Errorf("broker publish %q: %w", m.Topic, gateway.ErrClosed)
+		}
+	}
+	return nil
+}
+
+// fullTarget returns a session subscribed to name at QoS 1 or 2 that is
+// over its queue limit, or nil.
+func (b *Broker) fullTarget(name string) *session {
+	var full *session
+	b.subMu.RLock()
+	b.subs.Match(name, func(sub subscriber, q byte) {
+		if s, ok := sub.(*session); ok && q > 0 && full == nil && s.over.Load() {
+			full = s
+		}
+	})
+	b.subMu.RUnlock()
+	return full
+}
+
+// chanWaker wakes an in-process publish waiting in waitRoom.
+type chanWaker chan struct{}
+
+func (w chanWaker) wake() {
+	select {
+	case w <- struct{}{}:
+	default:
+	}
 }
 
 // newLocalMessage copies m's payload: the caller may reuse its buffer.
@@ -86,6 +148,9 @@ func (l *Local) Publish(ctx context.Context, m gateway.Message) error {
 		l.b.stats.denied.Add(1)
 		return fmt.Errorf("broker publish %q as %q: %w", m.Topic, l.user, ErrNotAuthorized)
 	}
+	if err := l.b.waitRoom(ctx, m); err != nil {
+		return err
+	}
 	mark := l.b.store.Mark()
 	if l.b.route(newLocalMessage(m)) && m.QoS > 0 {
 		if err := l.b.store.Flush(mark); err != nil {
@@ -117,18 +182,18 @@ type localSub struct {
 
 var _ subscriber = (*localSub)(nil)
 
-func (l *localSub) deliver(m *message, qos byte, retain bool) bool {
+func (l *localSub) deliver(m *message, qos byte, retain bool) (stored, full bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.stopped {
-		return false
+		return false, false
 	}
 	select {
 	case l.ch <- delivery{m, qos, retain}:
 	default:
 		l.b.stats.dropped.Add(1)
 	}
-	return false
+	return false, false
 }
 
 func (b *Broker) subscribeLocal(user, filter string, qos byte, fn func(gateway.Message)) (func(), error) {

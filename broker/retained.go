@@ -10,8 +10,17 @@ import (
 // retained messages are still to be sent, for its retained worker.
 type retainedQueue struct {
 	mu      sync.Mutex
-	subs    []packet.Subscription
-	running bool // a worker goroutine is draining subs
+	jobs    []retainedJob
+	running bool // a worker goroutine is draining jobs
+}
+
+// retainedJob is a granted subscription and the retained messages it is
+// owed: those set up to upTo (Broker.retSeq when it was granted) and still
+// retained when sent. A message set later reaches it as a live message, so
+// a retained copy would be a duplicate; one replaced meanwhile is stale.
+type retainedJob struct {
+	sub  packet.Subscription
+	upTo uint64
 }
 
 // queueRetained sends the retained messages matching subs
@@ -25,8 +34,11 @@ func (c *conn) queueRetained(subs []packet.Subscription) {
 		return
 	}
 	q := &c.retained
+	upTo := c.b.retSeq.Load() // the subscriptions are in the tree already
 	q.mu.Lock()
-	q.subs = append(q.subs, subs...)
+	for _, sub := range subs {
+		q.jobs = append(q.jobs, retainedJob{sub: sub, upTo: upTo})
+	}
 	start := !q.running
 	q.running = true
 	q.mu.Unlock()
@@ -45,17 +57,19 @@ func (c *conn) retainedWorker() {
 	q := &c.retained
 	for {
 		q.mu.Lock()
-		if len(q.subs) == 0 || c.closed() {
-			q.subs, q.running = nil, false
+		if len(q.jobs) == 0 || c.closed() {
+			q.jobs, q.running = nil, false
 			q.mu.Unlock()
 			return
 		}
-		sub := q.subs[0]
-		q.subs = q.subs[1:]
+		job := q.jobs[0]
+		q.jobs = q.jobs[1:]
 		q.mu.Unlock()
 		s := c.sess
-		c.b.retainedFor(sub.Filter, func(m *message) bool {
-			s.deliver(m, min(m.qos, sub.QoS), true)
+		c.b.retainedFor(job.sub.Filter, func(m *message) bool {
+			if m.rseq <= job.upTo && c.b.isRetained(m) {
+				s.deliver(m, min(m.qos, job.sub.QoS), true)
+			}
 			return !c.closed()
 		})
 	}

@@ -18,7 +18,12 @@ var targetPool = sync.Pool{New: func() any { s := make([]target, 0, 16); return 
 // updates the retained messages first. It reports whether it queued writes
 // to the store (the caller flushes them before acknowledging a QoS 1 or 2
 // PUBLISH, so an acknowledged message survives a crash).
-func (b *Broker) route(m *message) (stored bool) {
+func (b *Broker) route(m *message) (stored bool) { return b.routeFull(m, nil) }
+
+// routeFull is route, appending to *full (when not nil) the sessions that
+// took m over their queue limit: the publisher must wait for them (see
+// session.deliver).
+func (b *Broker) routeFull(m *message, full *[]*session) (stored bool) {
 	b.stats.msgsIn.Add(1)
 	if m.retain {
 		stored = b.setRetained(m)
@@ -42,8 +47,12 @@ func (b *Broker) route(m *message) (stored bool) {
 		// [MQTT-3.3.5-1] the QoS is the minimum of the published and the
 		// granted QoS; [MQTT-3.3.1-9] the retain flag is cleared on messages
 		// sent to established subscriptions.
-		if t.s.deliver(m, min(t.qos, m.qos), false) {
+		st, over := t.s.deliver(m, min(t.qos, m.qos), false)
+		if st {
 			stored = true
+		}
+		if over && full != nil {
+			*full = append(*full, t.s.(*session)) // only sessions admit over their limit
 		}
 	}
 	clear(ts)
@@ -59,9 +68,17 @@ func (b *Broker) setRetained(m *message) (stored bool) {
 	b.retMu.Lock()
 	defer b.retMu.Unlock()
 	persist := b.store != nil && !isSys(m.topic) // $SYS is rewritten every interval: spare the disk
-	if len(m.payload) == 0 {
-		if _, ok := b.retained[m.topic]; ok {
+	old := b.retained[m.topic]
+	if len(m.payload) == 0 || old.sizeOrZero() < m.size() && b.overMemory(m.size()-old.sizeOrZero()) {
+		if len(m.payload) != 0 {
+			// At max_memory a retained message that needs more memory is
+			// not kept; the topic's previous one is deleted rather than
+			// served stale. It is still routed to the subscribers.
+			b.memoryDrop()
+		}
+		if old != nil {
 			delete(b.retained, m.topic)
+			b.memUsed.Add(-int64(old.size()))
 			if persist {
 				b.store.DeleteRetained(m.topic)
 				return true
@@ -69,11 +86,20 @@ func (b *Broker) setRetained(m *message) (stored bool) {
 		}
 		return false
 	}
+	m.rseq = b.retSeq.Add(1) // before m is shared: route delivers it after this
 	b.retained[m.topic] = m
+	b.memUsed.Add(int64(m.size() - old.sizeOrZero()))
 	if persist {
 		b.store.SetRetained(toStored(m))
 	}
 	return persist
+}
+
+// isRetained reports whether m is still its topic's retained message.
+func (b *Broker) isRetained(m *message) bool {
+	b.retMu.RLock()
+	defer b.retMu.RUnlock()
+	return b.retained[m.topic] == m
 }
 
 // retainedFor calls fn with every retained message matching filter, until
@@ -98,4 +124,12 @@ func (b *Broker) retainedFor(filter string, fn func(*message) bool) {
 			return
 		}
 	}
+}
+
+// sizeOrZero is size, or 0 for no message.
+func (m *message) sizeOrZero() int {
+	if m == nil {
+		return 0
+	}
+	return m.size()
 }

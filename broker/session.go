@@ -1,8 +1,10 @@
 package broker
 
 import (
+	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgegw/gateway/broker/auth"
@@ -53,33 +55,78 @@ type session struct {
 	qbytes   int
 	inflight []*pending // sent, unacknowledged, in send order
 	nextID   uint16
-	rx2      map[uint16]struct{} // inbound QoS 2 ids between PUBREC and PUBREL
+	// rx2 holds the inbound QoS 2 packet ids between PUBLISH and PUBREL;
+	// the value is the original's acknowledgement while the publish hook
+	// still holds it (nil once released), so that a resend waits for it.
+	rx2      map[uint16]*heldAck
 	dropped  uint64
+	dropping bool // dropping since the queue was last below its limits (logged once)
+
+	// Flow control (see deliver). over is set while the session is
+	// connected and its queue is over a limit because QoS 1 and 2 messages
+	// were admitted beyond it; publishers then wait (waiters) until the
+	// subscriber catches up, or until it stalls (stallTimer).
+	over       atomic.Bool
+	waiters    map[waker]struct{}
+	progress   uint64 // acknowledgements received and queued messages sent
+	stallTimer *time.Timer
+	stallSeen  uint64    // progress when the stall check last looked
+	stallSince time.Time // when progress last changed while over
 }
+
+// waker is a publisher waiting for room in a session's queue: a network
+// connection holding acknowledgements, or an in-process publish.
+type waker interface{ wake() }
 
 var _ subscriber = (*session)(nil)
 
 func (b *Broker) newSession(id string, persistent bool) *session {
-	return &session{b: b, id: id, persistent: persistent, subs: map[string]byte{}, rx2: map[uint16]struct{}{}}
+	return &session{b: b, id: id, persistent: persistent, subs: map[string]byte{}, rx2: map[uint16]*heldAck{}}
 }
 
-// deliver queues m for the session without blocking. Offline sessions keep
-// only QoS 1 and 2 messages; a full queue (count or bytes) drops the new
-// message and counts it. A dropped session takes nothing: route may still
-// hold it after dropSessionLocked, and its rows are deleted from the store.
-func (s *session) deliver(m *message, qos byte, retain bool) (stored bool) {
+// deliver queues m for the session without blocking.
+//
+// Flow control: a QoS 1 or 2 message routed to a connected session whose
+// queue is full (max_queued_messages or max_queued_bytes) is admitted over
+// the limit and deliver reports full: the publisher then waits until the
+// session has room again (conn.queueAck, Broker.waitRoom), so a subscriber
+// that keeps acknowledging loses nothing; one that stops is disconnected
+// after stall_timeout (checkStall). Everything else that finds the queue
+// full is dropped, the new message rather than the queued ones, and
+// counted: QoS 0 messages, messages for offline persistent sessions
+// (which keep only QoS 1 and 2), and retained messages sent on SUBSCRIBE
+// (retain set). A dropped session takes nothing: route may still hold it
+// after dropSessionLocked, and its rows are deleted from the store.
+func (s *session) deliver(m *message, qos byte, retain bool) (stored, full bool) {
 	b := s.b
 	s.mu.Lock()
 	c := s.conn
 	if s.gone || c == nil && (!s.persistent || qos == 0) || !s.mayReadLocked(m.topic) {
 		s.mu.Unlock()
-		return false
+		return false, false
 	}
-	if len(s.queue)-s.qhead >= b.cfg.MaxQueuedMessages || s.qbytes+m.size() > b.cfg.MaxQueuedBytes {
-		s.dropped++
-		s.mu.Unlock()
-		b.stats.dropped.Add(1)
-		return false
+	// At max_memory every queue counts as full.
+	atCap := b.overMemory(m.size())
+	if len(s.queue)-s.qhead >= b.cfg.MaxQueuedMessages || s.qbytes+m.size() > b.cfg.MaxQueuedBytes || atCap {
+		if c == nil || qos == 0 || retain {
+			if atCap {
+				b.memoryDrop()
+			}
+			s.dropped++
+			first := !s.dropping
+			s.dropping = true
+			s.mu.Unlock()
+			b.stats.dropped.Add(1)
+			if first {
+				b.log.Warn("session queue full: dropping new messages for this client (QoS 0, offline or retained)",
+					"client", s.id, "online", c != nil, "max_queued_messages", b.cfg.MaxQueuedMessages,
+					"max_queued_bytes", b.cfg.MaxQueuedBytes)
+			}
+			return false, false
+		}
+		full = true
+		s.setOverLocked(true)
+		s.armStallLocked()
 	}
 	p := &pending{msg: m, qos: qos, retain: retain}
 	if s.persistent && qos > 0 && b.store != nil {
@@ -89,11 +136,132 @@ func (s *session) deliver(m *message, qos byte, retain bool) (stored bool) {
 	}
 	s.queue = append(s.queue, p)
 	s.qbytes += m.size()
+	b.memUsed.Add(int64(m.size()))
 	s.mu.Unlock()
 	if c != nil {
 		c.wakeWriter()
 	}
-	return stored
+	return stored, full
+}
+
+// roomLocked reports whether the queue is below both of its limits. The
+// caller holds s.mu.
+func (s *session) roomLocked() bool {
+	return len(s.queue)-s.qhead < s.b.cfg.MaxQueuedMessages && s.qbytes < s.b.cfg.MaxQueuedBytes
+}
+
+// overMemory reports whether n more bytes would take the queued and
+// retained messages over max_memory.
+func (b *Broker) overMemory(n int) bool {
+	return b.memUsed.Load()+int64(n) > b.cfg.MaxMemory
+}
+
+// memoryDrop counts a message dropped at max_memory and logs the first one
+// since the broker was last below it.
+func (b *Broker) memoryDrop() {
+	b.stats.dropped.Add(1)
+	b.stats.memDropped.Add(1)
+	if b.memFull.CompareAndSwap(false, true) {
+		b.log.Error("broker max_memory reached: dropping QoS 0 messages, messages for offline sessions and new retained messages; QoS 1 and 2 publishers to connected subscribers wait",
+			"max_memory", b.cfg.MaxMemory, "used", b.memUsed.Load())
+	}
+}
+
+// memoryFreed logs when the broker is back below 90 % of max_memory after
+// it dropped messages at it.
+func (b *Broker) memoryFreed() {
+	if b.memFull.Load() && b.memUsed.Load() < b.cfg.MaxMemory/10*9 && b.memFull.CompareAndSwap(true, false) {
+		b.log.Info("broker memory below max_memory again", "max_memory", b.cfg.MaxMemory, "used", b.memUsed.Load())
+	}
+}
+
+// setOverLocked sets or clears the over flag and returns the publishers to
+// wake when it was cleared. The caller holds s.mu and wakes them after
+// unlocking.
+func (s *session) setOverLocked(over bool) (wake map[waker]struct{}) {
+	if s.over.Load() == over {
+		return nil
+	}
+	s.over.Store(over)
+	if over {
+		s.b.nover.Add(1)
+		return nil
+	}
+	s.b.nover.Add(-1)
+	wake, s.waiters = s.waiters, nil
+	return wake
+}
+
+func wakeAll(ws map[waker]struct{}) {
+	for w := range ws {
+		w.wake()
+	}
+}
+
+// addWaiter registers w to be woken when the session has room again. It
+// reports false when the session is not over its limit (any more): w
+// should look again instead of waiting.
+func (s *session) addWaiter(w waker) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.over.Load() {
+		return false
+	}
+	if s.waiters == nil {
+		s.waiters = map[waker]struct{}{}
+	}
+	s.waiters[w] = struct{}{}
+	return true
+}
+
+// armStallLocked starts the stall check of a session that went over its
+// limit. The caller holds s.mu.
+func (s *session) armStallLocked() {
+	if s.stallTimer != nil {
+		return
+	}
+	s.stallSeen, s.stallSince = s.progress, time.Now()
+	s.stallTimer = time.AfterFunc(stallCheckEvery(s.b.cfg.StallTimeout), s.checkStall)
+}
+
+// stallCheckEvery is how often a session over its limit is checked for
+// progress: a stalled client is found between stall_timeout and 1.25
+// times it.
+func stallCheckEvery(stall time.Duration) time.Duration { return max(stall/4, time.Millisecond) }
+
+// errStalled closes the connection of a subscriber that made no progress
+// for stall_timeout while publishers waited for it.
+var errStalled = errors.New("subscriber stalled: no acknowledgement for stall_timeout while its queue was full")
+
+// checkStall runs while the session is over its limit: when the client has
+// neither acknowledged nor taken a queued message for stall_timeout, its
+// connection is closed, so that the publishers waiting for it go on (a
+// persistent session keeps its queue, now bounded as an offline one).
+func (s *session) checkStall() {
+	b := s.b
+	s.mu.Lock()
+	c := s.conn
+	if !s.over.Load() || c == nil || s.gone {
+		s.stallTimer = nil
+		s.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	if s.progress != s.stallSeen {
+		s.stallSeen, s.stallSince = s.progress, now
+	}
+	if now.Sub(s.stallSince) < b.cfg.StallTimeout {
+		s.stallTimer.Reset(stallCheckEvery(b.cfg.StallTimeout))
+		s.mu.Unlock()
+		return
+	}
+	s.stallTimer = nil
+	queued := len(s.queue) - s.qhead
+	s.mu.Unlock()
+	b.stats.stalled.Add(1)
+	c.log.Warn("disconnecting a stalled subscriber: publishers were waiting for it",
+		"stall_timeout", b.cfg.StallTimeout, "queued", queued, "persistent", s.persistent)
+	c.closeWith(errStalled)
 }
 
 // mayRead re-checks the session user's read access to a message's topic
@@ -107,12 +275,14 @@ func (s *session) mayReadLocked(t string) bool {
 
 // fill appends to buf the packets the connection c may send now: resends
 // first, then queued messages while the in-flight window allows. It reports
-// whether more is waiting. The caller holds s.mu.
-func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool) {
+// whether more is waiting, and returns the publishers to wake because the
+// queue has room again (after unlocking). The caller holds s.mu.
+func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool, map[waker]struct{}) {
 	if s.conn != c {
-		return buf, false
+		return buf, false, nil
 	}
 	b := s.b
+	taken := 0
 	for _, p := range s.inflight {
 		if !p.resend {
 			continue
@@ -131,7 +301,9 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool) {
 		}
 		s.queue[s.qhead] = nil
 		s.qhead++
+		taken++
 		s.qbytes -= p.msg.size()
+		b.memUsed.Add(-int64(p.msg.size()))
 		if p.qos > 0 {
 			p.id = s.newID()
 			p.state = stSent
@@ -149,8 +321,17 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool) {
 		clear(s.queue[n:])
 		s.queue, s.qhead = s.queue[:n], 0
 	}
+	var wake map[waker]struct{}
+	if taken > 0 {
+		b.memoryFreed()
+		s.progress++
+		if s.roomLocked() {
+			s.dropping = false
+			wake = s.setOverLocked(false)
+		}
+	}
 	more := s.qhead < len(s.queue) && (s.queue[s.qhead].qos == 0 || len(s.inflight) < b.cfg.MaxInflight)
-	return buf, more
+	return buf, more, wake
 }
 
 func (s *session) appendPublish(buf []byte, p *pending, dup bool) []byte {
@@ -193,6 +374,7 @@ func (s *session) ack(id uint16, t packet.Type) bool {
 		if p.id != id {
 			continue
 		}
+		s.progress++
 		switch {
 		case t == packet.PUBACK && p.qos == 1, t == packet.PUBCOMP && p.qos == 2:
 			s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
@@ -220,11 +402,10 @@ func hasWildcard(filter string) bool { return strings.ContainsAny(filter, "+#") 
 
 func matchFilter(filter, name string) bool { return topic.Match(filter, name) }
 
-// seenRx2 reports whether a QoS 2 PUBLISH with this packet id was received
-// and not yet released (a resend).
-func (s *session) seenRx2(id uint16) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, seen := s.rx2[id]
-	return seen
+// takeOffline clears the flow-control state of a session whose connection
+// went away: an offline session drops instead of admitting over its limit,
+// so the publishers waiting for it are woken. The caller holds s.mu and
+// wakes the returned waiters after unlocking.
+func (s *session) takeOfflineLocked() map[waker]struct{} {
+	return s.setOverLocked(false)
 }

@@ -7,16 +7,19 @@ import (
 )
 
 type counters struct {
-	connected atomic.Int64  // clients with a live connection
-	connTotal atomic.Uint64 // connections accepted since start
-	msgsIn    atomic.Uint64 // PUBLISH routed (from clients, wills, in-process)
-	msgsOut   atomic.Uint64 // PUBLISH sent to clients and in-process subscribers
-	bytesIn   atomic.Uint64
-	bytesOut  atomic.Uint64
-	dropped   atomic.Uint64 // messages dropped at a full session queue
-	denied    atomic.Uint64 // publishes dropped by the ACL
-	notStored atomic.Uint64 // QoS 1/2 publishes not acknowledged: the store failed
-	subPkts   atomic.Uint64 // SUBSCRIBE packets handled (tests wait on it)
+	connected     atomic.Int64  // clients with a live connection
+	connTotal     atomic.Uint64 // connections accepted since start
+	msgsIn        atomic.Uint64 // PUBLISH routed (from clients, wills, in-process)
+	msgsOut       atomic.Uint64 // PUBLISH sent to clients and in-process subscribers
+	bytesIn       atomic.Uint64
+	bytesOut      atomic.Uint64
+	dropped       atomic.Uint64 // messages dropped at a full session queue
+	denied        atomic.Uint64 // publishes dropped by the ACL
+	notStored     atomic.Uint64 // QoS 1/2 publishes not acknowledged: the store failed
+	originRefused atomic.Uint64 // WebSocket upgrades refused for their Origin
+	subPkts       atomic.Uint64 // SUBSCRIBE packets handled (tests wait on it)
+	stalled       atomic.Uint64 // connections closed for stall_timeout
+	memDropped    atomic.Uint64 // messages dropped at max_memory (also in dropped)
 }
 
 // Stats is a snapshot of the broker's counters.
@@ -34,6 +37,15 @@ type Stats struct {
 	Denied           uint64        // publishes refused by the ACL
 	NotStored        uint64        // QoS 1/2 publishes not acknowledged because the store failed
 	Uptime           time.Duration // since New
+	// Stalled counts connections closed because the client stopped reading
+	// or, with publishers waiting for its full queue, acknowledging, for
+	// stall_timeout.
+	Stalled uint64
+	// MemoryBytes is the bytes of queued and retained messages now (held
+	// under max_memory); MemoryDropped counts the messages dropped at
+	// max_memory (also counted in Dropped).
+	MemoryBytes   int64
+	MemoryDropped uint64
 }
 
 // Stats returns the current counters.
@@ -61,6 +73,9 @@ func (b *Broker) Stats() Stats {
 		Denied:           b.stats.denied.Load(),
 		NotStored:        b.stats.notStored.Load(),
 		Uptime:           time.Since(b.start),
+		Stalled:          b.stats.stalled.Load(),
+		MemoryBytes:      b.memUsed.Load(),
+		MemoryDropped:    b.stats.memDropped.Load(),
 	}
 }
 

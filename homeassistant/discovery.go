@@ -200,12 +200,12 @@ func Entities(c Config) ([]Entity, error) {
 		if p.Override.Skip {
 			continue
 		}
-		e := pointEntity(c, prefix, devices[p.Device], p)
-		id := e.Topic
+		id := UniqueID(c.Gateway, p.Device, p.Name)
 		if prev, dup := seen[id]; dup {
-			errs = append(errs, fmt.Errorf("homeassistant: %s/%s and %s have the same discovery topic %s: rename one", p.Device, p.Name, prev, id))
+			errs = append(errs, fmt.Errorf("%s/%s and %s have the same Home Assistant unique_id %s: rename one", p.Device, p.Name, prev, id))
 			continue
 		}
+		e := pointEntity(c, prefix, devices[p.Device], p)
 		seen[id] = p.Device + "/" + p.Name
 		out = append(out, e)
 	}
@@ -218,7 +218,7 @@ func pointEntity(c Config, prefix string, d Device, p Point) Entity {
 	comp := component(p)
 	cfg := config{
 		Name:            o.Name,
-		UniqueID:        node + "_" + object,
+		UniqueID:        UniqueID(c.Gateway, p.Device, p.Name),
 		DefaultEntityID: comp + "." + slug(c.Gateway+"_"+p.Device+"_"+p.Name),
 		StateTopic:      p.StateTopic,
 		ValueTemplate:   valueTemplate(p),
@@ -343,6 +343,13 @@ func valueTemplate(p Point) string {
 		return "{{ '" + payloadOn + "' if value == 'true' else '" + payloadOff + "' }}"
 	}
 	return "" // the value format's payload is the state itself
+}
+
+// UniqueID is the unique_id of a point's entity (and its discovery topic's
+// node and object id, joined): names made topic-safe may collide, and
+// cmd/gateway reports such points.
+func UniqueID(gateway, device, point string) string {
+	return ID(gateway+"_"+device) + "_" + ID(point)
 }
 
 // ID makes s usable as a node or object id in a discovery topic, which

@@ -112,7 +112,7 @@ func TestSkipAndDuplicates(t *testing.T) {
 		t.Errorf("no status topics: want no availability, got %v; default_entity_id %v", m["availability"], m["default_entity_id"])
 	}
 	c.Points = append(c.Points, Point{Device: "d", Name: "b/c", Kind: gateway.KindFloat})
-	if _, err := Entities(c); err == nil || !strings.Contains(err.Error(), "same discovery topic") {
+	if _, err := Entities(c); err == nil || !strings.Contains(err.Error(), "same Home Assistant unique_id") {
 		t.Errorf("b.c and b/c: err = %v, want a collision", err)
 	}
 }
@@ -183,5 +183,20 @@ func TestIDs(t *testing.T) {
 	}
 	if !IsOnline([]byte("online\n")) || IsOnline([]byte("offline")) {
 		t.Error("IsOnline")
+	}
+}
+
+func TestOwned(t *testing.T) {
+	es, err := Entities(Config{Gateway: "gw 1", StatusTopic: "s", Points: []Point{{Device: "d", Name: "p", Kind: gateway.KindFloat}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if !Owned(e.Payload, "gw 1") || Owned(e.Payload, "gw") {
+			t.Errorf("%s: Owned wrong for its own gateway or another", e.Topic)
+		}
+	}
+	if Owned([]byte(`{"device":{"identifiers":["x"],"via_device":"y"}}`), "gw") || Owned([]byte("not json"), "gw") {
+		t.Error("Owned: another publisher's config or garbage")
 	}
 }

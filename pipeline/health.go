@@ -73,6 +73,7 @@ type health struct {
 	mu           sync.Mutex
 	st           DeviceStatus
 	episodeStart uint64 // Failures when the current failure episode began
+	goodSinceBad bool   // a streaming driver's good reading came after its last bad one
 }
 
 func newHealth(name string, log *slog.Logger, now func() time.Time) *health {
@@ -114,7 +115,11 @@ func (h *health) fail(err error) {
 }
 
 // emitted records a reading a streaming driver produced: a good one makes
-// the device ok, a bad one with an error makes it failing. Streaming
+// the device ok, a bad one with an error makes it failing, unless a good
+// reading came since the last bad one: a device that answers for some
+// points and not for others (one block of registers refused) stays ok
+// instead of flapping with every poll, while a device that stopped
+// answering is failing by its second bad reading. Streaming
 // drivers log their own state changes (they know which slave or port), so
 // these transitions are logged at Debug only.
 func (h *health) emitted(r gateway.Reading) {
@@ -127,6 +132,10 @@ func (h *health) emitted(r gateway.Reading) {
 		if r.Err != nil {
 			h.st.LastError = r.Err.Error()
 		}
+		if h.goodSinceBad {
+			h.goodSinceBad = false
+			return
+		}
 		if h.st.State != StateFailing {
 			h.log.Debug("device state", "state", "failing", "err", r.Err)
 			h.set(StateFailing, t)
@@ -134,6 +143,7 @@ func (h *health) emitted(r gateway.Reading) {
 		return
 	}
 	h.st.LastOK = t
+	h.goodSinceBad = true
 	if h.st.State != StateOK {
 		h.log.Debug("device state", "state", "ok")
 		h.set(StateOK, t)

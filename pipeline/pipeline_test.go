@@ -374,6 +374,52 @@ func TestOnStateTellsEachChange(t *testing.T) {
 	}
 }
 
+// emitter is a Driver that emits its readings, then waits for cancel.
+type emitter []gateway.Reading
+
+func (e emitter) Run(ctx context.Context, emit func(gateway.Reading)) error {
+	for _, r := range e {
+		emit(r)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// TestPartlyAnsweringDeviceStaysOK: a streaming driver whose device answers
+// for one block and not for another alternates good and bad readings; it
+// stays ok (its status topic does not flap), and goes failing only when
+// two bad readings come in a row.
+func TestPartlyAnsweringDeviceStaysOK(t *testing.T) {
+	log, _ := testLogger()
+	sink := make(collector, 100)
+	good := gateway.Reading{Point: "a", Value: gateway.Int(1)}
+	bad := gateway.Reading{Point: "b", Quality: gateway.QualityBad, Err: errors.New("illegal data address")}
+	var mu sync.Mutex
+	var states []string
+	drv := emitter{good, bad, good, bad, good, bad, bad, {Point: "end"}}
+	p, err := New(log, []Device{{Name: "dev", Driver: drv}}, identity{}, sink, Options{OnState: func(_ string, s State) {
+		mu.Lock()
+		defer mu.Unlock()
+		states = append(states, s.String())
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, p)
+	for m := range sink {
+		if m.Topic == "dev/end" {
+			break
+		}
+	}
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	// The last reading ("end", good) makes it ok again.
+	if want := []string{"ok", "failing", "ok", "stopped"}; !slices.Equal(states, want) {
+		t.Errorf("states %q, want %q", states, want)
+	}
+}
+
 // counting is a Driver that polls on its own and counts its polls.
 type counting struct{ polls atomic.Uint64 }
 

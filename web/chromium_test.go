@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/internal/chromiumtest"
 )
 
 // updateScreenshot copies the browser test's screenshot to docs/.
@@ -98,7 +99,7 @@ func TestBrowser(t *testing.T) {
 	}
 	s := browserServer(t)
 	url := "http://" + s.Addr().String() + "/"
-	b := openBrowser(t, url, 1100, 1600)
+	b := chromiumtest.Open(t, url, 1100, 1600)
 
 	checks := []struct{ what, cond string }{
 		{"event stream open", `document.getElementById('conn').textContent.startsWith('live')`},
@@ -114,36 +115,36 @@ func TestBrowser(t *testing.T) {
 		{"buffer depth", `Number(document.getElementById('buffer-depth').textContent.replaceAll(',', '')) > 1200`},
 	}
 	for _, c := range checks {
-		if !b.waitFor(t, c.cond) {
+		if !b.WaitFor(t, c.cond) {
 			t.Errorf("%s: page never satisfied %s", c.what, c.cond)
 		}
 	}
 
 	// A value observed now reaches the open page through the event stream.
 	power := `document.querySelector('td.val[data-key="meter/power"]').textContent`
-	if !b.waitFor(t, power+` === '1534.2 W'`) {
+	if !b.WaitFor(t, power+` === '1534.2 W'`) {
 		t.Errorf("initial power value not shown")
 	}
 	s.Observe(gateway.Reading{Device: "meter", Point: "power", Value: gateway.Float(4242.5), Unit: "W", Time: time.Now()})
-	if !b.waitFor(t, power+` === '4242.5 W'`) {
+	if !b.WaitFor(t, power+` === '4242.5 W'`) {
 		t.Errorf("live power value not shown")
 	}
 
 	// The buffer depth updates live: the fake grows on every sample.
 	var depth int
-	b.eval(t, `Number(document.getElementById('buffer-depth').textContent.replaceAll(',', ''))`, &depth)
-	if !b.waitFor(t, fmt.Sprintf(`Number(document.getElementById('buffer-depth').textContent.replaceAll(',', '')) > %d`, depth)) {
+	b.Eval(t, `Number(document.getElementById('buffer-depth').textContent.replaceAll(',', ''))`, &depth)
+	if !b.WaitFor(t, fmt.Sprintf(`Number(document.getElementById('buffer-depth').textContent.replaceAll(',', '')) > %d`, depth)) {
 		t.Errorf("buffer depth stayed at %d", depth)
 	}
 
 	// The buffered-messages browser lists what the buffer source returns.
-	b.eval(t, `document.querySelector('#bufform button').click(), true`, nil)
-	if !b.waitFor(t, `document.getElementById('bufmsgs').textContent.includes('site/meter/power')`) {
+	b.Eval(t, `document.querySelector('#bufform button').click(), true`, nil)
+	if !b.WaitFor(t, `document.getElementById('bufmsgs').textContent.includes('site/meter/power')`) {
 		t.Error("buffered messages not listed")
 	}
 	if t.Failed() {
 		var html string
-		b.eval(t, `document.documentElement.outerHTML`, &html)
+		b.Eval(t, `document.documentElement.outerHTML`, &html)
 		t.Logf("DOM:\n%s", html)
 	}
 
@@ -152,7 +153,7 @@ func TestBrowser(t *testing.T) {
 		width  int
 		mobile bool
 	}{{"web-status.png", 1100, false}, {"web-status-phone.png", 390, true}} {
-		png := b.screenshot(t, shot.width, shot.mobile)
+		png := b.Screenshot(t, shot.width, shot.mobile)
 		if !bytes.HasPrefix(png, []byte("\x89PNG")) {
 			t.Fatalf("%s: not a PNG", shot.name)
 		}

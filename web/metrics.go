@@ -41,6 +41,9 @@ var (
 	mBrDropped   = desc("broker_messages_dropped_total", "Messages dropped at a full session queue.")
 	mBrDenied    = desc("broker_publishes_denied_total", "Publishes refused by the ACL.")
 	mBrNotStored = desc("broker_publishes_not_stored_total", "QoS 1/2 publishes not acknowledged because the broker's store failed to commit them.")
+	mBrMemory    = desc("broker_memory_bytes", "Bytes of queued and retained messages (capped by [broker] max_memory).")
+	mBrMemDrops  = desc("broker_memory_dropped_total", "Messages dropped at [broker] max_memory (also in broker_messages_dropped_total).")
+	mBrStalled   = desc("broker_clients_stalled_total", "Connections closed because the client stopped reading or acknowledging for stall_timeout.")
 
 	mDevUp       = desc("device_up", "1 when the device's last poll succeeded.", "device")
 	mDevPolls    = desc("device_polls_total", "Polls or runs started.", "device")
@@ -61,7 +64,7 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 		mUplinkUp, mUplinkSent, mUplinkAcked, mUplinkRecv, mUplinkOutages,
 		mBufDepth, mBufBytes, mBufMaxBytes, mBufAge, mBufDrops, mBufDiskFull, mBufUp,
 		mBrClients, mBrConns, mBrSessions, mBrSubs, mBrRetained, mBrMsgsIn, mBrMsgsOut,
-		mBrBytesIn, mBrBytesOut, mBrDropped, mBrDenied, mBrNotStored,
+		mBrBytesIn, mBrBytesOut, mBrDropped, mBrDenied, mBrNotStored, mBrStalled, mBrMemory, mBrMemDrops,
 		mDevUp, mDevPolls, mDevFailures, mDevReqs, mDevReqErrs, mDevReadings,
 	} {
 		ch <- d
@@ -114,6 +117,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(mBrDropped, float64(b.Dropped))
 		counter(mBrDenied, float64(b.Denied))
 		counter(mBrNotStored, float64(b.NotStored))
+		counter(mBrStalled, float64(b.Stalled))
+		gauge(mBrMemory, float64(b.MemoryBytes))
+		counter(mBrMemDrops, float64(b.MemoryDropped))
 	}
 	if src.Devices != nil {
 		for _, d := range src.Devices() {

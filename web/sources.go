@@ -62,6 +62,9 @@ type BrokerStats struct {
 	Denied           uint64        `json:"denied"`
 	NotStored        uint64        `json:"not_stored"`
 	Uptime           time.Duration `json:"uptime_ns"`
+	Stalled          uint64        `json:"stalled"`
+	MemoryBytes      int64         `json:"memory_bytes"`
+	MemoryDropped    uint64        `json:"memory_dropped"`
 }
 
 // UplinkStatus is the upstream forwarder's state. Its fields match the

@@ -440,31 +440,32 @@ func FuzzDecode5(f *testing.F) {
 func FuzzProperties(f *testing.F) {
 	for _, tc := range golden5 {
 		if p := propsOf(tc.pkt); p != nil {
-			f.Add(byte(tc.pkt.Type()), appendProperties(nil, p, p.size()))
+			f.Add(byte(tc.pkt.Type()), p.Append(nil))
 		}
 		if c, ok := tc.pkt.(*Connect); ok && c.WillProperties != nil {
-			f.Add(byte(willProps), appendProperties(nil, c.WillProperties, c.WillProperties.size()))
+			f.Add(byte(willProps), c.WillProperties.Append(nil))
 		}
 	}
 	f.Fuzz(func(t *testing.T, ctx byte, raw []byte) {
 		tt := propContexts[int(ctx)%len(propContexts)]
-		d := decoder{b: raw}
-		p := d.properties(tt)
-		if d.err != nil {
+		p, n, err := DecodeProperties(tt, raw)
+		if err != nil {
 			var code Code
-			if !errors.As(d.err, &code) || !code.IsError() {
-				t.Fatalf("error %v carries no failure reason code", d.err)
+			if !errors.As(err, &code) || !code.IsError() {
+				t.Fatalf("error %v carries no failure reason code", err)
 			}
 			return
 		}
-		enc := appendProperties(nil, p, p.size())
+		if n > len(raw) {
+			t.Fatalf("used %d of %d bytes", n, len(raw))
+		}
+		enc := p.Append(nil)
 		if p.Size() != len(enc) {
 			t.Fatalf("Size() = %d, encoded %d bytes", p.Size(), len(enc))
 		}
-		d2 := decoder{b: enc}
-		p2 := d2.properties(tt)
-		if d2.err != nil || len(d2.b) != 0 {
-			t.Fatalf("re-decode of %x: %v, %d bytes left", enc, d2.err, len(d2.b))
+		p2, n2, err := DecodeProperties(tt, enc)
+		if err != nil || n2 != len(enc) {
+			t.Fatalf("re-decode of %x: %v, used %d of %d bytes", enc, err, n2, len(enc))
 		}
 		if !reflect.DeepEqual(p, p2) {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", p2, p)
@@ -588,4 +589,86 @@ func TestMessageProperties(t *testing.T) {
 	if got := (*Properties)(nil).Message(); got != nil {
 		t.Errorf("nil.Message() = %v, want nil", got)
 	}
+}
+
+func TestPropertiesAppendDecode(t *testing.T) {
+	// A stored message's properties come back as they were, with the bytes
+	// after them left alone.
+	p := golden5[7].pkt.(*Publish).Properties
+	b := append(p.Append(nil), 0xaa)
+	got, n, err := DecodeProperties(PUBLISH, b)
+	if err != nil || n != len(b)-1 || !reflect.DeepEqual(got, p) {
+		t.Errorf("DecodeProperties = %s, %d, %v; want %s, %d", dumpProps(got), n, err, dumpProps(p), len(b)-1)
+	}
+	if got, n, err := DecodeProperties(PUBLISH, (*Properties)(nil).Append(nil)); got != nil || n != 1 || err != nil {
+		t.Errorf("DecodeProperties(nil.Append) = %v, %d, %v; want nil, 1, nil", got, n, err)
+	}
+	if _, _, err := DecodeProperties(SUBACK, p.Append(nil)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("PUBLISH properties in SUBACK: error = %v, want ErrMalformed", err)
+	}
+}
+
+// Benchmarks of the 5.0 encoding next to 3.1.1, for the session layer's
+// budget (issue 12: v5 within 10% of v3.1.1). Informational; nothing
+// asserts a speed.
+func BenchmarkPublish(b *testing.B) {
+	payload := make([]byte, 64)
+	props := &Properties{MessageExpiry: new(uint32(60)), ContentType: "application/json",
+		User: []UserProperty{{"site", "a"}, {"line", "3"}}}
+	cases := []struct {
+		name    string
+		version byte
+		props   *Properties
+	}{
+		{"v311", Version311, nil},
+		{"v5", Version5, nil},
+		{"v5-props", Version5, props},
+	}
+	for _, c := range cases {
+		p := &Publish{QoS: 1, PacketID: 7, Topic: "plant/line3/temperature", Payload: payload, Properties: c.props}
+		raw := p.AppendVersion(nil, c.version)
+		b.Run("append-"+c.name, func(b *testing.B) {
+			buf := make([]byte, 0, 256)
+			for b.Loop() {
+				buf = p.AppendVersion(buf[:0], c.version)
+			}
+		})
+		b.Run("decode-"+c.name, func(b *testing.B) {
+			_, size, err := DecodeVarint(raw[1:])
+			if err != nil {
+				b.Fatal(err)
+			}
+			body := raw[1+size:]
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DecodeVersion(c.version, raw[0], body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func FuzzParseShared(f *testing.F) {
+	for _, s := range []string{"a/b", "$share/g/a/+", "$share/g/#", "$share//a", "$share/g", "$share/g+/a", "$share/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		share, filter, ok, err := ParseShared(in)
+		switch {
+		case !ok:
+			if err != nil || filter != in || strings.HasPrefix(in, SharePrefix) {
+				t.Fatalf("ParseShared(%q) = %q, %q, %v, %v", in, share, filter, ok, err)
+			}
+		case err != nil:
+			if !errors.Is(err, ErrTopicFilterInvalid) {
+				t.Fatalf("ParseShared(%q) error %v, want ErrTopicFilterInvalid", in, err)
+			}
+		default:
+			// [MQTT-4.8.2-1] [MQTT-4.8.2-2]
+			if share == "" || filter == "" || strings.ContainsAny(share, "/+#") || SharePrefix+share+"/"+filter != in {
+				t.Fatalf("ParseShared(%q) = %q, %q", in, share, filter)
+			}
+		}
+	})
 }

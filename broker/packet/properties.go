@@ -551,3 +551,24 @@ func (p *Properties) Message() *Properties {
 	}
 	return m
 }
+
+// Append appends p as a packet carries it, the Property Length followed by
+// the properties, for storing a message's properties (broker/store) or
+// building a packet by hand. A nil p appends the single byte 0.
+func (p *Properties) Append(dst []byte) []byte {
+	return appendProperties(dst, p, p.size())
+}
+
+// DecodeProperties parses what Append writes, or the properties of a packet
+// of type t: a Property Length and the properties from the start of b, with
+// the checks Decode applies (allowed in t, at most once, values in range).
+// It returns the properties (nil for none) and the number of bytes used.
+// Errors wrap a Code as Decode's do.
+func DecodeProperties(t Type, b []byte) (*Properties, int, error) {
+	d := decoder{b: b}
+	p := d.properties(t)
+	if d.err != nil {
+		return nil, 0, fmt.Errorf("decode %s: %w", t, d.err)
+	}
+	return p, len(b) - len(d.b), nil
+}

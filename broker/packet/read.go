@@ -10,7 +10,9 @@ import (
 // ReadFrame reads one fixed header and the remaining bytes of a packet from
 // r. A packet larger than maxSize bytes in total (0: no limit beyond the
 // protocol's) is not read and gives an error wrapping ErrTooLarge. body is
-// newly allocated for each packet, so decoded packets may keep it.
+// newly allocated for each packet, so decoded packets may keep it. A large
+// body is allocated as its bytes arrive, not as declared: a peer that
+// announces a large packet and sends little costs little.
 func ReadFrame(r *bufio.Reader, maxSize int) (first byte, body []byte, err error) {
 	first, err = r.ReadByte()
 	if err != nil {
@@ -23,11 +25,37 @@ func ReadFrame(r *bufio.Reader, maxSize int) (first byte, body []byte, err error
 	if maxSize > 0 && 1+hdr+n > maxSize {
 		return 0, nil, fmt.Errorf("read packet: %d bytes over limit %d: %w", 1+hdr+n, maxSize, ErrTooLarge)
 	}
-	body = make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
+	body, err = readBody(r, n)
+	if err != nil {
 		return 0, nil, fmt.Errorf("read packet body: %w", unexpectedEOF(err))
 	}
 	return first, body, nil
+}
+
+// bodyChunk is the most a body is allocated ahead of its bytes.
+const bodyChunk = 4 << 10
+
+// readBody reads n bytes, growing the buffer (doubling) as they arrive.
+func readBody(r io.Reader, n int) ([]byte, error) {
+	if n <= bodyChunk {
+		body := make([]byte, n)
+		_, err := io.ReadFull(r, body)
+		return body, err
+	}
+	body := make([]byte, 0, bodyChunk)
+	for len(body) < n {
+		if len(body) == cap(body) {
+			grown := make([]byte, len(body), min(n, 2*cap(body)))
+			copy(grown, body)
+			body = grown
+		}
+		k, err := r.Read(body[len(body):cap(body)])
+		body = body[:len(body)+k]
+		if err != nil && len(body) < n {
+			return nil, err
+		}
+	}
+	return body, nil
 }
 
 // Read reads and decodes one packet (see ReadFrame and Decode).

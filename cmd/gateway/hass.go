@@ -1,5 +1,8 @@
 package main
 
+// Home Assistant discovery: the config messages of the points, locally and
+// upstream.
+
 import (
 	"context"
 	"fmt"
@@ -15,93 +18,29 @@ import (
 	"github.com/edgegw/gateway/config"
 	"github.com/edgegw/gateway/homeassistant"
 	"github.com/edgegw/gateway/mapping"
-	"github.com/edgegw/gateway/pipeline"
 	"github.com/edgegw/gateway/topic"
 	"github.com/edgegw/gateway/upstream"
 )
-
-// Availability and Home Assistant discovery: the gateway's and the devices'
-// status topics, and the discovery configs of the points.
-
-// gatewayStatusTopic returns [gateway] status_topic expanded ("" when off).
-func gatewayStatusTopic(cfg *config.Config) string {
-	if cfg.Gateway.StatusTopic == "" {
-		return ""
-	}
-	t, _ := mapping.ExpandTopic(cfg.Gateway.StatusTopic, mapping.Names{Gateway: cfg.Gateway.Name}) // compile checked it
-	return t
-}
-
-// deviceStatusTopic returns [gateway] device_status_topic expanded for
-// device ("" when off).
-func deviceStatusTopic(cfg *config.Config, device string) string {
-	if cfg.Gateway.DeviceStatusTopic == "" {
-		return ""
-	}
-	t, _ := mapping.ExpandTopic(cfg.Gateway.DeviceStatusTopic, mapping.Names{Gateway: cfg.Gateway.Name, Device: device}) // compile checked it
-	return t
-}
-
-// checkStatusTopics reports status topic templates that do not expand, and
-// points whose topic is a status topic.
-func checkStatusTopics(cfg *config.Config, probs *config.Problems, pl *plan) {
-	g := config.At("gateway")
-	for _, st := range []struct {
-		key, tmpl string
-		allowed   []string
-	}{
-		{"status_topic", cfg.Gateway.StatusTopic, []string{"{gateway}"}},
-		{"device_status_topic", cfg.Gateway.DeviceStatusTopic, []string{"{gateway}", "{device}"}},
-	} {
-		if st.tmpl == "" {
-			continue
-		}
-		if strings.Contains(st.tmpl, "{point}") || strings.Contains(st.tmpl, "{unit}") {
-			probs.Add(g.Key(st.key), "%q: want only the placeholders %s", st.tmpl, strings.Join(st.allowed, " "))
-			continue
-		}
-		if _, err := mapping.ExpandTopic(st.tmpl, mapping.Names{Gateway: cfg.Gateway.Name, Device: "device"}); err != nil {
-			probs.Add(g.Key(st.key), "%v", err)
-		}
-	}
-	if probs.Err() != nil {
-		return
-	}
-	status := map[string]string{}
-	if t := gatewayStatusTopic(cfg); t != "" {
-		status[t] = "[gateway] status_topic"
-	}
-	for _, d := range cfg.Devices {
-		if t := deviceStatusTopic(cfg, d.Name); t != "" {
-			status[t] = fmt.Sprintf("the status topic of device %q", d.Name)
-		}
-	}
-	n := 0
-	for i, d := range cfg.Devices {
-		for j := range d.Points {
-			mp := pl.mapping[n]
-			n++
-			topic, err := mapping.ExpandTopic(mp.Rule.Topic, mapping.Names{Gateway: cfg.Gateway.Name, Device: mp.Device, Point: mp.Point, Unit: mp.Unit})
-			if err != nil {
-				continue // reported by mappingPoint
-			}
-			if what, ok := status[topic]; ok {
-				probs.Add(cfg.PointPath(i, j), "topic %q is %s: rename the point or change [gateway] device_status_topic", topic, what)
-			}
-		}
-	}
-}
 
 // checkHomeAssistant checks the status topics and, with discovery on, that
 // every point gets an entity of its own.
 func checkHomeAssistant(cfg *config.Config, probs *config.Problems, pl *plan) {
 	checkStatusTopics(cfg, probs, pl)
-	if probs.Err() != nil || !cfg.HomeAssistant.Enabled {
+	if !cfg.HomeAssistant.Enabled {
 		return
 	}
-	if _, err := homeassistant.Entities(haConfig(cfg, pl)); err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			probs.Add(config.At("homeassistant"), "%s", line)
+	seen := map[string]string{}
+	for i, d := range cfg.Devices {
+		for j, pt := range d.Points {
+			if pt.HA != nil && !*pt.HA {
+				continue
+			}
+			id := homeassistant.UniqueID(cfg.Gateway.Name, d.Name, pt.Name)
+			if prev, dup := seen[id]; dup {
+				probs.Add(cfg.PointPath(i, j).Key("name"), "Home Assistant would see the same entity id %q as for %s: rename one, or set ha = false", id, prev)
+				continue
+			}
+			seen[id] = fmt.Sprintf("devices[%d] %q.points[%d] %q", i, d.Name, j, pt.Name)
 		}
 	}
 }
@@ -266,13 +205,18 @@ type discovery struct {
 	local    *homeassistant.Announcer
 	upstream *homeassistant.Announcer // nil without forwarding
 	again    chan struct{}
+	stale    chan string // retained config topics found on the local broker
+
+	mu       sync.Mutex
+	statusOn string // Home Assistant's status topic subscribed, "" for none
 	unsub    func()
+	sweeping func() // unsubscribes the sweep
 }
 
 // newDiscovery returns the announcers; toUpstream is the sink of messages
 // going upstream (nil when nothing is forwarded).
 func newDiscovery(log *slog.Logger, b *broker.Broker, toUpstream gateway.Sink) *discovery {
-	d := &discovery{log: log.With("component", "homeassistant"), local: homeassistant.NewAnnouncer(b), again: make(chan struct{}, 1)}
+	d := &discovery{log: log.With("component", "homeassistant"), local: homeassistant.NewAnnouncer(b), again: make(chan struct{}, 1), stale: make(chan string, 1024)}
 	if toUpstream != nil {
 		d.upstream = homeassistant.NewAnnouncer(toUpstream)
 	}
@@ -289,25 +233,16 @@ func (d *discovery) set(ctx context.Context, b *broker.Broker, cfg *config.Confi
 		if uc, ok := upstreamHAConfig(cfg, hc); ok {
 			up, _ = homeassistant.Entities(uc) // the same ids as local
 		}
-		if d.unsub == nil {
-			topic := homeassistant.StatusTopic(cfg.HomeAssistant.DiscoveryPrefix)
-			unsub, err := b.Subscribe(topic, 1, func(m gateway.Message) {
-				if homeassistant.IsOnline(m.Payload) {
-					select {
-					case d.again <- struct{}{}:
-					default: // a republish is pending
-					}
-				}
-			})
-			if err != nil {
-				d.log.Error("subscribe Home Assistant's status topic", "topic", topic, "err", err)
-			} else {
-				d.unsub = unsub
-			}
-		}
 	}
+	d.listen(b, cfg)
 	if err := d.local.Set(ctx, local); err != nil {
 		d.log.Warn("discovery configs not published", "err", err)
+	}
+	d.mu.Lock()
+	start := d.sweeping == nil && cfg.HomeAssistant.Enabled
+	d.mu.Unlock()
+	if start {
+		d.sweep(b, cfg)
 	}
 	if d.upstream != nil {
 		if err := d.upstream.Set(ctx, up); err != nil {
@@ -319,15 +254,87 @@ func (d *discovery) set(ctx context.Context, b *broker.Broker, cfg *config.Confi
 	}
 }
 
+// listen subscribes Home Assistant's status topic under the discovery
+// prefix while discovery is on.
+func (d *discovery) listen(b *broker.Broker, cfg *config.Config) {
+	haStatus := ""
+	if cfg.HomeAssistant.Enabled {
+		haStatus = homeassistant.StatusTopic(cfg.HomeAssistant.DiscoveryPrefix)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if haStatus == d.statusOn {
+		return
+	}
+	if d.unsub != nil {
+		d.unsub()
+		d.unsub = nil
+	}
+	d.statusOn = haStatus
+	if haStatus == "" {
+		return
+	}
+	unsub, err := b.Subscribe(haStatus, 1, func(m gateway.Message) {
+		if homeassistant.IsOnline(m.Payload) {
+			select {
+			case d.again <- struct{}{}:
+			default: // a republish is pending
+			}
+		}
+	})
+	if err != nil {
+		d.log.Error("subscribe Home Assistant's status topic", "topic", haStatus, "err", err)
+		return
+	}
+	d.unsub = unsub
+}
+
+// sweep finds the configs this gateway left retained on the local broker
+// under an earlier config (a point removed while the gateway was stopped):
+// run clears those the current set does not have.
+func (d *discovery) sweep(b *broker.Broker, cfg *config.Config) {
+	gw := cfg.Gateway.Name
+	unsub, err := b.Subscribe(cfg.HomeAssistant.DiscoveryPrefix+"/+/+/+/config", 0, func(m gateway.Message) {
+		if !m.Retain || len(m.Payload) == 0 || !homeassistant.Owned(m.Payload, gw) {
+			return // live configs (ours), cleared ones, other publishers'
+		}
+		select {
+		case d.stale <- m.Topic:
+		default: // more than fit: the rest stay until the next start
+		}
+	})
+	if err != nil {
+		d.log.Warn("look for discovery configs of an earlier config", "err", err)
+		return
+	}
+	d.mu.Lock()
+	d.sweeping = unsub
+	d.mu.Unlock()
+}
+
 // run republishes the configs each time Home Assistant says it is online,
 // until ctx is cancelled.
 func (d *discovery) run(ctx context.Context) {
 	for {
 		select {
+		case t := <-d.stale:
+			if d.local.Has(t) {
+				continue
+			}
+			d.log.Info("clearing a discovery config of an earlier config", "topic", t)
+			if err := d.local.Clear(ctx, t); err != nil {
+				d.log.Warn("discovery config not cleared", "topic", t, "err", err)
+			}
 		case <-ctx.Done():
+			d.mu.Lock()
+			if d.sweeping != nil {
+				d.sweeping()
+			}
 			if d.unsub != nil {
 				d.unsub()
+				d.unsub = nil
 			}
+			d.mu.Unlock()
 			return
 		case <-d.again:
 			d.log.Info("Home Assistant is online: publishing the discovery configs again")
@@ -341,117 +348,6 @@ func (d *discovery) run(ctx context.Context) {
 			}
 		}
 	}
-}
-
-// deviceStatus publishes each device's status topic (online/offline,
-// retained) when the pipeline reports a change of its state. The pipeline
-// calls set from its device goroutines; publishing happens in run, latest
-// state first-come, so a slow sink never holds up a driver.
-type deviceStatus struct {
-	sink gateway.Sink
-	log  *slog.Logger
-
-	mu      sync.Mutex
-	cfg     *config.Config
-	pending map[string]string // device -> payload
-	order   []string
-	wake    chan struct{}
-}
-
-func newDeviceStatus(log *slog.Logger, cfg *config.Config, sink gateway.Sink) *deviceStatus {
-	return &deviceStatus{sink: sink, log: log, cfg: cfg, pending: map[string]string{}, wake: make(chan struct{}, 1)}
-}
-
-// setConfig switches to the topics of a reloaded config.
-func (s *deviceStatus) setConfig(cfg *config.Config) {
-	s.mu.Lock()
-	s.cfg = cfg
-	s.mu.Unlock()
-}
-
-// set is the pipeline's OnState: a device that answers is online; one that
-// fails, or stopped, is offline.
-func (s *deviceStatus) set(device string, st pipeline.State) {
-	payload := homeassistant.Offline
-	switch st {
-	case pipeline.StateStarting:
-		return // not known yet
-	case pipeline.StateOK:
-		payload = homeassistant.Online
-	}
-	s.mu.Lock()
-	if _, queued := s.pending[device]; !queued {
-		s.order = append(s.order, device)
-	}
-	s.pending[device] = payload
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-// run publishes the pending states until ctx is cancelled.
-func (s *deviceStatus) run(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.wake:
-		}
-		s.mu.Lock()
-		pending, order, cfg := s.pending, s.order, s.cfg
-		s.pending, s.order = map[string]string{}, nil
-		s.mu.Unlock()
-		for _, dev := range order {
-			topic := deviceStatusTopic(cfg, dev)
-			if topic == "" {
-				continue
-			}
-			m := gateway.Message{Topic: topic, Payload: []byte(pending[dev]), QoS: 1, Retain: true}
-			if err := s.sink.Publish(ctx, m); err != nil {
-				s.log.Warn("device status not published", "device", dev, "err", err)
-			}
-		}
-	}
-}
-
-// announceGateway publishes the gateway's status "online" (retained) on
-// the local broker, and returns the func that publishes "offline" when the
-// gateway stops.
-func announceGateway(ctx context.Context, log *slog.Logger, b *broker.Broker, cfg *config.Config) (stopping func()) {
-	topic := gatewayStatusTopic(cfg)
-	if topic == "" {
-		return func() {}
-	}
-	say := func(ctx context.Context, payload string) {
-		if err := b.Publish(ctx, gateway.Message{Topic: topic, Payload: []byte(payload), QoS: 1, Retain: true}); err != nil {
-			log.Warn("gateway status not published", "topic", topic, "status", payload, "err", err)
-		}
-	}
-	say(ctx, homeassistant.Online)
-	return func() { say(context.WithoutCancel(ctx), homeassistant.Offline) }
-}
-
-// statusMessages returns the gateway's status as the forwarder's birth
-// message and will, when a forward rule sends the status topic upstream.
-func statusMessages(cfg *config.Config) (birth, will *gateway.Message) {
-	status := gatewayStatusTopic(cfg)
-	if status == "" {
-		return nil, nil
-	}
-	for _, r := range cfg.Upstream.Forward {
-		if topic.Match(r.Filter, status) {
-			remote := gateway.MapTopic(r.RemoteTopic, r.RemotePrefix, status)
-			qos := byte(1)
-			if r.QoS != nil {
-				qos = byte(*r.QoS)
-			}
-			return &gateway.Message{Topic: remote, Payload: []byte(homeassistant.Online), QoS: qos, Retain: true},
-				&gateway.Message{Topic: remote, Payload: []byte(homeassistant.Offline), QoS: qos, Retain: true}
-		}
-	}
-	return nil, nil
 }
 
 // printEntities writes what Home Assistant discovery would announce for

@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/edgegw/gateway/config"
 	"github.com/edgegw/gateway/homeassistant"
 )
 
@@ -214,6 +216,63 @@ func TestSchemaCheckerRefuses(t *testing.T) {
 		}()
 		if !ft.Failed() {
 			t.Errorf("schema check passed %s", bad)
+		}
+	}
+}
+
+func TestRemoteCommandTopic(t *testing.T) {
+	rules := []config.Subscribe{
+		{Filter: "cloud/+/x"},                             // no prefix: the same topic, if the filter matches
+		{Filter: "sites/a/commands/#", LocalPrefix: "gw"}, // literal levels + the rest
+		{Filter: "t/#", LocalTopic: "fixed/{topic}"},      // templates are not reversed
+	}
+	for _, tt := range []struct{ local, want string }{
+		{"gw/boiler/setpoint/set", "sites/a/commands/boiler/setpoint/set"},
+		{"cloud/b/x", "cloud/b/x"},
+		{"other/set", ""},
+		{"fixed/t/a", ""},
+		{"", ""},
+	} {
+		if got := remoteCommandTopic(rules, tt.local); got != tt.want {
+			t.Errorf("remoteCommandTopic(%q) = %q, want %q", tt.local, got, tt.want)
+		}
+	}
+}
+
+func TestStatusMessages(t *testing.T) {
+	cfg := must(demo(t.TempDir()))
+	birth, will := statusMessages(cfg)
+	if birth != nil || will != nil {
+		t.Errorf("the demo forwards only demo/meter/#: got birth %v will %v", birth, will)
+	}
+	q := 0
+	cfg.Upstream.Forward = append(cfg.Upstream.Forward, config.Forward{Filter: "demo/#", RemoteTopic: "d/{topic}", QoS: &q})
+	birth, will = statusMessages(cfg)
+	if birth == nil || will == nil || birth.Topic != "d/demo/status" || string(birth.Payload) != "online" ||
+		string(will.Payload) != "offline" || !will.Retain || will.QoS != 0 {
+		t.Errorf("birth %+v, will %+v", birth, will)
+	}
+}
+
+// TestCheckHomeAssistant: check --homeassistant prints the demo's entities
+// as a table.
+func TestCheckHomeAssistant(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "demo.toml")
+	if err := os.WriteFile(path, demoConfig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"check", "--homeassistant", path}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range []string{
+		"COMPONENT      DEVICE     POINT        NAME         DEVICE CLASS      STATE CLASS       UNIT",
+		"number         boiler     setpoint     Setpoint     temperature       -                 °C",
+		"switch         boiler     running      Running      -                 -                 -",
+		"sensor         meter      energy       Energy       energy            total_increasing  Wh",
+	} {
+		if !strings.Contains(out.String(), row+"\n") {
+			t.Errorf("no row %q in:\n%s", row, out.String())
 		}
 	}
 }

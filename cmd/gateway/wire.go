@@ -22,6 +22,8 @@ func brokerConfig(cfg *config.Config) broker.Config {
 		MaxQueuedMessages: b.MaxQueuedMessages,
 		MaxQueuedBytes:    int(b.MaxQueuedBytes.Bytes),
 		MaxInflight:       b.MaxInflight,
+		StallTimeout:      b.StallTimeout.Duration,
+		MaxMemory:         b.MaxMemory.Bytes,
 		MaxSubscriptions:  b.MaxSubscriptions,
 		SessionExpiry:     b.SessionExpiry.Duration,
 		PersistencePath:   filepath.Join(cfg.Gateway.DataDir, "broker.db"),
@@ -29,6 +31,7 @@ func brokerConfig(cfg *config.Config) broker.Config {
 	for _, l := range b.Listeners {
 		bc.Listeners = append(bc.Listeners, broker.Listener{
 			Address: l.Address, Protocol: l.Protocol, CertFile: l.CertFile, KeyFile: l.KeyFile, CAFile: l.CAFile, Path: l.Path,
+			AllowedOrigins: l.AllowedOrigins,
 		})
 	}
 	return bc

@@ -1,4 +1,7 @@
-package web
+// Package chromiumtest drives headless Chromium over the Chrome DevTools
+// Protocol for browser tests: the web page's, and MQTT.js's browser bundle
+// against the broker's WebSocket listener.
+package chromiumtest
 
 import (
 	"bufio"
@@ -17,28 +20,29 @@ import (
 	"github.com/coder/websocket/wsjson"
 )
 
-// A minimal Chrome DevTools Protocol client for the browser test. The page
-// holds an event stream open, so Chromium's --dump-dom with a virtual time
+// A minimal Chrome DevTools Protocol client for browser tests. A page may
+// hold an event stream open, so Chromium's --dump-dom with a virtual time
 // budget never finishes; driving the page over the protocol lets the test
 // wait, in real time, for the DOM to show live updates.
 
-const chromiumPath = "/usr/bin/chromium"
+// Path is where Debian installs chromium.
+const Path = "/usr/bin/chromium"
 
-// browser is one headless Chromium showing one page.
-type browser struct {
+// Browser is one headless Chromium showing one page.
+type Browser struct {
 	conn *websocket.Conn
 	id   int
 }
 
-// openBrowser starts headless Chromium on url and connects to its page.
+// Open starts headless Chromium on url and connects to its page.
 // Chromium is stopped in t.Cleanup.
-func openBrowser(t *testing.T, url string, width, height int) *browser {
+func Open(t testing.TB, url string, width, height int) *Browser {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
+	if _, err := os.Stat(Path); err != nil {
 		t.Fatalf("this test needs Debian's chromium (apt-get install chromium): %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
-	cmd := exec.CommandContext(ctx, chromiumPath,
+	cmd := exec.CommandContext(ctx, Path,
 		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio",
@@ -113,7 +117,7 @@ func openBrowser(t *testing.T, url string, width, height int) *browser {
 		// The browser is about to be killed; a failed close changes nothing.
 		_ = conn.CloseNow()
 	})
-	b := &browser{conn: conn}
+	b := &Browser{conn: conn}
 	// Navigate now that we are attached: the answer comes once the page's
 	// document is committed, so evaluations run in it.
 	nctx, ncancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -121,14 +125,14 @@ func openBrowser(t *testing.T, url string, width, height int) *browser {
 	var nav struct {
 		ErrorText string `json:"errorText"`
 	}
-	if err := b.call(nctx, "Page.navigate", map[string]any{"url": url}, &nav); err != nil || nav.ErrorText != "" {
+	if err := b.Call(nctx, "Page.navigate", map[string]any{"url": url}, &nav); err != nil || nav.ErrorText != "" {
 		t.Fatalf("navigate to %s: %v %s", url, err, nav.ErrorText)
 	}
 	return b
 }
 
-// call sends one protocol command and decodes its result into result.
-func (b *browser) call(ctx context.Context, method string, params, result any) error {
+// Call sends one protocol command and decodes its result into result.
+func (b *Browser) Call(ctx context.Context, method string, params, result any) error {
 	b.id++
 	id := b.id
 	if err := wsjson.Write(ctx, b.conn, map[string]any{"id": id, "method": method, "params": params}); err != nil {
@@ -158,9 +162,9 @@ func (b *browser) call(ctx context.Context, method string, params, result any) e
 	}
 }
 
-// eval evaluates a JavaScript expression (awaiting a promise) and decodes
+// Eval evaluates a JavaScript expression (awaiting a promise) and decodes
 // its value into v.
-func (b *browser) eval(t *testing.T, expr string, v any) {
+func (b *Browser) Eval(t testing.TB, expr string, v any) {
 	t.Helper()
 	var res struct {
 		Result struct {
@@ -175,7 +179,7 @@ func (b *browser) eval(t *testing.T, expr string, v any) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	err := b.call(ctx, "Runtime.evaluate", map[string]any{
+	err := b.Call(ctx, "Runtime.evaluate", map[string]any{
 		"expression": expr, "awaitPromise": true, "returnByValue": true,
 	}, &res)
 	if err != nil {
@@ -191,13 +195,13 @@ func (b *browser) eval(t *testing.T, expr string, v any) {
 	}
 }
 
-// waitFor waits, in the page, until the JavaScript expression cond is
+// WaitFor waits, in the page, until the JavaScript expression cond is
 // truthy, re-checking on every animation frame for up to 15 seconds, and
 // reports whether it became true.
-func (b *browser) waitFor(t *testing.T, cond string) bool {
+func (b *Browser) WaitFor(t testing.TB, cond string) bool {
 	t.Helper()
 	var ok bool
-	b.eval(t, `new Promise((resolve) => {
+	b.Eval(t, `new Promise((resolve) => {
 		const end = Date.now() + 15000;
 		const check = () => {
 			let v = false;
@@ -209,13 +213,13 @@ func (b *browser) waitFor(t *testing.T, cond string) bool {
 	return ok
 }
 
-// screenshot captures the whole page at the given CSS width as PNG.
-func (b *browser) screenshot(t *testing.T, width int, mobile bool) []byte {
+// Screenshot captures the whole page at the given CSS width as PNG.
+func (b *Browser) Screenshot(t testing.TB, width int, mobile bool) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	metrics := func(height int) {
-		if err := b.call(ctx, "Emulation.setDeviceMetricsOverride", map[string]any{
+		if err := b.Call(ctx, "Emulation.setDeviceMetricsOverride", map[string]any{
 			"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile,
 		}, nil); err != nil {
 			t.Fatal(err)
@@ -224,14 +228,14 @@ func (b *browser) screenshot(t *testing.T, width int, mobile bool) []byte {
 	metrics(800)
 	// Let the page lay out (and redraw its chart) at the new width.
 	var height int
-	b.eval(t, `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() =>
+	b.Eval(t, `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() =>
 		r(Math.ceil(document.documentElement.scrollHeight)))))`, &height)
 	metrics(height)
-	b.eval(t, `new Promise((r) => { window.dispatchEvent(new Event('resize')); requestAnimationFrame(() => requestAnimationFrame(() => r(true))); })`, nil)
+	b.Eval(t, `new Promise((r) => { window.dispatchEvent(new Event('resize')); requestAnimationFrame(() => requestAnimationFrame(() => r(true))); })`, nil)
 	var shot struct {
 		Data string `json:"data"`
 	}
-	if err := b.call(ctx, "Page.captureScreenshot", map[string]any{"format": "png"}, &shot); err != nil {
+	if err := b.Call(ctx, "Page.captureScreenshot", map[string]any{"format": "png"}, &shot); err != nil {
 		t.Fatal(err)
 	}
 	png, err := base64.StdEncoding.DecodeString(shot.Data)
