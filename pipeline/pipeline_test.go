@@ -463,3 +463,41 @@ func TestStatusCountsDriverPolls(t *testing.T) {
 		t.Errorf("poller status %+v, want requests = polls", st[1])
 	}
 }
+
+// TestClockUnsyncedMarked: readings taken while the system clock is not
+// synchronised are marked, and the ones after it synchronised are not.
+func TestClockUnsyncedMarked(t *testing.T) {
+	log, _ := testLogger()
+	sink := make(collector, 100)
+	var synced atomic.Bool
+	var seen []bool
+	var mu sync.Mutex
+	p, err := New(log, []Device{{Name: "sim", Poller: &scripted{fail: func(int) bool { return false }}, Interval: time.Millisecond}},
+		identity{}, sink, Options{ClockSynced: synced.Load, Observe: func(r gateway.Reading) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, r.ClockUnsynced)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, p)
+	<-sink
+	synced.Store(true)
+	for {
+		<-sink
+		mu.Lock()
+		n := len(seen)
+		last := n > 0 && !seen[n-1]
+		mu.Unlock()
+		if last {
+			break
+		}
+	}
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if !seen[0] {
+		t.Errorf("first reading (clock not synced) not marked: %v", seen)
+	}
+}

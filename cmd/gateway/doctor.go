@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/edgegw/gateway/config"
+	"github.com/edgegw/gateway/internal/clock"
 	"github.com/edgegw/gateway/drivers/modbus"
 	"github.com/edgegw/gateway/drivers/serialline"
 )
@@ -70,7 +71,7 @@ func runDoctor(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if fs.NArg() > 0 {
 		return usagef("doctor: unexpected argument %q", fs.Arg(0))
 	}
-	d := &doctor{out: stdout, user: *svcUser, timeout: *timeout, clockSynced: systemClockSynced}
+	d := &doctor{out: stdout, user: *svcUser, timeout: *timeout, clockSynced: clock.SyncState}
 	d.run(ctx, *path)
 	fmt.Fprintf(stdout, "%d failed, %d warnings\n", d.fails, d.warns)
 	if d.fails > 0 {
@@ -246,27 +247,6 @@ func (d *doctor) checkClock() {
 		return
 	}
 	d.report(doctorWarn, "clock", "not synchronised (%s): readings carry \"clock\":\"unsynced\" until it is; enable NTP (`sudo timedatectl set-ntp true`) and check that the network reaches a time server", how)
-}
-
-// timesyncFile is where systemd-timesyncd says the clock is synchronised.
-const timesyncFile = "/run/systemd/timesync/synchronized"
-
-// systemClockSynced asks the kernel (adjtimex: not TIME_ERROR) and
-// systemd-timesyncd's flag file.
-func systemClockSynced() (bool, string) {
-	if _, err := os.Stat(timesyncFile); err == nil {
-		return true, timesyncFile
-	}
-	var tx syscall.Timex
-	state, err := syscall.Adjtimex(&tx)
-	if err != nil {
-		return false, "adjtimex: " + err.Error()
-	}
-	const timeError = 5 // TIME_ERROR, <sys/timex.h>: the clock is not synchronised
-	if state == timeError {
-		return false, "adjtimex says TIME_ERROR"
-	}
-	return true, "adjtimex"
 }
 
 func (d *doctor) checkUpstream(ctx context.Context, raw string) {

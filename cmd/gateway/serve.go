@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/edgegw/gateway/internal/clock"
 	"io"
 	"os"
 	"os/signal"
@@ -173,7 +174,9 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 	}
 	// The status page, when [web] address is set.
 	var pipe atomic.Pointer[pipeline.Pipeline] // set below; the page shows no devices until then
-	popt := pipeline.Options{OnState: devStatus.set}
+	// Readings taken before NTP synchronised the clock carry
+	// "clock":"unsynced" (a Pi has no real-time clock).
+	popt := pipeline.Options{OnState: devStatus.set, ClockSynced: clock.NewSystem().Synced}
 	if cfg.Web.Address != "" {
 		srv, rc, err := webServer(ctx, cfg, log, b, pipe.Load, buf, fwd)
 		if err != nil {
