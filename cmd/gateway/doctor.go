@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/edgegw/gateway/config"
-	"github.com/edgegw/gateway/internal/clock"
 	"github.com/edgegw/gateway/drivers/modbus"
 	"github.com/edgegw/gateway/drivers/serialline"
+	"github.com/edgegw/gateway/internal/clock"
 )
 
 // doctor checks what the gateway needs from the machine it runs on: each
