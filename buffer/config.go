@@ -3,9 +3,10 @@ package buffer
 import (
 	"errors"
 	"fmt"
+	"time"
+
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/internal/clock"
-	"time"
 )
 
 // Config configures a Buffer. Field names follow the [buffer] TOML keys.
