@@ -20,6 +20,7 @@ pids=""
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
+	cat "$tmp"/*.log >&2 2>/dev/null || true # our broker's warnings (stalls, drops), if any
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
