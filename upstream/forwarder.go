@@ -9,9 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
-	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -89,11 +87,11 @@ func New(cfg Config, q Queue, local gateway.Sink, log *slog.Logger) (*Forwarder,
 	f := &Forwarder{cfg: cfg, q: q, local: local, log: log.With("component", "upstream", "url", cfg.URL),
 		password: cfg.Password.Reveal()}
 	if cfg.PasswordFile != "" {
-		b, err := os.ReadFile(cfg.PasswordFile)
+		pw, err := readPassword(cfg.PasswordFile)
 		if err != nil {
 			return nil, fmt.Errorf("upstream password_file: %w", err)
 		}
-		f.password = strings.TrimRight(string(b), "\r\n")
+		f.password = pw
 	}
 	var err error
 	if f.tls, err = tlsConfig(cfg); err != nil {
@@ -352,9 +350,13 @@ func (f *Forwarder) session(ctx context.Context) (upFor time.Duration, err error
 	upSince = time.Now()
 	f.setState(stateUp, "")
 
+	// window holds the publishes awaiting acknowledgement, in order; slots
+	// bounds them to exactly Inflight (brokers such as AWS IoT Core cut a
+	// client that has more unacknowledged publishes than they allow).
 	window := make(chan inflight, f.cfg.Inflight)
-	wg.Go(func() { f.collect(sctx, cancel, window) })
-	f.publish(sctx, cancel, client, window)
+	slots := make(chan struct{}, f.cfg.Inflight)
+	wg.Go(func() { f.collect(sctx, cancel, window, slots) })
+	f.publish(sctx, cancel, client, window, slots)
 	return 0, context.Cause(sctx) // upFor is set on the way out
 }
 
@@ -418,7 +420,7 @@ func (f *Forwarder) staleFilters(subs SubscriptionStore) ([]string, error) {
 
 // publish reads the queue from the start (everything unacknowledged is sent
 // again after a reconnect) and publishes with at most Inflight unacknowledged.
-func (f *Forwarder) publish(ctx context.Context, cancel context.CancelCauseFunc, client mqtt.Client, window chan<- inflight) {
+func (f *Forwarder) publish(ctx context.Context, cancel context.CancelCauseFunc, client mqtt.Client, window chan<- inflight, slots chan<- struct{}) {
 	type batch struct {
 		ids  []int64
 		msgs []gateway.Message
@@ -461,12 +463,13 @@ func (f *Forwarder) publish(ctx context.Context, cancel context.CancelCauseFunc,
 				warned = true // once per connection
 				f.log.Warn("queued message matches no forward rule (the rules changed?): sent with its local topic", "topic", m.Topic)
 			}
-			tok := client.Publish(topic, m.QoS, m.Retain, m.Payload)
 			select {
-			case window <- inflight{id: b.ids[i], tok: tok}:
+			case slots <- struct{}{}: // a free place in the window
 			case <-ctx.Done():
 				return
 			}
+			tok := client.Publish(topic, m.QoS, m.Retain, m.Payload)
+			window <- inflight{id: b.ids[i], tok: tok} // never blocks: slots bounds it
 		}
 		f.mu.Lock()
 		f.sent += int64(len(b.ids))
@@ -477,7 +480,7 @@ func (f *Forwarder) publish(ctx context.Context, cancel context.CancelCauseFunc,
 // collect waits for acknowledgements in publish order and acks the queue.
 // MQTT delivers the acknowledgements of one connection in order for the
 // same QoS ([MQTT-4.6.0-2], [MQTT-4.6.0-3]).
-func (f *Forwarder) collect(ctx context.Context, cancel context.CancelCauseFunc, window <-chan inflight) {
+func (f *Forwarder) collect(ctx context.Context, cancel context.CancelCauseFunc, window <-chan inflight, slots <-chan struct{}) {
 	const ackBatch = 256
 	acked := make([]int64, 0, ackBatch)
 	flush := func() bool {
@@ -519,6 +522,7 @@ func (f *Forwarder) collect(ctx context.Context, cancel context.CancelCauseFunc,
 			cancel(&linkError{how: "publish failed", err: err})
 			return
 		}
+		<-slots // its place in the window is free
 		acked = append(acked, in.id)
 		if len(acked) == ackBatch && !flush() {
 			return

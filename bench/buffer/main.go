@@ -32,6 +32,7 @@ import (
 
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/buffer"
+	"github.com/edgegw/gateway/internal/tcpproxy"
 	"github.com/edgegw/gateway/upstream"
 )
 
@@ -55,6 +56,8 @@ type options struct {
 	steady         time.Duration
 	points         int
 	dir            string
+	rtt            time.Duration
+	bridgeDefaults bool
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -72,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.flush, "flush", 0, "buffer flush_interval (0: the default)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	fs.StringVar(&o.dir, "dir", "", "work directory (default: a temporary one on the system disk)")
+	fs.DurationVar(&o.rtt, "rtt", 0, "round-trip time the proxy adds between the gateway (or bridge) and the upstream broker")
+	fs.BoolVar(&o.bridgeDefaults, "bridge-defaults", false, "also run mosquitto's bridge at its default settings (max_inflight_messages 20, restart_timeout 5..30)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -100,15 +105,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	b := &bench{o: o, stderr: stderr}
 	defer b.cleanup()
 
-	var oursRuns, bridgeRuns []drainResult
+	var oursRuns, bridgeRuns, defaultRuns []drainResult
 	if o.runs > 0 {
 		oursRound, err := b.ours(ctx)
 		if err != nil {
 			return fmt.Errorf("ours: %w", err)
 		}
-		bridgeRound, err := b.mosquittoBridge(ctx)
+		bridgeRound, err := b.mosquittoBridge(ctx, "bridge", o.bridgeInflight)
 		if err != nil {
 			return fmt.Errorf("mosquitto bridge: %w", err)
+		}
+		var defaultRound func(context.Context) (drainResult, error)
+		if o.bridgeDefaults {
+			if defaultRound, err = b.mosquittoBridge(ctx, "bridge-defaults", 0); err != nil {
+				return fmt.Errorf("mosquitto bridge at defaults: %w", err)
+			}
 		}
 		for i := range o.runs {
 			b.logf("round %d of %d", i+1, o.runs)
@@ -121,6 +132,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return fmt.Errorf("mosquitto bridge: %w", err)
 			}
 			bridgeRuns = append(bridgeRuns, r)
+			if defaultRound != nil {
+				if r, err = defaultRound(ctx); err != nil {
+					return fmt.Errorf("mosquitto bridge at defaults: %w", err)
+				}
+				defaultRuns = append(defaultRuns, r)
+			}
 		}
 	}
 	var steady steadyResult
@@ -139,7 +156,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			o.n, o.inflight, ours.drainRate, ours.drain.Round(time.Millisecond), ours.total.Round(time.Millisecond))
 		fmt.Fprintf(stdout, "| drain %d queued, mosquitto bridge (max_inflight %d, in RAM) | %.0f msg/s (first to last %s; %s after uplink restored) | |\n",
 			o.n, o.bridgeInflight, theirs.drainRate, theirs.drain.Round(time.Millisecond), theirs.total.Round(time.Millisecond))
-		fmt.Fprintf(stdout, "| drain ratio ours / mosquitto bridge (medians) | %.2fx | >= 0.8x |\n", ours.drainRate/theirs.drainRate)
+		fmt.Fprintf(stdout, "| drain ratio ours / mosquitto bridge, equal windows (medians) | %.2fx | >= 1.0x |\n", ours.drainRate/theirs.drainRate)
+		if len(defaultRuns) > 0 {
+			def := median(defaultRuns)
+			fmt.Fprintf(stdout, "| drain %d queued, mosquitto bridge at its defaults (max_inflight 20, restart_timeout 5..30) | %.0f msg/s (first to last %s; %s after uplink restored) | |\n",
+				o.n, def.drainRate, def.drain.Round(time.Millisecond), def.total.Round(time.Millisecond))
+			fmt.Fprintf(stdout, "| drain ratio ours (defaults) / mosquitto bridge (defaults) | %.2fx | |\n", ours.drainRate/def.drainRate)
+		}
+		if o.rtt > 0 {
+			limit := float64(o.inflight) / o.rtt.Seconds()
+			fmt.Fprintf(stdout, "| limit window / RTT (%d / %s) | %.0f msg/s | |\n", o.inflight, o.rtt, limit)
+			fmt.Fprintf(stdout, "| ours / limit | %.2fx | >= 0.9x |\n", ours.drainRate/limit)
+			measured := float64(o.inflight) / b.measuredRTT.Seconds()
+			fmt.Fprintf(stdout, "| limit window / measured RTT (%d / %s: one QoS 1 PUBLISH to PUBACK through the proxy) | %.0f msg/s | |\n",
+				o.inflight, b.measuredRTT.Round(10*time.Microsecond), measured)
+			fmt.Fprintf(stdout, "| ours / measured limit | %.2fx | |\n", ours.drainRate/measured)
+		}
+		fmt.Fprintf(stdout, "| messages lost (ours; bridge) | %d; %d | 0 |\n", lost(oursRuns), lost(bridgeRuns)+lost(defaultRuns))
 	}
 	if o.steady > 0 {
 		flush := o.flush
@@ -151,12 +184,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.runs > 0 {
 		fmt.Fprintf(stdout, "\nDrain rates of the %d rounds: ours %s; mosquitto bridge %s msg/s.\n", o.runs, rates(oursRuns), rates(bridgeRuns))
+		if len(defaultRuns) > 0 {
+			fmt.Fprintf(stdout, "Mosquitto bridge at its defaults: %s msg/s.\n", rates(defaultRuns))
+		}
 	}
 	return nil
 }
 
 type bench struct {
-	o        options
+	o           options
+	measuredRTT time.Duration // through the delay proxy, PUBLISH to PUBACK
 	stderr   io.Writer
 	cleanups []func()
 }
@@ -209,68 +246,6 @@ func (b *bench) startMosquitto(name string, port int, conf string) error {
 		time.Sleep(20 * time.Millisecond) // waiting for the listener
 	}
 }
-
-// proxy forwards TCP connections to a target while up; while down it closes
-// every connection: an outage between the gateway and the upstream broker.
-type proxy struct {
-	l      net.Listener
-	target string
-	mu     sync.Mutex
-	up     bool
-	conns  map[net.Conn]bool
-}
-
-func newProxy(target string) (*proxy, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	p := &proxy{l: l, target: target, up: true, conns: map[net.Conn]bool{}}
-	go p.serve()
-	return p, nil
-}
-
-func (p *proxy) addr() string { return p.l.Addr().String() }
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.l.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		up := p.up
-		p.mu.Unlock()
-		if !up {
-			_ = c.Close() // outage: refuse
-			continue
-		}
-		t, err := net.Dial("tcp", p.target)
-		if err != nil {
-			_ = c.Close() // target gone: refuse
-			continue
-		}
-		p.mu.Lock()
-		p.conns[c], p.conns[t] = true, true
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(t, c); _ = t.Close() }() // errors end the pipe
-		go func() { _, _ = io.Copy(c, t); _ = c.Close() }()
-	}
-}
-
-func (p *proxy) set(up bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.up = up
-	if !up {
-		for c := range p.conns {
-			_ = c.Close() // cut the link
-		}
-		p.conns = map[net.Conn]bool{}
-	}
-}
-
-func (p *proxy) close() { _ = p.l.Close(); p.set(false) }
 
 // counter is a mosquitto_sub process on the upstream broker (outside this
 // process, so both drains pay the same for being counted) that timestamps
@@ -373,10 +348,19 @@ type drainResult struct {
 	drain      time.Duration // first to last message at the upstream subscriber
 	total      time.Duration // uplink restored to last message
 	drainRate  float64
+	lost       int // messages that never reached the upstream subscriber
+}
+
+func lost(rs []drainResult) int {
+	n := 0
+	for _, r := range rs {
+		n += r.lost
+	}
+	return n
 }
 
 // upstreamBroker starts broker B with a counting subscriber and a proxy to it.
-func (b *bench) upstreamBroker(name string) (*counter, *proxy, string, error) {
+func (b *bench) upstreamBroker(name string) (*counter, *tcpproxy.Proxy, string, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, nil, "", err
@@ -389,11 +373,11 @@ func (b *bench) upstreamBroker(name string) (*counter, *proxy, string, error) {
 	if err != nil {
 		return nil, nil, "", err
 	}
-	p, err := newProxy(fmt.Sprintf("127.0.0.1:%d", port))
+	p, err := tcpproxy.Start(fmt.Sprintf("127.0.0.1:%d", port), b.o.rtt/2)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	b.cleanups = append(b.cleanups, p.close)
+	b.cleanups = append(b.cleanups, func() { _ = p.Close() }) // the bench is over
 	return cnt, p, url, nil
 }
 
@@ -407,13 +391,19 @@ func (b *bench) ours(ctx context.Context) (func(context.Context) (drainResult, e
 	if err != nil {
 		return nil, err
 	}
+	if b.o.rtt > 0 {
+		if b.measuredRTT, err = measureRTT("mqtt://" + p.Addr()); err != nil {
+			return nil, fmt.Errorf("measure the round trip: %w", err)
+		}
+		b.logf("round trip through the proxy: %s (median of 21 QoS 1 publishes)", b.measuredRTT)
+	}
 	log := slog.New(slog.NewTextHandler(b.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	buf, err := buffer.Open(ctx, buffer.Default(filepath.Join(b.o.dir, "buffer.db")), log)
 	if err != nil {
 		return nil, err
 	}
 	cfg := upstream.Default()
-	cfg.URL = "mqtt://" + p.addr()
+	cfg.URL = "mqtt://" + p.Addr()
 	cfg.ClientID = "bench-gw"
 	cfg.Inflight = b.o.inflight
 	cfg.ReconnectMin, cfg.ReconnectMax = time.Second, time.Second // as mosquitto's restart_timeout 1
@@ -432,7 +422,7 @@ func (b *bench) ours(ctx context.Context) (func(context.Context) (drainResult, e
 		if err := waitFor(ctx, func() bool { return fwd.Status().State == "up" }); err != nil {
 			return r, err
 		}
-		p.set(false)
+		p.Cut()
 		if err := waitFor(ctx, func() bool { return fwd.Status().State == "down" }); err != nil {
 			return r, err
 		}
@@ -468,7 +458,7 @@ func (b *bench) ours(ctx context.Context) (func(context.Context) (drainResult, e
 		b.logf("ours: ingest %.0f msg/s; restoring the uplink", r.ingestRate)
 		cnt.reset(b.o.n)
 		restored := time.Now()
-		p.set(true)
+		p.Restore()
 		if err := cnt.wait(ctx, 10*time.Minute); err != nil {
 			return r, err
 		}
@@ -478,6 +468,7 @@ func (b *bench) ours(ctx context.Context) (func(context.Context) (drainResult, e
 		if err := waitFor(ctx, func() bool { s, _ := buf.Stats(ctx); return s.Depth == 0 }); err != nil {
 			return r, err
 		}
+		r.lost = b.o.n - int(cnt.n.Load())
 		b.logf("ours: drained %d in %s (%.0f msg/s), buffer empty", b.o.n, r.drain, r.drainRate)
 		return r, nil
 	}, nil
@@ -485,8 +476,10 @@ func (b *bench) ours(ctx context.Context) (func(context.Context) (drainResult, e
 
 // mosquittoBridge: broker A bridging edge/# to B through the proxy; cut the
 // link, publish n messages to A at QoS 1, restore the link, time the drain.
-func (b *bench) mosquittoBridge(ctx context.Context) (func(context.Context) (drainResult, error), error) {
-	cnt, p, _, err := b.upstreamBroker("upstream-bridge")
+// inflight 0: mosquitto's defaults (max_inflight_messages 20, restart_timeout
+// 5 30).
+func (b *bench) mosquittoBridge(ctx context.Context, name string, inflight int) (func(context.Context) (drainResult, error), error) {
+	cnt, p, _, err := b.upstreamBroker("upstream-" + name)
 	if err != nil {
 		return nil, err
 	}
@@ -503,8 +496,18 @@ restart_timeout 1
 try_private false
 notifications false
 bridge_protocol_version mqttv311
-`, b.o.bridgeInflight, p.addr())
-	if err := b.startMosquitto("local-bridge", portA, conf); err != nil {
+`, inflight, p.Addr())
+	if inflight == 0 {
+		conf = fmt.Sprintf(`connection bench
+address %s
+topic edge/# out 1
+cleansession false
+try_private false
+notifications false
+bridge_protocol_version mqttv311
+`, p.Addr())
+	}
+	if err := b.startMosquitto("local-"+name, portA, conf); err != nil {
 		return nil, err
 	}
 	urlA := fmt.Sprintf("mqtt://127.0.0.1:%d", portA)
@@ -524,9 +527,9 @@ bridge_protocol_version mqttv311
 		if err != nil {
 			return r, err
 		}
-		p.set(false)
+		p.Cut()
 		time.Sleep(200 * time.Millisecond) // let A notice the cut before queueing
-		b.logf("bridge: link down, publishing %d messages to mosquitto A", b.o.n)
+		b.logf("%s: link down, publishing %d messages to mosquitto A", name, b.o.n)
 		window := make(chan mqtt.Token, 1000)
 		errc := make(chan error, 1)
 		go func() {
@@ -547,17 +550,18 @@ bridge_protocol_version mqttv311
 		if err := <-errc; err != nil {
 			return r, err
 		}
-		b.logf("bridge: restoring the link")
+		b.logf("%s: restoring the link", name)
 		cnt.reset(b.o.n)
 		restored := time.Now()
-		p.set(true)
+		p.Restore()
 		if err := cnt.wait(ctx, 10*time.Minute); err != nil {
 			return r, err
 		}
 		r.drain = time.Duration(cnt.last.Load() - cnt.first.Load())
 		r.total = time.Unix(0, cnt.last.Load()).Sub(restored)
 		r.drainRate = float64(b.o.n) / r.drain.Seconds()
-		b.logf("bridge: drained %d in %s (%.0f msg/s)", b.o.n, r.drain, r.drainRate)
+		r.lost = b.o.n - int(cnt.n.Load())
+		b.logf("%s: drained %d in %s (%.0f msg/s)", name, b.o.n, r.drain, r.drainRate)
 		return r, nil
 	}, nil
 }
@@ -689,4 +693,25 @@ func waitFor(ctx context.Context, cond func() bool) error {
 		}
 	}
 	return nil
+}
+
+// measureRTT returns the median time of 21 sequential QoS 1 publishes (PUBLISH
+// to PUBACK) through url: the round trip a window has to cover, proxy and
+// scheduling included.
+func measureRTT(url string) (time.Duration, error) {
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID("bench-rtt").SetProtocolVersion(4))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return 0, fmt.Errorf("connect: %v", tok.Error())
+	}
+	defer c.Disconnect(0)
+	var ds []time.Duration
+	for range 21 {
+		start := time.Now()
+		if tok := c.Publish("rtt/probe", 1, false, "x"); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			return 0, fmt.Errorf("publish: %v", tok.Error())
+		}
+		ds = append(ds, time.Since(start))
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2], nil
 }

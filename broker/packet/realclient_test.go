@@ -1,8 +1,8 @@
 package packet_test
 
 // Cross-checks against real MQTT 5.0 clients: mosquitto_pub, mosquitto_sub,
-// Debian's python3-paho-mqtt and MQTT.js (run with node, as in MQTT X)
-// connect to a tiny server in the test that
+// Debian's python3-paho-mqtt, MQTT.js (run with node, as in MQTT X) and a
+// mosquitto broker's MQTT 5.0 bridge connect to a tiny server in the test that
 // decodes what they send with this package and answers with packets this
 // package encodes. The clients finishing their work shows they accepted the
 // CONNACK, SUBACK, PUBACK, PUBREC, PUBCOMP, UNSUBACK and PUBLISH we encoded;
@@ -39,9 +39,14 @@ type server struct {
 	addr   *net.TCPAddr
 	mu     sync.Mutex
 	got    []packet.Packet
-	done   chan struct{} // closed when the connection ends
-	err    error         // why it ended, if not DISCONNECT or EOF
+	done   chan struct{}      // closed when the connection ends
+	seen   chan packet.Packet // each packet as it arrives, if there is room
+	err    error              // why it ended, if not DISCONNECT or EOF
 	answer func(p packet.Packet) []packet.Packet
+
+	wmu     sync.Mutex // held for writes to nc
+	nc      net.Conn
+	version byte
 }
 
 func startServer(t *testing.T, answer func(p packet.Packet) []packet.Packet) *server {
@@ -50,8 +55,19 @@ func startServer(t *testing.T, answer func(p packet.Packet) []packet.Packet) *se
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{addr: ln.Addr().(*net.TCPAddr), done: make(chan struct{}), answer: answer}
-	t.Cleanup(func() { ln.Close() }) // error irrelevant: the test is over
+	s := &server{addr: ln.Addr().(*net.TCPAddr), done: make(chan struct{}), answer: answer,
+		seen: make(chan packet.Packet, 64)}
+	t.Cleanup(func() {
+		// Errors irrelevant: the test is over. Closing the connection ends
+		// the serving goroutine, which is waited for.
+		ln.Close()
+		s.wmu.Lock()
+		if s.nc != nil {
+			s.nc.Close()
+		}
+		s.wmu.Unlock()
+		<-s.done
+	})
 	go func() {
 		defer close(s.done)
 		nc, err := ln.Accept()
@@ -61,6 +77,9 @@ func startServer(t *testing.T, answer func(p packet.Packet) []packet.Packet) *se
 		}
 		defer nc.Close()                              // error irrelevant: the exchange is over
 		nc.SetDeadline(time.Now().Add(clientTimeout)) // a failure shows on the read
+		s.wmu.Lock()
+		s.nc = nc
+		s.wmu.Unlock()
 		s.err = s.serve(nc)
 	}()
 	return s
@@ -83,15 +102,25 @@ func (s *server) serve(nc net.Conn) error {
 		}
 		if c, ok := p.(*packet.Connect); ok {
 			version = c.ProtocolLevel
+			s.wmu.Lock()
+			s.version = version
+			s.wmu.Unlock()
 		}
 		s.mu.Lock()
 		s.got = append(s.got, p)
 		s.mu.Unlock()
+		select {
+		case s.seen <- p:
+		default: // nobody waits for packets this far on
+		}
 		var out []byte
 		for _, a := range s.answer(p) {
 			out = a.AppendVersion(out, version)
 		}
-		if _, err := nc.Write(out); err != nil {
+		s.wmu.Lock()
+		_, err = nc.Write(out)
+		s.wmu.Unlock()
+		if err != nil {
 			return err
 		}
 		if _, ok := p.(*packet.Disconnect); ok {
@@ -114,6 +143,40 @@ func (s *server) wait(t *testing.T) []packet.Packet {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.got
+}
+
+// push sends p to the client, encoded for its version.
+func (s *server) push(t *testing.T, p packet.Packet) {
+	t.Helper()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.nc == nil {
+		t.Fatal("push before the client connected")
+	}
+	if _, err := s.nc.Write(p.AppendVersion(nil, s.version)); err != nil {
+		t.Fatalf("push %T: %v", p, err)
+	}
+}
+
+// next waits for the next packet of type T the client sends, skipping
+// others.
+func next[T packet.Packet](t *testing.T, s *server) T {
+	t.Helper()
+	timeout := time.After(clientTimeout)
+	for {
+		select {
+		case p := <-s.seen:
+			if v, ok := p.(T); ok {
+				return v
+			}
+		case <-s.done:
+			var zero T
+			t.Fatalf("connection ended before a %T: %v", zero, s.err)
+		case <-timeout:
+			var zero T
+			t.Fatalf("no %T within %v", zero, clientTimeout)
+		}
+	}
 }
 
 // find returns the packets of type T among got.
@@ -677,4 +740,62 @@ func needMQTTjs(t *testing.T) string {
 		t.Fatalf("MQTT.js not installed (npm ci --prefix testdata/node; scripts/test does): %v", err)
 	}
 	return dir
+}
+
+// TestMosquittoBridgeV5 has a real mosquitto broker bridge to the test
+// server with MQTT 5.0 (bridge_protocol_version mqttv50): its CONNECT and
+// SUBSCRIBE (with the No Local and Retain As Published options Mosquitto
+// sets on a bridge) decode, a message published to mosquitto reaches us
+// with its user property, and one we send reaches a subscriber on mosquitto.
+func TestMosquittoBridgeV5(t *testing.T) {
+	pub := mqtttest.NeedTool(t, "mosquitto_pub")
+	s := startServer(t, func(p packet.Packet) []packet.Packet {
+		switch p := p.(type) {
+		case *packet.Connect:
+			return []packet.Packet{connack("")}
+		case *packet.Subscribe:
+			codes := make([]byte, len(p.Subscriptions))
+			for i, sub := range p.Subscriptions {
+				codes[i] = sub.QoS
+			}
+			return []packet.Packet{&packet.Suback{PacketID: p.PacketID, ReturnCodes: codes}}
+		}
+		return acks(p)
+	})
+	m := mqtttest.StartMosquitto(t, mqtttest.WithConfig(
+		// mqtttest's "max_inflight_messages 0" (no limit) would make the
+		// bridge send Receive Maximum 0, a Protocol Error (3.1.2.11.3) that
+		// DecodeVersion refuses.
+		"max_inflight_messages 20",
+		"connection v5test",
+		"address 127.0.0.1:"+strconv.Itoa(s.addr.Port),
+		"bridge_protocol_version mqttv50",
+		"cleansession true",
+		"topic br/out/# out 1",
+		"topic br/in/# in 1",
+	))
+	c := next[*packet.Connect](t, s)
+	if c.ProtocolLevel != packet.Version5 {
+		t.Fatalf("bridge CONNECT level %d, want 5", c.ProtocolLevel)
+	}
+	sub := next[*packet.Subscribe](t, s)
+	checkEqual(t, "bridge SUBSCRIBE", sub.Subscriptions, []packet.Subscription{
+		{Filter: "br/in/#", QoS: 1, NoLocal: true, RetainAsPublished: true}})
+
+	// Out: mosquitto_pub -> mosquitto -> bridge -> us.
+	run(t, pub, "-V", "mqttv5", "-p", strconv.Itoa(m.Port()), "-q", "1", "-t", "br/out/x", "-m", "up",
+		"-D", "publish", "user-property", "a", "b", "-D", "publish", "content-type", "text/plain")
+	up := next[*packet.Publish](t, s)
+	checkEqual(t, "bridged PUBLISH", up, &packet.Publish{QoS: 1, Topic: "br/out/x", PacketID: up.PacketID,
+		Payload: []byte("up"), Properties: &packet.Properties{ContentType: "text/plain",
+			User: []packet.UserProperty{{Key: "a", Value: "b"}}}})
+	// In: us -> bridge -> mosquitto -> a 3.1.1 subscriber, which gets the
+	// message without its properties.
+	rec := mqtttest.Subscribe(t, m.URL(), "br/in/#")
+	s.push(t, &packet.Publish{QoS: 1, PacketID: 1, Topic: "br/in/y", Payload: []byte("down"),
+		Properties: &packet.Properties{User: []packet.UserProperty{{Key: "c", Value: "d"}}}})
+	checkEqual(t, "bridge PUBACK", next[*packet.Puback](t, s), &packet.Puback{PacketID: 1})
+	if got := rec.Wait(t, 1, clientTimeout); len(got) != 1 || got[0].String() != "br/in/y down" {
+		t.Errorf("subscriber on mosquitto got %v, want br/in/y down", got)
+	}
 }

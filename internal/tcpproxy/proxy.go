@@ -25,6 +25,7 @@ type Proxy struct {
 
 	mu       sync.Mutex
 	dead     bool // new and existing connections pass nothing
+	refuse   bool // new connections are closed at once
 	conns    map[*link]struct{}
 	maxOpen  int
 	accepted int
@@ -71,6 +72,27 @@ func (p *Proxy) Blackhole() {
 	for l := range p.conns {
 		l.kill()
 	}
+}
+
+// Cut closes every open connection and refuses new ones (they are closed
+// at once): an outage both ends notice.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refuse = true
+	for l := range p.conns {
+		_ = l.client.Close() // cutting the link: errors say nothing
+		if l.server != nil {
+			_ = l.server.Close()
+		}
+	}
+}
+
+// Restore ends a Cut: new connections pass again.
+func (p *Proxy) Restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refuse = false
 }
 
 // Heal lets new connections through again (the dead ones stay dead).
@@ -140,6 +162,11 @@ func (p *Proxy) accept() {
 			_ = c.Close() // closing down
 			return
 		}
+		if p.refuse {
+			p.mu.Unlock()
+			_ = c.Close() // an outage: refused
+			continue
+		}
 		p.accepted++
 		idx := len(p.firsts)
 		p.firsts = append(p.firsts, nil)
@@ -178,7 +205,7 @@ func (p *Proxy) serve(l *link, idx int) {
 	}
 	p.mu.Lock()
 	l.server = s
-	closed := p.closed
+	closed := p.closed || p.refuse
 	p.mu.Unlock()
 	defer s.Close() // done with it
 	if closed {
