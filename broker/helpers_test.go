@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgegw/gateway/broker/packet"
+	"github.com/edgegw/gateway/internal/testutil"
 )
 
 // testTimeout bounds every wait of a test on the broker.
@@ -141,11 +142,5 @@ func (c *rawClient) subscribe(id uint16, filter string, qos byte) {
 // channel, such as counters), failing after testTimeout.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond) // polling a condition, not synchronising on time
-	}
+	testutil.WaitFor(t, testTimeout, what, cond)
 }
