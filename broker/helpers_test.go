@@ -43,6 +43,9 @@ type rawClient struct {
 	t  *testing.T
 	nc net.Conn
 	br *bufio.Reader
+	// version encodes and decodes packets for this protocol level after
+	// CONNECT (0: MQTT 3.1.1).
+	version byte
 }
 
 // pipeClient connects a rawClient to b over net.Pipe (anonymous allowed).
@@ -70,7 +73,7 @@ func tcpClient(t *testing.T, b *Broker) *rawClient {
 func (c *rawClient) send(p packet.Packet) {
 	c.t.Helper()
 	c.nc.SetWriteDeadline(time.Now().Add(testTimeout))
-	if _, err := c.nc.Write(p.Append(nil)); err != nil {
+	if _, err := c.nc.Write(p.AppendVersion(nil, c.version)); err != nil {
 		c.t.Fatalf("send %s: %v", p.Type(), err)
 	}
 }
@@ -78,7 +81,11 @@ func (c *rawClient) send(p packet.Packet) {
 func (c *rawClient) recv() packet.Packet {
 	c.t.Helper()
 	c.nc.SetReadDeadline(time.Now().Add(testTimeout))
-	p, err := packet.Read(c.br, 0)
+	first, body, err := packet.ReadFrame(c.br, 0)
+	if err != nil {
+		c.t.Fatalf("recv: %v", err)
+	}
+	p, err := packet.DecodeVersion(c.version, first, body)
 	if err != nil {
 		c.t.Fatalf("recv: %v", err)
 	}
