@@ -1,4 +1,4 @@
-// Package broker is the gateway's MQTT 3.1.1 broker: listeners (TCP, TLS,
+// Package broker is the gateway's MQTT 5.0 and 3.1.1 broker: listeners (TCP, TLS,
 // WebSocket), sessions, QoS 0/1/2 delivery, retained and will messages,
 // authentication and ACLs, $SYS statistics, and persistence of persistent
 // sessions and retained messages in SQLite.
@@ -27,7 +27,7 @@ import (
 )
 
 // Version is reported in $SYS/broker/version.
-const Version = "edgegw-broker 0.1 (MQTT 3.1.1)"
+const Version = "edgegw-broker 0.1 (MQTT 5.0, 3.1.1)"
 
 // Broker is an MQTT broker. Create it with New, start it with Start (or
 // Run), stop it with Close. Its methods are safe for concurrent use.
@@ -256,10 +256,9 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.wg.Add(1)
 		go b.sysLoop()
 	}
-	if b.cfg.SessionExpiry > 0 {
-		b.wg.Add(1)
-		go b.sweepLoop()
-	}
+	// Always: MQTT 5.0 clients set their own session expiry.
+	b.wg.Add(1)
+	go b.sweepLoop()
 	return nil
 }
 

@@ -2,7 +2,9 @@ package broker
 
 import (
 	"database/sql"
+	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -197,4 +199,54 @@ func TestRetainedInBackground(t *testing.T) {
 	b.retMu.Unlock()
 	locked = false
 	c.expect(&packet.Publish{Topic: "r/1", Payload: []byte("kept"), Retain: true})
+}
+
+// busyAuth refuses every login as auth.PasswordFile does when its queue
+// of password checks is full.
+type busyAuth struct{}
+
+func (busyAuth) Authenticate(string, []byte) error { return fmt.Errorf("user: %w", auth.ErrBusy) }
+
+// TestAuthBusyServerUnavailable: when password checks are backed up, a
+// CONNECT gets 0x03 (server unavailable: retry), not 0x04 (bad password).
+func TestAuthBusyServerUnavailable(t *testing.T) {
+	b, err := New(Config{Listeners: []Listener{{Address: "127.0.0.1:0", Protocol: "mqtt"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.SetAuthenticator(busyAuth{})
+	if err := b.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	out, err := mosquittoPub(t, b, "-u", "alice", "-P", "apw", "-t", "x", "-m", "y")
+	if err == nil || !strings.Contains(strings.ToLower(out), "unavailable") {
+		t.Errorf("mosquitto_pub while checks are busy: err=%v out=%q, want 0x03 server unavailable", err, out)
+	}
+}
+
+// TestDeepSubscribeMemory: one SUBSCRIBE of about 920 KB holding 14
+// filters of 32,768 levels each is refused without building their trees
+// (such a packet took 254 MB of heap before the level limit).
+func TestDeepSubscribeMemory(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	c := tcpClient(t, b)
+	c.connect(&packet.Connect{ClientID: "deep", CleanSession: true}, false)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var subs []packet.Subscription
+	codes := make([]byte, 14)
+	for i := range codes {
+		// 65,535 bytes, the longest MQTT string: 32,768 levels.
+		subs = append(subs, packet.Subscription{Filter: strings.Repeat(string(rune('a'+i))+"/", 32767) + "#"})
+		codes[i] = packet.SubackFailure
+	}
+	c.send(&packet.Subscribe{PacketID: 1, Subscriptions: subs})
+	c.expect(&packet.Suback{PacketID: 1, ReturnCodes: codes})
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 32<<20 {
+		t.Errorf("heap grew by %d MB for one refused SUBSCRIBE", grew>>20)
+	}
 }

@@ -18,12 +18,13 @@ var targetPool = sync.Pool{New: func() any { s := make([]target, 0, 16); return 
 // updates the retained messages first. It reports whether it queued writes
 // to the store (the caller flushes them before acknowledging a QoS 1 or 2
 // PUBLISH, so an acknowledged message survives a crash).
-func (b *Broker) route(m *message) (stored bool) { return b.routeFull(m, nil) }
+func (b *Broker) route(m *message) (stored bool) { return b.routeFull(m, nil, nil) }
 
 // routeFull is route, appending to *full (when not nil) the sessions that
 // took m over their queue limit: the publisher must wait for them (see
-// session.deliver).
-func (b *Broker) routeFull(m *message, full *[]*session) (stored bool) {
+// session.deliver), and setting *matched (when not nil) to the number of
+// subscribers whose subscriptions matched.
+func (b *Broker) routeFull(m *message, full *[]*session, matched *int) (stored bool) {
 	b.stats.msgsIn.Add(1)
 	if m.retain {
 		stored = b.setRetained(m)
@@ -43,6 +44,9 @@ func (b *Broker) routeFull(m *message, full *[]*session) (stored bool) {
 		ts = append(ts, target{s, q})
 	})
 	b.subMu.RUnlock()
+	if matched != nil {
+		*matched = len(ts)
+	}
 	for _, t := range ts {
 		// [MQTT-3.3.5-1] the QoS is the minimum of the published and the
 		// granted QoS; [MQTT-3.3.1-9] the retain flag is cleared on messages
@@ -75,6 +79,7 @@ func (b *Broker) setRetained(m *message) (stored bool) {
 			// not kept; the topic's previous one is deleted rather than
 			// served stale. It is still routed to the subscribers.
 			b.memoryDrop()
+			b.stats.dropped.Add(1)
 		}
 		if old != nil {
 			delete(b.retained, m.topic)

@@ -44,6 +44,12 @@ type session struct {
 	// guarded by mu.
 	user      string
 	userKnown bool
+	// expiry is how long a persistent session lives without a connection
+	// (guarded by mu): neverExpires, 0 (it ends with its connection: an MQTT
+	// 5.0 Session Expiry Interval of 0 on resuming it), or a duration. MQTT
+	// 3.1.1 sessions get session_expiry; MQTT 5.0 ones their Session Expiry
+	// Interval, capped at session_expiry (see Broker.sessionExpiry).
+	expiry time.Duration
 
 	mu       sync.Mutex
 	conn     *conn     // nil while offline
@@ -81,7 +87,8 @@ type waker interface{ wake() }
 var _ subscriber = (*session)(nil)
 
 func (b *Broker) newSession(id string, persistent bool) *session {
-	return &session{b: b, id: id, persistent: persistent, subs: map[string]byte{}, rx2: map[uint16]*heldAck{}}
+	return &session{b: b, id: id, persistent: persistent, expiry: b.defaultExpiry(),
+		subs: map[string]byte{}, rx2: map[uint16]*heldAck{}}
 }
 
 // deliver queues m for the session without blocking.
@@ -156,10 +163,10 @@ func (b *Broker) overMemory(n int) bool {
 	return b.memUsed.Load()+int64(n) > b.cfg.MaxMemory
 }
 
-// memoryDrop counts a message dropped at max_memory and logs the first one
-// since the broker was last below it.
+// memoryDrop counts a message dropped at max_memory (the caller counts it
+// in dropped too) and logs the first one since the broker was last below
+// it.
 func (b *Broker) memoryDrop() {
-	b.stats.dropped.Add(1)
 	b.stats.memDropped.Add(1)
 	if b.memFull.CompareAndSwap(false, true) {
 		b.log.Error("broker max_memory reached: dropping QoS 0 messages, messages for offline sessions and new retained messages; QoS 1 and 2 publishers to connected subscribers wait",
@@ -289,14 +296,14 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool, map[waker]
 		}
 		p.resend = false
 		if p.state == stReleased {
-			buf = (&packet.Pubrel{PacketID: p.id}).Append(buf)
+			buf = (&packet.Pubrel{PacketID: p.id}).AppendVersion(buf, c.version)
 			continue
 		}
-		buf = s.appendPublish(buf, p, true) // [MQTT-3.3.1-1] DUP on re-delivery
+		buf = s.appendPublish(c, buf, p, true) // [MQTT-3.3.1-1] DUP on re-delivery
 	}
 	for s.qhead < len(s.queue) && len(buf) < limit {
 		p := s.queue[s.qhead]
-		if p.qos > 0 && len(s.inflight) >= b.cfg.MaxInflight {
+		if p.qos > 0 && len(s.inflight) >= c.sendMax {
 			break
 		}
 		s.queue[s.qhead] = nil
@@ -304,6 +311,16 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool, map[waker]
 		taken++
 		s.qbytes -= p.msg.size()
 		b.memUsed.Add(-int64(p.msg.size()))
+		if c.maxOut > 0 && s.publishSize(c, p) > c.maxOut {
+			// [MQTT-3.1.2-24] [MQTT-3.1.2-25] not sent to a client whose
+			// Maximum Packet Size it exceeds; discarded as if delivered
+			// (Mosquitto does the same), and counted.
+			b.stats.tooLarge.Add(1)
+			if p.seq != 0 && b.store != nil {
+				b.store.Dequeue(s.id, p.seq)
+			}
+			continue
+		}
 		if p.qos > 0 {
 			p.id = s.newID()
 			p.state = stSent
@@ -312,7 +329,7 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool, map[waker]
 				b.store.MarkSent(s.id, p.seq, p.id)
 			}
 		}
-		buf = s.appendPublish(buf, p, false)
+		buf = s.appendPublish(c, buf, p, false)
 	}
 	if s.qhead == len(s.queue) {
 		s.queue, s.qhead = s.queue[:0], 0
@@ -330,14 +347,20 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool, map[waker]
 			wake = s.setOverLocked(false)
 		}
 	}
-	more := s.qhead < len(s.queue) && (s.queue[s.qhead].qos == 0 || len(s.inflight) < b.cfg.MaxInflight)
+	more := s.qhead < len(s.queue) && (s.queue[s.qhead].qos == 0 || len(s.inflight) < c.sendMax)
 	return buf, more, wake
 }
 
-func (s *session) appendPublish(buf []byte, p *pending, dup bool) []byte {
+// publishSize is the size of the PUBLISH of p to c.
+func (s *session) publishSize(c *conn, p *pending) int {
+	pub := packet.Publish{QoS: p.qos, Topic: p.msg.topic, PacketID: 1, Payload: p.msg.payload}
+	return pub.SizeVersion(c.version)
+}
+
+func (s *session) appendPublish(c *conn, buf []byte, p *pending, dup bool) []byte {
 	pub := packet.Publish{Dup: dup, QoS: p.qos, Retain: p.retain, Topic: p.msg.topic, PacketID: p.id, Payload: p.msg.payload}
 	n := len(buf)
-	buf = pub.Append(buf)
+	buf = pub.AppendVersion(buf, c.version)
 	s.b.stats.msgsOut.Add(1)
 	s.b.stats.bytesOut.Add(uint64(len(buf) - n))
 	return buf

@@ -20,6 +20,7 @@ type counters struct {
 	subPkts       atomic.Uint64 // SUBSCRIBE packets handled (tests wait on it)
 	stalled       atomic.Uint64 // connections closed for stall_timeout
 	memDropped    atomic.Uint64 // messages dropped at max_memory (also in dropped)
+	tooLarge      atomic.Uint64 // messages not sent: over the client's Maximum Packet Size
 }
 
 // Stats is a snapshot of the broker's counters.
@@ -46,6 +47,9 @@ type Stats struct {
 	// max_memory (also counted in Dropped).
 	MemoryBytes   int64
 	MemoryDropped uint64
+	// TooLarge counts messages not sent to an MQTT 5.0 client because they
+	// exceed the Maximum Packet Size it announced.
+	TooLarge uint64
 }
 
 // Stats returns the current counters.
@@ -76,6 +80,7 @@ func (b *Broker) Stats() Stats {
 		Stalled:          b.stats.stalled.Load(),
 		MemoryBytes:      b.memUsed.Load(),
 		MemoryDropped:    b.stats.memDropped.Load(),
+		TooLarge:         b.stats.tooLarge.Load(),
 	}
 }
 

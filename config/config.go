@@ -59,6 +59,9 @@ type Gateway struct {
 type Web struct {
 	Address string         `toml:"address"` // host:port; "" disables the web server
 	Token   gateway.Secret `toml:"token"`   // bearer token; required (or a password_file) off loopback
+	// HTTPS for the page: PEM certificate chain and private key (both or neither).
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
 }
 
 // Log levels and formats accepted by [gateway].

@@ -65,6 +65,7 @@ type BrokerStats struct {
 	Stalled          uint64        `json:"stalled"`
 	MemoryBytes      int64         `json:"memory_bytes"`
 	MemoryDropped    uint64        `json:"memory_dropped"`
+	TooLarge         uint64        `json:"too_large"` // not sent: over an MQTT 5.0 client's Maximum Packet Size
 }
 
 // UplinkStatus is the upstream forwarder's state. Its fields match the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -43,6 +44,16 @@ func checkMachine(cfg *config.Config, probs *config.Problems) {
 	checkBrokerFiles(cfg, onThisMachine{probs.Reporter(config.At("broker"))})
 	if len(cfg.Upstream.Forward) > 0 && cfg.Upstream.URL != "" {
 		upstreamConfig(cfg).CheckFiles(onThisMachine{probs.Reporter(config.At("upstream"))})
+	}
+	checkWebFiles(cfg, onThisMachine{probs.Reporter(config.At("web"))})
+}
+
+// checkWebFiles loads the page's HTTPS certificate and key, as run does.
+func checkWebFiles(cfg *config.Config, r config.Reporter) {
+	if w := cfg.Web; w.Address != "" && w.CertFile != "" && w.KeyFile != "" {
+		if _, err := tls.LoadX509KeyPair(w.CertFile, w.KeyFile); err != nil {
+			r.Problem("cert_file", "load %s and %s: %v", w.CertFile, w.KeyFile, err)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -68,6 +69,8 @@ type serveOptions struct {
 	started func(*broker.Broker)
 	// reload, when set, re-reads the config file on each receive (SIGHUP).
 	reload <-chan struct{}
+	// webRetry, when set, replaces webRetry (tests).
+	webRetry time.Duration
 }
 
 // serve runs everything cfg describes until ctx is cancelled, then shuts
@@ -188,9 +191,7 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := srv.Run(bgCtx); err != nil {
-				log.Error("web server stopped", "err", err)
-			}
+			serveWeb(bgCtx, cfg, log, srv, cmp.Or(opt.webRetry, webRetry))
 		}()
 	}
 	p, err := pipeline.New(log.With("component", "pipeline"), devices, mapper, sinks, popt)
