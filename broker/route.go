@@ -97,6 +97,7 @@ func (b *Broker) setRetained(m *message) (stored bool) {
 			// not kept; the topic's previous one is deleted rather than
 			// served stale. It is still routed to the subscribers.
 			b.memoryDrop()
+			b.stats.dropped.Add(1)
 		}
 		if old != nil {
 			delete(b.retained, m.topic)

@@ -165,10 +165,10 @@ func (b *Broker) overMemory(n int) bool {
 	return b.memUsed.Load()+int64(n) > b.cfg.MaxMemory
 }
 
-// memoryDrop counts a message dropped at max_memory and logs the first one
-// since the broker was last below it.
+// memoryDrop counts a message dropped at max_memory (the caller counts it
+// in dropped too) and logs the first one since the broker was last below
+// it.
 func (b *Broker) memoryDrop() {
-	b.stats.dropped.Add(1)
 	b.stats.memDropped.Add(1)
 	if b.memFull.CompareAndSwap(false, true) {
 		b.log.Error("broker max_memory reached: dropping QoS 0 messages, messages for offline sessions and new retained messages; QoS 1 and 2 publishers to connected subscribers wait",
