@@ -250,3 +250,52 @@ func TestDeepSubscribeMemory(t *testing.T) {
 		t.Errorf("heap grew by %d MB for one refused SUBSCRIBE", grew>>20)
 	}
 }
+
+// TestSessionUserSurvivesRestart: the user a persistent session belongs
+// to is stored with it: after a restart the owner resumes it with its
+// queued message, and another user with its client id gets a fresh one.
+func TestSessionUserSurvivesRestart(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "passwd")
+	for _, u := range [][2]string{{"alice", "apw"}, {"bob", "bpw"}} {
+		if err := auth.SetPassword(pw, u[0], u[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := Config{PasswordFile: pw, PersistencePath: filepath.Join(t.TempDir(), "broker.db"),
+		Listeners: []Listener{{Address: "127.0.0.1:0", Protocol: "mqtt"}}}
+	login := func(c *rawClient, user, password string, present bool) {
+		c.connect(&packet.Connect{ClientID: "shared", UsernameFlag: true, Username: user, PasswordFlag: true, Password: []byte(password)}, present)
+	}
+	b1 := newTestBroker(t, cfg)
+	a := tcpClient(t, b1)
+	login(a, "alice", "apw", false)
+	a.subscribe(1, "q/#", 1)
+	a.send(&packet.Disconnect{})
+	a.expectClosed()
+	waitFor(t, "alice offline", func() bool { return b1.Stats().ClientsConnected == 0 })
+	if err := b1.Publish(t.Context(), gateway.Message{Topic: "q/1", Payload: []byte("for alice"), QoS: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b2 := newTestBroker(t, cfg)
+	a = tcpClient(t, b2)
+	login(a, "alice", "apw", true) // the owner resumes her session ...
+	got := a.recv().(*packet.Publish)
+	if got.Topic != "q/1" || string(got.Payload) != "for alice" {
+		t.Fatalf("alice got %+v, want q/1 for alice", got)
+	}
+	a.send(&packet.Puback{PacketID: got.PacketID})
+	a.send(&packet.Disconnect{})
+	a.expectClosed()
+	waitFor(t, "alice offline", func() bool { return b2.Stats().ClientsConnected == 0 })
+	bob := tcpClient(t, b2)
+	login(bob, "bob", "bpw", false) // ... another user gets a fresh one
+	if err := b2.Publish(t.Context(), gateway.Message{Topic: "q/2", Payload: []byte("for alice"), QoS: 1}); err != nil {
+		t.Fatal(err)
+	}
+	bob.send(&packet.Pingreq{})
+	bob.expect(&packet.Pingresp{}) // and nothing of alice's subscription
+}
