@@ -48,6 +48,8 @@ var (
 	mDevUp       = desc("device_up", "1 when the device's last poll succeeded.", "device")
 	mDevPolls    = desc("device_polls_total", "Polls or runs started.", "device")
 	mDevFailures = desc("device_poll_failures_total", "Polls or runs that failed.", "device")
+	mDevReqs     = desc("device_requests_total", "Requests sent to the device.", "device")
+	mDevReqErrs  = desc("device_request_errors_total", "Requests to the device that failed.", "device")
 	mDevReadings = desc("device_readings_total", "Readings emitted.", "device")
 )
 
@@ -63,7 +65,7 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 		mBufDepth, mBufBytes, mBufMaxBytes, mBufAge, mBufDrops, mBufDiskFull, mBufUp,
 		mBrClients, mBrConns, mBrSessions, mBrSubs, mBrRetained, mBrMsgsIn, mBrMsgsOut,
 		mBrBytesIn, mBrBytesOut, mBrDropped, mBrDenied, mBrNotStored, mBrStalled, mBrMemory, mBrMemDrops,
-		mDevUp, mDevPolls, mDevFailures, mDevReadings,
+		mDevUp, mDevPolls, mDevFailures, mDevReqs, mDevReqErrs, mDevReadings,
 	} {
 		ch <- d
 	}
@@ -124,6 +126,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(mDevUp, b2f(d.State == "ok"), d.Name)
 			counter(mDevPolls, float64(d.Polls), d.Name)
 			counter(mDevFailures, float64(d.Failures), d.Name)
+			counter(mDevReqs, float64(d.Requests), d.Name)
+			counter(mDevReqErrs, float64(d.ReqErrors), d.Name)
 			counter(mDevReadings, float64(d.Readings), d.Name)
 		}
 	}

@@ -209,6 +209,9 @@ func (s *Server) sample(ctx context.Context) {
 		bs = &b
 	}
 	s.hist.add(smp, bs, uplinkErr)
+	if s.src.Devices != nil {
+		s.hist.addDevices(s.src.Devices(), smp.Time)
+	}
 	st := s.status(ctx)
 	s.lastStatus.Store(&st)
 	s.hub.status()

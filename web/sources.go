@@ -34,9 +34,16 @@ type DeviceStatus struct {
 	LastError string    `json:"last_error,omitempty"`
 	Since     time.Time `json:"since,omitzero"`   // when State was entered
 	LastOK    time.Time `json:"last_ok,omitzero"` // last successful poll
-	Polls     uint64    `json:"polls"`
-	Failures  uint64    `json:"failures"`
+	Polls     uint64    `json:"polls"`            // poll cycles (lines for a serial line device)
+	Failures  uint64    `json:"failures"`         // poll cycles that failed
 	Readings  uint64    `json:"readings"`
+	Requests  uint64    `json:"requests"`       // requests sent to the device
+	ReqErrors uint64    `json:"request_errors"` // requests that failed
+
+	// Rates over the last sample interval, filled in by the server.
+	PollsPerSecond    float64 `json:"polls_per_second"`
+	RequestsPerSecond float64 `json:"requests_per_second"`
+	ErrorsPerSecond   float64 `json:"errors_per_second"` // failed requests
 }
 
 // BrokerStats are the local broker's counters. Its fields match the
@@ -59,6 +66,7 @@ type BrokerStats struct {
 	MemoryBytes      int64         `json:"memory_bytes"`
 	MemoryDropped    uint64        `json:"memory_dropped"`
 	TooLarge         uint64        `json:"too_large"` // not sent: over an MQTT 5.0 client's Maximum Packet Size
+	Expired          uint64        `json:"expired"`   // not sent: MQTT 5.0 Message Expiry Interval passed while queued
 }
 
 // UplinkStatus is the upstream forwarder's state. Its fields match the

@@ -17,6 +17,7 @@ import (
 	"github.com/edgegw/gateway/broker"
 	"github.com/edgegw/gateway/buffer"
 	"github.com/edgegw/gateway/config"
+	"github.com/edgegw/gateway/internal/clock"
 	"github.com/edgegw/gateway/mapping"
 	"github.com/edgegw/gateway/pipeline"
 	"github.com/edgegw/gateway/sdnotify"
@@ -173,7 +174,9 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 	a.onStop(func() error { closeDevices(owned()); return nil })
 	// The status page, when [web] address is set.
 	var pipe atomic.Pointer[pipeline.Pipeline] // set below; the page shows no devices until then
-	popt := pipeline.Options{OnState: devStatus.set}
+	// Readings taken before NTP synchronised the clock carry
+	// "clock":"unsynced" (a Pi has no real-time clock).
+	popt := pipeline.Options{OnState: devStatus.set, ClockSynced: clock.NewSystem().Synced}
 	if cfg.Web.Address != "" {
 		srv, rc, err := webServer(ctx, cfg, log, b, pipe.Load, buf, fwd)
 		if err != nil {

@@ -43,7 +43,8 @@ func webServer(ctx context.Context, cfg *config.Config, log *slog.Logger, b *bro
 			var out []web.DeviceStatus
 			for _, d := range p.Status() {
 				out = append(out, web.DeviceStatus{Name: d.Name, State: d.State.String(), LastError: d.LastError,
-					Since: d.Since, LastOK: d.LastOK, Polls: d.Polls, Failures: d.Failures, Readings: d.Readings})
+					Since: d.Since, LastOK: d.LastOK, Polls: d.Polls, Failures: d.Failures, Readings: d.Readings,
+					Requests: d.Requests, ReqErrors: d.ReqErrors})
 			}
 			return out
 		},
