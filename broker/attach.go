@@ -61,7 +61,7 @@ func (b *Broker) attach(c *conn, clean, persistent bool, expiry time.Duration) (
 	s.conn = c
 	// [MQTT-3.1.2-23] the expiry of this connection applies; 0 on a
 	// resumed persistent session ends it with this connection.
-	s.expiry = expiry
+	s.setExpiryLocked(expiry)
 	for _, p := range s.inflight {
 		p.resend = true // [MQTT-4.4.0-1] resend unacknowledged PUBLISH and PUBREL
 	}

@@ -96,6 +96,7 @@ type conn struct {
 	sendMax    int
 	maxOut     int
 	connExpiry uint32
+	willExpiry uint32 // Message Expiry Interval of the will (seconds; 0 none)
 	// soft (MQTT 5.0 after CONNACK): closeWith only stops the reader, and
 	// finish sends DISCONNECT with the reason code before closing.
 	soft atomic.Bool
@@ -377,7 +378,19 @@ func (c *conn) handshake() error {
 		return refuse(code.Reason())
 	}
 	if cp.WillFlag {
-		c.will = &message{topic: cp.WillTopic, payload: cp.WillPayload, qos: cp.WillQoS, retain: cp.WillRetain}
+		c.will = &message{topic: cp.WillTopic, payload: cp.WillPayload, qos: cp.WillQoS, retain: cp.WillRetain,
+			origin: c.clientID}
+		if wp := cp.WillProperties; wp != nil {
+			c.will.props = wp.Message()
+			if wp.MessageExpiry != nil {
+				c.willExpiry = *wp.MessageExpiry // counted from when the will is published
+				if c.will.props != nil {
+					mp := *c.will.props
+					mp.MessageExpiry = nil
+					c.will.props = &mp
+				}
+			}
+		}
 	}
 	c.log = c.log.With("client", c.clientID)
 	persistent, expiry := !cp.CleanSession, c.b.defaultExpiry()
@@ -425,9 +438,8 @@ func (c *conn) connackProperties(cp *packet.Connect, props *packet.Properties) *
 		MaximumPacketSize: new(uint32(c.b.cfg.MaxPacketSize)), // section 3.2.2.3.6
 		// Topic Alias Maximum absent: 0, the client sends no aliases
 		// [MQTT-3.2.2-17]. Retain, wildcard subscriptions and QoS 2 are
-		// available (absent). Subscription Identifiers and shared
+		// available (absent), and so are Subscription Identifiers. Shared
 		// subscriptions are not (yet).
-		SubIDAvailable:     &no,
 		SharedSubAvailable: &no,
 	}
 	if cp.ClientID == "" {
@@ -609,7 +621,11 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 			return nil
 		}
 	}
-	m := &message{topic: p.Topic, payload: p.Payload, qos: p.QoS, retain: p.Retain}
+	m := &message{topic: p.Topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, origin: c.clientID}
+	if v5 {
+		// [MQTT-3.3.2-4] ... [MQTT-3.3.2-20] the properties go on unchanged.
+		m.props, m.expires = messageProps(p.Properties, b.now())
+	}
 	// [MQTT-4.3.3-2] method B: a QoS 2 message is delivered on PUBLISH;
 	// the same packet id is then ignored until PUBREL.
 	seen := false
@@ -856,7 +872,7 @@ func (c *conn) handleDisconnect(p *packet.Disconnect) error {
 		expiry, _ := c.b.sessionExpiry(secs)
 		c.sess.mu.Lock()
 		if c.sess.conn == c {
-			c.sess.expiry = expiry
+			c.sess.setExpiryLocked(expiry)
 		}
 		c.sess.mu.Unlock()
 	}
@@ -888,9 +904,9 @@ var errMaxSubscriptions = errors.New("max_subscriptions reached")
 
 func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 	b, s := c.b, c.sess
+	var id uint32 // one Subscription Identifier for every filter of the packet (section 3.8.2.1.2)
 	if p.Properties != nil && len(p.Properties.SubscriptionIDs) > 0 {
-		// Announced as not available in CONNACK (section 3.2.2.3.12).
-		return fmt.Errorf("subscribe: subscription identifier: %w", packet.ErrSubIDsNotSupported)
+		id = p.Properties.SubscriptionIDs[0]
 	}
 	codes := make([]byte, len(p.Subscriptions))
 	granted := make([]packet.Subscription, 0, len(p.Subscriptions))
@@ -911,26 +927,33 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 			codes[i] = subscribeError(err) // [MQTT-3.9.3-2] 0x80 in 3.1.1
 			continue
 		}
-		b.subscribe(s, sub.Filter, sub.QoS)
+		existed := b.subscribe(s, sub.Filter, subOpts{qos: sub.QoS, noLocal: sub.NoLocal, rap: sub.RetainAsPublished, id: id})
 		codes[i] = sub.QoS // [MQTT-3.9.3-1] this server grants the requested QoS
-		granted = append(granted, sub)
+		// Retain Handling: 0 send the retained messages, 1 only for a new
+		// subscription, 2 never [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11].
+		if sub.RetainHandling == 0 || sub.RetainHandling == 1 && !existed {
+			granted = append(granted, sub)
+		}
 	}
 	// [MQTT-3.8.4-1] SUBACK with the same packet id, before the retained
 	// messages (the writer sends ctrl before the session queue).
 	c.send(&packet.Suback{PacketID: p.PacketID, ReturnCodes: codes})
-	c.queueRetained(granted) // in the background: a wide filter must not hold up this connection
+	c.queueRetained(granted, id) // in the background: a wide filter must not hold up this connection
 	b.stats.subPkts.Add(1)
 	return nil
 }
 
-func (b *Broker) subscribe(s *session, filter string, qos byte) {
+// subscribe adds or replaces the session's subscription to filter and
+// reports whether one existed.
+func (b *Broker) subscribe(s *session, filter string, o subOpts) (existed bool) {
 	b.subMu.Lock()
-	b.subs.Add(filter, s, qos) // [MQTT-3.8.4-3] replaces an identical filter
+	b.subs.Add(filter, s, o) // [MQTT-3.8.4-3] replaces an identical filter
 	b.subMu.Unlock()
 	s.mu.Lock()
 	gone := s.gone
 	if !gone {
-		s.subs[filter] = qos
+		_, existed = s.subs[filter]
+		s.subs[filter] = o
 	}
 	s.mu.Unlock()
 	if gone {
@@ -942,11 +965,12 @@ func (b *Broker) subscribe(s *session, filter string, qos byte) {
 		b.subMu.Lock()
 		b.subs.Remove(filter, s)
 		b.subMu.Unlock()
-		return
+		return false
 	}
 	if s.persistent && b.store != nil {
-		b.store.AddSub(s.id, filter, qos)
+		b.store.AddSub(s.id, filter, o.storeByte(), o.id)
 	}
+	return existed
 }
 
 func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
@@ -1068,6 +1092,9 @@ func (c *conn) finish(err error) {
 		level = slog.LevelInfo
 	}
 	c.log.Log(c.b.ctx, level, "client connection lost", "err", err)
+	if c.will != nil && c.willExpiry > 0 {
+		c.will.expires = c.b.now().Add(time.Duration(c.willExpiry) * time.Second)
+	}
 	if c.will != nil && c.allowPublish(c.will.topic) {
 		if hook := c.b.clientPublish; hook != nil {
 			w := c.will

@@ -21,6 +21,7 @@ type counters struct {
 	stalled       atomic.Uint64 // connections closed for stall_timeout
 	memDropped    atomic.Uint64 // messages dropped at max_memory (also in dropped)
 	tooLarge      atomic.Uint64 // messages not sent: over the client's Maximum Packet Size
+	expired       atomic.Uint64 // messages not sent: their Message Expiry Interval passed while queued
 }
 
 // Stats is a snapshot of the broker's counters.
@@ -50,6 +51,9 @@ type Stats struct {
 	// TooLarge counts messages not sent to an MQTT 5.0 client because they
 	// exceed the Maximum Packet Size it announced.
 	TooLarge uint64
+	// Expired counts queued messages not sent because their MQTT 5.0
+	// Message Expiry Interval passed.
+	Expired uint64
 }
 
 // Stats returns the current counters.
@@ -81,6 +85,7 @@ func (b *Broker) Stats() Stats {
 		MemoryBytes:      b.memUsed.Load(),
 		MemoryDropped:    b.stats.memDropped.Load(),
 		TooLarge:         b.stats.tooLarge.Load(),
+		Expired:          b.stats.expired.Load(),
 	}
 }
 

@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"fmt"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -54,7 +56,7 @@ func TestV5Connack(t *testing.T) {
 	ack := c.connect5(&packet.Connect{KeepAlive: 60}, false)
 	no := false
 	want := &packet.Properties{ReceiveMaximum: u16(receiveMaximum), MaximumPacketSize: u32(4096),
-		SubIDAvailable: &no, SharedSubAvailable: &no, AssignedClientID: ack.Properties.AssignedClientID}
+		SharedSubAvailable: &no, AssignedClientID: ack.Properties.AssignedClientID}
 	if !strings.HasPrefix(ack.Properties.AssignedClientID, "auto-") || !reflect.DeepEqual(ack.Properties, want) {
 		t.Fatalf("CONNACK properties %+v, want %+v with an auto- client id", ack.Properties, want)
 	}
@@ -187,8 +189,6 @@ func TestV5ServerDisconnect(t *testing.T) {
 		{"second CONNECT", (&packet.Connect{ProtocolName: "MQTT", ProtocolLevel: 5, ClientID: "x", CleanSession: true}).Append(nil), packet.ErrProtocol},
 		{"AUTH", (&packet.Auth{ReasonCode: packet.CodeReAuthenticate}).AppendVersion(nil, packet.Version5), packet.ErrProtocol},
 		{"topic alias", (&packet.Publish{Topic: "t", Properties: &packet.Properties{TopicAlias: u16(1)}}).AppendVersion(nil, packet.Version5), packet.ErrTopicAliasInvalid},
-		{"subscription identifier", (&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "t"}},
-			Properties: &packet.Properties{SubscriptionIDs: []uint32{7}}}).AppendVersion(nil, packet.Version5), packet.ErrSubIDsNotSupported},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newTestBroker(t, Config{MaxPacketSize: 512})
@@ -347,5 +347,177 @@ func TestV5ClientLimits(t *testing.T) {
 	}
 	if n := b.Stats().TooLarge; n != 1 {
 		t.Fatalf("TooLarge %d, want 1", n)
+	}
+}
+
+// TestV5MessageProperties: the properties of a message reach MQTT 5.0
+// subscribers unchanged and in order, with the Message Expiry Interval
+// counted down and the Subscription Identifiers of the matching
+// subscriptions [MQTT-3.3.2-6] [MQTT-3.3.2-18] [MQTT-3.3.4-3]; a 3.1.1
+// subscriber gets the message without them.
+func TestV5MessageProperties(t *testing.T) {
+	b, clk := newExpiryBroker(t, Config{}, time.Hour, nil)
+	sub := pipeClient(t, b)
+	sub.connect5(&packet.Connect{ClientID: "sub", CleanSession: true}, false)
+	sub.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "p/#", QoS: 1}},
+		Properties: &packet.Properties{SubscriptionIDs: []uint32{7}}})
+	sub.expect(&packet.Suback{PacketID: 1, ReturnCodes: []byte{1}})
+	sub.send(&packet.Subscribe{PacketID: 2, Subscriptions: []packet.Subscription{{Filter: "p/+", QoS: 1}},
+		Properties: &packet.Properties{SubscriptionIDs: []uint32{9}}})
+	sub.expect(&packet.Suback{PacketID: 2, ReturnCodes: []byte{1}})
+	v3 := pipeClient(t, b)
+	v3.connect(&packet.Connect{ClientID: "v3", CleanSession: true}, false)
+	v3.subscribe(1, "p/#", 0)
+
+	props := func(expiry uint32) *packet.Properties {
+		return &packet.Properties{PayloadFormat: new(byte(1)), MessageExpiry: u32(expiry), ContentType: "application/json",
+			ResponseTopic: "re/ply", CorrelationData: []byte{0, 1, 2},
+			User: []packet.UserProperty{{Key: "k", Value: "2"}, {Key: "a", Value: "x"}, {Key: "k", Value: "1"}}}
+	}
+	pub := pipeClient(t, b)
+	pub.connect5(&packet.Connect{ClientID: "pub", CleanSession: true}, false)
+	pub.send(&packet.Publish{QoS: 1, PacketID: 1, Topic: "p/x", Payload: []byte(`{"v":1}`), Properties: props(60)})
+	pub.expect(&packet.Puback{PacketID: 1})
+
+	v3.expect(&packet.Publish{Topic: "p/x", Payload: []byte(`{"v":1}`)})
+	got := sub.recv().(*packet.Publish)
+	want := props(60)
+	if ids := got.Properties.SubscriptionIDs; len(ids) == 2 && ids[0] == 9 {
+		ids[0], ids[1] = ids[1], ids[0] // either order
+	}
+	want.SubscriptionIDs = []uint32{7, 9}
+	if !reflect.DeepEqual(got.Properties, want) {
+		t.Fatalf("properties %+v\nwant %+v", got.Properties, want)
+	}
+	sub.send(&packet.Puback{PacketID: got.PacketID})
+
+	// Queued for an offline session, the interval counts down; once it
+	// has passed, the message is not sent [MQTT-3.3.2-5]. The same for a
+	// retained message.
+	per := pipeClient(t, b)
+	per.connect5(&packet.Connect{ClientID: "per", CleanSession: true, Properties: &packet.Properties{SessionExpiry: u32(3600)}}, false)
+	per.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "e/#", QoS: 1}}})
+	per.expect(&packet.Suback{PacketID: 1, ReturnCodes: []byte{1}})
+	per.send(&packet.Disconnect{})
+	per.expectClosed()
+	waitOffline(t, b, "per")
+	for i, expiry := range []uint32{10, 100} {
+		pub.send(&packet.Publish{QoS: 1, PacketID: uint16(2 + i), Retain: i == 0, Topic: fmt.Sprintf("e/%d", expiry),
+			Payload: []byte("m"), Properties: &packet.Properties{MessageExpiry: u32(expiry)}})
+		pub.expect(&packet.Puback{PacketID: uint16(2 + i)})
+	}
+	clk.set(30 * time.Second)
+	per = pipeClient(t, b)
+	per.connect5(&packet.Connect{ClientID: "per", Properties: &packet.Properties{SessionExpiry: u32(3600)}}, true)
+	p := per.recv().(*packet.Publish)
+	if p.Topic != "e/100" || p.Properties == nil || *p.Properties.MessageExpiry > 70 || *p.Properties.MessageExpiry < 69 {
+		t.Fatalf("received %s with %+v, want e/100 with about 70 s left", p.Topic, p.Properties)
+	}
+	per.send(&packet.Puback{PacketID: p.PacketID})
+	if n := b.Stats().Expired; n != 1 {
+		t.Fatalf("Expired %d, want 1", n)
+	}
+	late := pipeClient(t, b)
+	late.connect5(&packet.Connect{ClientID: "late", CleanSession: true}, false)
+	late.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "e/#"}}})
+	late.expect(&packet.Suback{PacketID: 1, ReturnCodes: []byte{0}})
+	late.send(&packet.Pingreq{})
+	late.expect(&packet.Pingresp{}) // no expired retained message before it
+}
+
+// TestV5SubscriptionOptions: No Local [MQTT-3.8.3-3], Retain As Published
+// [MQTT-3.3.1-12] [MQTT-3.3.1-13] and Retain Handling 0, 1 and 2
+// [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11].
+func TestV5SubscriptionOptions(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	c := pipeClient(t, b)
+	c.connect5(&packet.Connect{ClientID: "c", CleanSession: true}, false)
+	sub := func(id uint16, s packet.Subscription) {
+		t.Helper()
+		c.send(&packet.Subscribe{PacketID: id, Subscriptions: []packet.Subscription{s}})
+		c.expect(&packet.Suback{PacketID: id, ReturnCodes: []byte{s.QoS}})
+	}
+	sub(1, packet.Subscription{Filter: "nl", NoLocal: true})
+	sub(2, packet.Subscription{Filter: "rap", RetainAsPublished: true})
+	sub(3, packet.Subscription{Filter: "norap"})
+	c.send(&packet.Publish{Topic: "nl", Payload: []byte("own")})
+	c.send(&packet.Publish{Topic: "rap", Retain: true, Payload: []byte("r")})
+	c.expect(&packet.Publish{Topic: "rap", Retain: true, Payload: []byte("r")})
+	c.send(&packet.Publish{Topic: "norap", Retain: true, Payload: []byte("n")})
+	c.expect(&packet.Publish{Topic: "norap", Payload: []byte("n")}) // the own "nl" message did not come
+
+	// A retained message on rh, and subscriptions with each handling.
+	c.send(&packet.Publish{Topic: "rh", Retain: true, Payload: []byte("kept")})
+	sub(4, packet.Subscription{Filter: "rh", RetainHandling: 2})
+	c.send(&packet.Pingreq{})
+	c.expect(&packet.Pingresp{})
+	c.send(&packet.Unsubscribe{PacketID: 5, Filters: []string{"rh"}})
+	c.expect(&packet.Unsuback{PacketID: 5, ReasonCodes: []packet.Code{0}})
+	sub(6, packet.Subscription{Filter: "rh", RetainHandling: 1}) // new: sent
+	c.expect(&packet.Publish{Topic: "rh", Retain: true, Payload: []byte("kept")})
+	sub(7, packet.Subscription{Filter: "rh", RetainHandling: 1}) // existing: not sent
+	sub(8, packet.Subscription{Filter: "rh"})                    // 0: sent
+	c.expect(&packet.Publish{Topic: "rh", Retain: true, Payload: []byte("kept")})
+}
+
+// TestV5StateAcrossRestart: a persistent MQTT 5.0 session keeps its Session
+// Expiry Interval, its subscription options and Subscription Identifier,
+// and its queued message with properties and Message Expiry Interval in
+// broker/store; so does a retained message.
+func TestV5StateAcrossRestart(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "broker.db")
+	open := func() *Broker {
+		b, err := New(Config{PersistencePath: db}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b
+	}
+	props := &packet.Properties{ContentType: "text/plain", MessageExpiry: u32(600),
+		User: []packet.UserProperty{{Key: "k", Value: "v"}}}
+	b1 := open()
+	c := pipeClient(t, b1)
+	c.connect5(&packet.Connect{ClientID: "s", CleanSession: true, Properties: &packet.Properties{SessionExpiry: u32(120)}}, false)
+	c.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "q/#", QoS: 1, NoLocal: true}},
+		Properties: &packet.Properties{SubscriptionIDs: []uint32{42}}})
+	c.expect(&packet.Suback{PacketID: 1, ReturnCodes: []byte{1}})
+	c.send(&packet.Disconnect{})
+	c.expectClosed()
+	waitOffline(t, b1, "s")
+	pub := pipeClient(t, b1)
+	pub.connect5(&packet.Connect{ClientID: "pub", CleanSession: true}, false)
+	pub.send(&packet.Publish{QoS: 1, PacketID: 1, Retain: true, Topic: "q/1", Payload: []byte("m"), Properties: props})
+	pub.expect(&packet.Puback{PacketID: 1})
+	if err := b1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b2 := open()
+	b2.mu.Lock()
+	s := b2.sessions["s"]
+	b2.mu.Unlock()
+	if s == nil || s.expiry != 120*time.Second || s.subs["q/#"] != (subOpts{qos: 1, noLocal: true, id: 42}) {
+		t.Fatalf("restored session %+v", s)
+	}
+	c = pipeClient(t, b2)
+	c.connect5(&packet.Connect{ClientID: "s", Properties: &packet.Properties{SessionExpiry: u32(120)}}, true)
+	p := c.recv().(*packet.Publish)
+	want := &packet.Properties{ContentType: "text/plain", MessageExpiry: p.Properties.MessageExpiry,
+		User: []packet.UserProperty{{Key: "k", Value: "v"}}, SubscriptionIDs: []uint32{42}}
+	if left := *p.Properties.MessageExpiry; left > 600 || left < 590 || !reflect.DeepEqual(p.Properties, want) {
+		t.Fatalf("queued message after restart: %+v", p.Properties)
+	}
+	c.send(&packet.Puback{PacketID: p.PacketID})
+	r := pipeClient(t, b2)
+	r.connect5(&packet.Connect{ClientID: "r", CleanSession: true}, false)
+	r.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "q/1"}}})
+	r.expect(&packet.Suback{PacketID: 1, ReturnCodes: []byte{0}})
+	rp := r.recv().(*packet.Publish)
+	if !rp.Retain || rp.Properties == nil || rp.Properties.ContentType != "text/plain" || rp.Properties.MessageExpiry == nil {
+		t.Fatalf("retained message after restart: %+v %+v", rp, rp.Properties)
 	}
 }

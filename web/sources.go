@@ -66,6 +66,7 @@ type BrokerStats struct {
 	MemoryBytes      int64         `json:"memory_bytes"`
 	MemoryDropped    uint64        `json:"memory_dropped"`
 	TooLarge         uint64        `json:"too_large"` // not sent: over an MQTT 5.0 client's Maximum Packet Size
+	Expired          uint64        `json:"expired"`   // not sent: MQTT 5.0 Message Expiry Interval passed while queued
 }
 
 // UplinkStatus is the upstream forwarder's state. Its fields match the
