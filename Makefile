@@ -4,7 +4,7 @@ export VERSION
 SHELL := /bin/bash
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test demo clean cross arm64 armv7 smoke-qemu deb package-test
+.PHONY: build test demo clean cross arm64 armv7 smoke-qemu deb package-check package-test test-pi
 # The first build compiles SQLite (cgo) for about a minute; -v lists each
 # package as it is compiled (nothing when everything is cached).
 build:
@@ -35,6 +35,12 @@ smoke-qemu:
 # .deb packages for amd64, arm64 and armhf in dist/ (nfpm via go run).
 deb:
 	./scripts/package-deb
+# Checks the packages in dist/ without changing this machine (root for chroot).
+package-check:
+	./scripts/package-check dist/gateway_*.deb
+# What CI runs after the Go tests: cross-builds under qemu, packages, unit exposure.
+test-pi:
+	./scripts/test-pi
 # Installs the amd64 .deb here, checks it, and purges it (needs root).
 package-test:
 	./scripts/package-test
