@@ -1,6 +1,10 @@
 package broker
 
-import "time"
+import (
+	"time"
+
+	"github.com/edgegw/gateway/broker/packet"
+)
 
 // attach binds connection c to the session of its client id and reports
 // whether an existing session was resumed. A connection already bound to
@@ -68,6 +72,9 @@ func (b *Broker) attach(c *conn, clean, persistent bool, expiry time.Duration) (
 	s.mu.Unlock()
 	c.sess = s
 	b.stats.connected.Add(1)
+	if c.version == packet.Version5 {
+		b.stats.connected5.Add(1)
+	}
 	b.stats.connTotal.Add(1)
 	return present
 }
@@ -80,6 +87,9 @@ func (b *Broker) detach(c *conn) {
 		return
 	}
 	b.stats.connected.Add(-1)
+	if c.version == packet.Version5 {
+		b.stats.connected5.Add(-1)
+	}
 	b.mu.Lock()
 	s.mu.Lock()
 	mine := s.conn == c

@@ -97,6 +97,8 @@ type conn struct {
 	maxOut     int
 	connExpiry uint32
 	willExpiry uint32 // Message Expiry Interval of the will (seconds; 0 none)
+	// aliasesIn are the client's topic aliases (reader goroutine only).
+	aliasesIn [topicAliasMaximum + 1]string
 	// soft (MQTT 5.0 after CONNACK): closeWith only stops the reader, and
 	// finish sends DISCONNECT with the reason code before closing.
 	soft atomic.Bool
@@ -436,10 +438,13 @@ func (c *conn) connackProperties(cp *packet.Connect, props *packet.Properties) *
 	ap := &packet.Properties{
 		ReceiveMaximum:    new(uint16(receiveMaximum)),
 		MaximumPacketSize: new(uint32(c.b.cfg.MaxPacketSize)), // section 3.2.2.3.6
-		// Topic Alias Maximum absent: 0, the client sends no aliases
-		// [MQTT-3.2.2-17]. Retain, wildcard subscriptions and QoS 2 are
-		// available (absent), and so are Subscription Identifiers. Shared
-		// subscriptions are not (yet).
+		TopicAliasMaximum: new(uint16(topicAliasMaximum)),     // section 3.2.2.3.8
+		// Retain, wildcard subscriptions, QoS 2 and Subscription
+		// Identifiers are available (absent). Shared subscriptions are not
+		// (yet). The broker sends no Reason String or User Property in
+		// acknowledgements, so Request Problem Information 0 needs nothing
+		// [MQTT-3.1.2-29], and no Response Information (allowed when asked
+		// for, section 3.1.2.11.7).
 		SharedSubAvailable: &no,
 	}
 	if cp.ClientID == "" {
@@ -590,8 +595,9 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 	b, s := c.b, c.sess
 	v5 := c.version == packet.Version5
 	if p.Properties != nil && p.Properties.TopicAlias != nil {
-		// The broker announces no Topic Alias Maximum (0) [MQTT-3.3.2-8].
-		return fmt.Errorf("publish: topic alias %d over the maximum 0: %w", *p.Properties.TopicAlias, packet.ErrTopicAliasInvalid)
+		if err := c.resolveAlias(p); err != nil {
+			return err
+		}
 	}
 	code := packet.CodeSuccess
 	ok := true
@@ -692,6 +698,33 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 	if p.QoS > 0 {
 		c.queueAck(e, p.PacketID, p.QoS, full, code)
 	}
+	return nil
+}
+
+// topicAliasMaximum is the Topic Alias Maximum the broker announces to MQTT
+// 5.0 clients (section 3.2.2.3.8): Mosquitto's default max_topic_alias.
+const topicAliasMaximum = 10
+
+// resolveAlias applies the Topic Alias of a PUBLISH from the client
+// (section 3.3.2.3.4): with a topic name it sets the alias, without one it
+// stands for the topic name last set. The aliases belong to this network
+// connection [MQTT-3.3.2-7]. Only the reader goroutine calls it.
+func (c *conn) resolveAlias(p *packet.Publish) error {
+	a := *p.Properties.TopicAlias
+	if a == 0 || a > topicAliasMaximum { // [MQTT-3.3.2-8] [MQTT-3.3.2-9]
+		return fmt.Errorf("publish: topic alias %d not in 1..%d: %w", a, topicAliasMaximum, packet.ErrTopicAliasInvalid)
+	}
+	if p.Topic != "" {
+		c.aliasesIn[a] = p.Topic
+		return nil
+	}
+	t := c.aliasesIn[a]
+	if t == "" {
+		// Section 3.3.4: an alias not set on this connection is a
+		// Protocol Error.
+		return fmt.Errorf("publish: topic alias %d not set: %w", a, packet.ErrProtocol)
+	}
+	p.Topic = t
 	return nil
 }
 

@@ -55,7 +55,7 @@ func TestV5Connack(t *testing.T) {
 	c := pipeClient(t, b)
 	ack := c.connect5(&packet.Connect{KeepAlive: 60}, false)
 	no := false
-	want := &packet.Properties{ReceiveMaximum: u16(receiveMaximum), MaximumPacketSize: u32(4096),
+	want := &packet.Properties{ReceiveMaximum: u16(receiveMaximum), MaximumPacketSize: u32(4096), TopicAliasMaximum: u16(topicAliasMaximum),
 		SharedSubAvailable: &no, AssignedClientID: ack.Properties.AssignedClientID}
 	if !strings.HasPrefix(ack.Properties.AssignedClientID, "auto-") || !reflect.DeepEqual(ack.Properties, want) {
 		t.Fatalf("CONNACK properties %+v, want %+v with an auto- client id", ack.Properties, want)
@@ -188,7 +188,8 @@ func TestV5ServerDisconnect(t *testing.T) {
 		{"malformed", []byte{0x30, 0x02, 0x00, 0x05}, packet.ErrMalformed},
 		{"second CONNECT", (&packet.Connect{ProtocolName: "MQTT", ProtocolLevel: 5, ClientID: "x", CleanSession: true}).Append(nil), packet.ErrProtocol},
 		{"AUTH", (&packet.Auth{ReasonCode: packet.CodeReAuthenticate}).AppendVersion(nil, packet.Version5), packet.ErrProtocol},
-		{"topic alias", (&packet.Publish{Topic: "t", Properties: &packet.Properties{TopicAlias: u16(1)}}).AppendVersion(nil, packet.Version5), packet.ErrTopicAliasInvalid},
+		{"topic alias too large", (&packet.Publish{Topic: "t", Properties: &packet.Properties{TopicAlias: u16(topicAliasMaximum + 1)}}).AppendVersion(nil, packet.Version5), packet.ErrTopicAliasInvalid},
+		{"topic alias not set", (&packet.Publish{Properties: &packet.Properties{TopicAlias: u16(1)}}).AppendVersion(nil, packet.Version5), packet.ErrProtocol},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newTestBroker(t, Config{MaxPacketSize: 512})
@@ -308,6 +309,10 @@ func TestV5CrossVersion(t *testing.T) {
 	v3.expect(&packet.Publish{Topic: "from5", Payload: []byte("five")})
 	v3.send(&packet.Publish{Topic: "from3", Payload: []byte("three")})
 	v5.expect(&packet.Publish{Topic: "from3", Payload: []byte("three")})
+	// $SYS, metrics and the status page count clients by version.
+	if st := b.Stats(); st.ClientsConnected != 2 || st.ClientsMQTT5 != 1 {
+		t.Fatalf("clients %d, MQTT 5.0 %d; want 2 and 1", st.ClientsConnected, st.ClientsMQTT5)
+	}
 }
 
 // TestV5ClientLimits: the broker keeps to the client's Receive Maximum
@@ -519,5 +524,23 @@ func TestV5StateAcrossRestart(t *testing.T) {
 	rp := r.recv().(*packet.Publish)
 	if !rp.Retain || rp.Properties == nil || rp.Properties.ContentType != "text/plain" || rp.Properties.MessageExpiry == nil {
 		t.Fatalf("retained message after restart: %+v %+v", rp, rp.Properties)
+	}
+}
+
+// TestV5TopicAliasFromClient: a client sets a Topic Alias with a topic
+// name and then publishes with the alias alone (section 3.3.2.3.4).
+func TestV5TopicAliasFromClient(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	sub := pipeClient(t, b)
+	sub.connect(&packet.Connect{ClientID: "sub", CleanSession: true}, false)
+	sub.subscribe(1, "long/topic/#", 0)
+	c := pipeClient(t, b)
+	c.connect5(&packet.Connect{ClientID: "c", CleanSession: true}, false)
+	c.send(&packet.Publish{Topic: "long/topic/a", Payload: []byte("1"), Properties: &packet.Properties{TopicAlias: u16(3)}})
+	c.send(&packet.Publish{Payload: []byte("2"), Properties: &packet.Properties{TopicAlias: u16(3)}})
+	c.send(&packet.Publish{Topic: "long/topic/b", Payload: []byte("3"), Properties: &packet.Properties{TopicAlias: u16(3)}})
+	c.send(&packet.Publish{Payload: []byte("4"), Properties: &packet.Properties{TopicAlias: u16(3)}})
+	for _, want := range []struct{ topic, payload string }{{"long/topic/a", "1"}, {"long/topic/a", "2"}, {"long/topic/b", "3"}, {"long/topic/b", "4"}} {
+		sub.expect(&packet.Publish{Topic: want.topic, Payload: []byte(want.payload)})
 	}
 }

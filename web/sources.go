@@ -50,6 +50,7 @@ type DeviceStatus struct {
 // broker's Stats so that one converts to the other.
 type BrokerStats struct {
 	ClientsConnected int64         `json:"clients_connected"`
+	ClientsMQTT5     int64         `json:"clients_mqtt5"` // of which MQTT 5.0
 	ConnectionsTotal uint64        `json:"connections_total"`
 	Sessions         int           `json:"sessions"`
 	Subscriptions    int           `json:"subscriptions"`
