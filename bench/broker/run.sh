@@ -50,6 +50,11 @@ start_pair() {
 		sleep 0.1
 	done
 	printf -v "T_$name" '%s' "-target edgegw=tcp://$(cat "$tmp/$name.addr") -target mosquitto=tcp://127.0.0.1:$mport -pids edgegw=$ours,mosquitto=$mosq"
+	# The same brokers at MQTT 5.0 and 3.1.1 from one client (mqttload's raw
+	# client on broker/packet): the first ratio column is edgegw v5 / v3.1.1.
+	local a
+	a=$(cat "$tmp/$name.addr")
+	printf -v "V_$name" '%s' "-target edgegw-v5=mqtt5://$a -target edgegw-v311=mqtt311://$a -target mosquitto-v5=mqtt5://127.0.0.1:$mport -target mosquitto-v311=mqtt311://127.0.0.1:$mport -pids edgegw-v5=$ours,edgegw-v311=$ours,mosquitto-v5=$mosq,mosquitto-v311=$mosq"
 	echo "$name: edgegw pid $ours on $(cat "$tmp/$name.addr"), mosquitto pid $mosq on 127.0.0.1:$mport" >&2
 }
 
@@ -107,4 +112,16 @@ echo "$S"
 	$L $T_equal -label "QoS 1 latency at 1000 msg/s, 1 pub -> 1 sub" -pubs 1 -subs 1 -qos 1 -n $((n / 4)) -rate 1000
 	$L $T_equal -label "QoS 1 latency at 4 x 2000 msg/s, 4 pub -> 1 sub" -pubs 4 -subs 1 -qos 1 -n $((n / 4)) -rate 2000
 	$L $T_equal -label "QoS 0 latency at 4 x 2000 msg/s, 4 pub -> 4 sub" -pubs 4 -subs 4 -qos 0 -n $((n / 4)) -rate 2000
+}
+
+echo
+echo "MQTT 5.0 vs 3.1.1, equal limits, one client implementation for both (ratios: edgegw v5 / edgegw v3.1.1):"
+echo
+echo "| scenario | edgegw v5 msg/s | p50 / p99 | lost | msg per CPU-s | edgegw v3.1.1 msg/s | p50 / p99 | lost | msg per CPU-s | mosquitto v5 msg/s | p50 / p99 | lost | msg per CPU-s | mosquitto v3.1.1 msg/s | p50 / p99 | lost | msg per CPU-s | v5/v3.1.1 msg/s | v5/v3.1.1 msg per CPU-s |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+# shellcheck disable=SC2086
+{
+	$L $V_equal -label "QoS 0, 4 pub -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 0 -n "$n"
+	$L $V_equal -label "QoS 1, 4 pub -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 1 -n $((n / 2))
+	$L $V_equal -label "QoS 1 fan-out, 1 pub -> 8 sub, 64 B" -pubs 1 -subs 8 -qos 1 -n $((n / 4))
 }

@@ -66,23 +66,22 @@ func runLoad(ctx context.Context, t target, p params) (result, error) {
 	expected := p.pubs * p.n * p.subs
 	allIn := make(chan struct{})
 	var total atomic.Int64
-	var clients []mqtt.Client
+	var clients []loadClient
 	defer func() {
 		for _, c := range clients {
-			c.Disconnect(0)
+			c.Close()
 		}
 	}()
 	for i := range p.subs {
 		st := &subStats{lats: make([]time.Duration, 0, p.pubs*p.n)}
 		stats[i] = st
-		c, err := connect(t.url, fmt.Sprintf("sub-%s-%d", run, i), nil)
+		c, err := dial(t.url, fmt.Sprintf("sub-%s-%d", run, i))
 		if err != nil {
 			return result{}, err
 		}
 		clients = append(clients, c)
-		tok := c.Subscribe(prefix+"/#", p.qos, func(_ mqtt.Client, m mqtt.Message) {
+		err = c.Subscribe(prefix+"/#", p.qos, func(pl []byte) {
 			now := time.Now()
-			pl := m.Payload()
 			if len(pl) < 16 {
 				return
 			}
@@ -95,13 +94,13 @@ func runLoad(ctx context.Context, t target, p params) (result, error) {
 				close(allIn)
 			}
 		})
-		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			return result{}, fmt.Errorf("subscribe: %v", tok.Error())
+		if err != nil {
+			return result{}, fmt.Errorf("subscribe: %w", err)
 		}
 	}
-	pubs := make([]mqtt.Client, p.pubs)
+	pubs := make([]loadClient, p.pubs)
 	for i := range pubs {
-		c, err := connect(t.url, fmt.Sprintf("pub-%s-%d", run, i), nil)
+		c, err := dial(t.url, fmt.Sprintf("pub-%s-%d", run, i))
 		if err != nil {
 			return result{}, err
 		}
@@ -165,14 +164,14 @@ wait:
 	return r, nil
 }
 
-func publish(ctx context.Context, c mqtt.Client, topic string, p params) error {
+func publish(ctx context.Context, c loadClient, topic string, p params) error {
 	buf := make([]byte, p.size)
 	var tick *time.Ticker
 	if p.rate > 0 {
 		tick = time.NewTicker(time.Duration(float64(time.Second) / p.rate))
 		defer tick.Stop()
 	}
-	var window []mqtt.Token
+	var window []func() error
 	for i := range p.n {
 		if tick != nil {
 			select {
@@ -183,26 +182,26 @@ func publish(ctx context.Context, c mqtt.Client, topic string, p params) error {
 		}
 		payload := make([]byte, len(buf))
 		stamp(payload, uint64(i))
-		tok := c.Publish(topic, p.qos, false, payload)
+		wait := c.Publish(topic, p.qos, payload)
 		if p.qos == 0 {
 			continue
 		}
-		window = append(window, tok)
+		window = append(window, wait)
 		if len(window) >= p.window {
-			if err := waitTok(window[0]); err != nil {
+			if err := window[0](); err != nil {
 				return err
 			}
 			window = window[1:]
 		}
 	}
-	for _, tok := range window {
-		if err := waitTok(tok); err != nil {
+	for _, wait := range window {
+		if err := wait(); err != nil {
 			return err
 		}
 	}
-	// A QoS 0 publisher has handed its messages to paho; a final QoS 1
-	// publish on another topic flushes them to the broker.
-	return waitTok(c.Publish(topic+"/flush", 1, false, []byte("x")))
+	// A QoS 0 publisher has handed its messages to the client; a final QoS
+	// 1 publish on another topic flushes them to the broker.
+	return c.Publish(topic+"/flush", 1, []byte("x"))()
 }
 
 func waitTok(tok mqtt.Token) error {
