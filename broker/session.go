@@ -402,15 +402,6 @@ func hasWildcard(filter string) bool { return strings.ContainsAny(filter, "+#") 
 
 func matchFilter(filter, name string) bool { return topic.Match(filter, name) }
 
-// seenRx2 reports whether a QoS 2 PUBLISH with this packet id was received
-// and not yet released (a resend).
-func (s *session) seenRx2(id uint16) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, seen := s.rx2[id]
-	return seen
-}
-
 // takeOffline clears the flow-control state of a session whose connection
 // went away: an offline session drops instead of admitting over its limit,
 // so the publishers waiting for it are woken. The caller holds s.mu and

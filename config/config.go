@@ -59,6 +59,9 @@ type Gateway struct {
 type Web struct {
 	Address string         `toml:"address"` // host:port; "" disables the web server
 	Token   gateway.Secret `toml:"token"`   // bearer token; required (or a password_file) off loopback
+	// HTTPS for the page: PEM certificate chain and private key (both or neither).
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
 }
 
 // Log levels and formats accepted by [gateway].
@@ -89,21 +92,28 @@ func Default() Config {
 // DefaultInterval is a device's poll interval when it names none.
 const DefaultInterval = time.Second
 
+// Check is a component's check of the decoded config: the rules that live
+// in the component's package (e.g. the forwarder's), reported through p at
+// the keys they concern. It runs even when other keys have problems, so
+// every problem is reported at once.
+type Check func(c *Config, p *Problems)
+
 // Load reads, decodes and validates the file at path; drivers is the
-// driver table, which decodes and checks each device's driver keys.
-func Load(path string, drivers []Driver) (*Config, error) {
+// driver table, which decodes and checks each device's driver keys, and
+// checks are the components' own.
+func Load(path string, drivers []Driver, checks ...Check) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
-	return Parse(path, bytes.NewReader(b), drivers)
+	return Parse(path, bytes.NewReader(b), drivers, checks...)
 }
 
 // Parse decodes and validates a config read from r; name is used in error
 // messages, drivers is the driver table. It has no side effects. The error,
 // if any, is an Errors holding every problem found (a syntax error stops
 // decoding, so it comes alone).
-func Parse(name string, r io.Reader, drivers []Driver) (*Config, error) {
+func Parse(name string, r io.Reader, drivers []Driver, checks ...Check) (*Config, error) {
 	src, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
@@ -144,6 +154,9 @@ func Parse(name string, r io.Reader, drivers []Driver) (*Config, error) {
 	}
 	c.applyDefaults()
 	c.validate(p)
+	for _, check := range checks {
+		check(&c, p)
+	}
 	if err := p.Err(); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/edgegw/gateway"
+
+	"github.com/edgegw/gateway/topic"
 )
 
 // A forward rule publishes local topics upstream; a subscribe rule brings
@@ -39,16 +41,18 @@ func (u *Upstream) checkEchoes(p *Problems) {
 	var fwds []forward
 	for i, f := range u.Forward {
 		fp := base.Index("forward", i, "")
-		// A remote topic with wildcards is refused when the rules are
-		// compiled (upstream.Config.Validate); it has no meaning here.
-		if p.has(fp) || strings.ContainsAny(f.RemotePrefix+f.RemoteTopic, "+#") {
+		// A bad filter, both mappings or a remote topic with wildcards are
+		// refused when the rules are compiled (upstream.Config.Check); such
+		// a rule has no meaning here.
+		if p.has(fp) || topic.ValidFilter(f.Filter) != nil || f.RemotePrefix != "" && f.RemoteTopic != "" ||
+			strings.ContainsAny(f.RemotePrefix+f.RemoteTopic, "+#") {
 			continue
 		}
 		fwds = append(fwds, forward{fp, remoteTopic(f, f.Filter), forwardPatterns(f)})
 	}
 	for i, s := range u.Subscribe {
 		key := base.Index("subscribe", i, "").Key("filter")
-		if p.has(key) {
+		if p.has(key) || topic.ValidFilter(s.Filter) != nil {
 			continue
 		}
 		sub := filterPattern(s.Filter)

@@ -13,9 +13,27 @@ import (
 	"github.com/edgegw/gateway/drivers/modbus"
 	"github.com/edgegw/gateway/drivers/serialline"
 	"github.com/edgegw/gateway/drivers/sim"
+	"github.com/edgegw/gateway/upstream"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*/want.err from the current output")
+
+// testChecks are cmd/gateway's component checks.
+var testChecks = []config.Check{
+	func(c *config.Config, p *config.Problems) {
+		// What cmd/gateway's upstreamConfig passes on.
+		u := c.Upstream
+		uc := upstream.Config{URL: u.URL, Password: u.Password, PasswordFile: u.PasswordFile, CAFile: u.CAFile,
+			CertFile: u.CertFile, KeyFile: u.KeyFile, KeepAlive: u.KeepAlive.Duration, Inflight: u.Inflight, MaxRate: u.MaxRate}
+		for _, f := range u.Forward {
+			uc.Forward = append(uc.Forward, upstream.ForwardRule{Filter: f.Filter, RemotePrefix: f.RemotePrefix, RemoteTopic: f.RemoteTopic, QoS: f.QoS})
+		}
+		for _, s := range u.Subscribe {
+			uc.Subscribe = append(uc.Subscribe, upstream.SubscribeRule{Filter: s.Filter, LocalPrefix: s.LocalPrefix, LocalTopic: s.LocalTopic, QoS: s.QoS})
+		}
+		uc.Check(p.Reporter(config.At("upstream")))
+	},
+}
 
 // testDrivers is cmd/gateway's driver table, as config.Parse takes it.
 var testDrivers = []config.Driver{
@@ -40,7 +58,7 @@ func TestParseCases(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			_, perr := config.Parse("config.toml", f, testDrivers)
+			_, perr := config.Parse("config.toml", f, testDrivers, testChecks...)
 			wantPath := filepath.Join(dir, "want.err")
 			if *update && perr != nil {
 				if err := os.WriteFile(wantPath, []byte(perr.Error()+"\n"), 0o644); err != nil {
@@ -77,7 +95,7 @@ func TestParseValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	c, err := config.Parse("config.toml", f, testDrivers)
+	c, err := config.Parse("config.toml", f, testDrivers, testChecks...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +129,7 @@ func TestParseValues(t *testing.T) {
 
 // TestExampleFile parses config.toml.example, the reference users copy.
 func TestExampleFile(t *testing.T) {
-	c, err := config.Load("../config.toml.example", testDrivers)
+	c, err := config.Load("../config.toml.example", testDrivers, testChecks...)
 	if err != nil {
 		t.Fatalf("config.toml.example does not load:\n%v", err)
 	}

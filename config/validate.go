@@ -33,6 +33,9 @@ func (c *Config) validate(p *Problems) {
 	c.Upstream.validate(p)
 	c.Buffer.validate(p)
 	checkAddress(p, At("web").Key("address"), c.Web.Address, false, "127.0.0.1:8080")
+	if (c.Web.CertFile == "") != (c.Web.KeyFile == "") {
+		p.Add(At("web").Key("cert_file"), "set cert_file and key_file both (HTTPS) or neither")
+	}
 	if _, _, err := net.SplitHostPort(c.Web.Address); err == nil && !isLoopback(c.Web.Address) && c.Web.Token == "" && c.Broker.PasswordFile == "" {
 		p.Add(At("web").Key("address"), "%q is reachable from the network: set [web] token or [broker] password_file so the page requires a login", c.Web.Address)
 	}

@@ -3,7 +3,9 @@ package homeassistant
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/edgegw/gateway"
@@ -73,4 +75,34 @@ func (a *Announcer) publish(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Owned reports whether a config message (a retained one found on the
+// broker, perhaps from an earlier config) was announced by the gateway
+// named gateway: its device is the gateway's own entry or one linked to it
+// by via_device.
+func Owned(payload []byte, gateway string) bool {
+	var c struct {
+		Device struct {
+			Identifiers []string `json:"identifiers"`
+			ViaDevice   string   `json:"via_device"`
+		} `json:"device"`
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		return false
+	}
+	id := ID(gateway)
+	return c.Device.ViaDevice == id || slices.Contains(c.Device.Identifiers, id)
+}
+
+// Has reports whether the announced set has a config at topic.
+func (a *Announcer) Has(topic string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.ContainsFunc(a.cur, func(e Entity) bool { return e.Topic == topic })
+}
+
+// Clear publishes an empty retained config at topic (one not in the set).
+func (a *Announcer) Clear(ctx context.Context, topic string) error {
+	return a.sink.Publish(ctx, gateway.Message{Topic: topic, QoS: 1, Retain: true})
 }

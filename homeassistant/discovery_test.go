@@ -185,3 +185,18 @@ func TestIDs(t *testing.T) {
 		t.Error("IsOnline")
 	}
 }
+
+func TestOwned(t *testing.T) {
+	es, err := Entities(Config{Gateway: "gw 1", StatusTopic: "s", Points: []Point{{Device: "d", Name: "p", Kind: gateway.KindFloat}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if !Owned(e.Payload, "gw 1") || Owned(e.Payload, "gw") {
+			t.Errorf("%s: Owned wrong for its own gateway or another", e.Topic)
+		}
+	}
+	if Owned([]byte(`{"device":{"identifiers":["x"],"via_device":"y"}}`), "gw") || Owned([]byte("not json"), "gw") {
+		t.Error("Owned: another publisher's config or garbage")
+	}
+}

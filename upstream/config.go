@@ -1,21 +1,21 @@
 package upstream
 
 import (
-	"errors"
-	"fmt"
+	"crypto/tls"
 	"log/slog"
 	"net/url"
-	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/config"
 	"github.com/edgegw/gateway/topic"
 )
 
 // Config configures the forwarder. Field names follow the [upstream] TOML keys.
 type Config struct {
-	URL          string // mqtt://host:1883 or mqtts://host:8883 (also tcp://, ssl://, tls://)
+	URL          string // mqtt://host:1883 or mqtts://host:8883
 	ClientID     string
 	Username     string
 	Password     gateway.Secret
@@ -124,89 +124,140 @@ func qosOf(q *int) byte {
 	return byte(*q)
 }
 
-// Validate reports every problem with c.
+// Validate reports every problem with c, joined with errors.Join: the
+// rules of Check, and a URL is required.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("upstream: "+format, a...)) }
-	u, err := url.Parse(c.URL)
-	switch {
-	case c.URL == "":
-		bad("url: must be set")
-	case err != nil:
-		bad("url %q: %v", c.URL, err)
-	case !plainSchemes[u.Scheme] && !tlsSchemes[u.Scheme]:
-		bad("url %q: scheme %q: want mqtt or mqtts", c.URL, u.Scheme)
-	case u.Host == "":
-		bad("url %q: no host", c.URL)
-	default:
-		if plainSchemes[u.Scheme] && (c.CAFile != "" || c.CertFile != "") {
-			bad("url %q: ca_file/cert_file need mqtts://", c.URL)
-		}
+	r := config.NewErrReporter()
+	if c.URL == "" {
+		r.Problem("url", "must be set")
 	}
-	if len(c.ClientID) > 65535 {
-		bad("client_id: too long")
-	}
-	if c.Password != "" && c.PasswordFile != "" {
-		bad("password and password_file: set only one")
-	}
-	if (c.CertFile == "") != (c.KeyFile == "") {
-		bad("cert_file and key_file: set both or neither")
-	}
-	for _, f := range []struct{ key, path string }{{"password_file", c.PasswordFile}, {"ca_file", c.CAFile}, {"cert_file", c.CertFile}, {"key_file", c.KeyFile}} {
-		if f.path != "" {
-			if _, err := os.Stat(f.path); err != nil {
-				bad("%s: %v", f.key, err)
+	c.Check(r.Under("upstream"))
+	return r.Err()
+}
+
+// Schemes are the URL schemes of [upstream] url: plain MQTT and MQTT over TLS.
+var Schemes = []string{"mqtt", "mqtts"}
+
+// Check reports every problem of c's values through r, each at its key
+// (r.Elem("forward", i, "") for a forward rule): the one set of rules for
+// the config file (gateway check and run) and for Validate. An empty URL is
+// allowed here (nothing is sent: the buffer keeps the messages). Files are
+// checked by CheckFiles.
+func (c Config) Check(r config.Reporter) {
+	if c.URL != "" {
+		u, err := url.Parse(c.URL)
+		switch {
+		case err != nil || u.Host == "" || !slices.Contains(Schemes, u.Scheme):
+			r.Problem("url", "%q: want mqtt://host:port or mqtts://host:port", c.URL)
+		case !tlsSchemes[u.Scheme]:
+			for _, f := range []struct{ key, v string }{{"ca_file", c.CAFile}, {"cert_file", c.CertFile}} {
+				if f.v != "" {
+					r.Problem(f.key, "needs an mqtts:// url (%q is plain MQTT)", c.URL)
+				}
 			}
 		}
 	}
+	if len(c.ClientID) > 65535 { // [MQTT-1.5.3] a UTF-8 string of at most 65535 bytes
+		r.Problem("client_id", "%d bytes: want at most 65535", len(c.ClientID))
+	}
+	if c.Password != "" && c.PasswordFile != "" {
+		r.Problem("password_file", "set together with password: want one of them")
+	}
+	switch {
+	case c.CertFile != "" && c.KeyFile == "":
+		r.Problem("cert_file", "set without key_file: set both (mutual TLS) or neither")
+	case c.CertFile == "" && c.KeyFile != "":
+		r.Problem("key_file", "set without cert_file: set both (mutual TLS) or neither")
+	}
 	// [MQTT-3.1.2-24] keep alive is a 16-bit number of seconds.
 	if c.KeepAlive < 0 || c.KeepAlive > 65535*time.Second {
-		bad("keepalive %s: want 0..18h12m15s", c.KeepAlive)
+		r.Problem("keepalive", "%s: want at most 18h12m15s (MQTT's 16-bit seconds)", c.KeepAlive)
 	}
 	// Packet identifiers are 16-bit and non-zero [MQTT-2.3.1-1].
 	if c.Inflight < 0 || c.Inflight > 65535 {
-		bad("inflight %d: want 1..65535", c.Inflight)
+		r.Problem("inflight", "%d: want 1..65535 (0 for the default)", c.Inflight)
 	}
 	if c.MaxRate < 0 {
-		bad("max_rate %g: must be >= 0", c.MaxRate)
+		r.Problem("max_rate", "%g: want messages per second >= 0 (0 = unlimited)", c.MaxRate)
 	}
-	if c.ReconnectMin < 0 || c.ReconnectMax < 0 || (c.ReconnectMax > 0 && c.ReconnectMin > c.ReconnectMax) {
-		bad("reconnect_min %s, reconnect_max %s: want 0 < reconnect_min <= reconnect_max", c.ReconnectMin, c.ReconnectMax)
+	switch {
+	case c.ReconnectMin < 0:
+		r.Problem("reconnect_min", "%s: want a positive duration", c.ReconnectMin)
+	case c.ReconnectMax < 0:
+		r.Problem("reconnect_max", "%s: want a positive duration", c.ReconnectMax)
+	case c.ReconnectMax > 0 && c.ReconnectMin > c.ReconnectMax:
+		r.Problem("reconnect_min", "%s: above reconnect_max (%s, 30s by default): want reconnect_min <= reconnect_max", c.ReconnectMin, c.ReconnectMax)
 	}
-	for i, r := range c.Forward {
-		p := fmt.Sprintf("forward[%d]", i)
-		if err := topic.ValidFilter(r.Filter); err != nil {
-			bad("%s filter: %v", p, err)
+	for i, f := range c.Forward {
+		fr := r.Elem("forward", i, "")
+		checkFilter(fr, f.Filter)
+		checkQoS(fr, f.QoS)
+		if f.RemotePrefix != "" && f.RemoteTopic != "" {
+			fr.Problem("remote_topic", "set together with remote_prefix: want one of them")
 		}
-		if r.RemotePrefix != "" && r.RemoteTopic != "" {
-			bad("%s: set remote_prefix or remote_topic, not both", p)
-		}
-		if strings.ContainsAny(r.RemotePrefix+r.RemoteTopic, "+#") {
-			bad("%s: remote topic must not contain wildcards", p)
-		}
-		if r.QoS != nil && (*r.QoS < 0 || *r.QoS > 2) {
-			bad("%s qos %d: want 0, 1 or 2", p, *r.QoS)
-		}
-		if r.QoS != nil && *r.QoS == 2 && len(c.Subscribe) > 0 {
-			bad("%s qos 2: %s", p, QoS2SessionProblem)
-		}
-	}
-	for i, r := range c.Subscribe {
-		p := fmt.Sprintf("subscribe[%d]", i)
-		if err := topic.ValidFilter(r.Filter); err != nil {
-			bad("%s filter: %v", p, err)
-		}
-		if r.LocalPrefix != "" && r.LocalTopic != "" {
-			bad("%s: set local_prefix or local_topic, not both", p)
-		}
-		if strings.ContainsAny(r.LocalPrefix+r.LocalTopic, "+#") {
-			bad("%s: local topic must not contain wildcards", p)
-		}
-		if r.QoS != nil && (*r.QoS < 0 || *r.QoS > 2) {
-			bad("%s qos %d: want 0, 1 or 2", p, *r.QoS)
+		checkNoWildcard(fr, "remote_prefix", f.RemotePrefix)
+		checkNoWildcard(fr, "remote_topic", f.RemoteTopic)
+		if f.QoS != nil && *f.QoS == 2 && len(c.Subscribe) > 0 {
+			fr.Problem("qos", "2 %s", QoS2SessionProblem)
 		}
 	}
-	return errors.Join(errs...)
+	for i, s := range c.Subscribe {
+		sr := r.Elem("subscribe", i, "")
+		checkFilter(sr, s.Filter)
+		checkQoS(sr, s.QoS)
+		if s.LocalPrefix != "" && s.LocalTopic != "" {
+			sr.Problem("local_topic", "set together with local_prefix: want one of them")
+		}
+		checkNoWildcard(sr, "local_prefix", s.LocalPrefix)
+		checkNoWildcard(sr, "local_topic", s.LocalTopic)
+	}
+}
+
+// checkFilter reports a missing or malformed MQTT topic filter
+// [MQTT-4.7.1-2] (# last and alone in its level), [MQTT-4.7.1-3] (+ alone).
+func checkFilter(r config.Reporter, f string) {
+	if f == "" {
+		r.Problem("filter", "missing: want an MQTT topic filter such as \"site/#\"")
+		return
+	}
+	if topic.ValidFilter(f) != nil {
+		r.Problem("filter", "%q: want a topic filter where + is a whole level and # the whole last level", f)
+	}
+}
+
+func checkQoS(r config.Reporter, q *int) {
+	if q != nil && (*q < 0 || *q > 2) {
+		r.Problem("qos", "%d: want 0, 1 or 2", *q)
+	}
+}
+
+// checkNoWildcard reports a topic (or topic prefix) to publish to that has
+// a wildcard [MQTT-3.3.2-2].
+func checkNoWildcard(r config.Reporter, key, v string) {
+	if strings.ContainsAny(v, "+#") {
+		r.Problem(key, "%q: want a topic without + or # (messages are published to it)", v)
+	}
+}
+
+// CheckFiles reports, through r, the files c names that New could not read
+// or use on this machine: the password file, the CA bundle, the client
+// certificate and its key (and that they belong together).
+func (c Config) CheckFiles(r config.Reporter) {
+	if c.PasswordFile != "" {
+		if _, err := readPassword(c.PasswordFile); err != nil {
+			r.Problem("password_file", "%v", err)
+		}
+	}
+	if c.CAFile != "" {
+		if _, err := loadCA(c.CAFile); err != nil {
+			r.Problem("ca_file", "%v", err)
+		}
+	}
+	if c.CertFile != "" && c.KeyFile != "" {
+		if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
+			r.Problem("cert_file", "with key_file %s: %v", c.KeyFile, err)
+		}
+	}
 }
 
 // QoS2SessionProblem says why a forward rule with qos 2 and subscribe rules
@@ -218,7 +269,5 @@ func (c Config) Validate() error {
 // and drop it [MQTT-4.3.3-2]. QoS 1 is not affected (a duplicate at worst).
 const QoS2SessionProblem = "not with [[upstream.subscribe]] rules (their persistent session could drop a new QoS 2 message as a duplicate of an unfinished one): want 0 or 1"
 
-var (
-	plainSchemes = map[string]bool{"mqtt": true, "tcp": true}
-	tlsSchemes   = map[string]bool{"mqtts": true, "ssl": true, "tls": true}
-)
+// tlsSchemes are the schemes of MQTT over TLS (Check accepts only mqtts).
+var tlsSchemes = map[string]bool{"mqtts": true, "ssl": true, "tls": true}

@@ -5,10 +5,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/config"
 )
 
 func TestValidate(t *testing.T) {
@@ -29,9 +32,9 @@ func TestValidate(t *testing.T) {
 		Subscribe:    []SubscribeRule{{Filter: "", LocalTopic: "a/+"}},
 	}
 	err := bad.Validate()
-	for _, want := range []string{"scheme", "set only one", "password_file", "cert_file and key_file",
-		"inflight", "max_rate", "forward[0] filter", "remote_prefix or remote_topic", "forward[0] qos",
-		"subscribe[0] filter", "wildcards"} {
+	for _, want := range []string{`url: "http://x": want mqtt://`, "password_file: set together with password", "cert_file: set without key_file",
+		"inflight", "max_rate", "forward[0]: filter", "remote_topic: set together with remote_prefix", "forward[0]: qos",
+		"subscribe[0]: filter", "local_topic: \"a/+\": want a topic without + or #"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: got %v, want a problem with %q", err, want)
 		}
@@ -115,5 +118,26 @@ func TestFilter(t *testing.T) {
 	}
 	if err := Filter(nil, next).Publish(t.Context(), gateway.Message{Topic: "a"}); err != nil || len(got) != 2 {
 		t.Errorf("no rules: forwarded %d, err %v; want nothing", len(got)-2, err)
+	}
+}
+
+func TestCheckFiles(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := Config{URL: "mqtts://h:8883", PasswordFile: filepath.Join(dir, "missing"), CAFile: notPEM,
+		CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem")}
+	r := config.NewErrReporter()
+	c.CheckFiles(r)
+	err := r.Err()
+	for _, want := range []string{"password_file: open ", "ca_file: " + notPEM + ": no PEM certificates", "cert_file: with key_file "} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckFiles: got %v, want a problem with %q", err, want)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate reads no files, got %v", err)
 	}
 }

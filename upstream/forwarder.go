@@ -9,9 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
-	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -89,11 +87,11 @@ func New(cfg Config, q Queue, local gateway.Sink, log *slog.Logger) (*Forwarder,
 	f := &Forwarder{cfg: cfg, q: q, local: local, log: log.With("component", "upstream", "url", cfg.URL),
 		password: cfg.Password.Reveal()}
 	if cfg.PasswordFile != "" {
-		b, err := os.ReadFile(cfg.PasswordFile)
+		pw, err := readPassword(cfg.PasswordFile)
 		if err != nil {
 			return nil, fmt.Errorf("upstream password_file: %w", err)
 		}
-		f.password = strings.TrimRight(string(b), "\r\n")
+		f.password = pw
 	}
 	var err error
 	if f.tls, err = tlsConfig(cfg); err != nil {

@@ -58,6 +58,8 @@ func (s *Server) routes() http.Handler {
 	var h http.Handler = mux
 	if s.cfg.NeedsAuth() {
 		h = s.requireAuth(h)
+	} else {
+		h = s.checkHost(h) // no login: refuse DNS rebinding
 	}
 	return securityHeaders(h)
 }

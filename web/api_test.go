@@ -322,7 +322,7 @@ func TestExportStalledClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() }) // runs before ts.Close
-	if _, err := io.WriteString(c, "GET /api/buffer/export HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(c, "GET /api/buffer/export HTTP/1.1\r\nHost: localhost\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	// ... and never read.

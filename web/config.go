@@ -15,6 +15,8 @@ type Config struct {
 	Token          gateway.Secret // [web] token: bearer token (also accepted as a basic-auth password)
 	SampleInterval time.Duration  // [web] sample_interval: how often the history is sampled (default 5s)
 	History        int            // [web] history: samples kept for the chart (default 720: one hour at 5s)
+	CertFile       string         // [web] cert_file: PEM certificate chain; with KeyFile the page is served over HTTPS
+	KeyFile        string         // [web] key_file: PEM private key
 
 	// Authenticate checks a basic-auth user (e.g. against the broker's
 	// password file) and returns nil when the password is right. Optional;
@@ -39,6 +41,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("web address %q: %w", c.Address, err))
 	} else if !isLoopback(host) && c.Token == "" && c.Authenticate == nil {
 		errs = append(errs, fmt.Errorf("web address %q: %w", c.Address, ErrNoAuth))
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		errs = append(errs, errors.New("web cert_file and key_file: set both (HTTPS) or neither"))
 	}
 	if c.SampleInterval < 0 {
 		errs = append(errs, fmt.Errorf("web sample_interval %v: want > 0", c.SampleInterval))

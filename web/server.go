@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,6 +38,9 @@ type Server struct {
 
 	lastStatus atomic.Pointer[Status] // taken by the last sample, for the event streams
 
+	hostRefused atomic.Uint64 // requests refused by checkHost
+	hostLogged  atomic.Bool
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -49,9 +53,20 @@ func New(cfg Config, src Sources, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("web: %w", err)
 	}
 	s := newServer(cfg, src, log)
+	var tlsCfg *tls.Config
+	if cfg.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("web: load certificate: %w", err)
+		}
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
 	ln, err := net.Listen("tcp", cfg.Address)
 	if err != nil {
 		return nil, fmt.Errorf("web: listen: %w", err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
 	}
 	s.ln = ln
 	return s, nil
@@ -92,7 +107,7 @@ func (s *Server) Run(ctx context.Context) error {
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	s.log.Info("web: serving", "address", s.ln.Addr().String(), "auth", s.cfg.NeedsAuth())
+	s.log.Info("web: serving", "address", s.ln.Addr().String(), "auth", s.cfg.NeedsAuth(), "tls", s.cfg.CertFile != "")
 	sctx, stopSampling := context.WithCancel(ctx)
 	defer stopSampling()
 	done := make(chan struct{})

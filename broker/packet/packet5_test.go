@@ -603,6 +603,10 @@ func TestPropertiesAppendDecode(t *testing.T) {
 	if got, n, err := DecodeProperties(PUBLISH, (*Properties)(nil).Append(nil)); got != nil || n != 1 || err != nil {
 		t.Errorf("DecodeProperties(nil.Append) = %v, %d, %v; want nil, 1, nil", got, n, err)
 	}
+	will := golden5[1].pkt.(*Connect).WillProperties
+	if got, _, err := DecodeProperties(0, will.Append(nil)); err != nil || !reflect.DeepEqual(got, will) {
+		t.Errorf("DecodeProperties(0, will) = %s, %v; want %s", dumpProps(got), err, dumpProps(will))
+	}
 	if _, _, err := DecodeProperties(SUBACK, p.Append(nil)); !errors.Is(err, ErrMalformed) {
 		t.Errorf("PUBLISH properties in SUBACK: error = %v, want ErrMalformed", err)
 	}

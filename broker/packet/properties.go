@@ -562,13 +562,14 @@ func (p *Properties) Append(dst []byte) []byte {
 // DecodeProperties parses what Append writes, or the properties of a packet
 // of type t: a Property Length and the properties from the start of b, with
 // the checks Decode applies (allowed in t, at most once, values in range).
+// Type 0 (no packet type) selects the will properties of a CONNECT.
 // It returns the properties (nil for none) and the number of bytes used.
 // Errors wrap a Code as Decode's do.
 func DecodeProperties(t Type, b []byte) (*Properties, int, error) {
 	d := decoder{b: b}
 	p := d.properties(t)
 	if d.err != nil {
-		return nil, 0, fmt.Errorf("decode %s: %w", t, d.err)
+		return nil, 0, fmt.Errorf("decode %s: %w", contextName(t), d.err)
 	}
 	return p, len(b) - len(d.b), nil
 }

@@ -1,42 +1,120 @@
 package main
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/edgegw/gateway/broker/auth"
 	"github.com/edgegw/gateway/config"
 )
 
-// checkBrokerFiles parses the password and ACL files [broker] names, as the
-// broker does when it starts, so that `gateway check` reports their
-// problems (each with the file and line) instead of `gateway run` failing.
-func checkBrokerFiles(cfg *config.Config, probs *config.Problems) {
-	b := config.At("broker")
-	if f := cfg.Broker.PasswordFile; f != "" {
-		if _, err := auth.LoadPasswordFile(f); err != nil {
-			reportFileErr(probs, b.Key("password_file"), err)
-		}
+// onThisMachine labels the problems that depend on the machine the check
+// runs on (the files a config names, the data directory): `gateway check
+// --offline` skips them, to check a config before copying it to its
+// machine.
+type onThisMachine struct{ r config.Reporter }
+
+func (m onThisMachine) Problem(key, format string, args ...any) {
+	m.r.Problem(key, "on this machine: "+format, args...)
+}
+
+func (m onThisMachine) Elem(key string, i int, name string) config.Reporter {
+	return onThisMachine{m.r.Elem(key, i, name)}
+}
+
+// checkOptions are what `gateway check` may leave out.
+type checkOptions struct {
+	// offline skips the checks that depend on this machine (the files a
+	// config names, the data directory), for a config made elsewhere.
+	offline bool
+}
+
+// checkMachine runs the checks of what a config names on this machine, as
+// run meets them before it opens any socket, port or database: every file
+// exists and parses, and the data directory can be written.
+func checkMachine(cfg *config.Config, probs *config.Problems) {
+	checkDataDir(cfg, onThisMachine{probs.Reporter(config.At("gateway"))})
+	checkBrokerFiles(cfg, onThisMachine{probs.Reporter(config.At("broker"))})
+	if len(cfg.Upstream.Forward) > 0 && cfg.Upstream.URL != "" {
+		upstreamConfig(cfg).CheckFiles(onThisMachine{probs.Reporter(config.At("upstream"))})
 	}
-	if f := cfg.Broker.ACLFile; f != "" {
-		if _, err := auth.LoadACLFile(f); err != nil {
-			reportFileErr(probs, b.Key("acl_file"), err)
+	checkWebFiles(cfg, onThisMachine{probs.Reporter(config.At("web"))})
+}
+
+// checkWebFiles loads the page's HTTPS certificate and key, as run does.
+func checkWebFiles(cfg *config.Config, r config.Reporter) {
+	if w := cfg.Web; w.Address != "" && w.CertFile != "" && w.KeyFile != "" {
+		if _, err := tls.LoadX509KeyPair(w.CertFile, w.KeyFile); err != nil {
+			r.Problem("cert_file", "load %s and %s: %v", w.CertFile, w.KeyFile, err)
 		}
 	}
 }
 
-// reportFileErr adds one problem per bad line of a file, or the error
+// checkBrokerFiles parses the password and ACL files [broker] names, as the
+// broker does when it starts, and loads its listeners' certificates, so
+// that `gateway check` reports their problems (each with the file and line)
+// instead of `gateway run` failing.
+func checkBrokerFiles(cfg *config.Config, r config.Reporter) {
+	if f := cfg.Broker.PasswordFile; f != "" {
+		if _, err := auth.LoadPasswordFile(f); err != nil {
+			reportFileErr(r, "password_file", err)
+		}
+	}
+	if f := cfg.Broker.ACLFile; f != "" {
+		if _, err := auth.LoadACLFile(f); err != nil {
+			reportFileErr(r, "acl_file", err)
+		}
+	}
+	for i, l := range brokerConfig(cfg).Listeners {
+		l.CheckFiles(r.Elem("listeners", i, ""))
+	}
+}
+
+// reportFileErr reports one problem per bad line of a file, or the error
 // itself when it is not about lines (the file is missing or unreadable).
-func reportFileErr(probs *config.Problems, path config.Path, err error) {
+func reportFileErr(r config.Reporter, key string, err error) {
 	les := auth.LineErrors(err)
 	if len(les) == 0 {
-		probs.Add(path, "%v", err)
+		r.Problem(key, "%v", err)
 		return
 	}
 	for _, le := range les {
-		probs.Add(path, "%v", le)
+		r.Problem(key, "%v", le)
+	}
+}
+
+// checkDataDir reports a data_dir that run could not create or write.
+func checkDataDir(cfg *config.Config, r config.Reporter) {
+	dir := cfg.Gateway.DataDir
+	if dir == "" {
+		return // the config reports it
+	}
+	// The nearest directory that exists must be writable: run creates the rest.
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if errors.Is(err, os.ErrNotExist) && d != filepath.Dir(d) {
+			continue
+		}
+		switch {
+		case err != nil:
+			r.Problem("data_dir", "%v", err)
+		case !fi.IsDir():
+			r.Problem("data_dir", "%s is not a directory", d)
+		case syscall.Access(d, 2 /* W_OK */) != nil:
+			what := "the directory"
+			if d != dir {
+				what = fmt.Sprintf("%q does not exist, and its parent", dir)
+			}
+			r.Problem("data_dir", "%s %s is not writable by this user (uid %d)", what, d, os.Getuid())
+		}
+		return
 	}
 }
 

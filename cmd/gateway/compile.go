@@ -31,12 +31,12 @@ type plan struct {
 }
 
 // compile checks everything a config describes without opening anything,
-// reporting every problem with its file, line and key like config.Parse.
+// reporting every problem with its file, line and key like config.Parse:
+// what run and reload do, so a config that checks is a config that starts.
 func compile(cfg *config.Config) (*plan, error) {
 	p := &plan{cfg: cfg}
 	probs := cfg.Problems()
 	checkRule(cfg, probs, config.At("mapping"), cfg.Mapping.Rule)
-	checkBrokerFiles(cfg, probs)
 	var specs []mapping.CommandSpec
 	var modbusPaths []config.Path // of p.modbus
 	for i := range cfg.Devices {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"slices"
 
 	"github.com/edgegw/gateway/config"
 	"github.com/edgegw/gateway/drivers/modbus"
@@ -53,12 +54,30 @@ func driverRowOf(name string) (driverRow, bool) {
 	return driverRow{}, false
 }
 
-// loadConfig reads, decodes and validates the config file at path.
+// componentChecks are the rules of the components that live in their
+// packages, applied to the decoded config.
+var componentChecks = []config.Check{
+	// The forwarder's rules, on the configuration it would get.
+	func(c *config.Config, p *config.Problems) { upstreamConfig(c).Check(p.Reporter(config.At("upstream"))) },
+}
+
+// loadConfig reads, decodes and validates the config file at path,
+// including what it names on this machine (checkMachine).
 func loadConfig(path string) (*config.Config, error) {
-	return config.Load(path, configDrivers())
+	return loadConfigWith(path, checkOptions{})
+}
+
+// loadConfigWith is loadConfig for `gateway check`, which may skip the
+// checks of this machine.
+func loadConfigWith(path string, opt checkOptions) (*config.Config, error) {
+	checks := componentChecks
+	if !opt.offline {
+		checks = append(slices.Clip(checks), checkMachine)
+	}
+	return config.Load(path, configDrivers(), checks...)
 }
 
 // parseConfig decodes and validates a config read from r, named name.
 func parseConfig(name string, r io.Reader) (*config.Config, error) {
-	return config.Parse(name, r, configDrivers())
+	return config.Parse(name, r, configDrivers(), componentChecks...)
 }

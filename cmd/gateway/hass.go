@@ -205,16 +205,18 @@ type discovery struct {
 	local    *homeassistant.Announcer
 	upstream *homeassistant.Announcer // nil without forwarding
 	again    chan struct{}
+	stale    chan string // retained config topics found on the local broker
 
 	mu       sync.Mutex
 	statusOn string // Home Assistant's status topic subscribed, "" for none
 	unsub    func()
+	sweeping func() // unsubscribes the sweep
 }
 
 // newDiscovery returns the announcers; toUpstream is the sink of messages
 // going upstream (nil when nothing is forwarded).
 func newDiscovery(log *slog.Logger, b *broker.Broker, toUpstream gateway.Sink) *discovery {
-	d := &discovery{log: log.With("component", "homeassistant"), local: homeassistant.NewAnnouncer(b), again: make(chan struct{}, 1)}
+	d := &discovery{log: log.With("component", "homeassistant"), local: homeassistant.NewAnnouncer(b), again: make(chan struct{}, 1), stale: make(chan string, 1024)}
 	if toUpstream != nil {
 		d.upstream = homeassistant.NewAnnouncer(toUpstream)
 	}
@@ -235,6 +237,12 @@ func (d *discovery) set(ctx context.Context, b *broker.Broker, cfg *config.Confi
 	d.listen(b, cfg)
 	if err := d.local.Set(ctx, local); err != nil {
 		d.log.Warn("discovery configs not published", "err", err)
+	}
+	d.mu.Lock()
+	start := d.sweeping == nil && cfg.HomeAssistant.Enabled
+	d.mu.Unlock()
+	if start {
+		d.sweep(b, cfg)
 	}
 	if d.upstream != nil {
 		if err := d.upstream.Set(ctx, up); err != nil {
@@ -281,13 +289,47 @@ func (d *discovery) listen(b *broker.Broker, cfg *config.Config) {
 	d.unsub = unsub
 }
 
+// sweep finds the configs this gateway left retained on the local broker
+// under an earlier config (a point removed while the gateway was stopped):
+// run clears those the current set does not have.
+func (d *discovery) sweep(b *broker.Broker, cfg *config.Config) {
+	gw := cfg.Gateway.Name
+	unsub, err := b.Subscribe(cfg.HomeAssistant.DiscoveryPrefix+"/+/+/+/config", 0, func(m gateway.Message) {
+		if !m.Retain || len(m.Payload) == 0 || !homeassistant.Owned(m.Payload, gw) {
+			return // live configs (ours), cleared ones, other publishers'
+		}
+		select {
+		case d.stale <- m.Topic:
+		default: // more than fit: the rest stay until the next start
+		}
+	})
+	if err != nil {
+		d.log.Warn("look for discovery configs of an earlier config", "err", err)
+		return
+	}
+	d.mu.Lock()
+	d.sweeping = unsub
+	d.mu.Unlock()
+}
+
 // run republishes the configs each time Home Assistant says it is online,
 // until ctx is cancelled.
 func (d *discovery) run(ctx context.Context) {
 	for {
 		select {
+		case t := <-d.stale:
+			if d.local.Has(t) {
+				continue
+			}
+			d.log.Info("clearing a discovery config of an earlier config", "topic", t)
+			if err := d.local.Clear(ctx, t); err != nil {
+				d.log.Warn("discovery config not cleared", "topic", t, "err", err)
+			}
 		case <-ctx.Done():
 			d.mu.Lock()
+			if d.sweeping != nil {
+				d.sweeping()
+			}
 			if d.unsub != nil {
 				d.unsub()
 				d.unsub = nil

@@ -120,7 +120,7 @@ func mosquittoPub(t *testing.T, port int, topic, payload string) {
 
 // haTestConfig is the config of TestAvailabilityAndDiscovery; without
 // power, the meter's power point is gone.
-func haTestConfig(dir string, port int, upstreamURL, modbusAddr string, power bool) string {
+func haTestConfig(dir string, port int, upstreamURL, modbusAddr string, energy, power bool) string {
 	cfg := `[gateway]
 name = "gw"
 data_dir = "` + filepath.Join(dir, "data") + `"
@@ -180,12 +180,15 @@ manufacturer = "Acme"
 name = "meter"
 driver = "sim"
 interval = "200ms"
-
+`
+	if energy {
+		cfg += `
   [[devices.points]]
   name = "energy"
   unit = "kWh"
   wave = "counter"
 `
+	}
 	if power {
 		cfg += `
   [[devices.points]]
@@ -227,36 +230,41 @@ func TestAvailabilityAndDiscovery(t *testing.T) {
 	dir := t.TempDir()
 	port := mqtttest.FreePort(t)
 	path := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(path, []byte(haTestConfig(dir, port, up.URL(), simAddr, true)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(haTestConfig(dir, port, up.URL(), simAddr, true, true)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	gw := exec.Command(bin, "run", "-c", path)
 	stderr := &testutil.SyncBuffer{}
-	gw.Stderr = stderr
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = gw.Process.Kill(); _ = gw.Wait() }) // killed already when the test passes
 	defer func() {
 		if t.Failed() {
 			t.Logf("gateway log:\n%s", stderr)
 		}
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			c.Close()
-			break
+	startGateway := func() *exec.Cmd {
+		gw := exec.Command(bin, "run", "-c", path)
+		gw.Stderr = stderr
+		if err := gw.Start(); err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the gateway's broker never listened: %v", err)
+		t.Cleanup(func() { _ = gw.Process.Kill(); _ = gw.Wait() }) // killed already when the test passes
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+			if err == nil {
+				c.Close()
+				return gw
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the gateway's broker never listened: %v", err)
+			}
+			time.Sleep(20 * time.Millisecond) // polling a condition
 		}
-		time.Sleep(20 * time.Millisecond) // polling a condition
 	}
+	gw := startGateway()
 
-	// Retained configs, one per entity, on the local broker.
-	ha := startSub(t, port, "homeassistant/#")
+	// Retained configs, one per entity, on the local broker: a subscriber
+	// that comes after they were published (the first may have connected
+	// before) gets them retained.
+	first := startSub(t, port, "homeassistant/#")
 	configs := []string{
 		"homeassistant/binary_sensor/gw/status/config",
 		"homeassistant/sensor/gw_boiler/temperature/config",
@@ -264,6 +272,10 @@ func TestAvailabilityAndDiscovery(t *testing.T) {
 		"homeassistant/sensor/gw_meter/energy/config",
 		"homeassistant/sensor/gw_meter/power/config",
 	}
+	for _, c := range configs {
+		first.wait(t, c, 0, func(m subMessage) bool { return m.Topic == c })
+	}
+	ha := startSub(t, port, "homeassistant/#")
 	for _, c := range configs {
 		i := ha.wait(t, c, 0, func(m subMessage) bool { return m.Topic == c && m.Retained && m.Payload != "" })
 		if c == "homeassistant/number/gw_boiler/setpoint/config" {
@@ -321,7 +333,7 @@ func TestAvailabilityAndDiscovery(t *testing.T) {
 	}
 
 	// SIGHUP with the meter's power point removed: its config is cleared.
-	if err := os.WriteFile(path, []byte(haTestConfig(dir, port, up.URL(), simAddr, false)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(haTestConfig(dir, port, up.URL(), simAddr, true, false)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	n = len(ha.snapshot())
@@ -362,4 +374,27 @@ func TestAvailabilityAndDiscovery(t *testing.T) {
 	upSub.wait(t, "the gateway offline upstream (the will)", 0, is("sites/gw/status", "offline"))
 	late := startSub(t, up.Port(), "sites/gw/status")
 	late.wait(t, "the retained offline upstream", 0, func(m subMessage) bool { return m.Payload == "offline" && m.Retained })
+
+	// The energy point removed while the gateway was down: the next start
+	// clears the config it had left retained.
+	if err := os.WriteFile(path, []byte(haTestConfig(dir, port, up.URL(), simAddr, false, false)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startGateway()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stderr.String(), "topic=homeassistant/sensor/gw_meter/energy/config") {
+		if time.Now().After(deadline) {
+			t.Fatal("the restarted gateway did not clear the energy point's config")
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition
+	}
+	after := startSub(t, port, "homeassistant/#")
+	after.wait(t, "the setpoint's config (retained)", 0, func(m subMessage) bool {
+		return m.Topic == "homeassistant/number/gw_boiler/setpoint/config" && m.Retained
+	})
+	for _, m := range after.snapshot() {
+		if strings.Contains(m.Topic, "gw_meter") {
+			t.Errorf("after the restart: %s %q, want no config of the meter's removed points", m.Topic, m.Payload)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -250,5 +251,28 @@ func TestStatusMessages(t *testing.T) {
 	if birth == nil || will == nil || birth.Topic != "d/demo/status" || string(birth.Payload) != "online" ||
 		string(will.Payload) != "offline" || !will.Retain || will.QoS != 0 {
 		t.Errorf("birth %+v, will %+v", birth, will)
+	}
+}
+
+// TestCheckHomeAssistant: check --homeassistant prints the demo's entities
+// as a table.
+func TestCheckHomeAssistant(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "demo.toml")
+	if err := os.WriteFile(path, demoConfig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"check", "--homeassistant", path}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range []string{
+		"COMPONENT      DEVICE     POINT        NAME         DEVICE CLASS      STATE CLASS       UNIT",
+		"number         boiler     setpoint     Setpoint     temperature       -                 °C",
+		"switch         boiler     running      Running      -                 -                 -",
+		"sensor         meter      energy       Energy       energy            total_increasing  Wh",
+	} {
+		if !strings.Contains(out.String(), row+"\n") {
+			t.Errorf("no row %q in:\n%s", row, out.String())
+		}
 	}
 }

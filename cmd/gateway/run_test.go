@@ -6,12 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -190,27 +190,82 @@ func TestDemoConfigIsValid(t *testing.T) {
 	}
 }
 
+// TestCheck checks config.toml.example as a new user would: offline it
+// passes; on a machine without the files it names, check fails naming each
+// at its line (as run would fail); with the files in place it passes.
 func TestCheck(t *testing.T) {
-	// check reads the password file the example names: give it one.
 	src, err := os.ReadFile("../../config.toml.example")
 	if err != nil {
 		t.Fatal(err)
 	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"check", "--offline", "../../config.toml.example"}, &out, io.Discard); err != nil {
+		t.Fatalf("check --offline config.toml.example: %v", err)
+	}
+	if got := out.String(); !strings.Contains(got, ": ok (") || !strings.Contains(got, "offline") {
+		t.Errorf("check --offline output: %q, want ok and that it was offline", got)
+	}
+
+	// The example's files, moved to a directory that does not have them.
 	dir := t.TempDir()
-	pw := filepath.Join(dir, "passwd")
-	if err := os.WriteFile(pw, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	example := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(example, bytes.ReplaceAll(src, []byte(`"/etc/gateway/passwd"`), []byte(strconv.Quote(pw))), 0o600); err != nil {
+	moved := bytes.ReplaceAll(src, []byte(`"/etc/gateway/`), []byte(`"`+dir+`/`))
+	moved = bytes.ReplaceAll(moved, []byte(`"/var/lib/gateway`), []byte(`"`+dir+`/data`))
+	if err := os.WriteFile(example, moved, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var out, errOut bytes.Buffer
-	if err := run(t.Context(), []string{"check", example}, &out, &errOut); err != nil {
-		t.Fatalf("check config.toml.example: %v", err)
+	out.Reset()
+	err = run(t.Context(), []string{"check", example}, &out, io.Discard)
+	if err == nil {
+		t.Fatalf("check passed with none of the example's files; output %q", out.String())
 	}
-	if !strings.Contains(out.String(), "ok") {
-		t.Errorf("check output: %q", out.String())
+	// Each problem is at the line of the key naming the file.
+	lineOf := func(file string) int {
+		for i, l := range strings.Split(string(moved), "\n") {
+			if strings.Contains(l, `"`+dir+"/"+file+`"`) && !strings.HasPrefix(strings.TrimSpace(l), "#") {
+				return i + 1
+			}
+		}
+		t.Fatalf("config.toml.example names no %s", file)
+		return 0
+	}
+	for _, want := range []struct{ key, file string }{
+		{"broker.password_file", "passwd"},
+		{"broker.listeners[1].cert_file", "tls/server.crt"},
+		{"broker.listeners[1].ca_file", "tls/clients-ca.crt"},
+		{"upstream.ca_file", "upstream-ca.pem"},
+		{"upstream.cert_file", "device.crt"},
+	} {
+		if w := fmt.Sprintf(":%d: %s: on this machine: ", lineOf(want.file), want.key); !strings.Contains(err.Error(), w) {
+			t.Errorf("check error lacks %q:\n%v", w, err)
+		}
+	}
+
+	// Now give it the files.
+	pki := mqtttest.NewPKI(t, "gw")
+	for name, from := range map[string]string{
+		"tls/server.crt": pki.ServerCert, "tls/server.key": pki.ServerKey, "tls/clients-ca.crt": pki.CA,
+		"upstream-ca.pem": pki.CA, "device.crt": pki.ClientCert, "device.key": pki.ClientKey, "passwd": "",
+	} {
+		var b []byte
+		if from != "" {
+			if b, err = os.ReadFile(from); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"check", example}, &out, io.Discard); err != nil {
+		t.Fatalf("check with the files in place: %v", err)
+	}
+	if got := out.String(); !strings.Contains(got, ": ok (") || strings.Contains(got, "offline") {
+		t.Errorf("check output: %q", got)
 	}
 }
 
@@ -257,7 +312,7 @@ func TestCommandLine(t *testing.T) {
 		{args: []string{"version"}, stdout: "gateway "},
 		{args: []string{"--version"}, stdout: "gateway "},
 		{args: []string{"run", "--help"}, stdout: "Usage: gateway run -c FILE"},
-		{args: []string{"check", "--help"}, stdout: "Usage: gateway check [--homeassistant] FILE"},
+		{args: []string{"check", "--help"}, stdout: "Usage: gateway check [--offline] [--homeassistant] FILE"},
 		{args: []string{"demo", "--help"}, stdout: "--data-dir"},
 		{args: []string{"version", "--help"}, stdout: "Usage: gateway version"},
 		{args: []string{"frobnicate"}, code: 2, errorMsg: `unknown command "frobnicate"`},

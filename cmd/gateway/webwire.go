@@ -23,6 +23,7 @@ func webServer(ctx context.Context, cfg *config.Config, log *slog.Logger, b *bro
 	wc := web.Default()
 	wc.Address = cfg.Web.Address
 	wc.Token = cfg.Web.Token
+	wc.CertFile, wc.KeyFile = cfg.Web.CertFile, cfg.Web.KeyFile
 	if cfg.Broker.PasswordFile != "" {
 		pf, err := auth.LoadPasswordFile(cfg.Broker.PasswordFile)
 		if err != nil {
