@@ -35,3 +35,22 @@ type Poller interface {
 type Writer interface {
 	WritePoint(ctx context.Context, point string, v Value) error
 }
+
+// PollCounts are a device's totals since its driver was created: poll
+// cycles and the requests they sent. A driver that cannot tell requests
+// apart from polls (one line read, one request) reports the same numbers
+// for both.
+type PollCounts struct {
+	Polls         uint64 // poll cycles (or lines, messages) started
+	PollFailures  uint64 // cycles in which a request failed
+	Requests      uint64 // requests sent to the device
+	RequestErrors uint64 // requests that failed after their retries
+}
+
+// PollCounter is implemented by drivers that count their own polls: a
+// Driver that polls on its own schedule (the supervisor cannot see its
+// cycles), or a Poller whose one Poll sends several requests. PollCounts may
+// be called at any time from any goroutine, concurrently with Run or Poll.
+type PollCounter interface {
+	PollCounts() PollCounts
+}

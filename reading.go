@@ -40,6 +40,10 @@ type Reading struct {
 	Quality Quality
 	Time    time.Time // when the value was read (the device's clock if it has one)
 	Err     error     // non-nil with QualityBad: why the read failed
+	// ClockUnsynced: the system clock was not yet synchronised (NTP) when
+	// the reading was taken, so Time may be off by days on a Pi without a
+	// real-time clock. JSON payloads carry "clock":"unsynced".
+	ClockUnsynced bool
 }
 
 // Message is an MQTT application message bound for a topic: what the mapping

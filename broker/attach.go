@@ -1,9 +1,19 @@
 package broker
 
+import (
+	"time"
+
+	"github.com/edgegw/gateway/broker/packet"
+)
+
 // attach binds connection c to the session of its client id and reports
 // whether an existing session was resumed. A connection already bound to
-// that id is closed: the new one takes over [MQTT-3.1.4-2].
-func (b *Broker) attach(c *conn, clean bool) (present bool) {
+// that id is closed: the new one takes over [MQTT-3.1.4-2]. clean is
+// CleanSession (3.1.1) or Clean Start (5.0): the session starts anew.
+// persistent asks for a session that outlives the connection (3.1.1:
+// !clean; 5.0: a Session Expiry Interval above 0 [MQTT-3.1.2-23]), expiry
+// is how long it lives offline.
+func (b *Broker) attach(c *conn, clean, persistent bool, expiry time.Duration) (present bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := b.sessions[c.clientID]
@@ -16,6 +26,7 @@ func (b *Broker) attach(c *conn, clean bool) (present bool) {
 		// the same client id must not get its subscriptions and queue.
 		otherUser := s.userKnown && s.user != c.user
 		oldUser := s.user
+		oldExpiry := s.expiry
 		s.conn = nil
 		s.mu.Unlock()
 		if old != nil {
@@ -23,7 +34,7 @@ func (b *Broker) attach(c *conn, clean bool) (present bool) {
 			old.closeWith(errTakenOver)
 		}
 		if expired && !clean {
-			c.log.Info("persistent session expired: starting a new one", "session_expiry", b.cfg.SessionExpiry)
+			c.log.Info("persistent session expired: starting a new one", "expiry", oldExpiry)
 		}
 		if otherUser && !clean && s.persistent && !expired {
 			c.log.Warn("client id of another user's persistent session: starting a new one; the old session is dropped",
@@ -35,7 +46,7 @@ func (b *Broker) attach(c *conn, clean bool) (present bool) {
 		}
 	}
 	if s == nil {
-		s = b.newSession(c.clientID, !clean)
+		s = b.newSession(c.clientID, persistent)
 		s.user, s.userKnown = c.user, true
 		b.sessions[c.clientID] = s
 		if s.persistent && b.store != nil {
@@ -52,12 +63,18 @@ func (b *Broker) attach(c *conn, clean bool) (present bool) {
 		}
 	}
 	s.conn = c
+	// [MQTT-3.1.2-23] the expiry of this connection applies; 0 on a
+	// resumed persistent session ends it with this connection.
+	s.setExpiryLocked(expiry)
 	for _, p := range s.inflight {
 		p.resend = true // [MQTT-4.4.0-1] resend unacknowledged PUBLISH and PUBREL
 	}
 	s.mu.Unlock()
 	c.sess = s
 	b.stats.connected.Add(1)
+	if c.version == packet.Version5 {
+		b.stats.connected5.Add(1)
+	}
 	b.stats.connTotal.Add(1)
 	return present
 }
@@ -70,6 +87,9 @@ func (b *Broker) detach(c *conn) {
 		return
 	}
 	b.stats.connected.Add(-1)
+	if c.version == packet.Version5 {
+		b.stats.connected5.Add(-1)
+	}
 	b.mu.Lock()
 	s.mu.Lock()
 	mine := s.conn == c
@@ -80,7 +100,7 @@ func (b *Broker) detach(c *conn) {
 		wake = s.takeOfflineLocked()
 	}
 	s.mu.Unlock()
-	if mine && !s.persistent {
+	if mine && (!s.persistent || s.expiry == 0) {
 		b.dropSessionLocked(s)
 	}
 	b.mu.Unlock()

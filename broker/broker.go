@@ -1,4 +1,4 @@
-// Package broker is the gateway's MQTT 3.1.1 broker: listeners (TCP, TLS,
+// Package broker is the gateway's MQTT 5.0 and 3.1.1 broker: listeners (TCP, TLS,
 // WebSocket), sessions, QoS 0/1/2 delivery, retained and will messages,
 // authentication and ACLs, $SYS statistics, and persistence of persistent
 // sessions and retained messages in SQLite.
@@ -22,12 +22,13 @@ import (
 
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/broker/auth"
+	"github.com/edgegw/gateway/broker/packet"
 	"github.com/edgegw/gateway/broker/store"
 	"github.com/edgegw/gateway/topic"
 )
 
 // Version is reported in $SYS/broker/version.
-const Version = "edgegw-broker 0.1 (MQTT 3.1.1)"
+const Version = "edgegw-broker 0.1 (MQTT 5.0, 3.1.1)"
 
 // Broker is an MQTT broker. Create it with New, start it with Start (or
 // Run), stop it with Close. Its methods are safe for concurrent use.
@@ -45,7 +46,7 @@ type Broker struct {
 	sessions map[string]*session
 
 	subMu sync.RWMutex
-	subs  topic.Tree[subscriber, byte]
+	subs  topic.Tree[subscriber, subOpts]
 
 	retMu    sync.RWMutex
 	retained map[string]*message
@@ -85,6 +86,12 @@ type message struct {
 	payload []byte
 	qos     byte
 	retain  bool
+	// MQTT 5.0: props are the message's properties passed on unchanged
+	// (see messageProps), expires when its Message Expiry Interval ends
+	// (zero: never), origin the client id that published it (No Local).
+	props   *packet.Properties
+	expires time.Time
+	origin  string
 	rseq    uint64 // when it became the retained message of its topic (see setRetained); 0 restored
 }
 
@@ -95,7 +102,7 @@ func (m *message) size() int { return len(m.topic) + len(m.payload) }
 // message to the store, and whether it took it over its queue limit (only
 // a session does: see session.deliver).
 type subscriber interface {
-	deliver(m *message, qos byte, retain bool) (stored, full bool)
+	deliver(m *message, o sendOpts) (stored, full bool)
 }
 
 var _ gateway.Sink = (*Broker)(nil)
@@ -190,7 +197,8 @@ func (b *Broker) restore() error {
 		return err
 	}
 	for _, m := range ret {
-		rm := &message{topic: m.Topic, payload: m.Payload, qos: m.QoS, retain: true}
+		rm := b.fromStored(m)
+		rm.retain = true
 		b.retained[m.Topic] = rm
 		b.memUsed.Add(int64(rm.size()))
 	}
@@ -201,16 +209,26 @@ func (b *Broker) restore() error {
 	for _, ss := range sessions {
 		s := b.newSession(ss.ClientID, true)
 		s.user, s.userKnown = ss.User, ss.UserKnown
+		if ss.ExpiryKnown { // else a 3.1.1 session from before: session_expiry
+			s.expiry = neverExpires
+			if ss.Expiry >= 0 {
+				s.expiry = time.Duration(ss.Expiry) * time.Millisecond
+			}
+		}
 		// The broker was not running: count the session as offline since
 		// now, not since it last had a connection (not stored).
 		s.offline = b.start
 		for f, q := range ss.Subs {
-			s.subs[f] = q
-			b.subs.Add(f, s, q)
+			o := optsFromStore(q)
+			o.id = ss.SubIDs[f]
+			s.subs[f] = o
+			b.subs.Add(f, s, o)
 		}
 		for _, q := range ss.Queue {
-			m := &message{topic: q.Msg.Topic, payload: q.Msg.Payload, qos: q.Msg.QoS, retain: q.Msg.Retain}
-			p := &pending{msg: m, qos: q.QoS, seq: q.Seq}
+			m := b.fromStored(q.Msg)
+			// The Subscription Identifiers are not stored with the message:
+			// those of the session's matching subscriptions.
+			p := &pending{msg: m, qos: q.QoS, seq: q.Seq, subIDs: s.subIDsFor(m.topic)}
 			if q.PacketID != 0 { // a QoS 2 message in flight: resend it (or PUBREL) with its id
 				p.id, p.state, p.resend = q.PacketID, stSent, true
 				if q.Released {
@@ -256,10 +274,9 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.wg.Add(1)
 		go b.sysLoop()
 	}
-	if b.cfg.SessionExpiry > 0 {
-		b.wg.Add(1)
-		go b.sweepLoop()
-	}
+	// Always: MQTT 5.0 clients set their own session expiry.
+	b.wg.Add(1)
+	go b.sweepLoop()
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,26 @@ const (
 // errTakenOver closes a connection whose client id connected again.
 var errTakenOver = errors.New("session taken over")
 
+// errWrite wraps the error of a failed write to the client.
+var errWrite = errors.New("write")
+
+// errDisconnectWill ends a connection whose MQTT 5.0 client sent
+// DISCONNECT with a reason code other than 0x00: the will is published
+// [MQTT-3.1.2-10] (0x04 "Disconnect with Will Message" asks for it).
+var errDisconnectWill = errors.New("client disconnected with a reason code: will published")
+
+// receiveMaximum is the Receive Maximum the broker announces to MQTT 5.0
+// clients (section 3.2.2.3.3): the QoS 1 and 2 PUBLISH packets a client
+// may have unacknowledged. It is the bound of issue 11's flow control on
+// held acknowledgements, so that a client that keeps to it never makes the
+// broker stop reading; one that exceeds it is disconnected with 0x93
+// [MQTT-3.3.4-9].
+const receiveMaximum = maxHeldAcks
+
+// disconnectTimeout bounds the write of a DISCONNECT the broker sends
+// before closing an MQTT 5.0 connection.
+const disconnectTimeout = time.Second
+
 // conn is one client network connection. Its reader goroutine handles
 // incoming packets; a writer goroutine, started on demand, sends the
 // acknowledgements queued in ctrl and the session's messages.
@@ -68,6 +89,20 @@ type conn struct {
 	will     *message
 	deadline time.Duration // read deadline from the keep-alive; 0 = none
 
+	// MQTT 5.0 (set by the handshake): sendMax is the in-flight window
+	// towards the client, max_inflight within the client's Receive Maximum
+	// [MQTT-3.3.4-7]; maxOut the client's Maximum Packet Size (0: none)
+	// [MQTT-3.1.2-24]; connExpiry the Session Expiry Interval of CONNECT.
+	sendMax    int
+	maxOut     int
+	connExpiry uint32
+	willExpiry uint32 // Message Expiry Interval of the will (seconds; 0 none)
+	// aliasesIn are the client's topic aliases (reader goroutine only).
+	aliasesIn [topicAliasMaximum + 1]string
+	// soft (MQTT 5.0 after CONNACK): closeWith only stops the reader, and
+	// finish sends DISCONNECT with the reason code before closing.
+	soft atomic.Bool
+
 	// The writer goroutine runs only while there is something to send, so
 	// an idle connection costs one goroutine (the reader).
 	writing atomic.Bool   // a writer goroutine is running
@@ -82,7 +117,8 @@ type conn struct {
 	// that may not leave yet, in the order the packets arrived: PUBACK and
 	// PUBREC leave in that order [MQTT-4.6.0-2] [MQTT-4.6.0-3], so a ready
 	// one waits behind a held one.
-	held []*heldAck
+	held  []*heldAck
+	held1 int // QoS 1 entries of held (under ctrlMu), for Receive Maximum
 	// room is signalled when the writer took ctrl or held acks left; the
 	// reader waits on it while paused (pauseReq).
 	room     chan struct{}
@@ -101,8 +137,9 @@ type conn struct {
 type heldAck struct {
 	id   uint16
 	qos  byte
-	hook bool       // waiting for the hook's done (under ctrlMu)
-	full []*session // sessions the message went to over their limit (under ctrlMu)
+	code packet.Code // MQTT 5.0 reason code (0x10 no matching subscribers)
+	hook bool        // waiting for the hook's done (under ctrlMu)
+	full []*session  // sessions the message went to over their limit (under ctrlMu)
 	// followers (under the session's mu, QoS 2 only) are the resends of
 	// this packet id that arrived while the hook held it: they are
 	// acknowledged, or refused, with it.
@@ -121,11 +158,11 @@ func (e *heldAck) blockedOn() *session {
 	return nil
 }
 
-func appendAck(buf []byte, id uint16, qos byte) []byte {
+func appendAck(buf []byte, id uint16, qos byte, code packet.Code, version byte) []byte {
 	if qos == 2 {
-		return (&packet.Pubrec{PacketID: id}).Append(buf) // [MQTT-4.3.3-2]
+		return (&packet.Pubrec{PacketID: id, ReasonCode: code}).AppendVersion(buf, version) // [MQTT-4.3.3-2]
 	}
-	return (&packet.Puback{PacketID: id}).Append(buf) // [MQTT-4.3.2-2]
+	return (&packet.Puback{PacketID: id, ReasonCode: code}).AppendVersion(buf, version) // [MQTT-4.3.2-2]
 }
 
 func (b *Broker) serveConn(nc net.Conn, anonymous bool) {
@@ -164,8 +201,37 @@ func (c *conn) closeWith(reason error) {
 	c.closeOnce.Do(func() {
 		c.reason = reason
 		close(c.closing)
+		if c.soft.Load() {
+			// MQTT 5.0: the reader ends now (it checks closing before each
+			// read) and finish sends DISCONNECT before closing.
+			c.nc.SetReadDeadline(time.Now()) // a failure shows on the read
+			return
+		}
 		c.nc.Close() // unblocks the reader; errors are irrelevant now
 	})
+}
+
+// disconnectCode returns the reason code of the DISCONNECT the broker sends
+// to an MQTT 5.0 client before closing its connection for reason (section
+// 4.13, [MQTT-4.13.2-1]), or 0 for none: not to a client that went away,
+// disconnected itself, or stopped reading.
+func (c *conn) disconnectCode(reason error) packet.Code {
+	var code packet.Code
+	switch {
+	case c.version != packet.Version5 || reason == nil:
+		return 0
+	case errors.Is(reason, errWrite), errors.Is(reason, errStalled), errors.Is(reason, errDisconnectWill):
+		return 0
+	case errors.Is(reason, errTakenOver):
+		return packet.ErrSessionTakenOver
+	case errors.Is(reason, errBrokerClosing):
+		return packet.ErrServerShuttingDown
+	case errors.Is(reason, os.ErrDeadlineExceeded):
+		return packet.ErrKeepAliveTimeout // [MQTT-3.1.2-22]
+	case errors.As(reason, &code) && packet.ValidReason(packet.DISCONNECT, code) && code.IsError():
+		return code
+	}
+	return 0
 }
 
 // wakeWriter makes sure a writer goroutine will look at the queues.
@@ -192,7 +258,7 @@ func (c *conn) writeInline() {
 // acknowledgements leaves in one write. Only the reader goroutine calls it.
 func (c *conn) send(p packet.Packet) {
 	c.ctrlMu.Lock()
-	c.ctrl = p.Append(c.ctrl)
+	c.ctrl = p.AppendVersion(c.ctrl, c.version)
 	if len(c.ctrl) > maxCtrlBytes {
 		c.pauseReq = true
 	}
@@ -248,7 +314,7 @@ func (c *conn) frameBuffered() bool {
 
 // writeNow writes p directly (before the writer runs).
 func (c *conn) writeNow(p packet.Packet) error {
-	buf := p.Append(nil)
+	buf := p.AppendVersion(nil, c.version)
 	c.b.stats.bytesOut.Add(uint64(len(buf)))
 	c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.StallTimeout)) // a failure shows on the write
 	_, err := c.nc.Write(buf)
@@ -256,6 +322,8 @@ func (c *conn) writeNow(p packet.Packet) error {
 }
 
 // handshake reads CONNECT, checks the client and attaches its session.
+// The first packet is decoded at the highest level the broker speaks, MQTT
+// 5.0, and the rest of the connection at the CONNECT's level.
 func (c *conn) handshake() error {
 	c.nc.SetReadDeadline(time.Now().Add(connectTimeout)) // a failure shows on the read
 	first, body, err := packet.ReadFrame(c.br, min(c.b.cfg.MaxPacketSize, maxConnectSize))
@@ -266,10 +334,17 @@ func (c *conn) handshake() error {
 	if packet.Type(first>>4) != packet.CONNECT { // [MQTT-3.1.0-1]
 		return fmt.Errorf("first packet %s: not CONNECT", packet.Type(first>>4))
 	}
-	p, err := packet.Decode(first, body)
+	p, err := packet.DecodeVersion(packet.Version5, first, body)
 	if errors.Is(err, packet.ErrUnsupportedVersion) { // [MQTT-3.1.2-2]
 		c.writeNow(&packet.Connack{ReturnCode: packet.RefusedProtocolVersion}) // closing anyway
 		return err
+	}
+	var code packet.Code
+	if err != nil && errors.As(err, &code) && len(body) > 6 && body[6] == packet.Version5 {
+		// [MQTT-4.13.1-1] a malformed MQTT 5.0 CONNECT may be answered
+		// with CONNACK and the reason code before closing.
+		c.version = packet.Version5
+		c.writeNow(&packet.Connack{ReasonCode: code}) // closing anyway
 	}
 	if err != nil {
 		return err
@@ -277,30 +352,114 @@ func (c *conn) handshake() error {
 	cp := p.(*packet.Connect)
 	c.version = cp.ProtocolLevel
 	c.clientID = cp.ClientID
+	c.sendMax = c.b.cfg.MaxInflight
+	v5 := c.version == packet.Version5
+	refuse := func(code packet.Code) error {
+		// One decision for both versions: the 3.1.1 return code is
+		// Mosquitto's mapping of the reason code (Code.ConnackCode).
+		c.writeNow(&packet.Connack{ReasonCode: code, ReturnCode: code.ConnackCode()}) // closing anyway
+		return fmt.Errorf("client %q user %q: connect refused: %w", cp.ClientID, cp.Username, code)
+	}
+	props := cp.Properties
+	if props == nil {
+		props = &packet.Properties{}
+	}
+	if props.AuthMethod != "" {
+		// Enhanced authentication (section 4.12) is not supported
+		// [MQTT-4.12.0-1].
+		c.log.Warn("connection refused: authentication method not supported", "method", props.AuthMethod, "client", cp.ClientID)
+		return refuse(packet.ErrBadAuthMethod)
+	}
+	if v5 {
+		if err := cp.CheckWillPayloadFormat(); err != nil { // section 3.1.3.2.3
+			c.log.Warn("connection refused: will payload is not UTF-8 as its payload format indicator says", "client", cp.ClientID)
+			return refuse(packet.ErrPayloadFormatInvalid)
+		}
+	}
 	if code := c.checkClient(cp); code != packet.Accepted {
-		c.writeNow(&packet.Connack{ReturnCode: code}) // closing anyway
-		return fmt.Errorf("client %q user %q: %w", cp.ClientID, cp.Username, code)
+		return refuse(code.Reason())
 	}
 	if cp.WillFlag {
-		c.will = &message{topic: cp.WillTopic, payload: cp.WillPayload, qos: cp.WillQoS, retain: cp.WillRetain}
+		c.will = &message{topic: cp.WillTopic, payload: cp.WillPayload, qos: cp.WillQoS, retain: cp.WillRetain,
+			origin: c.clientID}
+		if wp := cp.WillProperties; wp != nil {
+			c.will.props = wp.Message()
+			if wp.MessageExpiry != nil {
+				c.willExpiry = *wp.MessageExpiry // counted from when the will is published
+				if c.will.props != nil {
+					mp := *c.will.props
+					mp.MessageExpiry = nil
+					c.will.props = &mp
+				}
+			}
+		}
 	}
 	c.log = c.log.With("client", c.clientID)
-	present := c.b.attach(c, cp.CleanSession)
+	persistent, expiry := !cp.CleanSession, c.b.defaultExpiry()
+	ack := &packet.Connack{}
+	if v5 {
+		ack.Properties = c.connackProperties(cp, props)
+		if props.SessionExpiry != nil {
+			c.connExpiry = *props.SessionExpiry
+		}
+		var capped bool
+		expiry, capped = c.b.sessionExpiry(c.connExpiry)
+		persistent = c.connExpiry > 0 // [MQTT-3.1.2-23]
+		if capped {
+			ack.Properties.SessionExpiry = new(uint32(max(1, expiry/time.Second)))
+		}
+		if props.ReceiveMaximum != nil {
+			c.sendMax = min(c.sendMax, int(*props.ReceiveMaximum)) // [MQTT-3.3.4-7]
+		}
+		if props.MaximumPacketSize != nil {
+			c.maxOut = int(*props.MaximumPacketSize)
+		}
+	}
+	// Before attach: from then on a takeover may close the connection, and
+	// closeWith must know to leave it to finish.
+	c.soft.Store(v5)
+	present := c.b.attach(c, cp.CleanSession, persistent, expiry)
 	// [MQTT-3.2.2-1] [MQTT-3.2.2-2] session present only for a resumed session.
-	if err := c.writeNow(&packet.Connack{SessionPresent: present}); err != nil {
+	ack.SessionPresent = present
+	if err := c.writeNow(ack); err != nil {
 		c.b.detach(c)
 		return fmt.Errorf("write connack: %w", err)
 	}
 	c.keepAlive(cp.KeepAlive)
-	c.log.Debug("client connected", "user", c.user, "clean", cp.CleanSession, "keepalive", cp.KeepAlive)
+	c.log.Debug("client connected", "user", c.user, "version", c.version, "clean", cp.CleanSession, "keepalive", cp.KeepAlive, "expiry", expiry)
 	return nil
+}
+
+// connackProperties returns what the broker announces to an MQTT 5.0
+// client in CONNACK (section 3.2.2.3): its limits, and which optional
+// features it has. Absent properties mean "available" or "no limit".
+func (c *conn) connackProperties(cp *packet.Connect, props *packet.Properties) *packet.Properties {
+	no := false
+	ap := &packet.Properties{
+		ReceiveMaximum:    new(uint16(receiveMaximum)),
+		MaximumPacketSize: new(uint32(c.b.cfg.MaxPacketSize)), // section 3.2.2.3.6
+		TopicAliasMaximum: new(uint16(topicAliasMaximum)),     // section 3.2.2.3.8
+		// Retain, wildcard subscriptions, QoS 2 and Subscription
+		// Identifiers are available (absent). Shared subscriptions are not
+		// (yet). The broker sends no Reason String or User Property in
+		// acknowledgements, so Request Problem Information 0 needs nothing
+		// [MQTT-3.1.2-29], and no Response Information (allowed when asked
+		// for, section 3.1.2.11.7).
+		SharedSubAvailable: &no,
+	}
+	if cp.ClientID == "" {
+		ap.AssignedClientID = c.clientID // [MQTT-3.2.2-16]
+	}
+	return ap
 }
 
 // checkClient applies the client-id rules and authentication.
 func (c *conn) checkClient(cp *packet.Connect) packet.ConnackCode {
 	if cp.ClientID == "" {
-		if !cp.CleanSession || cp.ProtocolLevel == packet.Version31 {
-			return packet.RefusedIdentifierRejected // [MQTT-3.1.3-8]
+		// [MQTT-3.1.3-8] a 3.1.1 client without an id must ask for a clean
+		// session; MQTT 5.0 has no such rule [MQTT-3.1.3-6] (section 3.1.3.1).
+		if cp.ProtocolLevel == packet.Version31 || !cp.CleanSession && cp.ProtocolLevel != packet.Version5 {
+			return packet.RefusedIdentifierRejected
 		}
 		var r [8]byte
 		rand.Read(r[:])                                 // never fails (crypto/rand)
@@ -355,47 +514,66 @@ func (c *conn) readLoop() error {
 		if c.deadline > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(c.deadline)) // a failure shows on the read
 		}
+		select {
+		case <-c.closing: // closeWith (MQTT 5.0) may have cut the deadline before the line above
+			return net.ErrClosed
+		default:
+		}
 		first, body, err := packet.ReadFrame(c.br, b.cfg.MaxPacketSize)
 		if err != nil {
-			return err
+			return err // ErrTooLarge: DISCONNECT 0x95 [MQTT-3.2.2-15]
 		}
 		b.stats.bytesIn.Add(uint64(1 + len(body) + packet.VarintLen(len(body))))
-		p, err := packet.Decode(first, body)
+		p, err := packet.DecodeVersion(c.version, first, body)
 		if err != nil {
-			return err // [MQTT-4.8.0-1] close on a protocol violation
+			return err // [MQTT-4.8.0-1] close on a protocol violation; 5.0: DISCONNECT with its code
 		}
 		switch p := p.(type) {
 		case *packet.Publish:
-			if topic.TooDeep(p.Topic) {
-				return fmt.Errorf("publish: topic of more than %d levels: %w", topic.MaxLevels, packet.ErrProtocol)
+			if err := c.handlePublish(p); err != nil {
+				return err
 			}
-			c.handlePublish(p)
 		case *packet.Puback:
 			if c.sess.ack(p.PacketID, packet.PUBACK) {
 				c.wakeLater = true // room in the in-flight window
 			}
 		case *packet.Pubrec:
+			if p.ReasonCode.IsError() {
+				// MQTT 5.0 section 4.3.3: a PUBREC with an error code ends
+				// the exchange, no PUBREL follows.
+				if c.sess.ack(p.PacketID, packet.PUBCOMP) {
+					c.wakeLater = true
+				}
+				break
+			}
 			c.sess.ack(p.PacketID, packet.PUBREC)
 			c.send(&packet.Pubrel{PacketID: p.PacketID}) // [MQTT-4.3.3-1]
 		case *packet.Pubrel:
 			c.sess.mu.Lock()
+			_, known := c.sess.rx2[p.PacketID]
 			delete(c.sess.rx2, p.PacketID) // PUBREC was sent: no longer held
 			c.sess.mu.Unlock()
-			c.send(&packet.Pubcomp{PacketID: p.PacketID}) // [MQTT-4.3.3-2]
+			comp := &packet.Pubcomp{PacketID: p.PacketID} // [MQTT-4.3.3-2]
+			if !known {
+				comp.ReasonCode = packet.ErrPacketIDNotFound // 5.0 section 3.7.2.1; 3.1.1 leaves it out
+			}
+			c.send(comp)
 		case *packet.Pubcomp:
 			if c.sess.ack(p.PacketID, packet.PUBCOMP) {
 				c.wakeLater = true
 			}
 		case *packet.Subscribe:
-			c.handleSubscribe(p)
+			if err := c.handleSubscribe(p); err != nil {
+				return err
+			}
 		case *packet.Unsubscribe:
 			c.handleUnsubscribe(p)
 		case *packet.Pingreq:
 			c.send(&packet.Pingresp{}) // [MQTT-3.12.4-1]
 		case *packet.Disconnect:
-			return nil
+			return c.handleDisconnect(p)
 		case *packet.Connect:
-			return errors.New("second CONNECT") // [MQTT-3.1.0-2]
+			return fmt.Errorf("second CONNECT: %w", packet.ErrProtocol) // [MQTT-3.1.0-2]
 		default:
 			return fmt.Errorf("unexpected %s from client: %w", p.Type(), packet.ErrProtocol)
 		}
@@ -411,10 +589,49 @@ func (c *conn) readLoop() error {
 	}
 }
 
-func (c *conn) handlePublish(p *packet.Publish) {
+// handlePublish routes a PUBLISH from the client and acknowledges it. It
+// returns an error when the connection must close.
+func (c *conn) handlePublish(p *packet.Publish) error {
 	b, s := c.b, c.sess
-	ok := c.allowPublish(p.Topic)
-	m := &message{topic: p.Topic, payload: p.Payload, qos: p.QoS, retain: p.Retain}
+	v5 := c.version == packet.Version5
+	if p.Properties != nil && p.Properties.TopicAlias != nil {
+		if err := c.resolveAlias(p); err != nil {
+			return err
+		}
+	}
+	code := packet.CodeSuccess
+	ok := true
+	switch {
+	case topic.TooDeep(p.Topic):
+		if !v5 || p.QoS == 0 {
+			return fmt.Errorf("publish: topic of more than %d levels: %w", topic.MaxLevels, packet.ErrTopicNameInvalid)
+		}
+		code, ok = packet.ErrTopicNameInvalid, false // section 3.4.2.1
+	case !c.allowPublish(p.Topic):
+		// 3.1.1 acknowledges as if delivered; 5.0 says why not.
+		code, ok = packet.ErrNotAuthorized, false
+	case v5:
+		if err := p.CheckPayloadFormat(); err != nil { // section 3.3.2.3.2
+			c.log.Warn("publish refused", "topic", p.Topic, "err", err)
+			code, ok = packet.ErrPayloadFormatInvalid, false
+		}
+	}
+	if v5 && p.QoS > 0 {
+		if err := c.checkReceiveMaximum(p); err != nil {
+			return err
+		}
+		if code.IsError() {
+			// The exchange ends with this acknowledgement: no packet id
+			// is kept for a PUBREL (section 4.3.3).
+			c.queueAck(nil, p.PacketID, p.QoS, nil, code)
+			return nil
+		}
+	}
+	m := &message{topic: p.Topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, origin: c.clientID}
+	if v5 {
+		// [MQTT-3.3.2-4] ... [MQTT-3.3.2-20] the properties go on unchanged.
+		m.props, m.expires = messageProps(p.Properties, b.now())
+	}
 	// [MQTT-4.3.3-2] method B: a QoS 2 message is delivered on PUBLISH;
 	// the same packet id is then ignored until PUBREL.
 	seen := false
@@ -427,6 +644,7 @@ func (c *conn) handlePublish(p *packet.Publish) {
 		}
 		s.mu.Unlock()
 	}
+	taken := false // the hook took the message, or a subscription matched
 	var e *heldAck // the acknowledgement, when something holds it
 	if ok && !seen && b.clientPublish != nil {
 		gm := gateway.Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain, Time: time.Now()}
@@ -440,7 +658,8 @@ func (c *conn) handlePublish(p *packet.Publish) {
 				s.mu.Unlock()
 			}
 		}
-		if !b.clientPublish(gm, done) && e != nil {
+		taken = b.clientPublish(gm, done)
+		if !taken && e != nil {
 			if p.QoS == 2 {
 				s.mu.Lock()
 				if s.rx2[p.PacketID] == e {
@@ -465,31 +684,88 @@ func (c *conn) handlePublish(p *packet.Publish) {
 	}
 	var full []*session
 	mark := b.store.Mark()
-	if ok && !seen && b.routeFull(m, &full) && p.QoS > 0 {
+	matched := 0
+	if ok && !seen && b.routeFull(m, &full, &matched) && p.QoS > 0 {
 		if err := b.store.Flush(mark); err != nil { // acknowledge only what is committed
 			c.notStored(p, err)
-			return
+			return nil
 		}
 	}
-	if p.QoS > 0 {
-		c.queueAck(e, p.PacketID, p.QoS, full)
+	if ok && !seen && !taken && matched == 0 {
+		// As Mosquitto: also when the message was retained.
+		code = packet.CodeNoMatchingSubscribers
 	}
+	if p.QoS > 0 {
+		c.queueAck(e, p.PacketID, p.QoS, full, code)
+	}
+	return nil
+}
+
+// topicAliasMaximum is the Topic Alias Maximum the broker announces to MQTT
+// 5.0 clients (section 3.2.2.3.8): Mosquitto's default max_topic_alias.
+const topicAliasMaximum = 10
+
+// resolveAlias applies the Topic Alias of a PUBLISH from the client
+// (section 3.3.2.3.4): with a topic name it sets the alias, without one it
+// stands for the topic name last set. The aliases belong to this network
+// connection [MQTT-3.3.2-7]. Only the reader goroutine calls it.
+func (c *conn) resolveAlias(p *packet.Publish) error {
+	a := *p.Properties.TopicAlias
+	if a == 0 || a > topicAliasMaximum { // [MQTT-3.3.2-8] [MQTT-3.3.2-9]
+		return fmt.Errorf("publish: topic alias %d not in 1..%d: %w", a, topicAliasMaximum, packet.ErrTopicAliasInvalid)
+	}
+	if p.Topic != "" {
+		c.aliasesIn[a] = p.Topic
+		return nil
+	}
+	t := c.aliasesIn[a]
+	if t == "" {
+		// Section 3.3.4: an alias not set on this connection is a
+		// Protocol Error.
+		return fmt.Errorf("publish: topic alias %d not set: %w", a, packet.ErrProtocol)
+	}
+	p.Topic = t
+	return nil
+}
+
+// checkReceiveMaximum refuses a QoS 1 or 2 PUBLISH of an MQTT 5.0 client
+// that has receiveMaximum of them unacknowledged already [MQTT-3.3.4-9]:
+// QoS 1 until its PUBACK leaves, QoS 2 until PUBREL (PUBCOMP follows at
+// once). A resend of a QoS 2 packet id already received does not count.
+func (c *conn) checkReceiveMaximum(p *packet.Publish) error {
+	s := c.sess
+	c.ctrlMu.Lock()
+	n := c.held1
+	c.ctrlMu.Unlock()
+	s.mu.Lock()
+	_, resend := s.rx2[p.PacketID]
+	n += len(s.rx2)
+	s.mu.Unlock()
+	if p.QoS == 2 && resend || n < receiveMaximum {
+		return nil
+	}
+	return fmt.Errorf("publish: %d QoS 1 and 2 messages unacknowledged, receive maximum %d: %w",
+		n, receiveMaximum, packet.ErrReceiveMaximumExceeded)
 }
 
 // queueAck sends the acknowledgement of a QoS 1 or 2 PUBLISH, or holds it
 // when e (held by the hook) is set, when the message went to sessions over
 // their queue limit (full: the publisher must wait for them), or when an
 // earlier acknowledgement is held. Only the reader goroutine calls it.
-func (c *conn) queueAck(e *heldAck, id uint16, qos byte, full []*session) {
+func (c *conn) queueAck(e *heldAck, id uint16, qos byte, full []*session, code packet.Code) {
 	c.ctrlMu.Lock()
 	if e == nil && len(full) == 0 && len(c.held) == 0 {
-		c.ctrl = appendAck(c.ctrl, id, qos)
+		c.ctrl = appendAck(c.ctrl, id, qos, code, c.version)
 		c.ctrlMu.Unlock()
 		c.wakeLater = true
 		return
 	}
 	if e == nil {
 		e = &heldAck{id: id, qos: qos}
+	}
+	e.code = code
+	if qos == 1 {
+		c.held1++
 	}
 	if len(full) > 0 {
 		e.full = append([]*session(nil), full...)
@@ -517,7 +793,10 @@ func (c *conn) releaseHeld(inline bool) {
 			if wait = e.blockedOn(); wait != nil {
 				break
 			}
-			c.ctrl = appendAck(c.ctrl, e.id, e.qos)
+			c.ctrl = appendAck(c.ctrl, e.id, e.qos, e.code, c.version)
+			if e.qos == 1 {
+				c.held1--
+			}
 			n++
 		}
 		if n > 0 {
@@ -609,42 +888,105 @@ func (c *conn) allowPublish(t string) bool {
 	return true
 }
 
-func (c *conn) handleSubscribe(p *packet.Subscribe) {
+// handleDisconnect ends the connection on the client's DISCONNECT. An
+// MQTT 5.0 client may set a new Session Expiry Interval, but not turn a
+// session that ends with the connection into one that does not
+// [MQTT-3.14.2-2]; a reason code other than 0x00 keeps the will
+// [MQTT-3.1.2-10] (0x04 asks for it, section 3.14.2.1).
+func (c *conn) handleDisconnect(p *packet.Disconnect) error {
+	if c.version != packet.Version5 {
+		return nil
+	}
+	if p.Properties != nil && p.Properties.SessionExpiry != nil {
+		secs := *p.Properties.SessionExpiry
+		if c.connExpiry == 0 && secs != 0 {
+			return fmt.Errorf("disconnect: session expiry %d after 0 in CONNECT: %w", secs, packet.ErrProtocol)
+		}
+		expiry, _ := c.b.sessionExpiry(secs)
+		c.sess.mu.Lock()
+		if c.sess.conn == c {
+			c.sess.setExpiryLocked(expiry)
+		}
+		c.sess.mu.Unlock()
+	}
+	if p.ReasonCode != packet.CodeNormalDisconnection {
+		c.log.Debug("client disconnected with a reason code", "code", p.ReasonCode)
+		return errDisconnectWill
+	}
+	return nil
+}
+
+// subscribeError returns the SUBACK reason code for a refused filter: an
+// MQTT 5.0 client learns why (section 3.9.3); 3.1.1 encodes every code of
+// 0x80 and above as 0x80 [MQTT-3.9.3-2].
+func subscribeError(err error) byte {
+	var code packet.Code
+	switch {
+	case errors.Is(err, ErrNotAuthorized):
+		return byte(packet.ErrNotAuthorized)
+	case errors.Is(err, errMaxSubscriptions):
+		return byte(packet.ErrQuotaExceeded)
+	case errors.As(err, &code) && code.IsError():
+		return byte(code)
+	}
+	return byte(packet.ErrTopicFilterInvalid)
+}
+
+// errMaxSubscriptions refuses a subscription over max_subscriptions.
+var errMaxSubscriptions = errors.New("max_subscriptions reached")
+
+func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 	b, s := c.b, c.sess
+	var id uint32 // one Subscription Identifier for every filter of the packet (section 3.8.2.1.2)
+	if p.Properties != nil && len(p.Properties.SubscriptionIDs) > 0 {
+		id = p.Properties.SubscriptionIDs[0]
+	}
 	codes := make([]byte, len(p.Subscriptions))
 	granted := make([]packet.Subscription, 0, len(p.Subscriptions))
 	for i, sub := range p.Subscriptions {
 		err := topic.ValidFilter(sub.Filter)
+		if err == nil && c.version == packet.Version5 && strings.HasPrefix(sub.Filter, packet.SharePrefix) {
+			// Announced as not available in CONNACK (section 3.2.2.3.13).
+			err = fmt.Errorf("shared subscription: %w", packet.ErrSharedSubsNotSupported)
+		}
 		if err == nil && !b.allow(c.user, c.clientID, sub.Filter, auth.Read) {
 			err = ErrNotAuthorized
 		}
 		if err == nil && s.atMaxSubs(sub.Filter) {
-			err = fmt.Errorf("max_subscriptions %d reached", b.cfg.MaxSubscriptions)
+			err = fmt.Errorf("%w: %d", errMaxSubscriptions, b.cfg.MaxSubscriptions)
 		}
 		if err != nil {
 			c.log.Warn("subscribe refused", "user", c.user, "filter", sub.Filter, "err", err)
-			codes[i] = packet.SubackFailure // [MQTT-3.9.3-2] 0x80
+			codes[i] = subscribeError(err) // [MQTT-3.9.3-2] 0x80 in 3.1.1
 			continue
 		}
-		b.subscribe(s, sub.Filter, sub.QoS)
+		existed := b.subscribe(s, sub.Filter, subOpts{qos: sub.QoS, noLocal: sub.NoLocal, rap: sub.RetainAsPublished, id: id})
 		codes[i] = sub.QoS // [MQTT-3.9.3-1] this server grants the requested QoS
-		granted = append(granted, sub)
+		// Retain Handling: 0 send the retained messages, 1 only for a new
+		// subscription, 2 never [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11].
+		if sub.RetainHandling == 0 || sub.RetainHandling == 1 && !existed {
+			granted = append(granted, sub)
+		}
 	}
 	// [MQTT-3.8.4-1] SUBACK with the same packet id, before the retained
 	// messages (the writer sends ctrl before the session queue).
 	c.send(&packet.Suback{PacketID: p.PacketID, ReturnCodes: codes})
-	c.queueRetained(granted) // in the background: a wide filter must not hold up this connection
+	c.queueRetained(granted, id) // in the background: a wide filter must not hold up this connection
 	b.stats.subPkts.Add(1)
+	return nil
 }
 
-func (b *Broker) subscribe(s *session, filter string, qos byte) {
+// subscribe adds or replaces the session's subscription to filter and
+// reports whether one existed.
+func (b *Broker) subscribe(s *session, filter string, o subOpts) (existed bool) {
 	b.subMu.Lock()
-	b.subs.Add(filter, s, qos) // [MQTT-3.8.4-3] replaces an identical filter
+	b.subs.Add(filter, s, o) // [MQTT-3.8.4-3] replaces an identical filter
 	b.subMu.Unlock()
 	s.mu.Lock()
 	gone := s.gone
 	if !gone {
-		s.subs[filter] = qos
+		_, existed = s.subs[filter]
+		s.subs[filter] = o
 	}
 	s.mu.Unlock()
 	if gone {
@@ -656,27 +998,32 @@ func (b *Broker) subscribe(s *session, filter string, qos byte) {
 		b.subMu.Lock()
 		b.subs.Remove(filter, s)
 		b.subMu.Unlock()
-		return
+		return false
 	}
 	if s.persistent && b.store != nil {
-		b.store.AddSub(s.id, filter, qos)
+		b.store.AddSub(s.id, filter, o.storeByte(), o.id)
 	}
+	return existed
 }
 
 func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 	b, s := c.b, c.sess
-	for _, f := range p.Filters {
+	codes := make([]packet.Code, len(p.Filters)) // MQTT 5.0 [MQTT-3.11.3-1]
+	for i, f := range p.Filters {
 		b.subMu.Lock()
 		b.subs.Remove(f, s)
 		b.subMu.Unlock()
 		s.mu.Lock()
+		if _, ok := s.subs[f]; !ok {
+			codes[i] = packet.CodeNoSubscriptionExisted
+		}
 		delete(s.subs, f)
 		s.mu.Unlock()
 		if s.persistent && b.store != nil {
 			b.store.RemoveSub(s.id, f)
 		}
 	}
-	c.send(&packet.Unsuback{PacketID: p.PacketID}) // [MQTT-3.10.4-4] [MQTT-3.10.4-5]
+	c.send(&packet.Unsuback{PacketID: p.PacketID, ReasonCodes: codes}) // [MQTT-3.10.4-4] [MQTT-3.10.4-5]
 }
 
 // writer sends queued acknowledgements and session messages in batches
@@ -696,7 +1043,7 @@ func (c *conn) writer() {
 		more, err := c.flush(bp)
 		if err != nil {
 			c.writing.Store(false)
-			c.closeWith(fmt.Errorf("write: %w", err))
+			c.closeWith(fmt.Errorf("%w: %w", errWrite, err))
 			return
 		}
 		if more || c.pending.Load() {
@@ -756,6 +1103,14 @@ func (c *conn) flush(bp *[]byte) (more bool, err error) {
 func (c *conn) finish(err error) {
 	close(c.done)
 	c.closeWith(err)
+	if code := c.disconnectCode(c.reason); code != 0 {
+		// MQTT 5.0: say why before closing [MQTT-4.13.2-1]. The writer
+		// may be writing: each Write is whole (net.Conn and the WebSocket
+		// connection serialise them).
+		c.nc.SetWriteDeadline(time.Now().Add(disconnectTimeout))                         // a failure shows on the write
+		c.nc.Write((&packet.Disconnect{ReasonCode: code}).AppendVersion(nil, c.version)) // closing anyway
+	}
+	c.nc.Close() // closeWith may have left it open; errors are irrelevant now
 	c.b.detach(c)
 	if err == nil {
 		c.log.Debug("client disconnected")
@@ -765,10 +1120,14 @@ func (c *conn) finish(err error) {
 		err = c.reason
 	}
 	level := slog.LevelDebug
-	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, errTakenOver) && !errors.Is(err, errBrokerClosing) {
+	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, errTakenOver) &&
+		!errors.Is(err, errBrokerClosing) && !errors.Is(err, errDisconnectWill) {
 		level = slog.LevelInfo
 	}
 	c.log.Log(c.b.ctx, level, "client connection lost", "err", err)
+	if c.will != nil && c.willExpiry > 0 {
+		c.will.expires = c.b.now().Add(time.Duration(c.willExpiry) * time.Second)
+	}
 	if c.will != nil && c.allowPublish(c.will.topic) {
 		if hook := c.b.clientPublish; hook != nil {
 			w := c.will

@@ -21,10 +21,47 @@ func sweepInterval(expiry time.Duration) time.Duration {
 	return min(max(expiry/4, minSweepInterval), maxSweepInterval)
 }
 
+// neverExpires is the expiry of a session kept until it is resumed with a
+// clean start: MQTT 3.1.1 sessions without session_expiry, and MQTT 5.0
+// sessions with a Session Expiry Interval of 0xFFFFFFFF [MQTT-3.1.2-23]
+// while session_expiry is 0.
+const neverExpires time.Duration = -1
+
+// maxExpiryInterval is the Session Expiry Interval meaning "never"
+// (MQTT 5.0 section 3.1.2.11.2).
+const maxExpiryInterval = 0xFFFFFFFF
+
+// defaultExpiry is the expiry of an MQTT 3.1.1 persistent session.
+func (b *Broker) defaultExpiry() time.Duration {
+	if b.cfg.SessionExpiry > 0 {
+		return b.cfg.SessionExpiry
+	}
+	return neverExpires
+}
+
+// sessionExpiry returns the expiry of a session for an MQTT 5.0 Session
+// Expiry Interval of secs, and whether session_expiry capped it: the
+// broker then sends the value it uses in CONNACK (MQTT 5.0 section
+// 3.2.2.3.2). Like Mosquitto's persistent_client_expiration, the broker's
+// limit applies to clients of either version.
+func (b *Broker) sessionExpiry(secs uint32) (d time.Duration, capped bool) {
+	if secs == 0 {
+		return 0, false
+	}
+	d = time.Duration(secs) * time.Second
+	if secs == maxExpiryInterval {
+		d = neverExpires
+	}
+	if b.cfg.SessionExpiry > 0 && (d == neverExpires || d > b.cfg.SessionExpiry) {
+		return b.cfg.SessionExpiry, true
+	}
+	return d, false
+}
+
 // expiredLocked reports whether s is a persistent session offline for
-// longer than the session expiry at now. The caller holds s.mu.
+// longer than its expiry at now. The caller holds s.mu.
 func (b *Broker) expiredLocked(s *session, now time.Time) bool {
-	return b.cfg.SessionExpiry > 0 && s.persistent && s.conn == nil && now.Sub(s.offline) > b.cfg.SessionExpiry
+	return s.persistent && s.conn == nil && s.expiry != neverExpires && now.Sub(s.offline) > s.expiry
 }
 
 // sweepLoop drops expired persistent sessions every b.sweepEvery until the
@@ -63,7 +100,7 @@ func (b *Broker) expireSessions(now time.Time) []string {
 		return nil
 	}
 	slices.Sort(ids)
-	attrs := []any{"count", len(ids), "session_expiry", b.cfg.SessionExpiry}
+	attrs := []any{"count", len(ids)}
 	if len(ids) <= maxLoggedExpired {
 		attrs = append(attrs, "clients", ids)
 	}

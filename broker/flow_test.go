@@ -25,7 +25,7 @@ func TestConnectRules(t *testing.T) {
 	})
 	t.Run("unsupported level [MQTT-3.1.2-2]", func(t *testing.T) {
 		c := pipeClient(t, b)
-		c.send(&packet.Connect{ProtocolName: "MQTT", ProtocolLevel: 5, ClientID: "x"})
+		c.send(&packet.Connect{ProtocolName: "MQTT", ProtocolLevel: 6, ClientID: "x"})
 		c.expect(&packet.Connack{ReturnCode: packet.RefusedProtocolVersion})
 		c.expectClosed()
 	})

@@ -2,7 +2,9 @@ package broker
 
 import (
 	"database/sql"
+	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -197,4 +199,103 @@ func TestRetainedInBackground(t *testing.T) {
 	b.retMu.Unlock()
 	locked = false
 	c.expect(&packet.Publish{Topic: "r/1", Payload: []byte("kept"), Retain: true})
+}
+
+// busyAuth refuses every login as auth.PasswordFile does when its queue
+// of password checks is full.
+type busyAuth struct{}
+
+func (busyAuth) Authenticate(string, []byte) error { return fmt.Errorf("user: %w", auth.ErrBusy) }
+
+// TestAuthBusyServerUnavailable: when password checks are backed up, a
+// CONNECT gets 0x03 (server unavailable: retry), not 0x04 (bad password).
+func TestAuthBusyServerUnavailable(t *testing.T) {
+	b, err := New(Config{Listeners: []Listener{{Address: "127.0.0.1:0", Protocol: "mqtt"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.SetAuthenticator(busyAuth{})
+	if err := b.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	out, err := mosquittoPub(t, b, "-u", "alice", "-P", "apw", "-t", "x", "-m", "y")
+	if err == nil || !strings.Contains(strings.ToLower(out), "unavailable") {
+		t.Errorf("mosquitto_pub while checks are busy: err=%v out=%q, want 0x03 server unavailable", err, out)
+	}
+}
+
+// TestDeepSubscribeMemory: one SUBSCRIBE of about 920 KB holding 14
+// filters of 32,768 levels each is refused without building their trees
+// (such a packet took 254 MB of heap before the level limit).
+func TestDeepSubscribeMemory(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	c := tcpClient(t, b)
+	c.connect(&packet.Connect{ClientID: "deep", CleanSession: true}, false)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var subs []packet.Subscription
+	codes := make([]byte, 14)
+	for i := range codes {
+		// 65,535 bytes, the longest MQTT string: 32,768 levels.
+		subs = append(subs, packet.Subscription{Filter: strings.Repeat(string(rune('a'+i))+"/", 32767) + "#"})
+		codes[i] = packet.SubackFailure
+	}
+	c.send(&packet.Subscribe{PacketID: 1, Subscriptions: subs})
+	c.expect(&packet.Suback{PacketID: 1, ReturnCodes: codes})
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 32<<20 {
+		t.Errorf("heap grew by %d MB for one refused SUBSCRIBE", grew>>20)
+	}
+}
+
+// TestSessionUserSurvivesRestart: the user a persistent session belongs
+// to is stored with it: after a restart the owner resumes it with its
+// queued message, and another user with its client id gets a fresh one.
+func TestSessionUserSurvivesRestart(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "passwd")
+	for _, u := range [][2]string{{"alice", "apw"}, {"bob", "bpw"}} {
+		if err := auth.SetPassword(pw, u[0], u[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := Config{PasswordFile: pw, PersistencePath: filepath.Join(t.TempDir(), "broker.db"),
+		Listeners: []Listener{{Address: "127.0.0.1:0", Protocol: "mqtt"}}}
+	login := func(c *rawClient, user, password string, present bool) {
+		c.connect(&packet.Connect{ClientID: "shared", UsernameFlag: true, Username: user, PasswordFlag: true, Password: []byte(password)}, present)
+	}
+	b1 := newTestBroker(t, cfg)
+	a := tcpClient(t, b1)
+	login(a, "alice", "apw", false)
+	a.subscribe(1, "q/#", 1)
+	a.send(&packet.Disconnect{})
+	a.expectClosed()
+	waitFor(t, "alice offline", func() bool { return b1.Stats().ClientsConnected == 0 })
+	if err := b1.Publish(t.Context(), gateway.Message{Topic: "q/1", Payload: []byte("for alice"), QoS: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b2 := newTestBroker(t, cfg)
+	a = tcpClient(t, b2)
+	login(a, "alice", "apw", true) // the owner resumes her session ...
+	got := a.recv().(*packet.Publish)
+	if got.Topic != "q/1" || string(got.Payload) != "for alice" {
+		t.Fatalf("alice got %+v, want q/1 for alice", got)
+	}
+	a.send(&packet.Puback{PacketID: got.PacketID})
+	a.send(&packet.Disconnect{})
+	a.expectClosed()
+	waitFor(t, "alice offline", func() bool { return b2.Stats().ClientsConnected == 0 })
+	bob := tcpClient(t, b2)
+	login(bob, "bob", "bpw", false) // ... another user gets a fresh one
+	if err := b2.Publish(t.Context(), gateway.Message{Topic: "q/2", Payload: []byte("for alice"), QoS: 1}); err != nil {
+		t.Fatal(err)
+	}
+	bob.send(&packet.Pingreq{})
+	bob.expect(&packet.Pingresp{}) // and nothing of alice's subscription
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgegw/gateway/broker/packet"
+	"github.com/edgegw/gateway/internal/testutil"
 )
 
 // testTimeout bounds every wait of a test on the broker.
@@ -42,6 +43,9 @@ type rawClient struct {
 	t  *testing.T
 	nc net.Conn
 	br *bufio.Reader
+	// version encodes and decodes packets for this protocol level after
+	// CONNECT (0: MQTT 3.1.1).
+	version byte
 }
 
 // pipeClient connects a rawClient to b over net.Pipe (anonymous allowed).
@@ -69,7 +73,7 @@ func tcpClient(t *testing.T, b *Broker) *rawClient {
 func (c *rawClient) send(p packet.Packet) {
 	c.t.Helper()
 	c.nc.SetWriteDeadline(time.Now().Add(testTimeout))
-	if _, err := c.nc.Write(p.Append(nil)); err != nil {
+	if _, err := c.nc.Write(p.AppendVersion(nil, c.version)); err != nil {
 		c.t.Fatalf("send %s: %v", p.Type(), err)
 	}
 }
@@ -77,7 +81,11 @@ func (c *rawClient) send(p packet.Packet) {
 func (c *rawClient) recv() packet.Packet {
 	c.t.Helper()
 	c.nc.SetReadDeadline(time.Now().Add(testTimeout))
-	p, err := packet.Read(c.br, 0)
+	first, body, err := packet.ReadFrame(c.br, 0)
+	if err != nil {
+		c.t.Fatalf("recv: %v", err)
+	}
+	p, err := packet.DecodeVersion(c.version, first, body)
 	if err != nil {
 		c.t.Fatalf("recv: %v", err)
 	}
@@ -141,11 +149,5 @@ func (c *rawClient) subscribe(id uint16, filter string, qos byte) {
 // channel, such as counters), failing after testTimeout.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond) // polling a condition, not synchronising on time
-	}
+	testutil.WaitFor(t, testTimeout, what, cond)
 }

@@ -173,7 +173,7 @@ func TestSubscribeAfterDrop(t *testing.T) {
 	b.sessions[s.id] = s
 	b.dropSessionLocked(s)
 	b.mu.Unlock()
-	b.subscribe(s, "site/#", 1)
+	b.subscribe(s, "site/#", subOpts{qos: 1})
 	b.subMu.RLock()
 	n := b.subs.Len()
 	b.subMu.RUnlock()

@@ -102,6 +102,46 @@ func TestClientThatNeverReads(t *testing.T) {
 	}
 }
 
+// TestControlPacketsBounded: while a client's socket is full (its writer
+// goroutine is blocked sending it messages), the PINGRESPs for its
+// PINGREQs do not pile up in the broker: past a small bound the broker
+// stops reading from the client (16 MB of PINGREQ left 16 MB queued before).
+func TestControlPacketsBounded(t *testing.T) {
+	b := newTestBroker(t, Config{StallTimeout: time.Minute})
+	c := tcpClient(t, b)
+	c.connect(&packet.Connect{ClientID: "deaf", CleanSession: true}, false)
+	c.subscribe(1, "flood", 0)
+	var srv *conn
+	b.lnMu.Lock()
+	for sc := range b.conns {
+		srv = sc
+	}
+	b.lnMu.Unlock()
+	// Fill the client's socket: the writer goroutine blocks on it.
+	payload := bytes.Repeat([]byte("x"), 64<<10)
+	waitFor(t, "writer blocked on a full socket", func() bool {
+		b.Publish(t.Context(), gateway.Message{Topic: "flood", Payload: payload})
+		srv.sess.mu.Lock()
+		defer srv.sess.mu.Unlock()
+		return len(srv.sess.queue)-srv.sess.qhead >= 4
+	})
+	pings := bytes.Repeat((&packet.Pingreq{}).Append(nil), 32<<10) // 64 KB a write
+	var err error
+	for sent := 0; sent < 16<<20 && err == nil; sent += len(pings) {
+		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, err = c.nc.Write(pings)
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("16 MB of PINGREQ: client write ended with %v, want the broker to stop reading", err)
+	}
+	srv.ctrlMu.Lock()
+	n := len(srv.ctrl)
+	srv.ctrlMu.Unlock()
+	if n > maxCtrlBytes+2*readBufferSize {
+		t.Errorf("%d bytes of control packets queued, want at most about %d", n, maxCtrlBytes)
+	}
+}
+
 // TestMaxMemory: at max_memory, messages for an offline persistent session
 // and new retained messages are dropped and counted, while a connected QoS
 // 1 subscriber still gets every message (its publisher waits instead).

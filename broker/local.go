@@ -76,8 +76,8 @@ func (b *Broker) waitRoom(ctx context.Context, m gateway.Message) error {
 func (b *Broker) fullTarget(name string) *session {
 	var full *session
 	b.subMu.RLock()
-	b.subs.Match(name, func(sub subscriber, q byte) {
-		if s, ok := sub.(*session); ok && q > 0 && full == nil && s.over.Load() {
+	b.subs.Match(name, func(sub subscriber, o subOpts) {
+		if s, ok := sub.(*session); ok && o.qos > 0 && full == nil && s.over.Load() {
 			full = s
 		}
 	})
@@ -182,14 +182,14 @@ type localSub struct {
 
 var _ subscriber = (*localSub)(nil)
 
-func (l *localSub) deliver(m *message, qos byte, retain bool) (stored, full bool) {
+func (l *localSub) deliver(m *message, o sendOpts) (stored, full bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.stopped {
 		return false, false
 	}
 	select {
-	case l.ch <- delivery{m, qos, retain}:
+	case l.ch <- delivery{m, o.qos, o.retain}:
 	default:
 		l.b.stats.dropped.Add(1)
 	}
@@ -213,9 +213,12 @@ func (b *Broker) subscribeLocal(user, filter string, qos byte, fn func(gateway.M
 	quit := make(chan struct{})
 	done := make(chan struct{})
 	b.subMu.Lock()
-	b.subs.Add(filter, l, qos)
+	b.subs.Add(filter, l, subOpts{qos: qos})
 	b.subMu.Unlock()
-	b.retainedFor(filter, func(m *message) bool { l.deliver(m, min(m.qos, qos), true); return true })
+	b.retainedFor(filter, func(m *message) bool {
+		l.deliver(m, sendOpts{qos: min(m.qos, qos), retain: true, onSub: true})
+		return true
+	})
 	go func() {
 		defer close(done)
 		for {

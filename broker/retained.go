@@ -20,6 +20,7 @@ type retainedQueue struct {
 // a retained copy would be a duplicate; one replaced meanwhile is stale.
 type retainedJob struct {
 	sub  packet.Subscription
+	id   uint32 // Subscription Identifier; 0 none
 	upTo uint64
 }
 
@@ -29,7 +30,7 @@ type retainedJob struct {
 // retained messages does not stop the connection's reader (its pings,
 // acknowledgements and publishes). The SUBACK is queued before: the writer
 // sends it ahead of any of them [MQTT-3.8.4-1]. Only the reader calls it.
-func (c *conn) queueRetained(subs []packet.Subscription) {
+func (c *conn) queueRetained(subs []packet.Subscription, id uint32) {
 	if len(subs) == 0 {
 		return
 	}
@@ -37,7 +38,7 @@ func (c *conn) queueRetained(subs []packet.Subscription) {
 	upTo := c.b.retSeq.Load() // the subscriptions are in the tree already
 	q.mu.Lock()
 	for _, sub := range subs {
-		q.jobs = append(q.jobs, retainedJob{sub: sub, upTo: upTo})
+		q.jobs = append(q.jobs, retainedJob{sub: sub, id: id, upTo: upTo})
 	}
 	start := !q.running
 	q.running = true
@@ -68,7 +69,11 @@ func (c *conn) retainedWorker() {
 		s := c.sess
 		c.b.retainedFor(job.sub.Filter, func(m *message) bool {
 			if m.rseq <= job.upTo && c.b.isRetained(m) {
-				s.deliver(m, min(m.qos, job.sub.QoS), true)
+				o := sendOpts{qos: min(m.qos, job.sub.QoS), retain: true, onSub: true}
+				if job.id != 0 {
+					o.subIDs = []uint32{job.id}
+				}
+				s.deliver(m, o)
 			}
 			return !c.closed()
 		})

@@ -24,7 +24,8 @@ const (
 type pending struct {
 	msg    *message
 	qos    byte // delivery QoS: min(published, granted)
-	retain bool // sent as a retained message (on subscribe)
+	retain bool // the RETAIN flag: a retained message sent on subscribe, or Retain As Published
+	subIDs []uint32
 	id     uint16
 	seq    int64 // row in the store; 0 when not stored
 	state  uint8
@@ -44,12 +45,18 @@ type session struct {
 	// guarded by mu.
 	user      string
 	userKnown bool
+	// expiry is how long a persistent session lives without a connection
+	// (guarded by mu): neverExpires, 0 (it ends with its connection: an MQTT
+	// 5.0 Session Expiry Interval of 0 on resuming it), or a duration. MQTT
+	// 3.1.1 sessions get session_expiry; MQTT 5.0 ones their Session Expiry
+	// Interval, capped at session_expiry (see Broker.sessionExpiry).
+	expiry time.Duration
 
 	mu       sync.Mutex
 	conn     *conn     // nil while offline
 	offline  time.Time // when conn became nil (persistent sessions: see expireSessions)
 	gone     bool      // dropped (dropSessionLocked): takes no more messages
-	subs     map[string]byte
+	subs     map[string]subOpts
 	queue    []*pending // FIFO from qhead
 	qhead    int
 	qbytes   int
@@ -81,7 +88,8 @@ type waker interface{ wake() }
 var _ subscriber = (*session)(nil)
 
 func (b *Broker) newSession(id string, persistent bool) *session {
-	return &session{b: b, id: id, persistent: persistent, subs: map[string]byte{}, rx2: map[uint16]*heldAck{}}
+	return &session{b: b, id: id, persistent: persistent, expiry: b.defaultExpiry(),
+		subs: map[string]subOpts{}, rx2: map[uint16]*heldAck{}}
 }
 
 // deliver queues m for the session without blocking.
@@ -97,7 +105,8 @@ func (b *Broker) newSession(id string, persistent bool) *session {
 // (which keep only QoS 1 and 2), and retained messages sent on SUBSCRIBE
 // (retain set). A dropped session takes nothing: route may still hold it
 // after dropSessionLocked, and its rows are deleted from the store.
-func (s *session) deliver(m *message, qos byte, retain bool) (stored, full bool) {
+func (s *session) deliver(m *message, o sendOpts) (stored, full bool) {
+	qos := o.qos
 	b := s.b
 	s.mu.Lock()
 	c := s.conn
@@ -108,7 +117,7 @@ func (s *session) deliver(m *message, qos byte, retain bool) (stored, full bool)
 	// At max_memory every queue counts as full.
 	atCap := b.overMemory(m.size())
 	if len(s.queue)-s.qhead >= b.cfg.MaxQueuedMessages || s.qbytes+m.size() > b.cfg.MaxQueuedBytes || atCap {
-		if c == nil || qos == 0 || retain {
+		if c == nil || qos == 0 || o.onSub {
 			if atCap {
 				b.memoryDrop()
 			}
@@ -128,7 +137,7 @@ func (s *session) deliver(m *message, qos byte, retain bool) (stored, full bool)
 		s.setOverLocked(true)
 		s.armStallLocked()
 	}
-	p := &pending{msg: m, qos: qos, retain: retain}
+	p := &pending{msg: m, qos: qos, retain: o.retain, subIDs: o.subIDs}
 	if s.persistent && qos > 0 && b.store != nil {
 		p.seq = b.store.NextSeq()
 		b.store.Enqueue(s.id, store.Queued{Seq: p.seq, Msg: toStored(m), QoS: qos})
@@ -156,10 +165,10 @@ func (b *Broker) overMemory(n int) bool {
 	return b.memUsed.Load()+int64(n) > b.cfg.MaxMemory
 }
 
-// memoryDrop counts a message dropped at max_memory and logs the first one
-// since the broker was last below it.
+// memoryDrop counts a message dropped at max_memory (the caller counts it
+// in dropped too) and logs the first one since the broker was last below
+// it.
 func (b *Broker) memoryDrop() {
-	b.stats.dropped.Add(1)
 	b.stats.memDropped.Add(1)
 	if b.memFull.CompareAndSwap(false, true) {
 		b.log.Error("broker max_memory reached: dropping QoS 0 messages, messages for offline sessions and new retained messages; QoS 1 and 2 publishers to connected subscribers wait",
@@ -283,20 +292,21 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool, map[waker]
 	}
 	b := s.b
 	taken := 0
+	now := b.now()
 	for _, p := range s.inflight {
 		if !p.resend {
 			continue
 		}
 		p.resend = false
 		if p.state == stReleased {
-			buf = (&packet.Pubrel{PacketID: p.id}).Append(buf)
+			buf = (&packet.Pubrel{PacketID: p.id}).AppendVersion(buf, c.version)
 			continue
 		}
-		buf = s.appendPublish(buf, p, true) // [MQTT-3.3.1-1] DUP on re-delivery
+		buf = s.appendPublish(c, buf, p, true, now) // [MQTT-3.3.1-1] DUP on re-delivery
 	}
 	for s.qhead < len(s.queue) && len(buf) < limit {
 		p := s.queue[s.qhead]
-		if p.qos > 0 && len(s.inflight) >= b.cfg.MaxInflight {
+		if p.qos > 0 && len(s.inflight) >= c.sendMax {
 			break
 		}
 		s.queue[s.qhead] = nil
@@ -304,6 +314,24 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool, map[waker]
 		taken++
 		s.qbytes -= p.msg.size()
 		b.memUsed.Add(-int64(p.msg.size()))
+		if p.msg.expired(now) {
+			// [MQTT-3.3.2-5] expired while queued: not sent, counted.
+			b.stats.expired.Add(1)
+			if p.seq != 0 && b.store != nil {
+				b.store.Dequeue(s.id, p.seq)
+			}
+			continue
+		}
+		if c.maxOut > 0 && s.publishSize(c, p, now) > c.maxOut {
+			// [MQTT-3.1.2-24] [MQTT-3.1.2-25] not sent to a client whose
+			// Maximum Packet Size it exceeds; discarded as if delivered
+			// (Mosquitto does the same), and counted.
+			b.stats.tooLarge.Add(1)
+			if p.seq != 0 && b.store != nil {
+				b.store.Dequeue(s.id, p.seq)
+			}
+			continue
+		}
 		if p.qos > 0 {
 			p.id = s.newID()
 			p.state = stSent
@@ -312,7 +340,7 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool, map[waker]
 				b.store.MarkSent(s.id, p.seq, p.id)
 			}
 		}
-		buf = s.appendPublish(buf, p, false)
+		buf = s.appendPublish(c, buf, p, false, now)
 	}
 	if s.qhead == len(s.queue) {
 		s.queue, s.qhead = s.queue[:0], 0
@@ -330,14 +358,20 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool, map[waker]
 			wake = s.setOverLocked(false)
 		}
 	}
-	more := s.qhead < len(s.queue) && (s.queue[s.qhead].qos == 0 || len(s.inflight) < b.cfg.MaxInflight)
+	more := s.qhead < len(s.queue) && (s.queue[s.qhead].qos == 0 || len(s.inflight) < c.sendMax)
 	return buf, more, wake
 }
 
-func (s *session) appendPublish(buf []byte, p *pending, dup bool) []byte {
-	pub := packet.Publish{Dup: dup, QoS: p.qos, Retain: p.retain, Topic: p.msg.topic, PacketID: p.id, Payload: p.msg.payload}
+// publishSize is the size of the PUBLISH of p to c.
+func (s *session) publishSize(c *conn, p *pending, now time.Time) int {
+	pub := s.publishPacket(c, p, false, now)
+	return pub.SizeVersion(c.version)
+}
+
+func (s *session) appendPublish(c *conn, buf []byte, p *pending, dup bool, now time.Time) []byte {
+	pub := s.publishPacket(c, p, dup, now)
 	n := len(buf)
-	buf = pub.Append(buf)
+	buf = pub.AppendVersion(buf, c.version)
 	s.b.stats.msgsOut.Add(1)
 	s.b.stats.bytesOut.Add(uint64(len(buf) - n))
 	return buf
@@ -394,8 +428,48 @@ func (s *session) ack(id uint16, t packet.Type) bool {
 	return false
 }
 
+// setExpiryLocked sets the session's expiry, also in the store. The caller
+// holds s.mu.
+func (s *session) setExpiryLocked(d time.Duration) {
+	if s.expiry == d {
+		return
+	}
+	s.expiry = d
+	if s.persistent && s.b.store != nil {
+		ms := int64(-1)
+		if d != neverExpires {
+			ms = d.Milliseconds()
+		}
+		s.b.store.SetExpiry(s.id, ms)
+	}
+}
+
 func toStored(m *message) store.Message {
-	return store.Message{Topic: m.topic, Payload: m.payload, QoS: m.qos, Retain: m.retain}
+	sm := store.Message{Topic: m.topic, Payload: m.payload, QoS: m.qos, Retain: m.retain}
+	if m.props != nil {
+		sm.Props = m.props.Append(nil)
+	}
+	if !m.expires.IsZero() {
+		sm.Expires = m.expires.UnixMilli()
+	}
+	return sm
+}
+
+// fromStored is the inverse of toStored. Properties that do not decode
+// (a damaged row) are left out, logged.
+func (b *Broker) fromStored(sm store.Message) *message {
+	m := &message{topic: sm.Topic, payload: sm.Payload, qos: sm.QoS, retain: sm.Retain}
+	if len(sm.Props) > 0 {
+		p, _, err := packet.DecodeProperties(packet.PUBLISH, sm.Props)
+		if err != nil {
+			b.log.Warn("stored message properties unreadable: left out", "topic", sm.Topic, "err", err)
+		}
+		m.props = p
+	}
+	if sm.Expires != 0 {
+		m.expires = time.UnixMilli(sm.Expires)
+	}
+	return m
 }
 
 func hasWildcard(filter string) bool { return strings.ContainsAny(filter, "+#") }

@@ -8,6 +8,7 @@ import (
 
 type counters struct {
 	connected     atomic.Int64  // clients with a live connection
+	connected5    atomic.Int64  // of which MQTT 5.0
 	connTotal     atomic.Uint64 // connections accepted since start
 	msgsIn        atomic.Uint64 // PUBLISH routed (from clients, wills, in-process)
 	msgsOut       atomic.Uint64 // PUBLISH sent to clients and in-process subscribers
@@ -20,11 +21,14 @@ type counters struct {
 	subPkts       atomic.Uint64 // SUBSCRIBE packets handled (tests wait on it)
 	stalled       atomic.Uint64 // connections closed for stall_timeout
 	memDropped    atomic.Uint64 // messages dropped at max_memory (also in dropped)
+	tooLarge      atomic.Uint64 // messages not sent: over the client's Maximum Packet Size
+	expired       atomic.Uint64 // messages not sent: their Message Expiry Interval passed while queued
 }
 
 // Stats is a snapshot of the broker's counters.
 type Stats struct {
 	ClientsConnected int64         // clients connected now
+	ClientsMQTT5     int64         // of which with MQTT 5.0 (the others 3.1.1 or 3.1)
 	ConnectionsTotal uint64        // connections accepted since start
 	Sessions         int           // sessions, connected or persistent offline
 	Subscriptions    int           // subscriptions, in-process ones included
@@ -46,6 +50,12 @@ type Stats struct {
 	// max_memory (also counted in Dropped).
 	MemoryBytes   int64
 	MemoryDropped uint64
+	// TooLarge counts messages not sent to an MQTT 5.0 client because they
+	// exceed the Maximum Packet Size it announced.
+	TooLarge uint64
+	// Expired counts queued messages not sent because their MQTT 5.0
+	// Message Expiry Interval passed.
+	Expired uint64
 }
 
 // Stats returns the current counters.
@@ -61,6 +71,7 @@ func (b *Broker) Stats() Stats {
 	b.retMu.RUnlock()
 	return Stats{
 		ClientsConnected: b.stats.connected.Load(),
+		ClientsMQTT5:     b.stats.connected5.Load(),
 		ConnectionsTotal: b.stats.connTotal.Load(),
 		Sessions:         nsess,
 		Subscriptions:    nsubs,
@@ -76,6 +87,8 @@ func (b *Broker) Stats() Stats {
 		Stalled:          b.stats.stalled.Load(),
 		MemoryBytes:      b.memUsed.Load(),
 		MemoryDropped:    b.stats.memDropped.Load(),
+		TooLarge:         b.stats.tooLarge.Load(),
+		Expired:          b.stats.expired.Load(),
 	}
 }
 
@@ -104,6 +117,8 @@ func (b *Broker) publishSys() {
 		{"$SYS/broker/version", Version},
 		{"$SYS/broker/uptime", i(int64(st.Uptime/time.Second)) + " seconds"},
 		{"$SYS/broker/clients/connected", i(st.ClientsConnected)},
+		{"$SYS/broker/clients/connected/mqtt5", i(st.ClientsMQTT5)},
+		{"$SYS/broker/clients/connected/mqtt3", i(st.ClientsConnected - st.ClientsMQTT5)},
 		{"$SYS/broker/clients/total", i(int64(st.Sessions))},
 		{"$SYS/broker/messages/received", u(st.MessagesReceived)},
 		{"$SYS/broker/messages/sent", u(st.MessagesSent)},

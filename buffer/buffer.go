@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgegw/gateway"
@@ -25,7 +26,8 @@ var _ gateway.Sink = (*Buffer)(nil)
 // rec is a message not yet committed, or being committed.
 type rec struct {
 	id    int64
-	at    time.Time // accepted
+	at    time.Time     // accepted, by the wall clock
+	mono  time.Duration // accepted, by cfg.Clock.Mono (this boot)
 	m     gateway.Message
 	size  int64
 	acked bool        // the upstream acknowledged it
@@ -93,6 +95,8 @@ type Buffer struct {
 	uplinkDirty bool
 	subscribed  []string     // upstream filters subscribed last (meta)
 	subWaiters  []chan error // SetSubscribed calls waiting for the commit of subscribed
+
+	ageChecks atomic.Int64 // MaxAge checks done, for tests
 }
 
 type uplinkState struct {
@@ -209,7 +213,8 @@ func (b *Buffer) load(ctx context.Context) error {
 // must not wait for it (the broker holding a local client's PUBACK).
 func (b *Buffer) Append(m gateway.Message, done func(error)) error {
 	r := &rec{
-		at:   time.Now(),
+		at:   b.cfg.Clock.Now(),
+		mono: b.cfg.Clock.Mono(),
 		m:    m,
 		size: int64(len(m.Topic)+len(m.Payload)) + RowOverhead,
 		done: done,

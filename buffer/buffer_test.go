@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/internal/testutil"
 )
 
 func testLog(t *testing.T) *slog.Logger {
@@ -405,29 +405,19 @@ func TestKill9(t *testing.T) {
 		return
 	}
 	path := filepath.Join(t.TempDir(), "buffer.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKill9$")
-	cmd.Env = append(os.Environ(), "BUFFER_KILL_CHILD="+path)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // may have exited already
-	sc := bufio.NewScanner(out)
+	child := testutil.StartChild(t, "TestKill9", "BUFFER_KILL_CHILD="+path)
+	sc := child.Out
 	accepted := map[string]bool{}
 	for sc.Scan() && len(accepted) < 3000 {
 		accepted[sc.Text()] = true
 	}
-	if err := cmd.Process.Kill(); err != nil {
+	if err := child.Cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	for sc.Scan() { // accepted before the kill landed
 		accepted[sc.Text()] = true
 	}
-	_ = cmd.Wait() // killed: the error says so
+	_ = child.Cmd.Wait() // killed: the error says so
 	if len(accepted) < 3000 {
 		t.Fatalf("child accepted only %d messages", len(accepted))
 	}

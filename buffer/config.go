@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/internal/clock"
 )
 
 // Config configures a Buffer. Field names follow the [buffer] TOML keys.
@@ -29,6 +32,12 @@ type Config struct {
 	// written with every other commit and every uplink state change, so
 	// `gateway buffer stats` is exact whenever the uplink is down.
 	MetaInterval time.Duration
+	// Clock measures MaxAge: a message's age is the time since boot now
+	// less at its acceptance when both are of the same boot, so a wall
+	// clock set by days (NTP on a Pi without a real-time clock) neither
+	// drops nor keeps messages wrongly; rows of an earlier boot fall back
+	// to the wall clock. Default: the system's clock.
+	Clock gateway.Clock
 }
 
 // RowOverhead is the per-message overhead counted against MaxBytes on top of
@@ -82,6 +91,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MetaInterval == 0 {
 		c.MetaInterval = d.MetaInterval
+	}
+	if c.Clock == nil {
+		c.Clock = clock.NewSystem()
 	}
 	return c
 }

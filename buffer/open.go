@@ -18,7 +18,9 @@ import (
 const schema = `
 CREATE TABLE IF NOT EXISTS queue(
 	id      INTEGER PRIMARY KEY AUTOINCREMENT,
-	at      INTEGER NOT NULL, -- accepted, unix nanoseconds
+	at      INTEGER NOT NULL, -- accepted, unix nanoseconds (wall clock)
+	boot    TEXT    NOT NULL DEFAULT '', -- the boot id at acceptance
+	mono    INTEGER NOT NULL DEFAULT 0,  -- accepted, nanoseconds since that boot
 	mtime   INTEGER NOT NULL, -- Message.Time, unix nanoseconds (0: none)
 	topic   TEXT    NOT NULL,
 	qos     INTEGER NOT NULL,
@@ -125,6 +127,15 @@ func checkAndInit(ctx context.Context, db *sql.DB) error {
 	}
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("create schema: %w", err)
+	}
+	// A queue from before the boot and mono columns gets them (its rows
+	// keep '' and 0: their age is measured by the wall clock).
+	if _, err := db.ExecContext(ctx, `SELECT boot, mono FROM queue LIMIT 0`); err != nil {
+		for _, col := range []string{`boot TEXT NOT NULL DEFAULT ''`, `mono INTEGER NOT NULL DEFAULT 0`} {
+			if _, err := db.ExecContext(ctx, `ALTER TABLE queue ADD COLUMN `+col); err != nil {
+				return fmt.Errorf("add queue column %s: %w", col, err)
+			}
+		}
 	}
 	return nil
 }

@@ -202,10 +202,11 @@ func (b *Buffer) commit(w *work, now time.Time) (result, error) {
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op; on error the first error matters
 	if len(w.batch) > 0 {
-		ins, err := tx.Prepare(`INSERT INTO queue(id, at, mtime, topic, qos, retain, payload) VALUES(?,?,?,?,?,?,?)`)
+		ins, err := tx.Prepare(`INSERT INTO queue(id, at, boot, mono, mtime, topic, qos, retain, payload) VALUES(?,?,?,?,?,?,?,?,?)`)
 		if err != nil {
 			return res, fmt.Errorf("buffer insert: %w", err)
 		}
+		boot := b.cfg.Clock.Boot()
 		for _, r := range w.batch {
 			var mtime int64
 			if !r.m.Time.IsZero() {
@@ -215,7 +216,7 @@ func (b *Buffer) commit(w *work, now time.Time) (result, error) {
 			if payload == nil {
 				payload = []byte{} // NOT NULL
 			}
-			if _, err := ins.Exec(r.id, r.at.UnixNano(), mtime, r.m.Topic, r.m.QoS, r.m.Retain, payload); err != nil {
+			if _, err := ins.Exec(r.id, r.at.UnixNano(), boot, int64(r.mono), mtime, r.m.Topic, r.m.QoS, r.m.Retain, payload); err != nil {
 				_ = ins.Close() // the insert error is what matters
 				return res, fmt.Errorf("buffer insert: %w", err)
 			}
@@ -329,26 +330,35 @@ func (b *Buffer) enforceCaps(tx *sql.Tx, w *work, now time.Time, res *result) er
 	if b.cfg.MaxBytes == 0 {
 		over = 0
 	}
-	var cutoff int64
-	if b.cfg.MaxAge > 0 {
-		cutoff = now.Add(-b.cfg.MaxAge).UnixNano()
+	// aged: accepted over MaxAge ago, by the time since boot for rows of
+	// this boot, else by the wall clock.
+	boot, mono := b.cfg.Clock.Boot(), b.cfg.Clock.Mono()
+	cutoff := b.cfg.Clock.Now().Add(-b.cfg.MaxAge).UnixNano()
+	aged := func(at int64, rowBoot string, rowMono int64) bool {
+		if b.cfg.MaxAge <= 0 {
+			return false
+		}
+		if rowBoot == boot && rowMono > 0 {
+			return mono-time.Duration(rowMono) > b.cfg.MaxAge
+		}
+		return at < cutoff
 	}
 	const page = 512
 	for {
-		rows, err := tx.Query(`SELECT id, at, topic, length(topic)+length(payload) FROM queue ORDER BY id LIMIT ?`, page)
+		rows, err := tx.Query(`SELECT id, at, boot, mono, topic, length(topic)+length(payload) FROM queue ORDER BY id LIMIT ?`, page)
 		if err != nil {
 			return fmt.Errorf("buffer cap: %w", err)
 		}
 		last, n, stop := int64(-1), 0, false
 		for rows.Next() {
-			var id, at, size int64
-			var topic string
-			if err := rows.Scan(&id, &at, &topic, &size); err != nil {
+			var id, at, rowMono, size int64
+			var topic, rowBoot string
+			if err := rows.Scan(&id, &at, &rowBoot, &rowMono, &topic, &size); err != nil {
 				_ = rows.Close() // the scan error is what matters
 				return fmt.Errorf("buffer cap: %w", err)
 			}
 			n++
-			if over <= 0 && at >= cutoff {
+			if over <= 0 && !aged(at, rowBoot, rowMono) {
 				stop = true
 				break
 			}
@@ -397,6 +407,7 @@ func (b *Buffer) enforceCaps(tx *sql.Tx, w *work, now time.Time, res *result) er
 func (b *Buffer) finish(st *writerState, w *work, res result, err error, now time.Time) {
 	if w.checkCaps && err == nil {
 		st.lastAgeCheck = now
+		b.ageChecks.Add(1)
 	}
 	if err == nil && (w.uplink != nil || !w.lastAck.IsZero()) {
 		st.lastMeta = now

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgegw/gateway"
 )
@@ -72,4 +74,18 @@ func FuzzAppendString(f *testing.F) {
 			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
 		}
 	})
+}
+
+// TestJSONClockUnsynced: a reading taken before the system clock was
+// synchronised says so, since its ts may be days off.
+func TestJSONClockUnsynced(t *testing.T) {
+	r := gateway.Reading{Value: gateway.Float(1.5), Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), ClockUnsynced: true}
+	want := `{"value":1.5,"ts":"2026-01-01T00:00:00.000Z","quality":"good","clock":"unsynced"}`
+	if got := string(JSON(r)); got != want {
+		t.Errorf("JSON = %s, want %s", got, want)
+	}
+	r.ClockUnsynced = false
+	if got := string(JSON(r)); strings.Contains(got, "clock") {
+		t.Errorf("JSON of a synchronised reading = %s, want no clock", got)
+	}
 }

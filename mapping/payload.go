@@ -43,9 +43,10 @@ func ParseFormat(s string) (Format, error) {
 
 // JSON renders {"value":21.5,"unit":"°C","ts":"2026-01-01T00:00:00.000Z","quality":"good"};
 // "unit" is left out when empty, and a reading with a non-empty Err has an
-// "error" (a bad reading has "value":null). It allocates only the payload.
+// "error" (a bad reading has "value":null), and one taken before the system
+// clock was synchronised has "clock":"unsynced". It allocates only the payload.
 func JSON(r gateway.Reading) []byte {
-	n := len(`{"value":,"unit":"","ts":"2006-01-02T15:04:05.000Z","quality":"uncertain"}`) + 24 + len(r.Unit) + len(r.Value.Str())
+	n := len(`{"value":,"unit":"","ts":"2006-01-02T15:04:05.000Z","quality":"uncertain","clock":"unsynced"}`) + 24 + len(r.Unit) + len(r.Value.Str())
 	var errText string
 	if r.Err != nil {
 		errText = r.Err.Error()
@@ -65,6 +66,9 @@ func JSON(r gateway.Reading) []byte {
 	if errText != "" {
 		b = append(b, `,"error":`...)
 		b = appendString(b, errText)
+	}
+	if r.ClockUnsynced {
+		b = append(b, `,"clock":"unsynced"`...)
 	}
 	return append(b, '}')
 }

@@ -33,9 +33,34 @@ type DeviceStatus struct {
 	LastError string    // the error that made it fail; kept after recovery
 	Since     time.Time // when State was entered
 	LastOK    time.Time // the last successful poll
-	Polls     uint64    // polls or runs started
-	Failures  uint64    // polls or runs that failed
+	Polls     uint64    // poll cycles started (see withCounts)
+	Failures  uint64    // poll cycles that failed
 	Readings  uint64    // readings emitted
+	Requests  uint64    // requests sent to the device
+	ReqErrors uint64    // requests that failed
+}
+
+// withCounts fills in the request counters of st from d's driver, and for
+// a Driver that polls on its own schedule also its poll counters (the
+// supervisor sees only its runs). Without a gateway.PollCounter a poll is
+// one request.
+func withCounts(st DeviceStatus, d Device) DeviceStatus {
+	var c gateway.PollCounter
+	if d.Driver != nil {
+		c, _ = d.Driver.(gateway.PollCounter)
+	} else {
+		c, _ = d.Poller.(gateway.PollCounter)
+	}
+	if c == nil {
+		st.Requests, st.ReqErrors = st.Polls, st.Failures
+		return st
+	}
+	n := c.PollCounts()
+	if d.Driver != nil {
+		st.Polls, st.Failures = n.Polls, n.PollFailures
+	}
+	st.Requests, st.ReqErrors = n.Requests, n.RequestErrors
+	return st
 }
 
 // health tracks one device's state and logs it once per change, never once

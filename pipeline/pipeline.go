@@ -46,6 +46,10 @@ type Options struct {
 	// page's last values). It is called from the mapping goroutine and must
 	// not block.
 	Observe func(gateway.Reading)
+	// ClockSynced, when set, says whether the system clock is synchronised;
+	// readings taken while it is not are marked ClockUnsynced. It is called
+	// for every reading and must be cheap.
+	ClockSynced func() bool
 	// OnState, when set, is told each change of a device's State (the
 	// device status topics). It is called from the device's goroutine, at
 	// most once per change, and must not block.
@@ -269,6 +273,7 @@ func (p *Pipeline) poll(ctx context.Context, d Device, h *health, out chan<- gat
 			if r.Device == "" {
 				r.Device = d.Name
 			}
+			p.markClock(&r)
 			if !send(ctx, out, r) {
 				return
 			}
@@ -300,6 +305,7 @@ func (p *Pipeline) drive(ctx context.Context, d Device, h *health, out chan<- ga
 			if r.Device == "" {
 				r.Device = d.Name
 			}
+			p.markClock(&r)
 			if send(runCtx, out, r) {
 				h.emitted(r)
 			}
@@ -326,6 +332,13 @@ func (p *Pipeline) drive(ctx context.Context, d Device, h *health, out chan<- ga
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// markClock marks r when the system clock is not synchronised.
+func (p *Pipeline) markClock(r *gateway.Reading) {
+	if p.opt.ClockSynced != nil && !p.opt.ClockSynced() {
+		r.ClockUnsynced = true
 	}
 }
 
@@ -396,11 +409,11 @@ func (p *Pipeline) publish(ctx context.Context, m gateway.Message) {
 // Status returns a snapshot of every device, in configuration order.
 func (p *Pipeline) Status() []DeviceStatus {
 	p.mu.Lock()
-	hs := p.health
+	hs, devs := p.health, p.devices
 	p.mu.Unlock()
 	out := make([]DeviceStatus, len(hs))
 	for i, h := range hs {
-		out[i] = h.status()
+		out[i] = withCounts(h.status(), devs[i])
 	}
 	return out
 }

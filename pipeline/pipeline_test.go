@@ -419,3 +419,85 @@ func TestPartlyAnsweringDeviceStaysOK(t *testing.T) {
 		t.Errorf("states %q, want %q", states, want)
 	}
 }
+
+// counting is a Driver that polls on its own and counts its polls.
+type counting struct{ polls atomic.Uint64 }
+
+func (c *counting) Run(ctx context.Context, emit func(gateway.Reading)) error {
+	for ctx.Err() == nil {
+		c.polls.Add(1)
+		emit(gateway.Reading{Point: "x", Value: gateway.Int(int64(c.polls.Load()))})
+	}
+	return nil
+}
+
+func (c *counting) PollCounts() gateway.PollCounts {
+	n := c.polls.Load()
+	return gateway.PollCounts{Polls: n, PollFailures: 1, Requests: 2 * n, RequestErrors: 1}
+}
+
+// TestStatusCountsDriverPolls: a Driver's own poll counts show in Status
+// (it was "0 polls" for a Modbus device polling every second), and a
+// Poller's polls are its requests when it does not count them itself.
+func TestStatusCountsDriverPolls(t *testing.T) {
+	log, _ := testLogger()
+	sink := make(collector, 1000)
+	drv := &counting{}
+	p, err := New(log, []Device{
+		{Name: "modbus", Driver: drv},
+		{Name: "sim", Poller: &scripted{fail: func(int) bool { return false }}, Interval: time.Millisecond},
+	}, identity{}, sink, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, p)
+	for range 10 {
+		<-sink
+	}
+	stop()
+	st := p.Status()
+	if st[0].Polls != drv.polls.Load() || st[0].Failures != 1 || st[0].Requests != 2*st[0].Polls || st[0].ReqErrors != 1 {
+		t.Errorf("driver status %+v, want its own counts (%d polls)", st[0], drv.polls.Load())
+	}
+	if st[1].Requests != st[1].Polls || st[1].ReqErrors != st[1].Failures {
+		t.Errorf("poller status %+v, want requests = polls", st[1])
+	}
+}
+
+// TestClockUnsyncedMarked: readings taken while the system clock is not
+// synchronised are marked, and the ones after it synchronised are not.
+func TestClockUnsyncedMarked(t *testing.T) {
+	log, _ := testLogger()
+	sink := make(collector, 100)
+	var synced atomic.Bool
+	var seen []bool
+	var mu sync.Mutex
+	p, err := New(log, []Device{{Name: "sim", Poller: &scripted{fail: func(int) bool { return false }}, Interval: time.Millisecond}},
+		identity{}, sink, Options{ClockSynced: synced.Load, Observe: func(r gateway.Reading) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, r.ClockUnsynced)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, p)
+	<-sink
+	synced.Store(true)
+	for {
+		<-sink
+		mu.Lock()
+		n := len(seen)
+		last := n > 0 && !seen[n-1]
+		mu.Unlock()
+		if last {
+			break
+		}
+	}
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if !seen[0] {
+		t.Errorf("first reading (clock not synced) not marked: %v", seen)
+	}
+}

@@ -1,7 +1,6 @@
 package upstream_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -301,32 +300,11 @@ func TestCrash(t *testing.T) {
 	}
 	up := mqtttest.NewMosquitto(t)
 	path := filepath.Join(t.TempDir(), "buffer.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrash$")
-	cmd.Env = append(os.Environ(), "UPSTREAM_CRASH_CHILD="+path+"|"+up.URL())
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // killed below already
-	sc := bufio.NewScanner(out)
-	ready := false
-	for sc.Scan() {
-		if sc.Text() == "ready" {
-			ready = true
-			break
-		}
-	}
-	if !ready {
+	child := testutil.StartChild(t, "TestCrash", "UPSTREAM_CRASH_CHILD="+path+"|"+up.URL())
+	if !child.WaitLine("ready") {
 		t.Fatal("crash child did not get ready")
 	}
-	if err := cmd.Process.Kill(); err != nil { // SIGKILL: kill -9
-		t.Fatal(err)
-	}
-	_ = cmd.Wait() // the error only says it was killed
+	child.Kill9(t)
 
 	up.Start()
 	rec := mqtttest.Subscribe(t, up.URL(), "#")
@@ -353,25 +331,12 @@ func TestCrashWhileDraining(t *testing.T) {
 	up := mqtttest.StartMosquitto(t)
 	rec := mqtttest.Subscribe(t, up.URL(), "#")
 	path := filepath.Join(t.TempDir(), "buffer.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashWhileDraining$")
-	cmd.Env = append(os.Environ(), "UPSTREAM_CRASH_CHILD="+path+"|"+up.URL()+"|500")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // killed below already
-	sc := bufio.NewScanner(out)
-	for sc.Scan() && sc.Text() != "ready" {
+	child := testutil.StartChild(t, "TestCrashWhileDraining", "UPSTREAM_CRASH_CHILD="+path+"|"+up.URL()+"|500")
+	if !child.WaitLine("ready") {
+		t.Fatal("crash child did not get ready")
 	}
 	rec.Wait(t, 50, 10*time.Second) // draining has started
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait() // the error only says it was killed
+	child.Kill9(t)
 	before := len(rec.Snapshot())
 	if before >= crashTopics*crashN {
 		t.Fatalf("the child drained everything (%d) before it was killed", before)

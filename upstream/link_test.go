@@ -12,6 +12,7 @@ import (
 	"github.com/edgegw/gateway/buffer"
 	"github.com/edgegw/gateway/internal/mqtttest"
 	"github.com/edgegw/gateway/internal/tcpproxy"
+	"github.com/edgegw/gateway/internal/testutil"
 	"github.com/edgegw/gateway/upstream"
 )
 
@@ -52,13 +53,7 @@ func connectLevel(b []byte) int {
 // waitFor polls cond until it holds or timeout passes.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition
-	}
+	testutil.WaitFor(t, timeout, what, cond)
 }
 
 // TestHalfOpenLink: the path to the upstream dies without an error (no byte

@@ -39,18 +39,11 @@ func TestTLS(t *testing.T) {
 	if err := g2.in.Publish(t.Context(), gateway.Message{Topic: "site/tls", Payload: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitFor(t, "the uplink down with an error", 10*time.Second, func() bool {
 		st := g2.fwd.Status()
-		if st.State == "down" && st.LastErr != "" {
-			t.Logf("without a client certificate: %s", st.LastErr)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status: got %+v, want down", st)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition
-	}
+		return st.State == "down" && st.LastErr != ""
+	})
+	t.Logf("without a client certificate: %s", g2.fwd.Status().LastErr)
 	if s, _ := g2.buf.Stats(t.Context()); s.Depth != 1 {
 		t.Errorf("depth without a certificate: got %d, want 1", s.Depth)
 	}

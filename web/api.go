@@ -101,7 +101,7 @@ func (s *Server) status(ctx context.Context) Status {
 	}
 	if s.src.Devices != nil {
 		if d := s.src.Devices(); d != nil {
-			st.Devices = d
+			st.Devices = s.hist.withRates(d)
 		}
 	}
 	return st
@@ -125,7 +125,7 @@ func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request) {
 	d := []DeviceStatus{}
 	if s.src.Devices != nil {
 		if got := s.src.Devices(); got != nil {
-			d = got
+			d = s.hist.withRates(got)
 		}
 	}
 	s.writeJSON(w, d)

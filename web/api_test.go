@@ -333,3 +333,44 @@ func TestExportStalledClient(t *testing.T) {
 		t.Fatal("the export to a client that stopped reading did not end")
 	}
 }
+
+// TestDeviceRates: each device's poll, request and error rates over the
+// last sample interval reach the JSON API and its counters the metrics.
+func TestDeviceRates(t *testing.T) {
+	f := newFakes()
+	s, ts := testServer(t, Config{}, f)
+	t0 := time.Date(2025, 1, 31, 12, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return t0 }
+	f.set(func(f *fakes) { f.devices[0].Requests, f.devices[0].ReqErrors = 40, 2 })
+	s.sample(t.Context())
+	f.set(func(f *fakes) {
+		f.devices[0].Polls += 5
+		f.devices[0].Requests += 20
+		f.devices[0].ReqErrors += 2
+	})
+	s.now = func() time.Time { return t0.Add(5 * time.Second) }
+	s.sample(t.Context())
+
+	var devs []DeviceStatus
+	getJSON(t, ts.URL+"/api/devices", &devs)
+	if len(devs) != 2 {
+		t.Fatalf("devices = %+v", devs)
+	}
+	if d := devs[0]; d.PollsPerSecond != 1 || d.RequestsPerSecond != 4 || d.ErrorsPerSecond != 0.4 || d.Requests != 60 || d.ReqErrors != 4 {
+		t.Errorf("meter = %+v, want 1 poll/s, 4 requests/s, 0.4 errors/s, 60 requests, 4 errors", d)
+	}
+	if d := devs[1]; d.PollsPerSecond != 0 || d.RequestsPerSecond != 0 {
+		t.Errorf("boiler = %+v, want no rates (its counters did not move)", d)
+	}
+	var st Status
+	getJSON(t, ts.URL+"/api/status", &st)
+	if len(st.Devices) != 2 || st.Devices[0].RequestsPerSecond != 4 {
+		t.Errorf("status devices = %+v, want the meter at 4 requests/s", st.Devices)
+	}
+	_, _, body := get(t, ts.URL+"/metrics")
+	for _, want := range []string{`gateway_device_requests_total{device="meter"} 60`, `gateway_device_request_errors_total{device="meter"} 4`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}

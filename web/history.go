@@ -70,6 +70,10 @@ type history struct {
 
 	lastBroker BrokerStats
 	lastAt     time.Time
+
+	lastDevices map[string]DeviceStatus // counters at lastDevAt
+	lastDevAt   time.Time
+	devRates    map[string]DeviceStatus // only the rate fields are set
 }
 
 func newHistory(n int) *history { return &history{samples: make([]Sample, n)} }
@@ -97,6 +101,40 @@ func (h *history) add(s Sample, b *BrokerStats, uplinkErr string) Sample {
 		h.next, h.full = 0, true
 	}
 	return s
+}
+
+// addDevices computes each device's rates from its counters at t and at
+// the previous call.
+func (h *history) addDevices(devs []DeviceStatus, t time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	dt := t.Sub(h.lastDevAt).Seconds()
+	rates := make(map[string]DeviceStatus, len(devs))
+	last := make(map[string]DeviceStatus, len(devs))
+	for _, d := range devs {
+		last[d.Name] = d
+		prev, ok := h.lastDevices[d.Name]
+		if !ok || dt <= 0 {
+			continue
+		}
+		rates[d.Name] = DeviceStatus{
+			PollsPerSecond:    rate(d.Polls, prev.Polls, dt),
+			RequestsPerSecond: rate(d.Requests, prev.Requests, dt),
+			ErrorsPerSecond:   rate(d.ReqErrors, prev.ReqErrors, dt),
+		}
+	}
+	h.lastDevices, h.lastDevAt, h.devRates = last, t, rates
+}
+
+// withRates returns devs with the rates of the last sample filled in.
+func (h *history) withRates(devs []DeviceStatus) []DeviceStatus {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, d := range devs {
+		r := h.devRates[d.Name]
+		devs[i].PollsPerSecond, devs[i].RequestsPerSecond, devs[i].ErrorsPerSecond = r.PollsPerSecond, r.RequestsPerSecond, r.ErrorsPerSecond
+	}
+	return devs
 }
 
 func rate(now, before uint64, dt float64) float64 {

@@ -30,6 +30,9 @@ var (
 	mBufUp       = desc("buffer_stats_up", "1 when the buffer's stats could be read.")
 
 	mBrClients   = desc("broker_clients_connected", "MQTT clients connected to the local broker.")
+	mBrClientsV  = desc("broker_clients_connected_by_version", "MQTT clients connected to the local broker by protocol version (5.0, or 3 for 3.1.1 and 3.1).", "version")
+	mBrTooLarge  = desc("broker_messages_too_large_total", "Messages not sent to an MQTT 5.0 client because they exceed its Maximum Packet Size.")
+	mBrExpired   = desc("broker_messages_expired_total", "Queued messages not sent because their MQTT 5.0 Message Expiry Interval passed.")
 	mBrConns     = desc("broker_connections_total", "Connections accepted by the local broker.")
 	mBrSessions  = desc("broker_sessions", "Sessions, connected or persistent offline.")
 	mBrSubs      = desc("broker_subscriptions", "Subscriptions, in-process ones included.")
@@ -48,6 +51,8 @@ var (
 	mDevUp       = desc("device_up", "1 when the device's last poll succeeded.", "device")
 	mDevPolls    = desc("device_polls_total", "Polls or runs started.", "device")
 	mDevFailures = desc("device_poll_failures_total", "Polls or runs that failed.", "device")
+	mDevReqs     = desc("device_requests_total", "Requests sent to the device.", "device")
+	mDevReqErrs  = desc("device_request_errors_total", "Requests to the device that failed.", "device")
 	mDevReadings = desc("device_readings_total", "Readings emitted.", "device")
 )
 
@@ -63,7 +68,7 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 		mBufDepth, mBufBytes, mBufMaxBytes, mBufAge, mBufDrops, mBufDiskFull, mBufUp,
 		mBrClients, mBrConns, mBrSessions, mBrSubs, mBrRetained, mBrMsgsIn, mBrMsgsOut,
 		mBrBytesIn, mBrBytesOut, mBrDropped, mBrDenied, mBrNotStored, mBrStalled, mBrMemory, mBrMemDrops,
-		mDevUp, mDevPolls, mDevFailures, mDevReadings,
+		mDevUp, mDevPolls, mDevFailures, mDevReqs, mDevReqErrs, mDevReadings,
 	} {
 		ch <- d
 	}
@@ -104,6 +109,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	if src.Broker != nil {
 		b := src.Broker()
 		gauge(mBrClients, float64(b.ClientsConnected))
+		gauge(mBrClientsV, float64(b.ClientsMQTT5), "5.0")
+		gauge(mBrClientsV, float64(b.ClientsConnected-b.ClientsMQTT5), "3")
+		counter(mBrTooLarge, float64(b.TooLarge))
+		counter(mBrExpired, float64(b.Expired))
 		counter(mBrConns, float64(b.ConnectionsTotal))
 		gauge(mBrSessions, float64(b.Sessions))
 		gauge(mBrSubs, float64(b.Subscriptions))
@@ -124,6 +133,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(mDevUp, b2f(d.State == "ok"), d.Name)
 			counter(mDevPolls, float64(d.Polls), d.Name)
 			counter(mDevFailures, float64(d.Failures), d.Name)
+			counter(mDevReqs, float64(d.Requests), d.Name)
+			counter(mDevReqErrs, float64(d.ReqErrors), d.Name)
 			counter(mDevReadings, float64(d.Readings), d.Name)
 		}
 	}

@@ -29,6 +29,7 @@ type Server struct {
 	auth *authenticator
 
 	ln      net.Listener
+	tls     *tls.Config // set when [web] names a certificate
 	handler http.Handler
 	reg     *prometheus.Registry
 
@@ -49,27 +50,46 @@ type Server struct {
 // The listener is open when New returns (so the caller may report
 // readiness); call Run to serve, or Close if Run will never be called.
 func New(cfg Config, src Sources, log *slog.Logger) (*Server, error) {
+	s, err := Prepare(cfg, src, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Listen(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Prepare validates cfg and returns a server that does not listen yet: its
+// Observe works at once (the history fills), and Listen binds cfg.Address,
+// which may be retried while the address is taken.
+func Prepare(cfg Config, src Sources, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
 	s := newServer(cfg, src, log)
-	var tlsCfg *tls.Config
 	if cfg.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("web: load certificate: %w", err)
 		}
-		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		s.tls = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
-	ln, err := net.Listen("tcp", cfg.Address)
+	return s, nil
+}
+
+// Listen binds the configured address. Call it (again, after an error)
+// before Run, from the goroutine that will call Run.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Address)
 	if err != nil {
-		return nil, fmt.Errorf("web: listen: %w", err)
+		return fmt.Errorf("web: listen: %w", err)
 	}
-	if tlsCfg != nil {
-		ln = tls.NewListener(ln, tlsCfg)
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
 	}
 	s.ln = ln
-	return s, nil
+	return nil
 }
 
 // newServer builds a server without a listener (tests serve Handler).
@@ -139,6 +159,9 @@ func (s *Server) Run(ctx context.Context) error {
 // Close closes the listener of a server whose Run was never called.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		if s.ln == nil {
+			return // never listened
+		}
 		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.closeErr = fmt.Errorf("web: close: %w", err)
 		}
@@ -186,6 +209,9 @@ func (s *Server) sample(ctx context.Context) {
 		bs = &b
 	}
 	s.hist.add(smp, bs, uplinkErr)
+	if s.src.Devices != nil {
+		s.hist.addDevices(s.src.Devices(), smp.Time)
+	}
 	st := s.status(ctx)
 	s.lastStatus.Store(&st)
 	s.hub.status()

@@ -34,15 +34,23 @@ type DeviceStatus struct {
 	LastError string    `json:"last_error,omitempty"`
 	Since     time.Time `json:"since,omitzero"`   // when State was entered
 	LastOK    time.Time `json:"last_ok,omitzero"` // last successful poll
-	Polls     uint64    `json:"polls"`
-	Failures  uint64    `json:"failures"`
+	Polls     uint64    `json:"polls"`            // poll cycles (lines for a serial line device)
+	Failures  uint64    `json:"failures"`         // poll cycles that failed
 	Readings  uint64    `json:"readings"`
+	Requests  uint64    `json:"requests"`       // requests sent to the device
+	ReqErrors uint64    `json:"request_errors"` // requests that failed
+
+	// Rates over the last sample interval, filled in by the server.
+	PollsPerSecond    float64 `json:"polls_per_second"`
+	RequestsPerSecond float64 `json:"requests_per_second"`
+	ErrorsPerSecond   float64 `json:"errors_per_second"` // failed requests
 }
 
 // BrokerStats are the local broker's counters. Its fields match the
 // broker's Stats so that one converts to the other.
 type BrokerStats struct {
 	ClientsConnected int64         `json:"clients_connected"`
+	ClientsMQTT5     int64         `json:"clients_mqtt5"` // of which MQTT 5.0
 	ConnectionsTotal uint64        `json:"connections_total"`
 	Sessions         int           `json:"sessions"`
 	Subscriptions    int           `json:"subscriptions"`
@@ -58,6 +66,8 @@ type BrokerStats struct {
 	Stalled          uint64        `json:"stalled"`
 	MemoryBytes      int64         `json:"memory_bytes"`
 	MemoryDropped    uint64        `json:"memory_dropped"`
+	TooLarge         uint64        `json:"too_large"` // not sent: over an MQTT 5.0 client's Maximum Packet Size
+	Expired          uint64        `json:"expired"`   // not sent: MQTT 5.0 Message Expiry Interval passed while queued
 }
 
 // UplinkStatus is the upstream forwarder's state. Its fields match the

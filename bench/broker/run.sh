@@ -2,12 +2,17 @@
 # Benchmark the gateway's MQTT broker against mosquitto, same machine, same
 # load generator (bench/mqttload), same parameters, in one run.
 #
-#   bench/broker/run.sh            # from the repository root
-#   QUICK=1 bench/broker/run.sh    # smaller runs
-#   IDLE=10000 bench/broker/run.sh # idle connections for the RSS row (0: skip)
+#   bench/broker/run.sh             # from the repository root
+#   QUICK=1 bench/broker/run.sh     # smaller runs
+#   IDLE=10000 bench/broker/run.sh  # idle connections for the RSS row (0: skip)
+#   BURST=10000 bench/broker/run.sh # messages per publisher in the default-settings burst
 #
-# Prints Markdown table rows: for each broker msg/s, latency p50 / p99,
-# missing messages; the last column is edgegw / mosquitto.
+# Two pairs of brokers run: each broker with its DEFAULT settings (the
+# gateway's config defaults; mosquitto 2.0's) for the burst rows, and each
+# with the SAME large limits (the unlimited-queue comparison) for the
+# throughput and latency rows. Prints Markdown table rows: for each broker
+# msg/s, latency p50 / p99, lost messages; the ratio columns are
+# edgegw / mosquitto.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d)
@@ -15,6 +20,7 @@ pids=""
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
+	cat "$tmp"/*.log >&2 2>/dev/null || true # our broker's warnings (stalls, drops), if any
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -24,53 +30,81 @@ go build -o "$tmp/mqttload" ./bench/mqttload
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# Our broker: same queue and in-flight limits as the mosquitto config below
-# (queues large enough that throughput runs measure delivery, not drops).
-"$tmp/broker" -addr 127.0.0.1:0 -max-inflight 32 -max-queued 100000 >"$tmp/broker.addr" 2>"$tmp/broker.log" &
-ours=$!
-pids="$pids $ours"
+# start_pair NAME OURFLAGS MOSQUITTO_EXTRA: starts our broker and mosquitto
+# and sets T_NAME to the mqttload target flags for them.
+start_pair() {
+	local name=$1 ourflags=$2 mosqextra=$3
+	# shellcheck disable=SC2086
+	"$tmp/broker" -addr 127.0.0.1:0 $ourflags >"$tmp/$name.addr" 2>"$tmp/$name.log" &
+	local ours=$!
+	pids="$pids $ours"
+	local mport
+	mport=$(free_port)
+	printf 'user root\nlistener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n%b' "$mport" "$mosqextra" >"$tmp/$name.conf"
+	mosquitto -c "$tmp/$name.conf" &
+	local mosq=$!
+	pids="$pids $mosq"
+	local i=0
+	while [ ! -s "$tmp/$name.addr" ] || ! (exec 3<>/dev/tcp/127.0.0.1/"$mport") 2>/dev/null; do
+		i=$((i + 1)); [ $i -lt 100 ] || { echo "brokers did not start" >&2; exit 1; }
+		sleep 0.1
+	done
+	printf -v "T_$name" '%s' "-target edgegw=tcp://$(cat "$tmp/$name.addr") -target mosquitto=tcp://127.0.0.1:$mport -pids edgegw=$ours,mosquitto=$mosq"
+	echo "$name: edgegw pid $ours on $(cat "$tmp/$name.addr"), mosquitto pid $mosq on 127.0.0.1:$mport" >&2
+}
 
-mport=$(free_port)
-cat >"$tmp/mosquitto.conf" <<CONF
-user root
-listener $mport 127.0.0.1
-allow_anonymous true
-persistence false
-max_inflight_messages 32
-max_queued_messages 100000
-log_dest none
-CONF
-mosquitto -c "$tmp/mosquitto.conf" &
-mosq=$!
-pids="$pids $mosq"
-
-i=0
-while [ ! -s "$tmp/broker.addr" ] || ! (exec 3<>/dev/tcp/127.0.0.1/"$mport") 2>/dev/null; do
-	i=$((i + 1)); [ $i -lt 100 ] || { echo "brokers did not start" >&2; exit 1; }
-	sleep 0.1
-done
-oaddr=$(cat "$tmp/broker.addr")
-T="-target edgegw=tcp://$oaddr -target mosquitto=tcp://127.0.0.1:$mport -pids edgegw=$ours,mosquitto=$mosq"
+# Default settings: ours as `gateway run` without [broker] limits (max_inflight
+# 20, max_queued_messages 1000, max_queued_bytes 16MB, stall_timeout 10s,
+# max_memory 128MB, max_connections 1000); mosquitto 2.0 with its own
+# defaults (max_inflight_messages 20, max_queued_messages 1000).
+start_pair dflt "" ""
+# Equal limits, queues large enough that throughput runs measure delivery
+# rather than flow control or drops.
+start_pair equal "-max-inflight 32 -max-queued 100000 -max-queued-bytes 67108864 -max-memory 1073741824 -max-connections 0" \
+	'max_inflight_messages 32\nmax_queued_messages 100000\n'
 
 n=${N:-20000}
-[ -n "${QUICK:-}" ] && n=5000
-echo "edgegw pid $ours on $oaddr, mosquitto $(mosquitto -h 2>/dev/null | head -1 | awk '{print $3}') pid $mosq on 127.0.0.1:$mport" >&2
+burst=${BURST:-10000}
+if [ -n "${QUICK:-}" ]; then n=5000; burst=2500; fi
+echo "mosquitto $(mosquitto -h 2>/dev/null | head -1 | awk '{print $3}')" >&2
 L="$tmp/mqttload"
+H="| scenario | edgegw msg/s | edgegw p50 / p99 | lost | edgegw msg per CPU-s | mosquitto msg/s | mosquitto p50 / p99 | lost | mosquitto msg per CPU-s | msg/s ratio | msg per CPU-s ratio |"
+S="|---|---|---|---|---|---|---|---|---|---|---|"
+
 # Idle connections first, while both brokers are fresh (a heap grown by the
 # load runs would hide the per-connection cost).
 idle=${IDLE:-10000}
 if [ "$idle" -gt 0 ]; then
 	echo "| idle connections | edgegw RSS | edgegw per conn | mosquitto RSS | mosquitto per conn | ratio |"
 	echo "|---|---|---|---|---|---|"
-	$L $T -idle "$idle"
+	# shellcheck disable=SC2086
+	$L $T_equal -idle "$idle"
 fi
+
 echo
-echo "| scenario | edgegw msg/s | edgegw p50 / p99 | missing | edgegw msg per CPU-s | mosquitto msg/s | mosquitto p50 / p99 | missing | mosquitto msg per CPU-s | msg/s ratio | msg per CPU-s ratio |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
-$L $T -label "QoS 0, 4 pub -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 0 -n "$n"
-$L $T -label "QoS 1, 4 pub -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 1 -n $((n / 2))
-$L $T -label "QoS 0 fan-out, 1 pub -> 8 sub, 64 B" -pubs 1 -subs 8 -qos 0 -n $((n / 2))
-$L $T -label "QoS 1 fan-out, 1 pub -> 8 sub, 64 B" -pubs 1 -subs 8 -qos 1 -n $((n / 4))
-$L $T -label "QoS 1 latency at 1000 msg/s, 1 pub -> 1 sub" -pubs 1 -subs 1 -qos 1 -n $((n / 4)) -rate 1000
-$L $T -label "QoS 1 latency at 4 x 2000 msg/s, 4 pub -> 1 sub" -pubs 4 -subs 1 -qos 1 -n $((n / 4)) -rate 2000
-$L $T -label "QoS 0 latency at 4 x 2000 msg/s, 4 pub -> 4 sub" -pubs 4 -subs 4 -qos 0 -n $((n / 4)) -rate 2000
+echo "Default settings (each broker's own defaults):"
+echo
+echo "$H"
+echo "$S"
+# shellcheck disable=SC2086
+{
+	$L $T_dflt -label "burst: QoS 1, 4 pub (windows of 100) -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 1 -n "$burst" -window 100
+	$L $T_dflt -label "burst: QoS 2, 4 pub (windows of 100) -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 2 -n $((burst / 4)) -window 100
+	$L $T_dflt -label "burst: QoS 0, 4 pub -> 1 sub, 64 B (QoS 0 may be dropped)" -pubs 4 -subs 1 -qos 0 -n "$burst"
+}
+
+echo
+echo "Equal limits (32 in flight, 100000 queued):"
+echo
+echo "$H"
+echo "$S"
+# shellcheck disable=SC2086
+{
+	$L $T_equal -label "QoS 0, 4 pub -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 0 -n "$n"
+	$L $T_equal -label "QoS 1, 4 pub -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 1 -n $((n / 2))
+	$L $T_equal -label "QoS 0 fan-out, 1 pub -> 8 sub, 64 B" -pubs 1 -subs 8 -qos 0 -n $((n / 2))
+	$L $T_equal -label "QoS 1 fan-out, 1 pub -> 8 sub, 64 B" -pubs 1 -subs 8 -qos 1 -n $((n / 4))
+	$L $T_equal -label "QoS 1 latency at 1000 msg/s, 1 pub -> 1 sub" -pubs 1 -subs 1 -qos 1 -n $((n / 4)) -rate 1000
+	$L $T_equal -label "QoS 1 latency at 4 x 2000 msg/s, 4 pub -> 1 sub" -pubs 4 -subs 1 -qos 1 -n $((n / 4)) -rate 2000
+	$L $T_equal -label "QoS 0 latency at 4 x 2000 msg/s, 4 pub -> 4 sub" -pubs 4 -subs 4 -qos 0 -n $((n / 4)) -rate 2000
+}

@@ -125,11 +125,25 @@ func runLoad(ctx context.Context, t target, p params) (result, error) {
 			return result{}, err
 		}
 	}
-	select {
-	case <-allIn:
-	case <-time.After(p.drain):
-	case <-ctx.Done():
-		return result{}, ctx.Err()
+	// Stragglers: wait while deliveries still arrive, until none came for
+	// p.drain. A message still queued in a broker is late, not lost.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	seen, quiet := total.Load(), time.Now()
+wait:
+	for {
+		select {
+		case <-allIn:
+			break wait
+		case <-ctx.Done():
+			return result{}, ctx.Err()
+		case now := <-tick.C:
+			if n := total.Load(); n != seen {
+				seen, quiet = n, now
+			} else if now.Sub(quiet) >= p.drain {
+				break wait
+			}
+		}
 	}
 	var all []time.Duration
 	var last time.Time

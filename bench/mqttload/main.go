@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&p.size, "size", 64, "payload bytes (at least 16)")
 	fs.Float64Var(&p.rate, "rate", 0, "messages per second per publisher (0: unthrottled)")
 	fs.IntVar(&p.window, "window", 64, "unacknowledged QoS 1/2 publishes per publisher")
-	fs.DurationVar(&p.drain, "drain", 3*time.Second, "wait for stragglers after the last publish")
+	fs.DurationVar(&p.drain, "drain", 3*time.Second, "after the last publish, wait for stragglers until none arrived for this long (the rest count as lost)")
 	fs.IntVar(&p.idle, "idle", 0, "idle mode: open this many idle connections and report RSS per connection")
 	fs.StringVar(&pids, "pids", "", "name=pid,... of the broker processes (CPU time; RSS in idle mode)")
 	fs.DurationVar(&p.settle, "settle", 2*time.Second, "idle mode: wait before reading RSS")

@@ -37,6 +37,11 @@ type Message struct {
 	Payload []byte
 	QoS     byte
 	Retain  bool
+	// MQTT 5.0: Props are the message's properties as packet.Properties.Append
+	// encodes them (nil: none), Expires when its Message Expiry Interval
+	// ends, in Unix milliseconds (0: never).
+	Props   []byte
+	Expires int64
 }
 
 // Queued is a message queued for a session, with the QoS it is delivered at.
@@ -60,8 +65,13 @@ type Session struct {
 	// were: it is bound to the next user that connects.
 	User      string
 	UserKnown bool
-	Subs      map[string]byte // topic filter -> granted QoS
-	Queue     []Queued        // in Seq order
+	// Expiry is the session's expiry in milliseconds as last saved
+	// (SetExpiry): -1 never; ExpiryKnown is false when none was saved.
+	Expiry      int64
+	ExpiryKnown bool
+	Subs        map[string]byte   // topic filter -> granted QoS and MQTT 5.0 options (the Subscription Options byte)
+	SubIDs      map[string]uint32 // topic filter -> MQTT 5.0 Subscription Identifier, when it has one
+	Queue       []Queued          // in Seq order
 }
 
 const schema = `
@@ -130,16 +140,27 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-// migrate adds the columns later versions need to an older database.
+// migrate adds the columns later versions need to an older database (and
+// to a new one: the schema above is the first version's).
 func migrate(db *sql.DB) error {
-	var n int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('sessions') WHERE name = 'user'`).Scan(&n); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	if n == 0 {
-		// NULL: stored before sessions were bound to a user name.
-		if _, err := db.Exec(`ALTER TABLE sessions ADD COLUMN user TEXT`); err != nil {
-			return fmt.Errorf("migrate: add sessions.user: %w", err)
+	for _, c := range []struct{ table, column, decl string }{
+		{"sessions", "user", "TEXT"},      // NULL: stored before sessions were bound to a user name
+		{"sessions", "expiry", "INTEGER"}, // NULL: stored before MQTT 5.0 session expiry
+		{"subs", "sub_id", "INTEGER NOT NULL DEFAULT 0"},
+		{"retained", "props", "BLOB"},
+		{"retained", "expires", "INTEGER NOT NULL DEFAULT 0"},
+		{"queue", "props", "BLOB"},
+		{"queue", "expires", "INTEGER NOT NULL DEFAULT 0"},
+	} {
+		var n int
+		if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		if _, err := db.Exec(`ALTER TABLE ` + c.table + ` ADD COLUMN ` + c.column + ` ` + c.decl); err != nil {
+			return fmt.Errorf("migrate: add %s.%s: %w", c.table, c.column, err)
 		}
 	}
 	return nil
@@ -171,7 +192,8 @@ func (s *Store) exec(query string, args ...any) {
 
 // SetRetained stores m as the retained message of its topic.
 func (s *Store) SetRetained(m Message) {
-	s.exec(`INSERT OR REPLACE INTO retained (topic, payload, qos) VALUES (?, ?, ?)`, m.Topic, nonNil(m.Payload), m.QoS)
+	s.exec(`INSERT OR REPLACE INTO retained (topic, payload, qos, props, expires) VALUES (?, ?, ?, ?, ?)`,
+		m.Topic, nonNil(m.Payload), m.QoS, m.Props, m.Expires)
 }
 
 // DeleteRetained removes the retained message of topic.
@@ -185,6 +207,12 @@ func (s *Store) SaveSession(clientID, user string) {
 	s.exec(`INSERT OR REPLACE INTO sessions (client_id, user) VALUES (?, ?)`, clientID, user)
 }
 
+// SetExpiry records how long a persistent session lives offline, in
+// milliseconds (-1: never).
+func (s *Store) SetExpiry(clientID string, ms int64) {
+	s.exec(`UPDATE sessions SET expiry = ? WHERE client_id = ?`, ms, clientID)
+}
+
 // DeleteSession removes a session with its subscriptions and queue.
 func (s *Store) DeleteSession(clientID string) {
 	s.exec(`DELETE FROM sessions WHERE client_id = ?`, clientID)
@@ -193,8 +221,8 @@ func (s *Store) DeleteSession(clientID string) {
 }
 
 // AddSub records a subscription of a persistent session.
-func (s *Store) AddSub(clientID, filter string, qos byte) {
-	s.exec(`INSERT OR REPLACE INTO subs (client_id, filter, qos) VALUES (?, ?, ?)`, clientID, filter, qos)
+func (s *Store) AddSub(clientID, filter string, qos byte, subID uint32) {
+	s.exec(`INSERT OR REPLACE INTO subs (client_id, filter, qos, sub_id) VALUES (?, ?, ?, ?)`, clientID, filter, qos, subID)
 }
 
 // RemoveSub removes a subscription.
@@ -204,8 +232,8 @@ func (s *Store) RemoveSub(clientID, filter string) {
 
 // Enqueue records a message queued for a session.
 func (s *Store) Enqueue(clientID string, q Queued) {
-	s.exec(`INSERT OR REPLACE INTO queue (client_id, seq, topic, payload, msg_qos, retain, qos) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		clientID, q.Seq, q.Msg.Topic, nonNil(q.Msg.Payload), q.Msg.QoS, q.Msg.Retain, q.QoS)
+	s.exec(`INSERT OR REPLACE INTO queue (client_id, seq, topic, payload, msg_qos, retain, qos, props, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		clientID, q.Seq, q.Msg.Topic, nonNil(q.Msg.Payload), q.Msg.QoS, q.Msg.Retain, q.QoS, q.Msg.Props, q.Msg.Expires)
 }
 
 // MarkSent records the packet identifier a queued QoS 2 message was sent with.
@@ -343,7 +371,7 @@ func (s *Store) run(batch []op) error {
 
 // Retained returns every stored retained message.
 func (s *Store) Retained() ([]Message, error) {
-	rows, err := s.db.Query(`SELECT topic, payload, qos FROM retained`)
+	rows, err := s.db.Query(`SELECT topic, payload, qos, props, expires FROM retained`)
 	if err != nil {
 		return nil, fmt.Errorf("load retained: %w", err)
 	}
@@ -351,7 +379,7 @@ func (s *Store) Retained() ([]Message, error) {
 	var out []Message
 	for rows.Next() {
 		m := Message{Retain: true}
-		if err := rows.Scan(&m.Topic, &m.Payload, &m.QoS); err != nil {
+		if err := rows.Scan(&m.Topic, &m.Payload, &m.QoS, &m.Props, &m.Expires); err != nil {
 			return nil, fmt.Errorf("load retained: %w", err)
 		}
 		out = append(out, m)
@@ -363,41 +391,47 @@ func (s *Store) Retained() ([]Message, error) {
 func (s *Store) Sessions() ([]Session, error) {
 	byID := map[string]*Session{}
 	var order []string
-	rows, err := s.db.Query(`SELECT client_id, user FROM sessions ORDER BY client_id`)
+	rows, err := s.db.Query(`SELECT client_id, user, expiry FROM sessions ORDER BY client_id`)
 	if err != nil {
 		return nil, fmt.Errorf("load sessions: %w", err)
 	}
 	for rows.Next() {
 		var id string
 		var user sql.NullString
-		if err := rows.Scan(&id, &user); err != nil {
+		var expiry sql.NullInt64
+		if err := rows.Scan(&id, &user, &expiry); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("load sessions: %w", err)
 		}
-		byID[id] = &Session{ClientID: id, User: user.String, UserKnown: user.Valid, Subs: map[string]byte{}}
+		byID[id] = &Session{ClientID: id, User: user.String, UserKnown: user.Valid, Expiry: expiry.Int64,
+			ExpiryKnown: expiry.Valid, Subs: map[string]byte{}, SubIDs: map[string]uint32{}}
 		order = append(order, id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("load sessions: %w", err)
 	}
-	rows, err = s.db.Query(`SELECT client_id, filter, qos FROM subs`)
+	rows, err = s.db.Query(`SELECT client_id, filter, qos, sub_id FROM subs`)
 	if err != nil {
 		return nil, fmt.Errorf("load subscriptions: %w", err)
 	}
 	for rows.Next() {
 		var id, f string
 		var q byte
-		if err := rows.Scan(&id, &f, &q); err != nil {
+		var subID uint32
+		if err := rows.Scan(&id, &f, &q, &subID); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("load subscriptions: %w", err)
 		}
 		if ss := byID[id]; ss != nil {
 			ss.Subs[f] = q
+			if subID != 0 {
+				ss.SubIDs[f] = subID
+			}
 		}
 	}
 	rows.Close()
-	rows, err = s.db.Query(`SELECT client_id, seq, topic, payload, msg_qos, retain, qos, packet_id, released FROM queue ORDER BY seq`)
+	rows, err = s.db.Query(`SELECT client_id, seq, topic, payload, msg_qos, retain, qos, packet_id, released, props, expires FROM queue ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("load queue: %w", err)
 	}
@@ -405,7 +439,7 @@ func (s *Store) Sessions() ([]Session, error) {
 	for rows.Next() {
 		var id string
 		var q Queued
-		if err := rows.Scan(&id, &q.Seq, &q.Msg.Topic, &q.Msg.Payload, &q.Msg.QoS, &q.Msg.Retain, &q.QoS, &q.PacketID, &q.Released); err != nil {
+		if err := rows.Scan(&id, &q.Seq, &q.Msg.Topic, &q.Msg.Payload, &q.Msg.QoS, &q.Msg.Retain, &q.QoS, &q.PacketID, &q.Released, &q.Msg.Props, &q.Msg.Expires); err != nil {
 			return nil, fmt.Errorf("load queue: %w", err)
 		}
 		if ss := byID[id]; ss != nil {

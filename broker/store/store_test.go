@@ -18,15 +18,16 @@ func TestStoreRoundTrip(t *testing.T) {
 	}
 	s.SetRetained(Message{Topic: "a", Payload: []byte("1"), QoS: 1, Retain: true})
 	s.SetRetained(Message{Topic: "b", Payload: []byte("2"), Retain: true})
-	s.SetRetained(Message{Topic: "a", Payload: []byte("3"), QoS: 2, Retain: true})
+	s.SetRetained(Message{Topic: "a", Payload: []byte("3"), QoS: 2, Retain: true, Props: []byte{2, 3, 'c'}, Expires: 12345})
 	s.DeleteRetained("b")
 	s.SaveSession("c1", "alice")
-	s.AddSub("c1", "x/#", 1)
-	s.AddSub("c1", "y", 2)
+	s.SetExpiry("c1", 60000)
+	s.AddSub("c1", "x/#", 0x0d, 7) // QoS 1, No Local, Retain As Published; Subscription Identifier 7
+	s.AddSub("c1", "y", 2, 0)
 	s.RemoveSub("c1", "y")
 	q1 := Queued{Seq: s.NextSeq(), Msg: Message{Topic: "x/1", Payload: []byte("p1"), QoS: 2}, QoS: 1}
 	q2 := Queued{Seq: s.NextSeq(), Msg: Message{Topic: "x/2", Payload: []byte{}, QoS: 1}, QoS: 1}
-	q3 := Queued{Seq: s.NextSeq(), Msg: Message{Topic: "x/3", Payload: []byte("p3"), QoS: 1}, QoS: 1}
+	q3 := Queued{Seq: s.NextSeq(), Msg: Message{Topic: "x/3", Payload: []byte("p3"), QoS: 1, Props: []byte{1, 1}, Expires: 99}, QoS: 1}
 	s.Enqueue("c1", q1)
 	s.Enqueue("c1", q2)
 	s.Enqueue("c1", q3)
@@ -35,7 +36,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	s.MarkReleased("c1", q1.Seq)
 	q1.PacketID, q1.Released = 7, true
 	s.SaveSession("gone", "")
-	s.AddSub("gone", "z", 0)
+	s.AddSub("gone", "z", 0, 0)
 	s.DeleteSession("gone")
 	s.Flush(0)
 	if err := s.Close(); err != nil {
@@ -51,14 +52,15 @@ func TestStoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Message{{Topic: "a", Payload: []byte("3"), QoS: 2, Retain: true}}; !reflect.DeepEqual(ret, want) {
+	if want := []Message{{Topic: "a", Payload: []byte("3"), QoS: 2, Retain: true, Props: []byte{2, 3, 'c'}, Expires: 12345}}; !reflect.DeepEqual(ret, want) {
 		t.Errorf("Retained = %+v, want %+v", ret, want)
 	}
 	ss, err := s.Sessions()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Session{{ClientID: "c1", User: "alice", UserKnown: true, Subs: map[string]byte{"x/#": 1}, Queue: []Queued{q1, q3}}}
+	want := []Session{{ClientID: "c1", User: "alice", UserKnown: true, Expiry: 60000, ExpiryKnown: true,
+		Subs: map[string]byte{"x/#": 0x0d}, SubIDs: map[string]uint32{"x/#": 7}, Queue: []Queued{q1, q3}}}
 	if !reflect.DeepEqual(ss, want) {
 		t.Errorf("Sessions = %+v, want %+v", ss, want)
 	}

@@ -34,8 +34,19 @@ type plan struct {
 // reporting every problem with its file, line and key like config.Parse:
 // what run and reload do, so a config that checks is a config that starts.
 func compile(cfg *config.Config) (*plan, error) {
-	p := &plan{cfg: cfg}
 	probs := cfg.Problems()
+	p := compileInto(cfg, probs)
+	if err := probs.Err(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// compileInto is compile, reporting to probs. It also runs as one of the
+// config's checks (componentChecks), so that its problems are listed with
+// the file's own, all at once; it is safe on a config with problems.
+func compileInto(cfg *config.Config, probs *config.Problems) *plan {
+	p := &plan{cfg: cfg}
 	checkRule(cfg, probs, config.At("mapping"), cfg.Mapping.Rule)
 	var specs []mapping.CommandSpec
 	var modbusPaths []config.Path // of p.modbus
@@ -70,10 +81,7 @@ func compile(cfg *config.Config) (*plan, error) {
 	if probs.Err() == nil {
 		checkHomeAssistant(cfg, probs, p)
 	}
-	if err := probs.Err(); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return p
 }
 
 // build constructs the drivers of a plan, in config order; a device named

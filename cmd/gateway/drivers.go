@@ -59,6 +59,8 @@ func driverRowOf(name string) (driverRow, bool) {
 var componentChecks = []config.Check{
 	// The forwarder's rules, on the configuration it would get.
 	func(c *config.Config, p *config.Problems) { upstreamConfig(c).Check(p.Reporter(config.At("upstream"))) },
+	// The compile stage: templates, command topics, shared RTU ports.
+	func(c *config.Config, p *config.Problems) { compileInto(c, p) },
 }
 
 // loadConfig reads, decodes and validates the config file at path,

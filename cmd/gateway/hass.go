@@ -43,6 +43,20 @@ func checkHomeAssistant(cfg *config.Config, probs *config.Problems, pl *plan) {
 			seen[id] = fmt.Sprintf("devices[%d] %q.points[%d] %q", i, d.Name, j, pt.Name)
 		}
 	}
+	// Home Assistant refuses the config category for sensors: they cannot be set.
+	es, _ := homeassistant.Entities(haConfig(cfg, pl)) // collisions reported above
+	for _, e := range es {
+		if e.Component != homeassistant.Sensor && e.Component != homeassistant.BinarySensor {
+			continue
+		}
+		for i, d := range cfg.Devices {
+			for j, pt := range d.Points {
+				if d.Name == e.Device && pt.Name == e.Point && pt.HAEntityCategory == "config" {
+					probs.Add(cfg.PointPath(i, j).Key("ha_entity_category"), "\"config\": the point is announced as a %s, which Home Assistant allows only \"diagnostic\" (config is for entities that can be set)", e.Component)
+				}
+			}
+		}
+	}
 }
 
 // haConfig describes cfg's points for Home Assistant discovery, with the

@@ -267,9 +267,7 @@ func TestLocalQoS0ForwardCommittedBeforeAck(t *testing.T) {
 	fwdDone := make(chan error, 1)
 	go func() { fwdDone <- fwd.Run(ctx) }()
 	defer func() { cancel(); <-fwdDone }()
-	for fwd.Status().State != "up" {
-		time.Sleep(10 * time.Millisecond) // polling a condition
-	}
+	testutil.WaitFor(t, 20*time.Second, "the uplink up", func() bool { return fwd.Status().State == "up" })
 	app := &checkingAppender{Buffer: buf, r: r, answers: map[string]bool{}}
 	b, err := broker.New(broker.Config{Listeners: []broker.Listener{{Address: "127.0.0.1:0", Protocol: "mqtt"}}}, log)
 	if err != nil {

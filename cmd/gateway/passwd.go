@@ -25,7 +25,8 @@ func runPasswd(_ context.Context, args []string, stdout, stderr io.Writer) error
 			"is asked twice on a terminal, or read from the first line of standard input:\n"+
 			"  echo \"$PASSWORD\" | gateway passwd /etc/gateway/passwd sensor-42\n"+
 			"FILE holds one \"user:hash\" line per user (salted argon2id); it is created\n"+
-			"with mode 0600 and replaced atomically. Point [broker] password_file at it."); err != nil {
+			"with mode 0600, and replaced atomically and synced to disk, keeping the mode,\n"+
+			"owner and group of an existing file. Point [broker] password_file at it."); err != nil {
 		return helpOK(err)
 	}
 	if fs.NArg() != 2 {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/edgegw/gateway/broker/auth"
@@ -51,5 +52,38 @@ func TestPasswd(t *testing.T) {
 	}
 	if err := set("bad:name", "x"); err == nil {
 		t.Error("user name with ':': want an error")
+	}
+}
+
+// TestPasswdKeepsOwnerAndMode: `sudo gateway passwd` on a 0640 file owned
+// by the service's user leaves it that way, so the service can still read it.
+func TestPasswdKeepsOwnerAndMode(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "passwd")
+	if err := auth.SetPassword(file, "alice", "first"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(file, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	uid, gid := os.Getuid(), os.Getgid()
+	if uid == 0 {
+		uid, gid = 65534, 65534 // as root, hand the file to nobody like to a service user
+		if err := os.Chown(file, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdin = strings.NewReader("second\n")
+	t.Cleanup(func() { stdin = os.Stdin })
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"passwd", file, "bob"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode().Perm() != 0o640 || int(st.Uid) != uid || int(st.Gid) != gid {
+		t.Errorf("after gateway passwd: mode %v owner %d:%d, want 0640 %d:%d", fi.Mode().Perm(), st.Uid, st.Gid, uid, gid)
 	}
 }

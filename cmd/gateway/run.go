@@ -32,6 +32,7 @@ func commands() []command {
 		{"probe", "modbus-tcp|modbus-rtu", "read raw Modbus registers and show every type and byte order", runProbe},
 		{"buffer", "stats|list|export", "inspect what is buffered for upstream (safe while running)", runBuffer},
 		{"passwd", "FILE USER", "add a broker user or change their password", runPasswd},
+		{"doctor", "[-c FILE]", "check this machine: config, serial ports, data dir, clock, upstream", runDoctor},
 		{"version", "", "print the version", runVersion},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,6 +106,7 @@ func TestDemoRunsAndStopsCleanly(t *testing.T) {
 			t.Fatalf("no readings from %v within 20s; stderr:\n%s", want, stderr)
 		}
 	}
+	checkDemoPolls(t, stderr)
 	cancel()
 	select {
 	case err := <-done:
@@ -474,5 +476,46 @@ func TestDemoStoppedWhileStarting(t *testing.T) {
 	err := run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--mqtt", "127.0.0.1:0", "--web", "127.0.0.1:0"}, io.Discard, &stderr)
 	if err != nil {
 		t.Fatalf("demo stopped while starting: %v\n%s", err, stderr.String())
+	}
+}
+
+// checkDemoPolls reads the demo's status page (its address from the
+// banner) until the Modbus boiler, which polls on its own schedule, shows
+// its polls, requests and a request rate, as the sim meter does.
+func checkDemoPolls(t *testing.T, stderr *testutil.SyncBuffer) {
+	t.Helper()
+	m := regexp.MustCompile(`the status page: +(http://\S+)/`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no status page address in the banner:\n%s", stderr)
+	}
+	var devs []struct {
+		Name     string  `json:"name"`
+		Polls    uint64  `json:"polls"`
+		Requests uint64  `json:"requests"`
+		Errors   uint64  `json:"request_errors"`
+		Rate     float64 `json:"requests_per_second"`
+	}
+	deadline := time.Now().Add(30 * time.Second) // two samples of the page, 5s apart
+	for {
+		resp, err := http.Get(m[1] + "/api/devices")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&devs)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok := len(devs) == 2
+		for _, d := range devs {
+			ok = ok && d.Polls >= 2 && d.Requests >= d.Polls && d.Errors == 0 && d.Rate > 0
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("devices %+v, want polls, requests and a request rate for both", devs)
+		}
+		time.Sleep(200 * time.Millisecond) // polling the page; the condition is checked above
 	}
 }

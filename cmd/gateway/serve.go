@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -8,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -17,6 +17,7 @@ import (
 	"github.com/edgegw/gateway/broker"
 	"github.com/edgegw/gateway/buffer"
 	"github.com/edgegw/gateway/config"
+	"github.com/edgegw/gateway/internal/clock"
 	"github.com/edgegw/gateway/mapping"
 	"github.com/edgegw/gateway/pipeline"
 	"github.com/edgegw/gateway/sdnotify"
@@ -67,6 +68,8 @@ type serveOptions struct {
 	started func(*broker.Broker)
 	// reload, when set, re-reads the config file on each receive (SIGHUP).
 	reload <-chan struct{}
+	// webRetry, when set, replaces webRetry (tests).
+	webRetry time.Duration
 }
 
 // serve runs everything cfg describes until ctx is cancelled, then shuts
@@ -93,38 +96,38 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 		return fmt.Errorf("%s: %w", cfg.File(), err)
 	}
 
-	// The local broker: always there, in-process, even without listeners.
-	b, err := broker.New(brokerConfig(cfg), log.With("component", "broker"))
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, b.Close()) }()
+	// The parts start in this order and stop in the reverse one (a.stop):
+	// the commander, the devices, the page's reader, the "offline" status,
+	// then every background goroutine (the forwarder drains from the
+	// buffer: it stops before the buffer closes), then the broker (its
+	// network clients' wills still go to the buffer), then the buffer.
+	a := newApp(ctx)
+	defer func() { err = errors.Join(err, a.stop()) }()
 
-	// Readings go to the buffer first (when they are to be forwarded), so a
-	// message is durable before anyone sees it, then to the local broker.
-	var sinks gateway.MultiSink
-	var wg sync.WaitGroup
-	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	defer func() {
-		stopBackground()
-		wg.Wait()
-	}()
+	// The store-and-forward buffer, when messages are forwarded.
 	var buf *buffer.Buffer
-	var fwd *upstream.Forwarder
-	var toUpstream gateway.Sink // what matches a forward rule goes to the buffer
-	startUplink := func() {}    // once the command topics are subscribed
 	if len(cfg.Upstream.Forward) > 0 {
 		buf, err = buffer.Open(ctx, bufferConfig(cfg), log)
 		if err != nil {
 			return err
 		}
-		defer func() {
-			stopBackground()
-			wg.Wait() // the forwarder drains from the buffer: stop it first
-			// The broker's network clients go before the buffer, so that
-			// the wills the broker publishes for them can still be buffered.
-			err = errors.Join(err, b.Close(), buf.Close())
-		}()
+		a.onStop(buf.Close)
+	}
+	// The local broker: always there, in-process, even without listeners.
+	b, err := broker.New(brokerConfig(cfg), log.With("component", "broker"))
+	if err != nil {
+		return err
+	}
+	a.onStop(b.Close)
+	a.stopBackground()
+
+	// Readings go to the buffer first (when they are to be forwarded), so a
+	// message is durable before anyone sees it, then to the local broker.
+	var sinks gateway.MultiSink
+	var fwd *upstream.Forwarder
+	var toUpstream gateway.Sink // what matches a forward rule goes to the buffer
+	startUplink := func() {}    // once the command topics are subscribed
+	if buf != nil {
 		rules := forwardRules(cfg)
 		// The pipeline appends without waiting for each commit (one message
 		// at a time, that wait would cap it at one per upstream round trip).
@@ -139,11 +142,9 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 				return err
 			}
 			startUplink = func() {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					_ = fwd.Run(bgCtx) // returns nil when stopped; it logs its own faults
-				}()
+				a.background(func(ctx context.Context) {
+					_ = fwd.Run(ctx) // returns nil when stopped; it logs its own faults
+				})
 			}
 		} else {
 			log.Warn("upstream url is empty: messages matching [[upstream.forward]] are kept in the buffer until one is configured",
@@ -159,83 +160,69 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 		sinks = append(sinks, &console{w: opt.stdout})
 	}
 	// Availability: the gateway's status now, "offline" on the way out.
-	defer announceGateway(ctx, log, b, cfg)()
+	offline := announceGateway(ctx, log, b, cfg)
+	a.onStop(func() error { offline(); return nil })
 	devStatus := newDeviceStatus(log, cfg, sinks)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		devStatus.run(bgCtx)
-	}()
+	a.background(devStatus.run)
 
 	devices, err := pl.build(log, nil)
 	if err != nil {
 		return err
 	}
+	// Until the pipeline owns them, the devices are closed here.
+	owned := func() []pipeline.Device { return devices }
+	a.onStop(func() error { closeDevices(owned()); return nil })
 	// The status page, when [web] address is set.
 	var pipe atomic.Pointer[pipeline.Pipeline] // set below; the page shows no devices until then
-	popt := pipeline.Options{OnState: devStatus.set}
+	// Readings taken before NTP synchronised the clock carry
+	// "clock":"unsynced" (a Pi has no real-time clock).
+	popt := pipeline.Options{OnState: devStatus.set, ClockSynced: clock.NewSystem().Synced}
 	if cfg.Web.Address != "" {
 		srv, rc, err := webServer(ctx, cfg, log, b, pipe.Load, buf, fwd)
 		if err != nil {
-			closeDevices(devices)
 			return err
 		}
-		defer rc.Close() // a read-only snapshot reader: nothing to flush
+		a.onStop(rc.Close) // a read-only snapshot reader: nothing to flush
 		popt.Observe = srv.Observe
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := srv.Run(bgCtx); err != nil {
-				log.Error("web server stopped", "err", err)
-			}
-		}()
+		a.background(func(ctx context.Context) { serveWeb(ctx, cfg, log, srv, cmp.Or(opt.webRetry, webRetry)) })
 	}
 	p, err := pipeline.New(log.With("component", "pipeline"), devices, mapper, sinks, popt)
 	if err != nil {
-		closeDevices(devices)
 		return err
 	}
 	pipe.Store(p)
-	defer func() { closeDevices(p.Devices()) }()
+	owned = p.Devices // a reload may have replaced some
 	// Home Assistant discovery, before the devices report their states.
 	disc := newDiscovery(log, b, toUpstream)
 	disc.set(ctx, b, cfg, pl)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		disc.run(bgCtx)
-	}()
+	a.background(disc.run)
 	cmd := newCommander(log, b, sinks)
-	defer cmd.close()
+	a.onStop(func() error { cmd.close(); return nil })
 	if err := cmd.set(pl.commands, devices); err != nil {
 		return err
 	}
 	// Commands queued upstream while the gateway was off arrive right after
 	// the uplink connects: their local topics must be subscribed by then.
 	startUplink()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		cmd.run(bgCtx)
-	}()
+	a.background(cmd.run)
 	if opt.reload != nil {
 		r := newReloader(log, cfg, devices, p, cmd)
 		r.applied = func(cfg *config.Config, pl *plan) {
 			devStatus.setConfig(cfg)
 			disc.set(ctx, b, cfg, pl)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		a.background(func(bg context.Context) {
 			for {
 				select {
 				case <-ctx.Done():
+					return
+				case <-bg.Done():
 					return
 				case <-opt.reload:
 					r.reload()
 				}
 			}
-		}()
+		})
 	}
 	if opt.started != nil {
 		opt.started(b)
@@ -247,13 +234,15 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 	if err := sdnotify.Ready(); err != nil {
 		log.Warn("systemd notify", "err", err)
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := sdnotify.Watchdog(ctx, p.Healthy, log); err != nil {
+	a.background(func(bg context.Context) {
+		// Until ctx ends (a signal) or the background is stopped.
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(bg, cancel)()
+		if err := sdnotify.Watchdog(wctx, p.Healthy, log); err != nil {
 			log.Warn("systemd watchdog", "err", err)
 		}
-	}()
+	})
 	start := time.Now()
 	err = p.Run(ctx)
 	_ = sdnotify.Stopping() // informative only: systemd sees the exit anyway

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -11,13 +12,15 @@ import (
 	"github.com/edgegw/gateway/buffer"
 	"github.com/edgegw/gateway/config"
 	"github.com/edgegw/gateway/pipeline"
+	"github.com/edgegw/gateway/sdnotify"
 	"github.com/edgegw/gateway/upstream"
 	"github.com/edgegw/gateway/web"
 )
 
 // webServer builds the status page over the running parts; buf and fwd may
-// be nil (nothing is forwarded, or no upstream url). The returned closer
-// releases the buffer reader.
+// be nil (nothing is forwarded, or no upstream url). The server does not
+// listen yet (serveWeb binds it). The returned closer releases the buffer
+// reader.
 func webServer(ctx context.Context, cfg *config.Config, log *slog.Logger, b *broker.Broker, pipe func() *pipeline.Pipeline,
 	buf *buffer.Buffer, fwd *upstream.Forwarder) (*web.Server, io.Closer, error) {
 	wc := web.Default()
@@ -40,7 +43,8 @@ func webServer(ctx context.Context, cfg *config.Config, log *slog.Logger, b *bro
 			var out []web.DeviceStatus
 			for _, d := range p.Status() {
 				out = append(out, web.DeviceStatus{Name: d.Name, State: d.State.String(), LastError: d.LastError,
-					Since: d.Since, LastOK: d.LastOK, Polls: d.Polls, Failures: d.Failures, Readings: d.Readings})
+					Since: d.Since, LastOK: d.LastOK, Polls: d.Polls, Failures: d.Failures, Readings: d.Readings,
+					Requests: d.Requests, ReqErrors: d.ReqErrors})
 			}
 			return out
 		},
@@ -73,7 +77,7 @@ func webServer(ctx context.Context, cfg *config.Config, log *slog.Logger, b *bro
 			return r.Export(ctx, w, format, buffer.Filter(q), nil)
 		}
 	}
-	srv, err := web.New(wc, src, log.With("component", "web"))
+	srv, err := web.Prepare(wc, src, log.With("component", "web"))
 	if err != nil {
 		_ = closer.Close() // the web error is the one to report
 		return nil, nil, err
@@ -84,3 +88,40 @@ func webServer(ctx context.Context, cfg *config.Config, log *slog.Logger, b *bro
 type nopCloser struct{}
 
 func (nopCloser) Close() error { return nil }
+
+// webRetry is how long serveWeb waits between attempts to bind a taken
+// address.
+const webRetry = 10 * time.Second
+
+// serveWeb binds and serves the status page until ctx is done. When the
+// address is taken (often so on a Pi: something else on 127.0.0.1:8080) or
+// cannot be bound, the gateway goes on without the page: it logs that once,
+// with the config line, says so in systemd's status line, and retries every
+// retry until it can bind.
+func serveWeb(ctx context.Context, cfg *config.Config, log *slog.Logger, srv *web.Server, retry time.Duration) {
+	for failed := false; ; {
+		err := srv.Listen()
+		if err == nil {
+			if failed {
+				log.Info("status page: the address is free again: serving", "address", cfg.Web.Address)
+				_ = sdnotify.Status("running") // informative only
+			}
+			if err := srv.Run(ctx); err != nil {
+				log.Error("web server stopped", "err", err)
+			}
+			return
+		}
+		if !failed {
+			failed = true
+			probs := cfg.Problems()
+			probs.Add(config.At("web").Key("address"), "%v: the status page is off; the gateway runs without it and retries every %v", err, retry)
+			log.Error(probs.Err().Error())
+			_ = sdnotify.Status(fmt.Sprintf("running; status page off: %s busy, retrying", cfg.Web.Address)) // informative only
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(retry):
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgegw/gateway"
@@ -27,12 +28,15 @@ type Device struct {
 
 	mu   sync.Mutex // guards down
 	down bool       // logged as not responding
+
+	polls, pollFailures, requests, requestErrors atomic.Uint64
 }
 
 var (
-	_ gateway.Driver = (*Device)(nil)
-	_ gateway.Poller = (*Device)(nil)
-	_ gateway.Writer = (*Device)(nil)
+	_ gateway.Driver      = (*Device)(nil)
+	_ gateway.Poller      = (*Device)(nil)
+	_ gateway.Writer      = (*Device)(nil)
+	_ gateway.PollCounter = (*Device)(nil)
 )
 
 // NewDevice compiles cfg and returns the device talking over t, which it
@@ -73,6 +77,14 @@ func (d *Device) Requests() int {
 		n += len(s.blocks)
 	}
 	return n
+}
+
+// PollCounts returns the device's poll cycles (one per schedule per
+// interval) and the read requests they sent; a block skipped because the
+// slave already timed out in that cycle is not a request.
+func (d *Device) PollCounts() gateway.PollCounts {
+	return gateway.PollCounts{Polls: d.polls.Load(), PollFailures: d.pollFailures.Load(),
+		Requests: d.requests.Load(), RequestErrors: d.requestErrors.Load()}
 }
 
 // Close releases the device's share of its transport; the transport closes
@@ -144,6 +156,7 @@ func (d *Device) poll(ctx context.Context, s schedule) []gateway.Reading {
 		attempts = 1 // a slave known to be silent gets no retries
 	}
 	d.mu.Unlock()
+	d.polls.Add(1)
 	var okN, failN int
 	var skip, firstErr error
 	for _, b := range s.blocks {
@@ -151,6 +164,12 @@ func (d *Device) poll(ctx context.Context, s schedule) []gateway.Reading {
 		err := skip
 		if err == nil {
 			data, err = d.client.read(ctx, d.slave, b.reg, b.addr, b.count, attempts)
+			if ctx.Err() == nil {
+				d.requests.Add(1)
+				if err != nil {
+					d.requestErrors.Add(1)
+				}
+			}
 		}
 		now := time.Now()
 		if err != nil {
@@ -187,6 +206,9 @@ func (d *Device) poll(ctx context.Context, s schedule) []gateway.Reading {
 			out = append(out, gateway.Reading{Device: d.name, Point: p.name, Unit: p.unit,
 				Value: v, Quality: gateway.QualityGood, Time: now})
 		}
+	}
+	if failN > 0 {
+		d.pollFailures.Add(1)
 	}
 	d.setState(okN == 0 && failN > 0, firstErr)
 	return out

@@ -155,6 +155,13 @@ func TestRunEmitsPerInterval(t *testing.T) {
 	if counts["model"] != 1 {
 		t.Errorf("model polled %d times, want 1", counts["model"])
 	}
+	// Polls are counted by the driver (the supervisor sees one Run): one
+	// per schedule per cycle, 5 requests for the fast one and 1 for model;
+	// the last poll may have been cut short by cancel.
+	c := d.PollCounts()
+	if c.Polls < 4 || c.PollFailures != 0 || c.RequestErrors != 0 || c.Requests > 5*(c.Polls-1)+1 || c.Requests <= 5*(c.Polls-2)+1 {
+		t.Errorf("PollCounts() = %+v, want >= 4 polls, 5 requests each (1 for model), no errors", c)
+	}
 }
 
 func TestExceptionAndBadQuality(t *testing.T) {
@@ -219,6 +226,10 @@ func TestTimeoutGivesBadQuality(t *testing.T) {
 	// The first block timed out: the second was not sent (one timeout per poll, two attempts).
 	if got := d.Client().Transport().Stats().Requests; got != 2 {
 		t.Errorf("requests: got %d, want 2", got)
+	}
+	// One failed poll, one failed request (its two attempts are one request).
+	if got, want := d.PollCounts(), (gateway.PollCounts{Polls: 1, PollFailures: 1, Requests: 1, RequestErrors: 1}); got != want {
+		t.Errorf("PollCounts() = %+v, want %+v", got, want)
 	}
 }
 

@@ -217,3 +217,65 @@ func TestProbeRTU(t *testing.T) {
 		t.Errorf("silent slave: %v", err)
 	}
 }
+
+// TestRTUAdapterUnpluggedAndBack: a USB adapter unplugged and plugged back
+// in is a port path that disappears and returns. Here the socat pty pair
+// goes away (its links removed) and is created again at the same paths;
+// the running device reopens the port by itself and polls on.
+func TestRTUAdapterUnpluggedAndBack(t *testing.T) {
+	dir := t.TempDir()
+	sim := modbussim.NewDemo(discard())
+	serve := func(pair *ptyPair) (stop func()) {
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- sim.ServeSerial(ctx, pair.B, 19200, "none", 7) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		}
+	}
+	pair := startPTYs(t, dir)
+	stopSim := serve(pair)
+
+	cfg := rtuConfig(modbus.DemoConfig("pump", ""), pair.A)
+	cfg.SlaveID, cfg.Interval, cfg.Timeout, cfg.Retries = 7, 20*time.Millisecond, 100*time.Millisecond, 0
+	d := newDevice(t, cfg)
+	c := newCollector()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, c.emit) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	c.wait(t, "readings before the unplug", func(good map[string]int, _ map[string]error) bool { return good["pump"] >= 10 })
+
+	// Unplug: the simulator's side and the pty pair go, and so do the links.
+	stopSim()
+	pair.stop()
+	for _, p := range []string{pair.A, pair.B} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	c.wait(t, "bad readings while unplugged", func(_ map[string]int, bad map[string]error) bool {
+		return errors.Is(bad["pump"], modbus.ErrUnavailable)
+	})
+
+	// Plug in again: the same paths, a new pty pair.
+	c.reset()
+	pair = startPTYs(t, dir)
+	stopSim = serve(pair)
+	t.Cleanup(stopSim)
+	c.wait(t, "readings after the replug", func(good map[string]int, _ map[string]error) bool { return good["pump"] >= 10 })
+	if got := d.Client().Transport().Stats().Reconnects; got < 1 {
+		t.Errorf("reconnects %d, want >= 1", got)
+	}
+	if n := d.PollCounts(); n.RequestErrors == 0 || n.Requests <= n.RequestErrors {
+		t.Errorf("PollCounts() = %+v, want the failed requests of the unplugged time counted", n)
+	}
+}

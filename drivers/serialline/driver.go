@@ -47,8 +47,9 @@ type Driver struct {
 }
 
 var (
-	_ gateway.Driver = (*Driver)(nil)
-	_ gateway.Writer = (*Driver)(nil)
+	_ gateway.Driver      = (*Driver)(nil)
+	_ gateway.Writer      = (*Driver)(nil)
+	_ gateway.PollCounter = (*Driver)(nil)
 )
 
 // New validates cfg (see Config.Validate), fills in its defaults and returns
@@ -135,6 +136,14 @@ func (d *Driver) Stats() Stats {
 		Reopens:   d.reopens.Load(),
 		Connected: d.connected.Load(),
 	}
+}
+
+// PollCounts counts each line received (parsed, garbage or over-long) as
+// one poll and one request; the lines that could not be parsed failed.
+func (d *Driver) PollCounts() gateway.PollCounts {
+	lines := d.linesOK.Load() + d.garbage.Load() + d.tooLong.Load()
+	failed := d.garbage.Load() + d.tooLong.Load()
+	return gateway.PollCounts{Polls: lines, PollFailures: failed, Requests: lines, RequestErrors: failed}
 }
 
 // Run opens the port, reads lines and emits their readings until ctx is

@@ -18,19 +18,21 @@ type WriteData struct {
 // WritePoint renders write_template for point and v and writes the result to
 // the device as one line (the line terminator is appended when the template
 // does not end with it). It returns once the line is handed to the port; a
-// line protocol has no confirmation. Without a write template every point is
-// read-only (gateway.ErrNotWritable); with points configured, another name
-// is gateway.ErrUnknownPoint; while the port is gone the error wraps
+// line protocol has no confirmation. With points configured, another name
+// is gateway.ErrUnknownPoint; without a write template every point is
+// read-only (gateway.ErrNotWritable); while the port is gone the error wraps
 // ErrNotOpen. Safe for concurrent use with Run.
 func (d *Driver) WritePoint(ctx context.Context, point string, v gateway.Value) error {
+	p, known := d.byName[point]
+	if !known && len(d.points) > 0 {
+		return fmt.Errorf("write %s: %w", point, gateway.ErrUnknownPoint)
+	}
 	if d.tmpl == nil {
 		return fmt.Errorf("write %s: %w: no write_template configured", point, gateway.ErrNotWritable)
 	}
 	data := WriteData{Point: point, Value: v, Raw: v}
-	if p, ok := d.byName[point]; ok {
+	if known {
 		data.Raw = p.unconvert(v)
-	} else if len(d.points) > 0 {
-		return fmt.Errorf("write %s: %w", point, gateway.ErrUnknownPoint)
 	}
 	var buf bytes.Buffer
 	if err := d.tmpl.Execute(&buf, data); err != nil {

@@ -1,0 +1,105 @@
+package broker
+
+import (
+	"slices"
+	"time"
+
+	"github.com/edgegw/gateway/broker/packet"
+)
+
+// subOpts are the options of one subscription: the granted QoS and the
+// MQTT 5.0 options (section 3.8.3.1) and Subscription Identifier (section
+// 3.8.2.1.2). A 3.1.1 subscription has only a QoS.
+type subOpts struct {
+	qos     byte
+	noLocal bool   // [MQTT-3.8.3-3] not to the connection that published
+	rap     bool   // Retain As Published [MQTT-3.3.1-12] [MQTT-3.3.1-13]
+	id      uint32 // Subscription Identifier; 0 none
+}
+
+// storeByte packs the options kept in the store's qos column, laid out as
+// the Subscription Options byte (section 3.8.3.1); the Subscription
+// Identifier is not stored.
+func (o subOpts) storeByte() byte {
+	var b byte = o.qos
+	if o.noLocal {
+		b |= 0x04
+	}
+	if o.rap {
+		b |= 0x08
+	}
+	return b
+}
+
+// optsFromStore is the inverse of storeByte.
+func optsFromStore(b byte) subOpts {
+	return subOpts{qos: b & 0x03, noLocal: b&0x04 != 0, rap: b&0x08 != 0}
+}
+
+// sendOpts is how one message goes to one subscriber.
+type sendOpts struct {
+	qos    byte     // min(published, granted) [MQTT-3.3.5-1]
+	retain bool     // the RETAIN flag of the PUBLISH sent
+	onSub  bool     // a retained message sent for a new subscription [MQTT-3.3.1-6]
+	subIDs []uint32 // the Subscription Identifiers of the matching subscriptions [MQTT-3.3.4-3]
+}
+
+// messageProps returns the properties of an application message to keep
+// with it (Properties.Message, without Message Expiry Interval, which
+// expires holds as a time) and when it expires (zero: never)
+// [MQTT-3.3.2-5].
+func messageProps(p *packet.Properties, now time.Time) (*packet.Properties, time.Time) {
+	mp := p.Message()
+	if mp == nil || mp.MessageExpiry == nil {
+		return mp, time.Time{}
+	}
+	expires := now.Add(time.Duration(*mp.MessageExpiry) * time.Second)
+	cp := *mp
+	cp.MessageExpiry = nil
+	if cp.Size() == 0 {
+		return nil, expires
+	}
+	return &cp, expires
+}
+
+// expired reports whether m's Message Expiry Interval has passed at now:
+// it is not delivered any more [MQTT-3.3.2-5].
+func (m *message) expired(now time.Time) bool {
+	return !m.expires.IsZero() && !now.Before(m.expires)
+}
+
+// publishPacket returns the PUBLISH of p for connection c: for MQTT 5.0
+// with the message's properties, the Message Expiry Interval counted down
+// to what is left [MQTT-3.3.2-6], and the Subscription Identifiers.
+func (s *session) publishPacket(c *conn, p *pending, dup bool, now time.Time) packet.Publish {
+	m := p.msg
+	pub := packet.Publish{Dup: dup, QoS: p.qos, Retain: p.retain, Topic: m.topic, PacketID: p.id, Payload: m.payload}
+	if c.version != packet.Version5 || m.props == nil && m.expires.IsZero() && len(p.subIDs) == 0 {
+		return pub
+	}
+	var pp packet.Properties
+	if m.props != nil {
+		pp = *m.props
+	}
+	if !m.expires.IsZero() {
+		left := max(1, uint32((m.expires.Sub(now)+time.Second-1)/time.Second))
+		pp.MessageExpiry = &left
+	}
+	pp.SubscriptionIDs = p.subIDs
+	pub.Properties = &pp
+	return pub
+}
+
+// subIDsFor returns the Subscription Identifiers of the session's
+// subscriptions matching name (sorted), for a message restored from the
+// store.
+func (s *session) subIDsFor(name string) []uint32 {
+	var ids []uint32
+	for f, o := range s.subs {
+		if o.id != 0 && matchFilter(f, name) {
+			ids = append(ids, o.id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
