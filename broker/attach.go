@@ -43,6 +43,8 @@ func (b *Broker) attach(c *conn, clean, persistent bool, expiry time.Duration) (
 		if clean || !s.persistent || expired || otherUser { // [MQTT-3.1.2-6] a clean session starts anew
 			b.dropSessionLocked(s)
 			s = nil
+		} else {
+			b.cancelWill(s.id) // [MQTT-3.1.3-9] resumed within the will delay
 		}
 	}
 	if s == nil {
@@ -112,6 +114,7 @@ func (b *Broker) detach(c *conn) {
 func (b *Broker) dropSessionLocked(s *session) {
 	if b.sessions[s.id] == s {
 		delete(b.sessions, s.id)
+		b.willNow(s.id) // the session ends: a delayed will goes now
 	}
 	s.mu.Lock()
 	s.gone = true

@@ -72,6 +72,12 @@ type Broker struct {
 	conns     map[*conn]struct{}
 	nconns    atomic.Int64
 
+	// Wills waiting for their Will Delay Interval, by client id (see
+	// delayWill); willsClosed once Close took them.
+	willMu      sync.Mutex
+	wills       map[string]*will
+	willsClosed bool
+
 	nover atomic.Int64 // sessions over their queue limit (session.over)
 	// memUsed is the bytes (topic and payload) of the queued and retained
 	// messages, held under max_memory; memFull is set from the first drop
@@ -124,6 +130,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		sessions: map[string]*session{},
 		retained: map[string]*message{},
 		conns:    map[*conn]struct{}{},
+		wills:    map[string]*will{},
 		start:    time.Now(),
 		now:      time.Now,
 	}
@@ -326,7 +333,11 @@ func (b *Broker) Close() error {
 	}
 	b.lnMu.Unlock()
 	b.cancel()
+	delayed := b.closeWills()
 	b.wg.Wait()
+	for _, w := range delayed {
+		b.publishWill(w) // the broker going away ends the delay, as it ends connections
+	}
 	if b.store != nil {
 		if err := b.store.Close(); err != nil {
 			errs = append(errs, err)

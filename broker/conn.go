@@ -97,6 +97,7 @@ type conn struct {
 	maxOut     int
 	connExpiry uint32
 	willExpiry uint32 // Message Expiry Interval of the will (seconds; 0 none)
+	willDelay  uint32 // Will Delay Interval (seconds; 0 none)
 	// aliasesIn are the client's topic aliases (reader goroutine only).
 	aliasesIn [topicAliasMaximum + 1]string
 	// soft (MQTT 5.0 after CONNACK): closeWith only stops the reader, and
@@ -384,6 +385,9 @@ func (c *conn) handshake() error {
 			origin: c.clientID}
 		if wp := cp.WillProperties; wp != nil {
 			c.will.props = wp.Message()
+			if wp.WillDelay != nil {
+				c.willDelay = *wp.WillDelay
+			}
 			if wp.MessageExpiry != nil {
 				c.willExpiry = *wp.MessageExpiry // counted from when the will is published
 				if c.will.props != nil {
@@ -1125,15 +1129,30 @@ func (c *conn) finish(err error) {
 		level = slog.LevelInfo
 	}
 	c.log.Log(c.b.ctx, level, "client connection lost", "err", err)
-	if c.will != nil && c.willExpiry > 0 {
-		c.will.expires = c.b.now().Add(time.Duration(c.willExpiry) * time.Second)
+	if c.will == nil {
+		return
 	}
-	if c.will != nil && c.allowPublish(c.will.topic) {
-		if hook := c.b.clientPublish; hook != nil {
-			w := c.will
-			// Nobody waits for an acknowledgement of a will.
-			hook(gateway.Message{Topic: w.topic, Payload: w.payload, QoS: w.qos, Retain: w.retain, Time: time.Now()}, func(error) {})
+	w := &will{m: c.will, expiry: c.willExpiry, user: c.user, clientID: c.clientID, log: c.log}
+	if c.willDelay == 0 || errors.Is(c.reason, errBrokerClosing) {
+		c.b.publishWill(w)
+		return
+	}
+	// MQTT 5.0 Will Delay Interval: not sent if the session is resumed
+	// in time [MQTT-3.1.3-9], sent when it ends if that is earlier.
+	s := c.sess
+	s.mu.Lock()
+	gone, resumed, expiry := s.gone, s.conn != nil, s.expiry
+	s.mu.Unlock()
+	switch {
+	case resumed: // taken over by a new connection to the session
+		c.log.Debug("will not sent: the session was resumed within the will delay")
+	case gone:
+		c.b.publishWill(w)
+	default:
+		delay := time.Duration(c.willDelay) * time.Second
+		if expiry != neverExpires {
+			delay = min(delay, expiry)
 		}
-		c.b.route(c.will)
+		c.b.delayWill(w, delay)
 	}
 }

@@ -544,3 +544,38 @@ func TestV5TopicAliasFromClient(t *testing.T) {
 		sub.expect(&packet.Publish{Topic: want.topic, Payload: []byte(want.payload)})
 	}
 }
+
+// TestV5WillDelay: a will with a Will Delay Interval is not sent when the
+// session is resumed within it [MQTT-3.1.3-9]; it is sent when the session
+// ends first: started anew with Clean Start, or expired.
+func TestV5WillDelay(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	sub := pipeClient(t, b)
+	sub.connect(&packet.Connect{ClientID: "sub", CleanSession: true}, false)
+	sub.subscribe(1, "will/#", 0)
+	connect := func(clean bool, present bool, expiry uint32, payload string) *rawClient {
+		c := tcpClient(t, b)
+		c.connect5(&packet.Connect{ClientID: "dev", CleanSession: clean, WillFlag: true, WillTopic: "will/dev",
+			WillPayload: []byte(payload), WillProperties: &packet.Properties{WillDelay: u32(3600)},
+			Properties: &packet.Properties{SessionExpiry: u32(expiry)}}, present)
+		return c
+	}
+	marker := func(m string) {
+		t.Helper()
+		if err := b.Publish(t.Context(), gateway.Message{Topic: "will/marker", Payload: []byte(m)}); err != nil {
+			t.Fatal(err)
+		}
+		sub.expect(&packet.Publish{Topic: "will/marker", Payload: []byte(m)})
+	}
+	c := connect(true, false, 600, "1")
+	c.nc.Close() // lost without DISCONNECT
+	waitOffline(t, b, "dev")
+	c = connect(false, true, 600, "2") // resumed in time: will 1 is not sent
+	marker("a")
+	c.nc.Close()
+	waitOffline(t, b, "dev")
+	c = connect(true, false, 1, "3") // Clean Start ends the session: will 2 now
+	sub.expect(&packet.Publish{Topic: "will/dev", Payload: []byte("2")})
+	c.nc.Close() // the session ends after 1 s, before the delay: will 3 then
+	sub.expect(&packet.Publish{Topic: "will/dev", Payload: []byte("3")})
+}
