@@ -13,6 +13,7 @@ import (
 	"github.com/edgegw/gateway/internal/mqtttest"
 	"github.com/edgegw/gateway/internal/tcpproxy"
 	"github.com/edgegw/gateway/internal/testutil"
+	"github.com/edgegw/gateway/upstream"
 )
 
 // startProxy puts a controllable TCP proxy in front of mosquitto.
@@ -140,4 +141,70 @@ func TestNextAttemptReported(t *testing.T) {
 		return err == nil && strings.Contains(out.String(), "next attempt") &&
 			strings.Contains(out.String(), st.NextAttempt.UTC().Format(time.RFC3339))
 	})
+}
+
+// waitWatcher records each reconnect wait the forwarder announces: the time
+// from when a new NextAttempt was first seen to that attempt (at most the
+// wait that was drawn).
+type waitWatcher struct {
+	fwd  *upstream.Forwarder
+	last time.Time
+}
+
+// next waits for the next announced reconnect wait.
+func (w *waitWatcher) next(t *testing.T) time.Duration {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st := w.fwd.Status()
+		if !st.NextAttempt.IsZero() && !st.NextAttempt.Equal(w.last) {
+			w.last = st.NextAttempt
+			return time.Until(st.NextAttempt)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no reconnect wait announced")
+		}
+		time.Sleep(2 * time.Millisecond) // polling a condition
+	}
+}
+
+// TestReconnectWait: failed attempts double the wait; a connection that
+// drops soon after it came up does not reset it (a flapping link is not
+// hammered), one that stayed up StableAfter does.
+func TestReconnectWait(t *testing.T) {
+	up := mqtttest.StartMosquitto(t)
+	proxy := startProxy(t, up, 0)
+	cfg := testConfig("mqtt://" + proxy.Addr())
+	cfg.ReconnectMin = 200 * time.Millisecond
+	cfg.ReconnectMax = 20 * time.Second
+	cfg.StableAfter = 2 * time.Second
+	g := startGW(t, filepath.Join(t.TempDir(), "buffer.db"), cfg, nil, nil)
+	waitUp(t, g.fwd)
+	w := &waitWatcher{fwd: g.fwd}
+
+	proxy.Cut() // refused from now on: the waits grow
+	for d := time.Duration(0); d < 1500*time.Millisecond; {
+		d = w.next(t)
+	}
+	// Up again, but only briefly: the wait keeps growing.
+	proxy.Restore()
+	waitUp(t, g.fwd)
+	proxy.Cut()
+	if d := w.next(t); d < time.Second {
+		t.Errorf("wait after a connection that stayed up only briefly: %v, want it still grown (>= 1s)", d)
+	}
+	// Up for longer than StableAfter: back to ReconnectMin.
+	proxy.Restore()
+	waitUp(t, g.fwd)
+	upAt := time.Now()
+	waitFor(t, "the connection to stay up StableAfter", 30*time.Second, func() bool {
+		return time.Since(upAt) > cfg.StableAfter+500*time.Millisecond
+	})
+	if st := g.fwd.Status(); st.State != "up" {
+		t.Fatalf("uplink %s (%s), want up", st.State, st.LastErr)
+	}
+	proxy.Cut()
+	if d := w.next(t); d > cfg.ReconnectMin {
+		t.Errorf("wait after a connection that stayed up %v: %v, want at most reconnect_min %v", cfg.StableAfter, d, cfg.ReconnectMin)
+	}
 }

@@ -194,8 +194,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 type bench struct {
 	o           options
 	measuredRTT time.Duration // through the delay proxy, PUBLISH to PUBACK
-	stderr   io.Writer
-	cleanups []func()
+	stderr      io.Writer
+	cleanups    []func()
 }
 
 func (b *bench) cleanup() {
