@@ -122,6 +122,19 @@ func (b *Broker) dropSessionLocked(s *session) {
 	for f := range s.subs {
 		filters = append(filters, f)
 	}
+	// Messages of shared subscriptions not yet acknowledged go to another
+	// member of their group (section 4.8.2): the group does not lose them.
+	var moved []*pending
+	for _, p := range s.queue[s.qhead:] {
+		if p.group != nil && p.qos > 0 {
+			moved = append(moved, p)
+		}
+	}
+	for _, p := range s.inflight {
+		if p.group != nil && p.state == stSent {
+			moved = append(moved, p)
+		}
+	}
 	b.memUsed.Add(-int64(s.qbytes)) // the queue goes with the session
 	clear(s.queue)
 	s.queue, s.qhead, s.qbytes = nil, 0, 0
@@ -130,9 +143,18 @@ func (b *Broker) dropSessionLocked(s *session) {
 	wakeAll(wake)
 	b.subMu.Lock()
 	for _, f := range filters {
-		b.subs.Remove(f, s)
+		b.removeSubLocked(f, s)
 	}
 	b.subMu.Unlock()
+	if len(moved) > 0 {
+		b.subMu.RLock()
+		for _, p := range moved {
+			if b.shared[p.group.full] == p.group {
+				p.group.deliver(p.msg, sendOpts{})
+			}
+		}
+		b.subMu.RUnlock()
+	}
 	if s.persistent && b.store != nil {
 		b.store.DeleteSession(s.id)
 	}

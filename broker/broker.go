@@ -47,6 +47,8 @@ type Broker struct {
 
 	subMu sync.RWMutex
 	subs  topic.Tree[subscriber, subOpts]
+	// shared are the shared subscriptions by "$share/name/filter".
+	shared map[string]*shareGroup
 
 	retMu    sync.RWMutex
 	retained map[string]*message
@@ -131,6 +133,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		retained: map[string]*message{},
 		conns:    map[*conn]struct{}{},
 		wills:    map[string]*will{},
+		shared:   map[string]*shareGroup{},
 		start:    time.Now(),
 		now:      time.Now,
 	}
@@ -229,7 +232,7 @@ func (b *Broker) restore() error {
 			o := optsFromStore(q)
 			o.id = ss.SubIDs[f]
 			s.subs[f] = o
-			b.subs.Add(f, s, o)
+			b.addSubLocked(f, s, o)
 		}
 		for _, q := range ss.Queue {
 			m := b.fromStored(q.Msg)

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -438,18 +437,15 @@ func (c *conn) handshake() error {
 // client in CONNACK (section 3.2.2.3): its limits, and which optional
 // features it has. Absent properties mean "available" or "no limit".
 func (c *conn) connackProperties(cp *packet.Connect, props *packet.Properties) *packet.Properties {
-	no := false
 	ap := &packet.Properties{
 		ReceiveMaximum:    new(uint16(receiveMaximum)),
 		MaximumPacketSize: new(uint32(c.b.cfg.MaxPacketSize)), // section 3.2.2.3.6
 		TopicAliasMaximum: new(uint16(topicAliasMaximum)),     // section 3.2.2.3.8
 		// Retain, wildcard subscriptions, QoS 2 and Subscription
-		// Identifiers are available (absent). Shared subscriptions are not
-		// (yet). The broker sends no Reason String or User Property in
+		// Identifiers and shared subscriptions are available (absent). The broker sends no Reason String or User Property in
 		// acknowledgements, so Request Problem Information 0 needs nothing
 		// [MQTT-3.1.2-29], and no Response Information (allowed when asked
 		// for, section 3.1.2.11.7).
-		SharedSubAvailable: &no,
 	}
 	if cp.ClientID == "" {
 		ap.AssignedClientID = c.clientID // [MQTT-3.2.2-16]
@@ -949,11 +945,17 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 	granted := make([]packet.Subscription, 0, len(p.Subscriptions))
 	for i, sub := range p.Subscriptions {
 		err := topic.ValidFilter(sub.Filter)
-		if err == nil && c.version == packet.Version5 && strings.HasPrefix(sub.Filter, packet.SharePrefix) {
-			// Announced as not available in CONNACK (section 3.2.2.3.13).
-			err = fmt.Errorf("shared subscription: %w", packet.ErrSharedSubsNotSupported)
+		_, inner, shared, serr := packet.ParseShared(sub.Filter)
+		if err == nil && serr != nil {
+			err = serr // [MQTT-4.8.2-1] [MQTT-4.8.2-2]
 		}
-		if err == nil && !b.allow(c.user, c.clientID, sub.Filter, auth.Read) {
+		if err == nil && shared {
+			err = topic.ValidFilter(inner)
+			if sub.NoLocal { // [MQTT-3.8.3-4]
+				return fmt.Errorf("subscribe %q: no local on a shared subscription: %w", sub.Filter, packet.ErrProtocol)
+			}
+		}
+		if err == nil && !b.allow(c.user, c.clientID, inner, auth.Read) {
 			err = ErrNotAuthorized
 		}
 		if err == nil && s.atMaxSubs(sub.Filter) {
@@ -968,7 +970,8 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 		codes[i] = sub.QoS // [MQTT-3.9.3-1] this server grants the requested QoS
 		// Retain Handling: 0 send the retained messages, 1 only for a new
 		// subscription, 2 never [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11].
-		if sub.RetainHandling == 0 || sub.RetainHandling == 1 && !existed {
+		// A shared subscription gets no retained messages (section 4.8.2).
+		if !shared && (sub.RetainHandling == 0 || sub.RetainHandling == 1 && !existed) {
 			granted = append(granted, sub)
 		}
 	}
@@ -984,7 +987,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 // reports whether one existed.
 func (b *Broker) subscribe(s *session, filter string, o subOpts) (existed bool) {
 	b.subMu.Lock()
-	b.subs.Add(filter, s, o) // [MQTT-3.8.4-3] replaces an identical filter
+	b.addSubLocked(filter, s, o) // [MQTT-3.8.4-3] replaces an identical filter
 	b.subMu.Unlock()
 	s.mu.Lock()
 	gone := s.gone
@@ -1000,7 +1003,7 @@ func (b *Broker) subscribe(s *session, filter string, o subOpts) (existed bool) 
 		// removed this one or it is removed here (lock order: subMu, then
 		// the session's mu, as route takes them).
 		b.subMu.Lock()
-		b.subs.Remove(filter, s)
+		b.removeSubLocked(filter, s)
 		b.subMu.Unlock()
 		return false
 	}
@@ -1015,7 +1018,7 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 	codes := make([]packet.Code, len(p.Filters)) // MQTT 5.0 [MQTT-3.11.3-1]
 	for i, f := range p.Filters {
 		b.subMu.Lock()
-		b.subs.Remove(f, s)
+		b.removeSubLocked(f, s)
 		b.subMu.Unlock()
 		s.mu.Lock()
 		if _, ok := s.subs[f]; !ok {

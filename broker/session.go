@@ -26,6 +26,7 @@ type pending struct {
 	qos    byte // delivery QoS: min(published, granted)
 	retain bool // the RETAIN flag: a retained message sent on subscribe, or Retain As Published
 	subIDs []uint32
+	group  *shareGroup // sent for this shared subscription: another member takes it if the session ends
 	id     uint16
 	seq    int64 // row in the store; 0 when not stored
 	state  uint8
@@ -137,7 +138,7 @@ func (s *session) deliver(m *message, o sendOpts) (stored, full bool) {
 		s.setOverLocked(true)
 		s.armStallLocked()
 	}
-	p := &pending{msg: m, qos: qos, retain: o.retain, subIDs: o.subIDs}
+	p := &pending{msg: m, qos: qos, retain: o.retain, subIDs: o.subIDs, group: o.group}
 	if s.persistent && qos > 0 && b.store != nil {
 		p.seq = b.store.NextSeq()
 		b.store.Enqueue(s.id, store.Queued{Seq: p.seq, Msg: toStored(m), QoS: qos})

@@ -38,10 +38,11 @@ func optsFromStore(b byte) subOpts {
 
 // sendOpts is how one message goes to one subscriber.
 type sendOpts struct {
-	qos    byte     // min(published, granted) [MQTT-3.3.5-1]
-	retain bool     // the RETAIN flag of the PUBLISH sent
-	onSub  bool     // a retained message sent for a new subscription [MQTT-3.3.1-6]
-	subIDs []uint32 // the Subscription Identifiers of the matching subscriptions [MQTT-3.3.4-3]
+	qos    byte        // min(published, granted) [MQTT-3.3.5-1]
+	retain bool        // the RETAIN flag of the PUBLISH sent
+	onSub  bool        // a retained message sent for a new subscription [MQTT-3.3.1-6]
+	subIDs []uint32    // the Subscription Identifiers of the matching subscriptions [MQTT-3.3.4-3]
+	group  *shareGroup // sent for a shared subscription
 }
 
 // messageProps returns the properties of an application message to keep

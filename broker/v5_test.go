@@ -54,9 +54,8 @@ func TestV5Connack(t *testing.T) {
 	b := newTestBroker(t, Config{MaxPacketSize: 4096})
 	c := pipeClient(t, b)
 	ack := c.connect5(&packet.Connect{KeepAlive: 60}, false)
-	no := false
 	want := &packet.Properties{ReceiveMaximum: u16(receiveMaximum), MaximumPacketSize: u32(4096), TopicAliasMaximum: u16(topicAliasMaximum),
-		SharedSubAvailable: &no, AssignedClientID: ack.Properties.AssignedClientID}
+		AssignedClientID: ack.Properties.AssignedClientID}
 	if !strings.HasPrefix(ack.Properties.AssignedClientID, "auto-") || !reflect.DeepEqual(ack.Properties, want) {
 		t.Fatalf("CONNACK properties %+v, want %+v with an auto- client id", ack.Properties, want)
 	}
@@ -124,9 +123,9 @@ func TestV5ReasonCodes(t *testing.T) {
 	c.expect(&packet.Puback{PacketID: 5, ReasonCode: packet.ErrPayloadFormatInvalid})
 
 	c.send(&packet.Subscribe{PacketID: 6, Subscriptions: []packet.Subscription{
-		{Filter: "a/#", QoS: 1}, {Filter: "a/#/b"}, {Filter: "$share/g/a"}, {Filter: "b", QoS: 2}}})
+		{Filter: "a/#", QoS: 1}, {Filter: "a/#/b"}, {Filter: "$share/g+/a"}, {Filter: "b", QoS: 2}}})
 	c.expect(&packet.Suback{PacketID: 6, ReturnCodes: []byte{1, byte(packet.ErrTopicFilterInvalid),
-		byte(packet.ErrSharedSubsNotSupported), 2}})
+		byte(packet.ErrTopicFilterInvalid), 2}})
 	c.send(&packet.Publish{QoS: 1, PacketID: 7, Topic: "a/b", Payload: []byte("hi")})
 	got := map[packet.Type]packet.Packet{}
 	for range 2 { // PUBACK and the PUBLISH, in either order
@@ -578,4 +577,48 @@ func TestV5WillDelay(t *testing.T) {
 	sub.expect(&packet.Publish{Topic: "will/dev", Payload: []byte("2")})
 	c.nc.Close() // the session ends after 1 s, before the delay: will 3 then
 	sub.expect(&packet.Publish{Topic: "will/dev", Payload: []byte("3")})
+}
+
+// TestV5SharedSubscription: each message of a shared subscription goes to
+// one member of the group [MQTT-4.8.2-2], 3.1.1 members included; a member
+// that goes away with a message unacknowledged does not take it with it:
+// another member gets it (section 4.8.2).
+func TestV5SharedSubscription(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	a := tcpClient(t, b)
+	a.connect5(&packet.Connect{ClientID: "a", CleanSession: true}, false)
+	a.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "$share/g/s/#", QoS: 1}}})
+	a.expect(&packet.Suback{PacketID: 1, ReturnCodes: []byte{1}})
+	bc := tcpClient(t, b)
+	bc.connect(&packet.Connect{ClientID: "b", CleanSession: true}, false)
+	bc.subscribe(1, "$share/g/s/#", 1)
+	pub := tcpClient(t, b)
+	pub.connect5(&packet.Connect{ClientID: "pub", CleanSession: true}, false)
+	const n = 10
+	for i := range n {
+		pub.send(&packet.Publish{QoS: 1, PacketID: uint16(i + 1), Topic: "s/x", Payload: []byte{byte(i)}})
+		pub.expect(&packet.Puback{PacketID: uint16(i + 1)})
+	}
+	seen := map[byte]int{}
+	for _, c := range []*rawClient{a, bc} {
+		for range n / 2 { // round robin between two connected members
+			p := c.recv().(*packet.Publish)
+			seen[p.Payload[0]]++
+			c.send(&packet.Puback{PacketID: p.PacketID})
+		}
+	}
+	if len(seen) != n {
+		t.Fatalf("messages seen %v, want each of %d once", seen, n)
+	}
+	// a's turn: it gets the next message and leaves without acknowledging
+	// it; its session ends (expiry 0), and b gets the message.
+	pub.send(&packet.Publish{QoS: 1, PacketID: 20, Topic: "s/x", Payload: []byte("kept")})
+	pub.expect(&packet.Puback{PacketID: 20})
+	if p := a.recv().(*packet.Publish); string(p.Payload) != "kept" {
+		t.Fatalf("a got %q", p.Payload)
+	}
+	a.nc.Close()
+	if p := bc.recv().(*packet.Publish); string(p.Payload) != "kept" {
+		t.Fatalf("b got %q after a left, want the message a did not acknowledge", p.Payload)
+	}
 }

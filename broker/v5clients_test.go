@@ -85,7 +85,7 @@ func TestMQTTjsV5Broker(t *testing.T) {
 			checkJSONEvents(t, out, map[string]string{
 				"sub-connect": `{"ev":"sub-connect","reasonCode":0,"assigned":true}`,
 				"subscribe":   `{"ev":"subscribe","qos":[2]}`,
-				"pub-connect": `{"ev":"pub-connect","reasonCode":0,"sessionPresent":false,"properties":{"receiveMaximum":1024,"maximumPacketSize":1048576,"topicAliasMaximum":10,"sharedSubscriptionAvailable":false}}`,
+				"pub-connect": `{"ev":"pub-connect","reasonCode":0,"sessionPresent":false,"properties":{"receiveMaximum":1024,"maximumPacketSize":1048576,"topicAliasMaximum":10}}`,
 				"nobody":      `{"ev":"nobody","pubackCodes":[16]}`,
 				"messages":    `{"ev":"messages","got":["t/0 m0 0 {\"userProperties\":{\"q\":\"0\"}}","t/1 m1 1 {\"userProperties\":{\"q\":\"1\"}}","t/2 m2 2 {\"userProperties\":{\"q\":\"2\"}}"]}`,
 			})
