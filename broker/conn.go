@@ -99,6 +99,11 @@ type conn struct {
 	willDelay  uint32 // Will Delay Interval (seconds; 0 none)
 	// aliasesIn are the client's topic aliases (reader goroutine only).
 	aliasesIn [topicAliasMaximum + 1]string
+	// aliasMaxOut is the client's Topic Alias Maximum; aliasesOut the
+	// aliases the broker set on this connection (under the session's mu,
+	// see session.appendPublish).
+	aliasMaxOut uint16
+	aliasesOut  map[string]uint16
 	// soft (MQTT 5.0 after CONNACK): closeWith only stops the reader, and
 	// finish sends DISCONNECT with the reason code before closing.
 	soft atomic.Bool
@@ -416,6 +421,10 @@ func (c *conn) handshake() error {
 		}
 		if props.MaximumPacketSize != nil {
 			c.maxOut = int(*props.MaximumPacketSize)
+		}
+		if props.TopicAliasMaximum != nil && *props.TopicAliasMaximum > 0 {
+			c.aliasMaxOut = *props.TopicAliasMaximum
+			c.aliasesOut = map[string]uint16{}
 		}
 	}
 	// Before attach: from then on a takeover may close the connection, and

@@ -366,11 +366,18 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool, map[waker]
 // publishSize is the size of the PUBLISH of p to c.
 func (s *session) publishSize(c *conn, p *pending, now time.Time) int {
 	pub := s.publishPacket(c, p, false, now)
-	return pub.SizeVersion(c.version)
+	n := pub.SizeVersion(c.version)
+	if c.aliasMaxOut > 0 {
+		n += 3 // a Topic Alias property may be added (appendPublish)
+	}
+	return n
 }
 
 func (s *session) appendPublish(c *conn, buf []byte, p *pending, dup bool, now time.Time) []byte {
 	pub := s.publishPacket(c, p, dup, now)
+	if c.aliasMaxOut > 0 {
+		c.aliasOut(&pub)
+	}
 	n := len(buf)
 	buf = pub.AppendVersion(buf, c.version)
 	s.b.stats.msgsOut.Add(1)

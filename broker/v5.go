@@ -104,3 +104,29 @@ func (s *session) subIDsFor(name string) []uint32 {
 	slices.Sort(ids)
 	return ids
 }
+
+// aliasOut applies a topic alias to a PUBLISH for a client that allows
+// them (section 3.3.2.3.4): the first aliasMaxOut topic names get an alias
+// when first sent (with the name), and are sent as the alias alone
+// afterwards; the connection's packets go out in order, so the client has
+// seen the alias set before it is used [MQTT-3.3.2-10]. Later topics go
+// with their names. The caller holds the session's mu.
+func (c *conn) aliasOut(pub *packet.Publish) {
+	a, ok := c.aliasesOut[pub.Topic]
+	if !ok {
+		if len(c.aliasesOut) >= int(c.aliasMaxOut) {
+			return
+		}
+		a = uint16(len(c.aliasesOut) + 1)
+		c.aliasesOut[pub.Topic] = a
+	}
+	var pp packet.Properties
+	if pub.Properties != nil {
+		pp = *pub.Properties
+	}
+	pp.TopicAlias = &a
+	pub.Properties = &pp
+	if ok {
+		pub.Topic = ""
+	}
+}

@@ -622,3 +622,27 @@ func TestV5SharedSubscription(t *testing.T) {
 		t.Fatalf("b got %q after a left, want the message a did not acknowledge", p.Payload)
 	}
 }
+
+// TestV5TopicAliasToClient: to a client with a Topic Alias Maximum the
+// broker sends a topic name once with an alias, then the alias alone; past
+// the maximum, topic names (section 3.3.2.3.4).
+func TestV5TopicAliasToClient(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	c := pipeClient(t, b)
+	c.connect5(&packet.Connect{ClientID: "c", CleanSession: true, Properties: &packet.Properties{TopicAliasMaximum: u16(2)}}, false)
+	c.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "t/#"}}})
+	c.expect(&packet.Suback{PacketID: 1, ReturnCodes: []byte{0}})
+	for _, tc := range []struct {
+		topic, sent string
+		alias       uint16
+	}{{"t/a", "t/a", 1}, {"t/a", "", 1}, {"t/b", "t/b", 2}, {"t/c", "t/c", 0}, {"t/b", "", 2}, {"t/a", "", 1}} {
+		if err := b.Publish(t.Context(), gateway.Message{Topic: tc.topic, Payload: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+		want := &packet.Publish{Topic: tc.sent, Payload: []byte("x")}
+		if tc.alias != 0 {
+			want.Properties = &packet.Properties{TopicAlias: u16(tc.alias)}
+		}
+		c.expect(want)
+	}
+}
