@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -248,4 +249,85 @@ func needBrokerMQTTjs(t *testing.T) string {
 		t.Fatalf("MQTT.js not installed (npm ci --prefix testdata/node; scripts/test does): %v", err)
 	}
 	return dir
+}
+
+// pahoV5FeaturesScript: python3-paho-mqtt MQTTv5 clients: "r" subscribes
+// pf/# with Subscription Identifier 5, "s1" and "s2" share
+// $share/g/pf/#, "p" publishes four messages with every message property.
+const pahoV5FeaturesScript = `
+import json, sys, threading, time
+import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+from paho.mqtt.packettypes import PacketTypes
+port = int(sys.argv[1])
+def out(**kw): print(json.dumps(kw, sort_keys=True), flush=True)
+lock = threading.Lock()
+got = {"r": [], "s1": [], "s2": []}
+done = threading.Event()
+def client(cid, filt, subid=None):
+    c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
+    ready = threading.Event()
+    def on_message(c, u, m):
+        p = m.properties
+        with lock:
+            if cid == "r":
+                got[cid].append({"topic": m.topic, "qos": m.qos, "user": getattr(p, "UserProperty", None),
+                    "ct": getattr(p, "ContentType", None), "rt": getattr(p, "ResponseTopic", None),
+                    "cd": getattr(p, "CorrelationData", b"").decode(), "pfi": getattr(p, "PayloadFormatIndicator", None),
+                    "exp": 50 <= getattr(p, "MessageExpiryInterval", 0) <= 60, "subid": getattr(p, "SubscriptionIdentifier", None)})
+            else:
+                got[cid].append(m.topic)
+            if len(got["r"]) == 4 and len(got["s1"]) + len(got["s2"]) == 4: done.set()
+    c.on_message = on_message
+    c.on_subscribe = lambda c, u, mid, rcs, props: ready.set()
+    c.connect("127.0.0.1", port, keepalive=60, clean_start=True)
+    c.loop_start()
+    sp = None
+    if subid:
+        sp = Properties(PacketTypes.SUBSCRIBE)
+        sp.SubscriptionIdentifier = subid
+    c.subscribe(filt, qos=1, properties=sp)
+    if not ready.wait(10): sys.exit("no suback for " + cid)
+    return c
+cs = [client("r", "pf/#", 5), client("s1", "$share/g/pf/#"), client("s2", "$share/g/pf/#")]
+p = mqtt.Client(client_id="p", protocol=mqtt.MQTTv5)
+p.connect("127.0.0.1", port, keepalive=60, clean_start=True)
+p.loop_start()
+for i in range(4):
+    pp = Properties(PacketTypes.PUBLISH)
+    pp.UserProperty = [("a", "1"), ("b", "x"), ("a", "2")]
+    pp.ContentType = "text/plain"
+    pp.ResponseTopic = "re/x"
+    pp.CorrelationData = b"cd"
+    pp.PayloadFormatIndicator = 1
+    pp.MessageExpiryInterval = 60
+    p.publish("pf/%d" % i, "m%d" % i, qos=1, properties=pp).wait_for_publish()
+if not done.wait(10): sys.exit("messages missing: %s" % got)
+out(ev="r", msgs=sorted(got["r"], key=lambda m: m["topic"]))
+out(ev="shared", total=len(got["s1"]) + len(got["s2"]), each=[len(got["s1"]), len(got["s2"])], topics=sorted(got["s1"] + got["s2"]))
+for c in cs + [p]:
+    c.disconnect(); c.loop_stop()
+`
+
+// TestPahoPythonV5Features: message properties pass through unchanged and
+// in order, with the Subscription Identifier, and a shared subscription
+// splits the messages between its members, with python3-paho-mqtt MQTTv5.
+func TestPahoPythonV5Features(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("no /usr/bin/python3")
+	}
+	b := newTestBroker(t, Config{})
+	script := mqtttest.WriteFile(t, "features.py", pahoV5FeaturesScript)
+	_, port := hostPort(b, 0)
+	out, err := runTool(t, "/usr/bin/python3", script, port)
+	if err != nil {
+		t.Fatalf("python3: %v\n%s", err, out)
+	}
+	msg := func(i int) string {
+		return fmt.Sprintf(`{"topic":"pf/%d","qos":1,"user":[["a","1"],["b","x"],["a","2"]],"ct":"text/plain","rt":"re/x","cd":"cd","pfi":1,"exp":true,"subid":[5]}`, i)
+	}
+	checkJSONEvents(t, out, map[string]string{
+		"r":      `{"ev":"r","msgs":[` + msg(0) + "," + msg(1) + "," + msg(2) + "," + msg(3) + `]}`,
+		"shared": `{"ev":"shared","total":4,"each":[2,2],"topics":["pf/0","pf/1","pf/2","pf/3"]}`,
+	})
 }
