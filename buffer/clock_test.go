@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgegw/gateway/internal/clock"
+	"github.com/edgegw/gateway/internal/testutil"
 )
 
 // waitAgeCheck nudges the writer until it has checked ages once more than
@@ -13,14 +14,10 @@ import (
 func waitAgeCheck(t *testing.T, b *Buffer) Stats {
 	t.Helper()
 	before := b.ageChecks.Load()
-	deadline := time.Now().Add(15 * time.Second)
-	for b.ageChecks.Load() <= before+1 { // +1: one that began before the clock moved may end after
-		if time.Now().After(deadline) {
-			t.Fatal("no age check within 15s")
-		}
+	testutil.WaitFor(t, 15*time.Second, "an age check", func() bool {
 		b.nudge()
-		time.Sleep(20 * time.Millisecond) // polling a condition, not synchronising
-	}
+		return b.ageChecks.Load() > before+1 // +1: one that began before the clock moved may end after
+	})
 	s, err := b.Stats(t.Context())
 	if err != nil {
 		t.Fatal(err)

@@ -154,18 +154,15 @@ type waitWatcher struct {
 // next waits for the next announced reconnect wait.
 func (w *waitWatcher) next(t *testing.T) time.Duration {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		st := w.fwd.Status()
-		if !st.NextAttempt.IsZero() && !st.NextAttempt.Equal(w.last) {
-			w.last = st.NextAttempt
-			return time.Until(st.NextAttempt)
+	testutil.WaitFor(t, 60*time.Second, "a reconnect wait announced", func() bool {
+		next := w.fwd.Status().NextAttempt
+		if next.IsZero() || next.Equal(w.last) {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("no reconnect wait announced")
-		}
-		time.Sleep(2 * time.Millisecond) // polling a condition
-	}
+		w.last = next
+		return true
+	})
+	return time.Until(w.last)
 }
 
 // TestReconnectWait: failed attempts double the wait; a connection that

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edgegw/gateway/internal/testutil"
 )
 
 // TestACLDeny: "topic deny" and "pattern deny" win over any grant, as in
@@ -120,12 +123,9 @@ func TestAuthenticateBusy(t *testing.T) {
 	for range verifyConcurrency {
 		<-started
 	}
-	for deadline := time.Now().Add(10 * time.Second); f.waiting.Load() < maxWaiting; {
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting = %d, want %d", f.waiting.Load(), maxWaiting)
-		}
-		time.Sleep(time.Millisecond) // polling a counter
-	}
+	testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("%d waiting verifications", maxWaiting), func() bool {
+		return f.waiting.Load() >= maxWaiting
+	})
 	done := make(chan error, 1)
 	go func() { done <- f.Authenticate("mallory", []byte("one more")) }()
 	select {

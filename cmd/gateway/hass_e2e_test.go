@@ -381,13 +381,9 @@ func TestAvailabilityAndDiscovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	startGateway()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(stderr.String(), "topic=homeassistant/sensor/gw_meter/energy/config") {
-		if time.Now().After(deadline) {
-			t.Fatal("the restarted gateway did not clear the energy point's config")
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition
-	}
+	testutil.WaitFor(t, 30*time.Second, "the restarted gateway to clear the energy point's config", func() bool {
+		return strings.Contains(stderr.String(), "topic=homeassistant/sensor/gw_meter/energy/config")
+	})
 	after := startSub(t, port, "homeassistant/#")
 	after.wait(t, "the setpoint's config (retained)", 0, func(m subMessage) bool {
 		return m.Topic == "homeassistant/number/gw_boiler/setpoint/config" && m.Retained
