@@ -42,16 +42,23 @@ func boolBit(b bool, bit byte) byte {
 }
 
 // Append implements Packet. A CONNECT is encoded at its ProtocolLevel; at
-// Version5 with properties (see append5).
+// Version5 with the CONNECT and will properties.
 func (p *Connect) Append(dst []byte) []byte {
-	if p.ProtocolLevel == Version5 {
-		return p.append5(dst)
-	}
+	v5 := p.ProtocolLevel == Version5
 	n := 2 + len(p.ProtocolName) + 1 + 1 + 2 + 2 + len(p.ClientID)
 	flags := boolBit(p.CleanSession, 0x02)
+	props, willProps := 0, 0
+	if v5 {
+		props = p.Properties.size()
+		n += VarintLen(props) + props
+	}
 	if p.WillFlag {
 		n += 2 + len(p.WillTopic) + 2 + len(p.WillPayload)
 		flags |= 0x04 | p.WillQoS<<3 | boolBit(p.WillRetain, 0x20)
+		if v5 {
+			willProps = p.WillProperties.size()
+			n += VarintLen(willProps) + willProps
+		}
 	}
 	if p.UsernameFlag {
 		n += 2 + len(p.Username)
@@ -65,8 +72,16 @@ func (p *Connect) Append(dst []byte) []byte {
 	dst = appendString(dst, p.ProtocolName)
 	dst = append(dst, p.ProtocolLevel, flags)
 	dst = appendUint16(dst, p.KeepAlive)
+	if v5 {
+		// MQTT 5.0 section 3.1: the CONNECT properties follow Keep Alive,
+		// and the will properties come before the Will Topic [MQTT-3.1.3-1].
+		dst = appendProperties(dst, p.Properties, props)
+	}
 	dst = appendString(dst, p.ClientID)
 	if p.WillFlag {
+		if v5 {
+			dst = appendProperties(dst, p.WillProperties, willProps)
+		}
 		dst = appendString(dst, p.WillTopic)
 		dst = appendBytes(dst, p.WillPayload)
 	}

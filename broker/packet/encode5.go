@@ -3,47 +3,6 @@ package packet
 // This file holds the MQTT 5.0 encodings (chapter 3 of MQTT 5.0) and the
 // AppendVersion methods that choose between them and the 3.1.1 ones.
 
-// append5 encodes a CONNECT at level 5 (section 3.1): the CONNECT
-// properties follow Keep Alive, and the will properties come before the
-// Will Topic [MQTT-3.1.3-1].
-func (p *Connect) append5(dst []byte) []byte {
-	props := p.Properties.size()
-	n := 2 + len(p.ProtocolName) + 1 + 1 + 2 + VarintLen(props) + props + 2 + len(p.ClientID)
-	flags := boolBit(p.CleanSession, 0x02)
-	willProps := 0
-	if p.WillFlag {
-		willProps = p.WillProperties.size()
-		n += VarintLen(willProps) + willProps + 2 + len(p.WillTopic) + 2 + len(p.WillPayload)
-		flags |= 0x04 | p.WillQoS<<3 | boolBit(p.WillRetain, 0x20)
-	}
-	if p.UsernameFlag {
-		n += 2 + len(p.Username)
-		flags |= 0x80
-	}
-	if p.PasswordFlag {
-		n += 2 + len(p.Password)
-		flags |= 0x40
-	}
-	dst = appendHeader(dst, byte(CONNECT)<<4, n)
-	dst = appendString(dst, p.ProtocolName)
-	dst = append(dst, p.ProtocolLevel, flags)
-	dst = appendUint16(dst, p.KeepAlive)
-	dst = appendProperties(dst, p.Properties, props)
-	dst = appendString(dst, p.ClientID)
-	if p.WillFlag {
-		dst = appendProperties(dst, p.WillProperties, willProps)
-		dst = appendString(dst, p.WillTopic)
-		dst = appendBytes(dst, p.WillPayload)
-	}
-	if p.UsernameFlag {
-		dst = appendString(dst, p.Username)
-	}
-	if p.PasswordFlag {
-		dst = appendBytes(dst, p.Password)
-	}
-	return dst
-}
-
 // AppendVersion implements Packet: a CONNECT is encoded at its own
 // ProtocolLevel whatever version says.
 func (p *Connect) AppendVersion(dst []byte, _ byte) []byte { return p.Append(dst) }
