@@ -59,19 +59,7 @@ payload = "value"
 	}()
 	waitLine := func(w *lineWriter, what string, match func(string) bool) string {
 		t.Helper()
-		deadline := time.After(20 * time.Second)
-		for {
-			select {
-			case line := <-w.lines:
-				if match(line) {
-					return line
-				}
-			case err := <-done:
-				t.Fatalf("serve stopped waiting for %s: %v", what, err)
-			case <-deadline:
-				t.Fatalf("no %s within 20s", what)
-			}
-		}
+		return w.waitLine(t, done, what, match)
 	}
 	prefix := func(p string) func(string) bool { return func(l string) bool { return strings.HasPrefix(l, p) } }
 	contains := func(p string) func(string) bool { return func(l string) bool { return strings.Contains(l, p) } }

@@ -49,6 +49,25 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	}
 }
 
+// waitLine returns the first line that match accepts, failing the test if
+// done (serve's result) comes first or no such line comes within 20s.
+func (w *lineWriter) waitLine(t *testing.T, done <-chan error, what string, match func(string) bool) string {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case line := <-w.lines:
+			if match(line) {
+				return line
+			}
+		case err := <-done:
+			t.Fatalf("serve stopped waiting for %s: %v", what, err)
+		case <-deadline:
+			t.Fatalf("no %s within 20s", what)
+		}
+	}
+}
+
 // TestDemoRunsAndStopsCleanly is the newcomer's first run: readings from
 // every simulated device are printed, and cancelling stops it with no error.
 func TestDemoRunsAndStopsCleanly(t *testing.T) {

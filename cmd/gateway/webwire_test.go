@@ -49,19 +49,7 @@ func TestBusyWebPort(t *testing.T) {
 	}()
 	wait := func(w *lineWriter, what string, match func(string) bool) string {
 		t.Helper()
-		deadline := time.After(20 * time.Second)
-		for {
-			select {
-			case line := <-w.lines:
-				if match(line) {
-					return line
-				}
-			case err := <-done:
-				t.Fatalf("serve stopped waiting for %s: %v", what, err)
-			case <-deadline:
-				t.Fatalf("no %s within 20s", what)
-			}
-		}
+		return w.waitLine(t, done, what, match)
 	}
 	wantMsg := strings.Replace(strings.TrimSpace(fill.Replace(string(want))), "config.toml:", path+":", 1)
 	logged := wait(stderr, "the busy port's error", func(l string) bool { return strings.Contains(l, "web.address") })
