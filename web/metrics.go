@@ -32,7 +32,7 @@ var (
 	mBufUp       = desc("buffer_stats_up", "1 when the buffer's stats could be read.")
 
 	mBrClients   = desc("broker_clients_connected", "MQTT clients connected to the local broker.")
-	mBrClientsV  = desc("broker_clients_connected_by_version", "MQTT clients connected to the local broker by protocol version (5.0, or 3 for 3.1.1 and 3.1).", "version")
+	mBrClientsV  = desc("broker_clients_connected_by_version", "MQTT clients connected to the local broker by protocol version (5.0, 3.1.1 or 3.1).", "version")
 	mBrTooLarge  = desc("broker_messages_too_large_total", "Messages not sent to an MQTT 5.0 client because they exceed its Maximum Packet Size.")
 	mBrExpired   = desc("broker_messages_expired_total", "Queued messages not sent because their MQTT 5.0 Message Expiry Interval passed.")
 	mBrConns     = desc("broker_connections_total", "Connections accepted by the local broker.")
@@ -114,7 +114,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		b := src.Broker()
 		gauge(mBrClients, float64(b.ClientsConnected))
 		gauge(mBrClientsV, float64(b.ClientsMQTT5), "5.0")
-		gauge(mBrClientsV, float64(b.ClientsConnected-b.ClientsMQTT5), "3")
+		gauge(mBrClientsV, float64(b.ClientsMQTT311), "3.1.1")
+		gauge(mBrClientsV, float64(b.ClientsMQTT31), "3.1")
 		counter(mBrTooLarge, float64(b.TooLarge))
 		counter(mBrExpired, float64(b.Expired))
 		counter(mBrConns, float64(b.ConnectionsTotal))

@@ -50,7 +50,9 @@ type DeviceStatus struct {
 // broker's Stats so that one converts to the other.
 type BrokerStats struct {
 	ClientsConnected int64         `json:"clients_connected"`
-	ClientsMQTT5     int64         `json:"clients_mqtt5"` // of which MQTT 5.0
+	ClientsMQTT5     int64         `json:"clients_mqtt5"`   // of which MQTT 5.0
+	ClientsMQTT311   int64         `json:"clients_mqtt311"` // of which MQTT 3.1.1
+	ClientsMQTT31    int64         `json:"clients_mqtt31"`  // of which MQTT 3.1
 	ConnectionsTotal uint64        `json:"connections_total"`
 	Sessions         int           `json:"sessions"`
 	Subscriptions    int           `json:"subscriptions"`
