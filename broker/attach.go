@@ -1,10 +1,6 @@
 package broker
 
-import (
-	"time"
-
-	"github.com/edgegw/gateway/broker/packet"
-)
+import "time"
 
 // attach binds connection c to the session of its client id and reports
 // whether an existing session was resumed. A connection already bound to
@@ -74,9 +70,7 @@ func (b *Broker) attach(c *conn, clean, persistent bool, expiry time.Duration) (
 	s.mu.Unlock()
 	c.sess = s
 	b.stats.connected.Add(1)
-	if c.version == packet.Version5 {
-		b.stats.connected5.Add(1)
-	}
+	b.stats.connectedBy[c.version].Add(1) // the decoder accepts levels 3, 4 and 5 only
 	b.stats.connTotal.Add(1)
 	return present
 }
@@ -89,9 +83,7 @@ func (b *Broker) detach(c *conn) {
 		return
 	}
 	b.stats.connected.Add(-1)
-	if c.version == packet.Version5 {
-		b.stats.connected5.Add(-1)
-	}
+	b.stats.connectedBy[c.version].Add(-1)
 	b.mu.Lock()
 	s.mu.Lock()
 	mine := s.conn == c

@@ -4,11 +4,15 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/edgegw/gateway/broker/packet"
 )
 
 type counters struct {
-	connected     atomic.Int64  // clients with a live connection
-	connected5    atomic.Int64  // of which MQTT 5.0
+	connected atomic.Int64 // clients with a live connection
+	// connectedBy counts them by protocol level: [3] MQTT 3.1, [4] 3.1.1,
+	// [5] 5.0 (section 3.1.2.2).
+	connectedBy   [packet.Version5 + 1]atomic.Int64
 	connTotal     atomic.Uint64 // connections accepted since start
 	msgsIn        atomic.Uint64 // PUBLISH routed (from clients, wills, in-process)
 	msgsOut       atomic.Uint64 // PUBLISH sent to clients and in-process subscribers
@@ -28,7 +32,9 @@ type counters struct {
 // Stats is a snapshot of the broker's counters.
 type Stats struct {
 	ClientsConnected int64         // clients connected now
-	ClientsMQTT5     int64         // of which with MQTT 5.0 (the others 3.1.1 or 3.1)
+	ClientsMQTT5     int64         // of which with MQTT 5.0
+	ClientsMQTT311   int64         // of which with MQTT 3.1.1
+	ClientsMQTT31    int64         // of which with MQTT 3.1
 	ConnectionsTotal uint64        // connections accepted since start
 	Sessions         int           // sessions, connected or persistent offline
 	Subscriptions    int           // subscriptions, in-process ones included
@@ -71,7 +77,9 @@ func (b *Broker) Stats() Stats {
 	b.retMu.RUnlock()
 	return Stats{
 		ClientsConnected: b.stats.connected.Load(),
-		ClientsMQTT5:     b.stats.connected5.Load(),
+		ClientsMQTT5:     b.stats.connectedBy[packet.Version5].Load(),
+		ClientsMQTT311:   b.stats.connectedBy[packet.Version311].Load(),
+		ClientsMQTT31:    b.stats.connectedBy[packet.Version31].Load(),
 		ConnectionsTotal: b.stats.connTotal.Load(),
 		Sessions:         nsess,
 		Subscriptions:    nsubs,
@@ -117,8 +125,12 @@ func (b *Broker) publishSys() {
 		{"$SYS/broker/version", Version},
 		{"$SYS/broker/uptime", i(int64(st.Uptime/time.Second)) + " seconds"},
 		{"$SYS/broker/clients/connected", i(st.ClientsConnected)},
+		// By protocol version (no Mosquitto topic has them): mqtt3 is
+		// 3.1.1 and 3.1 together.
 		{"$SYS/broker/clients/connected/mqtt5", i(st.ClientsMQTT5)},
-		{"$SYS/broker/clients/connected/mqtt3", i(st.ClientsConnected - st.ClientsMQTT5)},
+		{"$SYS/broker/clients/connected/mqtt311", i(st.ClientsMQTT311)},
+		{"$SYS/broker/clients/connected/mqtt31", i(st.ClientsMQTT31)},
+		{"$SYS/broker/clients/connected/mqtt3", i(st.ClientsMQTT311 + st.ClientsMQTT31)},
 		{"$SYS/broker/clients/total", i(int64(st.Sessions))},
 		{"$SYS/broker/messages/received", u(st.MessagesReceived)},
 		{"$SYS/broker/messages/sent", u(st.MessagesSent)},

@@ -279,21 +279,17 @@ func TestMaxAgeDrops(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testutil.WaitFor(t, 5*time.Second, "stats: 10 dropped for age, none left", func() bool {
 		s, err := b.Stats(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if s.Drops == 10 && s.Depth == 0 && s.DropsByPrefix["old/x"] == 10 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stats: got %+v, want 10 dropped for age", s)
+			return true
 		}
 		b.nudge()
-		time.Sleep(10 * time.Millisecond) // polling a condition, not synchronising
-	}
+		return false
+	})
 }
 
 // fillDisk fakes a nearly full disk: the database may grow by two pages.

@@ -107,20 +107,13 @@ func startGWLog(t *testing.T, bcfg buffer.Config, cfg upstream.Config, local gat
 // waitEmpty waits until the buffer holds nothing.
 func (g *gw) waitEmpty(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testutil.WaitFor(t, 30*time.Second, "the buffer to empty", func() bool {
 		s, err := g.buf.Stats(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.Depth == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("buffer still holds %d messages", s.Depth)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition
-	}
+		return s.Depth == 0
+	})
 }
 
 // publishPerTopic publishes n messages on each topic, one goroutine per
@@ -342,24 +335,18 @@ func TestCrashWhileDraining(t *testing.T) {
 		t.Fatalf("the child drained everything (%d) before it was killed", before)
 	}
 	g := startGW(t, path, testConfig(up.URL()), nil, nil)
-	deadline := time.Now().Add(60 * time.Second)
 	var remote []string
 	for i := range crashTopics {
 		remote = append(remote, fmt.Sprintf("edge/gw1/site/crash%d", i))
 	}
-	for {
+	var got []mqtttest.Message
+	testutil.WaitFor(t, 60*time.Second, fmt.Sprintf("all %d messages upstream", crashTopics*crashN), func() bool {
 		g.waitEmpty(t)
-		got := rec.Snapshot()
-		if complete(got, crashTopics*crashN) {
-			t.Logf("%d arrived before the kill, %d in all", before, len(got))
-			checkInOrder(t, got, remote, crashN)
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("got %d distinct of %d upstream", distinct(got), crashTopics*crashN)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition
-	}
+		got = rec.Snapshot()
+		return complete(got, crashTopics*crashN)
+	})
+	t.Logf("%d arrived before the kill, %d in all", before, len(got))
+	checkInOrder(t, got, remote, crashN)
 }
 
 func distinct(got []mqtttest.Message) int {
@@ -480,8 +467,7 @@ func TestRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.WaitFor(t, 10*time.Second, "stats: uplink down, not Authorized", func() bool {
 		s, err := r.Stats(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -490,13 +476,10 @@ func TestRefused(t *testing.T) {
 			if s.Depth != 50 {
 				t.Errorf("depth: got %d, want 50 kept", s.Depth)
 			}
-			break
+			return true
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stats: got uplink %q error %q, want down, not Authorized", s.Uplink, s.UplinkError)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition
-	}
+		return false
+	})
 	var out strings.Builder
 	if err := buffer.Main(t.Context(), []string{"--db", path, "stats"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
@@ -533,13 +516,7 @@ func TestCommandsFromUpstream(t *testing.T) {
 // waitUp waits until the forwarder reports the uplink up (after SUBACK).
 func waitUp(t *testing.T, fwd *upstream.Forwarder) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for fwd.Status().State != "up" {
-		if time.Now().After(deadline) {
-			t.Fatal("uplink not up")
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition
-	}
+	testutil.WaitFor(t, 10*time.Second, "the uplink up", func() bool { return fwd.Status().State == "up" })
 }
 
 // cloudPublish publishes one message upstream as the cloud would.

@@ -86,23 +86,28 @@ func (s *mosquittoSub) snapshot() []subMessage {
 // returns its index.
 func (s *mosquittoSub) wait(t *testing.T, what string, from int, ok func(subMessage) bool) int {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		msgs := s.snapshot()
-		for i := from; i < len(msgs); i++ {
-			if ok(msgs[i]) {
-				return i
-			}
-		}
-		if time.Now().After(deadline) {
+	found := -1
+	defer func() {
+		if found < 0 { // WaitFor failed the test: show what came
 			var b strings.Builder
+			msgs := s.snapshot()
 			for _, m := range msgs[min(from, len(msgs)):] {
 				fmt.Fprintf(&b, "  %v %s %.200s\n", m.Retained, m.Topic, m.Payload)
 			}
-			t.Fatalf("mosquitto_sub never got %s; got:\n%s", what, b.String())
+			t.Logf("mosquitto_sub got:\n%s", b.String())
 		}
-		time.Sleep(20 * time.Millisecond) // polling a condition
-	}
+	}()
+	testutil.WaitFor(t, 30*time.Second, "mosquitto_sub to get "+what, func() bool {
+		msgs := s.snapshot()
+		for i := from; i < len(msgs); i++ {
+			if ok(msgs[i]) {
+				found = i
+				return true
+			}
+		}
+		return false
+	})
+	return found
 }
 
 // is returns a matcher for a message on topic with payload.
@@ -246,18 +251,14 @@ func TestAvailabilityAndDiscovery(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = gw.Process.Kill(); _ = gw.Wait() }) // killed already when the test passes
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		testutil.WaitFor(t, 30*time.Second, "the gateway's broker to listen", func() bool {
 			c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
 			if err == nil {
 				c.Close()
-				return gw
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the gateway's broker never listened: %v", err)
-			}
-			time.Sleep(20 * time.Millisecond) // polling a condition
-		}
+			return err == nil
+		})
+		return gw
 	}
 	gw := startGateway()
 

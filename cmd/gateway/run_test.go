@@ -514,8 +514,8 @@ func checkDemoPolls(t *testing.T, stderr *testutil.SyncBuffer) {
 		Errors   uint64  `json:"request_errors"`
 		Rate     float64 `json:"requests_per_second"`
 	}
-	deadline := time.Now().Add(30 * time.Second) // two samples of the page, 5s apart
-	for {
+	// Two samples of the page, 5s apart.
+	testutil.WaitFor(t, 30*time.Second, "polls, requests and a request rate for both devices on the page", func() bool {
 		resp, err := http.Get(m[1] + "/api/devices")
 		if err != nil {
 			t.Fatal(err)
@@ -529,12 +529,6 @@ func checkDemoPolls(t *testing.T, stderr *testutil.SyncBuffer) {
 		for _, d := range devs {
 			ok = ok && d.Polls >= 2 && d.Requests >= d.Polls && d.Errors == 0 && d.Rate > 0
 		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("devices %+v, want polls, requests and a request rate for both", devs)
-		}
-		time.Sleep(200 * time.Millisecond) // polling the page; the condition is checked above
-	}
+		return ok
+	})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -74,18 +75,22 @@ func runGateway(t *testing.T, path string) (stop func()) {
 // waitMessage waits until the recorder has a message for which ok holds.
 func waitMessage(t *testing.T, rec *mqtttest.Recorder, what string, ok func(mqtttest.Message) bool) mqtttest.Message {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var found mqtttest.Message
+	defer func() {
+		if found.Topic == "" { // WaitFor failed the test: show what came
+			t.Logf("upstream got:\n%v", rec.Snapshot())
+		}
+	}()
+	testutil.WaitFor(t, 20*time.Second, "upstream to receive "+what, func() bool {
 		for _, m := range rec.Snapshot() {
 			if ok(m) {
-				return m
+				found = m
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("upstream never received %s; got:\n%v", what, rec.Snapshot())
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition
-	}
+		return false
+	})
+	return found
 }
 
 // TestUpstreamCommandReachesDevice joins the whole command path with a real
@@ -241,17 +246,16 @@ payload = "value"
 		return cmd
 	}
 	gw := start()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", gw.Stderr)
+		}
+	})
 	// Wait for a backlog on disk, then kill.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if s, err := readStats(db); err == nil && s.Depth >= 300 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no backlog in the buffer; gateway log:\n%s", gw.Stderr)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition
-	}
+	testutil.WaitFor(t, 20*time.Second, "a backlog of 300 messages in the buffer", func() bool {
+		s, err := readStats(db)
+		return err == nil && s.Depth >= 300
+	})
 	if err := gw.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -276,26 +280,18 @@ payload = "value"
 	for _, e := range held {
 		want["sites/"+e.Topic+" "+string(e.Payload)] = true
 	}
-	deadline = time.Now().Add(30 * time.Second)
-	for {
+	testutil.WaitFor(t, 30*time.Second, fmt.Sprintf("the %d messages held at the kill upstream", len(want)), func() bool {
 		seen := map[string]bool{}
 		for _, m := range rec.Snapshot() {
 			seen[m.String()] = true
 		}
-		missing := 0
 		for k := range want {
 			if !seen[k] {
-				missing++
+				return false
 			}
 		}
-		if missing == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of the %d messages held at the kill never arrived upstream; gateway log:\n%s", missing, len(want), gw.Stderr)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a condition
-	}
+		return true
+	})
 }
 
 // readStats reads the buffer's stats as `gateway buffer stats` does.
