@@ -540,11 +540,7 @@ func testCommandsFromUpstream(t *testing.T) {
 	up := mqtttest.StartMosquitto(t)
 	cfg := testConfig(t, up.URL())
 	cfg.Subscribe = []upstream.SubscribeRule{{Filter: "cloud/gw1/cmd/#", LocalPrefix: "cmd"}}
-	local := make(chan gateway.Message, 10)
-	sink := gateway.SinkFunc(func(ctx context.Context, m gateway.Message) error {
-		local <- m
-		return nil
-	})
+	local, sink := chanSink()
 	g := startGW(t, filepath.Join(t.TempDir(), "buffer.db"), cfg, sink, nil)
 	// Wait for the subscription: the uplink is up after SUBACK.
 	waitUp(t, g.fwd)
@@ -557,6 +553,15 @@ func testCommandsFromUpstream(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("command did not reach the local sink")
 	}
+}
+
+// chanSink returns a local sink that hands what it gets to the channel.
+func chanSink() (chan gateway.Message, gateway.Sink) {
+	local := make(chan gateway.Message, 10)
+	return local, gateway.SinkFunc(func(ctx context.Context, m gateway.Message) error {
+		local <- m
+		return nil
+	})
 }
 
 // waitUp waits until the forwarder reports the uplink up (after SUBACK).
@@ -592,11 +597,7 @@ func testCommandsWhileOffline(t *testing.T) {
 		{Filter: "cloud/gw1/cmd/#", LocalPrefix: "cmd"},
 		{Filter: "cloud/gw1/old/#", LocalPrefix: "old"},
 	}
-	local := make(chan gateway.Message, 10)
-	sink := gateway.SinkFunc(func(ctx context.Context, m gateway.Message) error {
-		local <- m
-		return nil
-	})
+	local, sink := chanSink()
 	g := startGW(t, filepath.Join(t.TempDir(), "buffer.db"), cfg, sink, nil)
 	waitUp(t, g.fwd)
 	g.stop()
@@ -680,11 +681,7 @@ func testRemovedSubscribeRuleUnsubscribed(t *testing.T) {
 		{Filter: "cloud/gw1/cmd/#", LocalPrefix: "cmd"},
 		{Filter: "cloud/gw1/old/#", LocalPrefix: "old"},
 	}
-	local := make(chan gateway.Message, 10)
-	sink := gateway.SinkFunc(func(ctx context.Context, m gateway.Message) error {
-		local <- m
-		return nil
-	})
+	local, sink := chanSink()
 	g := startGW(t, path, cfg, sink, nil)
 	waitUp(t, g.fwd)
 	g.stop()
