@@ -629,6 +629,9 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		if err := c.checkReceiveMaximum(p); err != nil {
 			return err
 		}
+		if ok && c.overQuota(p) {
+			code, ok = packet.ErrQuotaExceeded, false
+		}
 		if code.IsError() {
 			// The exchange ends with this acknowledgement: no packet id
 			// is kept for a PUBREL (section 4.3.3).
@@ -708,6 +711,39 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		c.queueAck(e, p.PacketID, p.QoS, full, code)
 	}
 	return nil
+}
+
+// overQuota reports whether the QoS 1 or 2 PUBLISH p of an MQTT 5.0
+// client must be refused with 0x97 Quota exceeded (section 3.4.2.1)
+// because the queued and retained messages are at max_memory: the message
+// is not routed to anyone, so the publisher knows it was not taken, as
+// Mosquitto refuses a PUBLISH over the client's incoming quota before
+// routing it (handle__publish). A resend of a QoS 2 packet id already
+// taken is not refused, and neither is an empty retained message, which
+// frees memory. The refusal is counted at max_memory (memoryDrop).
+//
+// A 3.1.1 client has no reason codes: its PUBLISH is routed as before at
+// max_memory (see session.deliver: connected QoS 1 and 2 subscribers get
+// it and the publisher waits for them, offline sessions and the retained
+// store drop it, counted) and acknowledged, as Mosquitto acknowledges a
+// 3.1.1 PUBLISH it refused.
+func (c *conn) overQuota(p *packet.Publish) bool {
+	b := c.b
+	if p.Retain && len(p.Payload) == 0 || !b.overMemory(len(p.Topic)+len(p.Payload)) {
+		return false
+	}
+	if p.QoS == 2 {
+		c.sess.mu.Lock()
+		_, seen := c.sess.rx2[p.PacketID]
+		c.sess.mu.Unlock()
+		if seen {
+			return false
+		}
+	}
+	b.memoryDrop()
+	b.stats.dropped.Add(1)
+	c.log.Debug("publish refused: quota exceeded at max_memory", "topic", p.Topic, "max_memory", b.cfg.MaxMemory)
+	return true
 }
 
 // topicAliasMaximum is the Topic Alias Maximum the broker announces to MQTT

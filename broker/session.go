@@ -172,7 +172,7 @@ func (b *Broker) overMemory(n int) bool {
 func (b *Broker) memoryDrop() {
 	b.stats.memDropped.Add(1)
 	if b.memFull.CompareAndSwap(false, true) {
-		b.log.Error("broker max_memory reached: dropping QoS 0 messages, messages for offline sessions and new retained messages; QoS 1 and 2 publishers to connected subscribers wait",
+		b.log.Error("broker max_memory reached: dropping QoS 0 messages, messages for offline sessions and new retained messages; refusing MQTT 5.0 QoS 1 and 2 publishes (quota exceeded); 3.1.1 QoS 1 and 2 publishers to connected subscribers wait",
 			"max_memory", b.cfg.MaxMemory, "used", b.memUsed.Load())
 	}
 }
@@ -294,13 +294,27 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool, map[waker]
 	b := s.b
 	taken := 0
 	now := b.now()
-	for _, p := range s.inflight {
+	for i := 0; i < len(s.inflight); i++ {
+		p := s.inflight[i]
 		if !p.resend {
 			continue
 		}
 		p.resend = false
 		if p.state == stReleased {
 			buf = (&packet.Pubrel{PacketID: p.id}).AppendVersion(buf, c.version)
+			continue
+		}
+		if c.maxOut > 0 && s.publishSize(c, p, now) > c.maxOut {
+			// [MQTT-3.1.2-25] a resend over the Maximum Packet Size of the
+			// new connection is not sent either: discarded as if
+			// delivered, as a queued one is below, and counted.
+			b.stats.tooLarge.Add(1)
+			s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
+			i--
+			if p.seq != 0 && b.store != nil {
+				b.store.Dequeue(s.id, p.seq)
+			}
+			taken++
 			continue
 		}
 		buf = s.appendPublish(c, buf, p, true, now) // [MQTT-3.3.1-1] DUP on re-delivery
