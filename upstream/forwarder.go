@@ -98,6 +98,7 @@ func New(cfg Config, q Queue, local gateway.Sink, log *slog.Logger) (*Forwarder,
 	if f.tls, err = tlsConfig(cfg); err != nil {
 		return nil, err
 	}
+	f.storeDetail() // the protocol, for buffer stats
 	return f, nil
 }
 

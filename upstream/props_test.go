@@ -1,9 +1,12 @@
 package upstream
 
 import (
+	"bytes"
+	"log/slog"
 	"math"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,5 +188,52 @@ func TestRefusals(t *testing.T) {
 	}
 	if got := describe("PUBACK", packet.ErrQuotaExceeded, "100 per second"); got != "PUBACK 0x97 Quota exceeded: 100 per second" {
 		t.Errorf("describe = %q", got)
+	}
+}
+
+// detailQueue is a Queue that keeps the uplink detail (as the buffer does).
+type detailQueue struct {
+	Queue             // not drained in these tests
+	mu                sync.Mutex
+	protocol, refusal string
+}
+
+func (q *detailQueue) SetUplinkDetail(protocol, refusal string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.protocol, q.refusal = protocol, refusal
+	return nil
+}
+
+// TestForwarderRefusals: a refused publish is counted, shown in Status,
+// handed to the queue for buffer stats, and logged once per reason code.
+func TestForwarderRefusals(t *testing.T) {
+	q := &detailQueue{}
+	var logs bytes.Buffer
+	cfg := Config{URL: "mqtt://127.0.0.1:1", ProtocolVersion: 5}
+	f, err := New(cfg, q, nil, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.protocol != "5.0" || f.Status().Protocol != "5.0" {
+		t.Errorf("protocol: queue %q, status %q; want 5.0", q.protocol, f.Status().Protocol)
+	}
+	for range 3 {
+		f.refusedPublish("PUBACK", packet.ErrNotAuthorized, "", "site/a")
+	}
+	f.refusedPublish("PUBREC", packet.ErrQuotaExceeded, "slow down", "site/b")
+	s := f.Status()
+	if s.Refused != 4 || s.LastReasonCode != 0x97 || s.LastReason != "PUBREC 0x97 Quota exceeded: slow down" {
+		t.Errorf("status: %+v", s)
+	}
+	if q.refusal != s.LastReason {
+		t.Errorf("queue's last refusal %q, want %q", q.refusal, s.LastReason)
+	}
+	if n := strings.Count(logs.String(), "upstream refused a publish"); n != 2 {
+		t.Errorf("logged %d times, want 2 (once per reason code):\n%s", n, logs.String())
+	}
+	f.refusedConnect(packet.ErrBadUsernameOrPassword, "")
+	if s := f.Status(); s.LastReason != "CONNACK 0x86 Bad User Name or Password" || s.Refused != 4 || q.refusal != s.LastReason {
+		t.Errorf("after a refused CONNACK: %+v, queue %q", s, q.refusal)
 	}
 }

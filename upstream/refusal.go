@@ -1,11 +1,57 @@
 package upstream
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
+	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/broker/packet"
 )
+
+// DetailStore is what a Queue may also do (package buffer's Buffer does):
+// keep the protocol the uplink speaks and the last refusal, so that
+// `gateway buffer stats` shows them.
+type DetailStore interface {
+	// SetUplinkDetail records the protocol ("3.1.1", "5.0") and the last
+	// refused PUBLISH or CONNACK ("": none).
+	SetUplinkDetail(protocol, lastRefusal string) error
+}
+
+// refusedPublish records a PUBLISH of topic the upstream refused with a
+// PUBACK or PUBREC reason code of 0x80 or above, and logs it when its code
+// differs from the last refusal's (a refusal that repeats for every message
+// is logged once).
+func (f *Forwarder) refusedPublish(ack string, code packet.Code, reason, topic string) {
+	changed := f.ref.publish(ack, code, reason)
+	if changed {
+		f.log.Warn("upstream refused a publish", "topic", topic, "reason", describe(ack, code, reason))
+	} else {
+		f.log.Debug("upstream refused a publish", "topic", topic, "reason", describe(ack, code, reason))
+	}
+	f.storeDetail()
+}
+
+// refusedConnect records a CONNACK that refused the connection (the
+// forwarder logs the connection error itself).
+func (f *Forwarder) refusedConnect(code packet.Code, reason string) {
+	f.ref.connack(code, reason)
+	f.storeDetail()
+}
+
+// storeDetail hands the protocol and the last refusal to the queue, if it
+// keeps them.
+func (f *Forwarder) storeDetail() {
+	ds, ok := f.q.(DetailStore)
+	if !ok {
+		return
+	}
+	var s Status
+	f.ref.fill(&s)
+	if err := ds.SetUplinkDetail(protocolName(f.cfg.ProtocolVersion), s.LastReason); err != nil && !errors.Is(err, gateway.ErrClosed) {
+		f.log.Warn("record uplink detail", "err", err)
+	}
+}
 
 // refusals counts what the upstream broker refused and remembers the last
 // refusal, for Status. Safe for concurrent use; the zero value is ready.
@@ -20,11 +66,14 @@ type refusals struct {
 // publish records a PUBLISH the upstream refused: a PUBACK or PUBREC with
 // a reason code of 0x80 or above (section 3.4.2.1, 3.5.2.1); reason is the
 // packet's Reason String, if any.
-func (r *refusals) publish(ack string, code packet.Code, reason string) {
+// It reports whether the code differs from the last refusal's.
+func (r *refusals) publish(ack string, code packet.Code, reason string) (changed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.refused++
+	changed = r.reason == "" || r.code != code
 	r.code, r.reason = code, describe(ack, code, reason)
+	return changed
 }
 
 // connack records a CONNACK that refused the connection: an MQTT 5.0
