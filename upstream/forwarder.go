@@ -71,6 +71,7 @@ type Forwarder struct {
 	sent        int64
 	acked       int64
 	received    int64
+	ref         refusals // what the upstream refused (refusal.go)
 }
 
 // New checks cfg, reads the password file and TLS material, and returns a
@@ -97,6 +98,7 @@ func New(cfg Config, q Queue, local gateway.Sink, log *slog.Logger) (*Forwarder,
 	if f.tls, err = tlsConfig(cfg); err != nil {
 		return nil, err
 	}
+	f.storeDetail() // the protocol, for buffer stats
 	return f, nil
 }
 
@@ -108,13 +110,23 @@ type Status struct {
 	Sent        int64     `json:"sent"`                  // publishes sent upstream (including resends)
 	Acked       int64     `json:"acked"`                 // acknowledged by the upstream
 	Received    int64     `json:"received"`              // messages from upstream subscriptions delivered locally
+
+	// The protocol and what the upstream refused (upstream/refusal.go).
+	Protocol       string `json:"protocol"`                   // "3.1.1" or "5.0"
+	Refused        int64  `json:"refused"`                    // publishes refused with an MQTT 5.0 reason code
+	Expired        int64  `json:"expired"`                    // queued messages dropped unsent: message_expiry passed
+	LastReasonCode byte   `json:"last_reason_code,omitempty"` // of the last refused PUBLISH or CONNACK
+	LastReason     string `json:"last_reason,omitempty"`      // e.g. "PUBACK 0x97 Quota exceeded"
 }
 
 // Status returns the live state.
 func (f *Forwarder) Status() Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return Status{State: f.state, LastErr: f.lastErr, NextAttempt: f.nextAttempt, Sent: f.sent, Acked: f.acked, Received: f.received}
+	s := Status{State: f.state, LastErr: f.lastErr, NextAttempt: f.nextAttempt, Sent: f.sent, Acked: f.acked, Received: f.received,
+		Protocol: protocolName(f.cfg.ProtocolVersion)}
+	f.ref.fill(&s)
+	return s
 }
 
 // Run connects, drains the queue and reconnects with exponential backoff and

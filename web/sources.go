@@ -81,6 +81,12 @@ type UplinkStatus struct {
 	Sent        int64     `json:"sent"`
 	Acked       int64     `json:"acked"`
 	Received    int64     `json:"received"`
+
+	Protocol       string `json:"protocol"`                   // "3.1.1" or "5.0"
+	Refused        int64  `json:"refused"`                    // publishes refused with an MQTT 5.0 reason code
+	Expired        int64  `json:"expired"`                    // queued messages dropped unsent: message_expiry passed
+	LastReasonCode byte   `json:"last_reason_code,omitempty"` // of the last refused PUBLISH or CONNACK
+	LastReason     string `json:"last_reason,omitempty"`      // e.g. "PUBACK 0x97 Quota exceeded"
 }
 
 // BufferStats describe the store-and-forward queue.
