@@ -438,6 +438,9 @@ func (c *conn) handshake() error {
 		return fmt.Errorf("write connack: %w", err)
 	}
 	c.keepAlive(cp.KeepAlive)
+	// A member of shared subscriptions back online: what offline members
+	// hold for its groups goes to connected members (see shareGroup.deliver).
+	c.b.rebalanceSession(c.sess)
 	c.log.Debug("client connected", "user", c.user, "version", c.version, "clean", cp.CleanSession, "keepalive", cp.KeepAlive, "expiry", expiry)
 	return nil
 }
@@ -993,6 +996,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 	}
 	codes := make([]byte, len(p.Subscriptions))
 	granted := make([]packet.Subscription, 0, len(p.Subscriptions))
+	joined := false // a shared subscription
 	for i, sub := range p.Subscriptions {
 		err := topic.ValidFilter(sub.Filter)
 		_, inner, shared, serr := packet.ParseShared(sub.Filter)
@@ -1018,6 +1022,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 		}
 		existed := b.subscribe(s, sub.Filter, subOpts{qos: sub.QoS, noLocal: sub.NoLocal, rap: sub.RetainAsPublished, id: id})
 		codes[i] = sub.QoS // [MQTT-3.9.3-1] this server grants the requested QoS
+		joined = joined || shared
 		// Retain Handling: 0 send the retained messages, 1 only for a new
 		// subscription, 2 never [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11].
 		// A shared subscription gets no retained messages (section 4.8.2).
@@ -1029,6 +1034,9 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 	// messages (the writer sends ctrl before the session queue).
 	c.send(&packet.Suback{PacketID: p.PacketID, ReturnCodes: codes})
 	c.queueRetained(granted, id) // in the background: a wide filter must not hold up this connection
+	if joined {
+		b.rebalanceSession(s) // offline members' messages for the group come to this one
+	}
 	b.stats.subPkts.Add(1)
 	return nil
 }
