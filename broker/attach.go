@@ -94,11 +94,15 @@ func (b *Broker) detach(c *conn) {
 		wake = s.takeOfflineLocked()
 	}
 	s.mu.Unlock()
-	if mine && (!s.persistent || s.expiry == 0) {
+	ends := mine && (!s.persistent || s.expiry == 0)
+	if ends {
 		b.dropSessionLocked(s)
 	}
 	b.mu.Unlock()
 	wakeAll(wake)
+	if mine && !ends {
+		b.rebalanceSession(s) // its shared messages go to connected members
+	}
 }
 
 // dropSessionLocked forgets s with its subscriptions and stored state. The
@@ -116,17 +120,7 @@ func (b *Broker) dropSessionLocked(s *session) {
 	}
 	// Messages of shared subscriptions not yet acknowledged go to another
 	// member of their group (section 4.8.2): the group does not lose them.
-	var moved []*pending
-	for _, p := range s.queue[s.qhead:] {
-		if p.group != nil && p.qos > 0 {
-			moved = append(moved, p)
-		}
-	}
-	for _, p := range s.inflight {
-		if p.group != nil && p.state == stSent {
-			moved = append(moved, p)
-		}
-	}
+	moved := s.takeSharedLocked(func(*shareGroup) bool { return true })
 	b.memUsed.Add(-int64(s.qbytes)) // the queue goes with the session
 	clear(s.queue)
 	s.queue, s.qhead, s.qbytes = nil, 0, 0
@@ -138,15 +132,7 @@ func (b *Broker) dropSessionLocked(s *session) {
 		b.removeSubLocked(f, s)
 	}
 	b.subMu.Unlock()
-	if len(moved) > 0 {
-		b.subMu.RLock()
-		for _, p := range moved {
-			if b.shared[p.group.full] == p.group {
-				p.group.deliver(p.msg, sendOpts{})
-			}
-		}
-		b.subMu.RUnlock()
-	}
+	b.redeliverShared(s, moved)
 	if s.persistent && b.store != nil {
 		b.store.DeleteSession(s.id)
 	}

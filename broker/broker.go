@@ -105,12 +105,13 @@ type message struct {
 
 func (m *message) size() int { return len(m.topic) + len(m.payload) }
 
-// subscriber receives routed messages: a session or an in-process
-// subscription. deliver must not block; it reports whether it wrote the
-// message to the store, and whether it took it over its queue limit (only
-// a session does: see session.deliver).
+// subscriber receives routed messages: a session, a shared subscription
+// or an in-process subscription. deliver must not block; it reports
+// whether it wrote the message to the store, and the session that took it
+// over its queue limit, for the publisher to wait for (nil: none; see
+// session.deliver).
 type subscriber interface {
-	deliver(m *message, o sendOpts) (stored, full bool)
+	deliver(m *message, o sendOpts) (stored bool, full *session)
 }
 
 var _ gateway.Sink = (*Broker)(nil)
@@ -239,6 +240,13 @@ func (b *Broker) restore() error {
 			// The Subscription Identifiers are not stored with the message:
 			// those of the session's matching subscriptions.
 			p := &pending{msg: m, qos: q.QoS, seq: q.Seq, subIDs: s.subIDsFor(m.topic)}
+			if q.Group != "" {
+				p.group = b.shared[q.Group] // nil when nobody is subscribed to it any more
+				p.subIDs = nil
+				if o, ok := s.subs[q.Group]; ok && o.id != 0 {
+					p.subIDs = []uint32{o.id}
+				}
+			}
 			if q.PacketID != 0 { // a QoS 2 message in flight: resend it (or PUBREL) with its id
 				p.id, p.state, p.resend = q.PacketID, stSent, true
 				if q.Released {

@@ -438,6 +438,9 @@ func (c *conn) handshake() error {
 		return fmt.Errorf("write connack: %w", err)
 	}
 	c.keepAlive(cp.KeepAlive)
+	// A member of shared subscriptions back online: what offline members
+	// hold for its groups goes to connected members (see shareGroup.deliver).
+	c.b.rebalanceSession(c.sess)
 	c.log.Debug("client connected", "user", c.user, "version", c.version, "clean", cp.CleanSession, "keepalive", cp.KeepAlive, "expiry", expiry)
 	return nil
 }
@@ -451,10 +454,15 @@ func (c *conn) connackProperties(cp *packet.Connect, props *packet.Properties) *
 		MaximumPacketSize: new(uint32(c.b.cfg.MaxPacketSize)), // section 3.2.2.3.6
 		TopicAliasMaximum: new(uint16(topicAliasMaximum)),     // section 3.2.2.3.8
 		// Retain, wildcard subscriptions, QoS 2 and Subscription
-		// Identifiers and shared subscriptions are available (absent). The broker sends no Reason String or User Property in
-		// acknowledgements, so Request Problem Information 0 needs nothing
-		// [MQTT-3.1.2-29], and no Response Information (allowed when asked
-		// for, section 3.1.2.11.7).
+		// Identifiers and shared subscriptions are available (absent). The
+		// broker sends no Reason String or User Property on any packet
+		// but PUBLISH, so Request Problem Information 0 needs nothing
+		// [MQTT-3.1.2-29], and no Response Information, which it may send
+		// when asked (section 3.1.2.11.6) and must not otherwise
+		// [MQTT-3.1.2-28]: as Mosquitto 2.0 (see
+		// TestV5RequestProblemAndResponseInformation). A Reason String
+		// added one day must be left out after Request Problem
+		// Information 0.
 	}
 	if cp.ClientID == "" {
 		ap.AssignedClientID = c.clientID // [MQTT-3.2.2-16]
@@ -988,6 +996,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 	}
 	codes := make([]byte, len(p.Subscriptions))
 	granted := make([]packet.Subscription, 0, len(p.Subscriptions))
+	joined := false // a shared subscription
 	for i, sub := range p.Subscriptions {
 		err := topic.ValidFilter(sub.Filter)
 		_, inner, shared, serr := packet.ParseShared(sub.Filter)
@@ -1013,6 +1022,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 		}
 		existed := b.subscribe(s, sub.Filter, subOpts{qos: sub.QoS, noLocal: sub.NoLocal, rap: sub.RetainAsPublished, id: id})
 		codes[i] = sub.QoS // [MQTT-3.9.3-1] this server grants the requested QoS
+		joined = joined || shared
 		// Retain Handling: 0 send the retained messages, 1 only for a new
 		// subscription, 2 never [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11].
 		// A shared subscription gets no retained messages (section 4.8.2).
@@ -1024,6 +1034,9 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 	// messages (the writer sends ctrl before the session queue).
 	c.send(&packet.Suback{PacketID: p.PacketID, ReturnCodes: codes})
 	c.queueRetained(granted, id) // in the background: a wide filter must not hold up this connection
+	if joined {
+		b.rebalanceSession(s) // offline members' messages for the group come to this one
+	}
 	b.stats.subPkts.Add(1)
 	return nil
 }

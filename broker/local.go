@@ -182,18 +182,18 @@ type localSub struct {
 
 var _ subscriber = (*localSub)(nil)
 
-func (l *localSub) deliver(m *message, o sendOpts) (stored, full bool) {
+func (l *localSub) deliver(m *message, o sendOpts) (stored bool, full *session) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.stopped {
-		return false, false
+		return false, nil
 	}
 	select {
 	case l.ch <- delivery{m, o.qos, o.retain}:
 	default:
 		l.b.stats.dropped.Add(1)
 	}
-	return false, false
+	return false, nil
 }
 
 func (b *Broker) subscribeLocal(user, filter string, qos byte, fn func(gateway.Message)) (func(), error) {

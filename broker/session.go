@@ -106,14 +106,14 @@ func (b *Broker) newSession(id string, persistent bool) *session {
 // (which keep only QoS 1 and 2), and retained messages sent on SUBSCRIBE
 // (retain set). A dropped session takes nothing: route may still hold it
 // after dropSessionLocked, and its rows are deleted from the store.
-func (s *session) deliver(m *message, o sendOpts) (stored, full bool) {
+func (s *session) deliver(m *message, o sendOpts) (stored bool, full *session) {
 	qos := o.qos
 	b := s.b
 	s.mu.Lock()
 	c := s.conn
 	if s.gone || c == nil && (!s.persistent || qos == 0) || !s.mayReadLocked(m.topic) {
 		s.mu.Unlock()
-		return false, false
+		return false, nil
 	}
 	// At max_memory every queue counts as full.
 	atCap := b.overMemory(m.size())
@@ -132,16 +132,20 @@ func (s *session) deliver(m *message, o sendOpts) (stored, full bool) {
 					"client", s.id, "online", c != nil, "max_queued_messages", b.cfg.MaxQueuedMessages,
 					"max_queued_bytes", b.cfg.MaxQueuedBytes)
 			}
-			return false, false
+			return false, nil
 		}
-		full = true
+		full = s
 		s.setOverLocked(true)
 		s.armStallLocked()
 	}
 	p := &pending{msg: m, qos: qos, retain: o.retain, subIDs: o.subIDs, group: o.group}
 	if s.persistent && qos > 0 && b.store != nil {
 		p.seq = b.store.NextSeq()
-		b.store.Enqueue(s.id, store.Queued{Seq: p.seq, Msg: toStored(m), QoS: qos})
+		q := store.Queued{Seq: p.seq, Msg: toStored(m), QoS: qos}
+		if o.group != nil {
+			q.Group = o.group.full
+		}
+		b.store.Enqueue(s.id, q)
 		stored = true
 	}
 	s.queue = append(s.queue, p)

@@ -54,6 +54,10 @@ type Queued struct {
 	// restarted broker resend the same PUBLISH or PUBREL [MQTT-4.4.0-1].
 	PacketID uint16
 	Released bool
+	// Group is the MQTT 5.0 shared subscription ("$share/name/filter")
+	// the message was queued for ("" none): another member of the group may
+	// take it (section 4.8.2).
+	Group string
 }
 
 // Session is the stored state of a persistent session.
@@ -151,6 +155,7 @@ func migrate(db *sql.DB) error {
 		{"retained", "expires", "INTEGER NOT NULL DEFAULT 0"},
 		{"queue", "props", "BLOB"},
 		{"queue", "expires", "INTEGER NOT NULL DEFAULT 0"},
+		{"queue", "share_group", "TEXT NOT NULL DEFAULT ''"},
 	} {
 		var n int
 		if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n); err != nil {
@@ -232,8 +237,8 @@ func (s *Store) RemoveSub(clientID, filter string) {
 
 // Enqueue records a message queued for a session.
 func (s *Store) Enqueue(clientID string, q Queued) {
-	s.exec(`INSERT OR REPLACE INTO queue (client_id, seq, topic, payload, msg_qos, retain, qos, props, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		clientID, q.Seq, q.Msg.Topic, nonNil(q.Msg.Payload), q.Msg.QoS, q.Msg.Retain, q.QoS, q.Msg.Props, q.Msg.Expires)
+	s.exec(`INSERT OR REPLACE INTO queue (client_id, seq, topic, payload, msg_qos, retain, qos, props, expires, share_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		clientID, q.Seq, q.Msg.Topic, nonNil(q.Msg.Payload), q.Msg.QoS, q.Msg.Retain, q.QoS, q.Msg.Props, q.Msg.Expires, q.Group)
 }
 
 // MarkSent records the packet identifier a queued QoS 2 message was sent with.
@@ -431,7 +436,7 @@ func (s *Store) Sessions() ([]Session, error) {
 		}
 	}
 	rows.Close()
-	rows, err = s.db.Query(`SELECT client_id, seq, topic, payload, msg_qos, retain, qos, packet_id, released, props, expires FROM queue ORDER BY seq`)
+	rows, err = s.db.Query(`SELECT client_id, seq, topic, payload, msg_qos, retain, qos, packet_id, released, props, expires, share_group FROM queue ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("load queue: %w", err)
 	}
@@ -439,7 +444,7 @@ func (s *Store) Sessions() ([]Session, error) {
 	for rows.Next() {
 		var id string
 		var q Queued
-		if err := rows.Scan(&id, &q.Seq, &q.Msg.Topic, &q.Msg.Payload, &q.Msg.QoS, &q.Msg.Retain, &q.QoS, &q.PacketID, &q.Released, &q.Msg.Props, &q.Msg.Expires); err != nil {
+		if err := rows.Scan(&id, &q.Seq, &q.Msg.Topic, &q.Msg.Payload, &q.Msg.QoS, &q.Msg.Retain, &q.QoS, &q.PacketID, &q.Released, &q.Msg.Props, &q.Msg.Expires, &q.Group); err != nil {
 			return nil, fmt.Errorf("load queue: %w", err)
 		}
 		if ss := byID[id]; ss != nil {

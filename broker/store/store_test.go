@@ -27,7 +27,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	s.RemoveSub("c1", "y")
 	q1 := Queued{Seq: s.NextSeq(), Msg: Message{Topic: "x/1", Payload: []byte("p1"), QoS: 2}, QoS: 1}
 	q2 := Queued{Seq: s.NextSeq(), Msg: Message{Topic: "x/2", Payload: []byte{}, QoS: 1}, QoS: 1}
-	q3 := Queued{Seq: s.NextSeq(), Msg: Message{Topic: "x/3", Payload: []byte("p3"), QoS: 1, Props: []byte{1, 1}, Expires: 99}, QoS: 1}
+	q3 := Queued{Seq: s.NextSeq(), Msg: Message{Topic: "x/3", Payload: []byte("p3"), QoS: 1, Props: []byte{1, 1}, Expires: 99}, QoS: 1, Group: "$share/g/x/#"}
 	s.Enqueue("c1", q1)
 	s.Enqueue("c1", q2)
 	s.Enqueue("c1", q3)
