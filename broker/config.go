@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"slices"
 	"time"
 
 	"github.com/edgegw/gateway/config"
@@ -136,6 +137,7 @@ func (c *Config) applyDefaults() {
 	if c.MaxSubscriptions == 0 {
 		c.MaxSubscriptions = DefaultMaxSubscriptions
 	}
+	c.Listeners = slices.Clone(c.Listeners) // the caller's slice is the caller's: New may be given it again
 	for i := range c.Listeners {
 		if c.Listeners[i].Protocol == "" {
 			c.Listeners[i].Protocol = "mqtt"
