@@ -257,6 +257,10 @@ func (b *Broker) restore() error {
 				s.nextID = max(s.nextID, q.PacketID)
 				continue
 			}
+			// Queued under the ACL of the last run: read access is checked
+			// again when it is sent (an in-flight QoS 2 message above was
+			// sent already and finishes its handshake).
+			p.recheck = true
 			s.queue = append(s.queue, p)
 			s.qbytes += m.size()
 			b.memUsed.Add(int64(m.size()))
