@@ -1,10 +1,6 @@
 package broker
 
-import (
-	"time"
-
-	"github.com/edgegw/gateway/broker/packet"
-)
+import "time"
 
 // attach binds connection c to the session of its client id and reports
 // whether an existing session was resumed. A connection already bound to
@@ -74,9 +70,7 @@ func (b *Broker) attach(c *conn, clean, persistent bool, expiry time.Duration) (
 	s.mu.Unlock()
 	c.sess = s
 	b.stats.connected.Add(1)
-	if c.version == packet.Version5 {
-		b.stats.connected5.Add(1)
-	}
+	b.stats.connectedBy[c.version].Add(1) // the decoder accepts levels 3, 4 and 5 only
 	b.stats.connTotal.Add(1)
 	return present
 }
@@ -89,9 +83,7 @@ func (b *Broker) detach(c *conn) {
 		return
 	}
 	b.stats.connected.Add(-1)
-	if c.version == packet.Version5 {
-		b.stats.connected5.Add(-1)
-	}
+	b.stats.connectedBy[c.version].Add(-1)
 	b.mu.Lock()
 	s.mu.Lock()
 	mine := s.conn == c
@@ -102,11 +94,15 @@ func (b *Broker) detach(c *conn) {
 		wake = s.takeOfflineLocked()
 	}
 	s.mu.Unlock()
-	if mine && (!s.persistent || s.expiry == 0) {
+	ends := mine && (!s.persistent || s.expiry == 0)
+	if ends {
 		b.dropSessionLocked(s)
 	}
 	b.mu.Unlock()
 	wakeAll(wake)
+	if mine && !ends {
+		b.rebalanceSession(s) // its shared messages go to connected members
+	}
 }
 
 // dropSessionLocked forgets s with its subscriptions and stored state. The
@@ -124,17 +120,7 @@ func (b *Broker) dropSessionLocked(s *session) {
 	}
 	// Messages of shared subscriptions not yet acknowledged go to another
 	// member of their group (section 4.8.2): the group does not lose them.
-	var moved []*pending
-	for _, p := range s.queue[s.qhead:] {
-		if p.group != nil && p.qos > 0 {
-			moved = append(moved, p)
-		}
-	}
-	for _, p := range s.inflight {
-		if p.group != nil && p.state == stSent {
-			moved = append(moved, p)
-		}
-	}
+	moved := s.takeSharedLocked(func(*shareGroup) bool { return true })
 	b.memUsed.Add(-int64(s.qbytes)) // the queue goes with the session
 	clear(s.queue)
 	s.queue, s.qhead, s.qbytes = nil, 0, 0
@@ -146,15 +132,7 @@ func (b *Broker) dropSessionLocked(s *session) {
 		b.removeSubLocked(f, s)
 	}
 	b.subMu.Unlock()
-	if len(moved) > 0 {
-		b.subMu.RLock()
-		for _, p := range moved {
-			if b.shared[p.group.full] == p.group {
-				p.group.deliver(p.msg, sendOpts{})
-			}
-		}
-		b.subMu.RUnlock()
-	}
+	b.redeliverShared(s, moved)
 	if s.persistent && b.store != nil {
 		b.store.DeleteSession(s.id)
 	}

@@ -79,6 +79,7 @@ type Broker struct {
 	willMu      sync.Mutex
 	wills       map[string]*will
 	willsClosed bool
+	restored    []*will // stored by the last run, for Start (loadWills)
 
 	nover atomic.Int64 // sessions over their queue limit (session.over)
 	// memUsed is the bytes (topic and payload) of the queued and retained
@@ -105,12 +106,13 @@ type message struct {
 
 func (m *message) size() int { return len(m.topic) + len(m.payload) }
 
-// subscriber receives routed messages: a session or an in-process
-// subscription. deliver must not block; it reports whether it wrote the
-// message to the store, and whether it took it over its queue limit (only
-// a session does: see session.deliver).
+// subscriber receives routed messages: a session, a shared subscription
+// or an in-process subscription. deliver must not block; it reports
+// whether it wrote the message to the store, and the session that took it
+// over its queue limit, for the publisher to wait for (nil: none; see
+// session.deliver).
 type subscriber interface {
-	deliver(m *message, o sendOpts) (stored, full bool)
+	deliver(m *message, o sendOpts) (stored bool, full *session)
 }
 
 var _ gateway.Sink = (*Broker)(nil)
@@ -239,6 +241,13 @@ func (b *Broker) restore() error {
 			// The Subscription Identifiers are not stored with the message:
 			// those of the session's matching subscriptions.
 			p := &pending{msg: m, qos: q.QoS, seq: q.Seq, subIDs: s.subIDsFor(m.topic)}
+			if q.Group != "" {
+				p.group = b.shared[q.Group] // nil when nobody is subscribed to it any more
+				p.subIDs = nil
+				if o, ok := s.subs[q.Group]; ok && o.id != 0 {
+					p.subIDs = []uint32{o.id}
+				}
+			}
 			if q.PacketID != 0 { // a QoS 2 message in flight: resend it (or PUBREL) with its id
 				p.id, p.state, p.resend = q.PacketID, stSent, true
 				if q.Released {
@@ -248,13 +257,20 @@ func (b *Broker) restore() error {
 				s.nextID = max(s.nextID, q.PacketID)
 				continue
 			}
+			// Queued under the ACL of the last run: read access is checked
+			// again when it is sent (an in-flight QoS 2 message above was
+			// sent already and finishes its handshake).
+			p.recheck = true
 			s.queue = append(s.queue, p)
 			s.qbytes += m.size()
 			b.memUsed.Add(int64(m.size()))
 		}
 		b.sessions[ss.ClientID] = s
 	}
-	b.log.Info("broker state restored", "retained", len(ret), "sessions", len(sessions))
+	if err := b.loadWills(); err != nil {
+		return err
+	}
+	b.log.Info("broker state restored", "retained", len(ret), "sessions", len(sessions), "delayed_wills", len(b.restored))
 	return nil
 }
 
@@ -271,6 +287,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		return errors.New("start broker: already started")
 	}
 	b.started = true
+	b.restoreWills() // before a client can resume its session
 	for _, l := range b.cfg.Listeners {
 		if err := b.listen(ctx, l); err != nil {
 			for _, ln := range b.listeners {
@@ -318,6 +335,11 @@ func (b *Broker) Addrs() []net.Addr {
 // closed without DISCONNECT [MQTT-3.1.2-8], before the database closes: a
 // retained will is stored with the retained messages, a QoS 1 or 2 will in
 // the queues of persistent sessions (online subscribers may not get it).
+// An MQTT 5.0 will with a Will Delay Interval whose session is persistent
+// is stored instead, when the broker has a database, as is one whose delay
+// is running: the next start publishes it when the delay ends, unless the
+// client resumes its session first [MQTT-3.1.3-9]. Without a database,
+// delayed wills are published now, as Mosquitto does on shutdown.
 func (b *Broker) Close() error {
 	b.lnMu.Lock()
 	if b.closed {
@@ -339,7 +361,7 @@ func (b *Broker) Close() error {
 	delayed := b.closeWills()
 	b.wg.Wait()
 	for _, w := range delayed {
-		b.publishWill(w) // the broker going away ends the delay, as it ends connections
+		b.publishWill(w) // not stored: the broker going away ends the delay, as it ends connections
 	}
 	if b.store != nil {
 		if err := b.store.Close(); err != nil {

@@ -32,7 +32,8 @@ type Config struct {
 	// queued and retained messages together. At the cap every session
 	// queue counts as full: QoS 0 messages, messages for offline sessions
 	// and new retained messages are dropped (counted), while QoS 1 and 2
-	// publishers to connected subscribers wait for them. 0 =
+	// publishers to connected subscribers wait for them (MQTT 3.1.1) or
+	// are refused with 0x97 Quota exceeded (MQTT 5.0). 0 =
 	// DefaultMaxMemory.
 	MaxMemory int64
 

@@ -438,6 +438,9 @@ func (c *conn) handshake() error {
 		return fmt.Errorf("write connack: %w", err)
 	}
 	c.keepAlive(cp.KeepAlive)
+	// A member of shared subscriptions back online: what offline members
+	// hold for its groups goes to connected members (see shareGroup.deliver).
+	c.b.rebalanceSession(c.sess)
 	c.log.Debug("client connected", "user", c.user, "version", c.version, "clean", cp.CleanSession, "keepalive", cp.KeepAlive, "expiry", expiry)
 	return nil
 }
@@ -451,10 +454,15 @@ func (c *conn) connackProperties(cp *packet.Connect, props *packet.Properties) *
 		MaximumPacketSize: new(uint32(c.b.cfg.MaxPacketSize)), // section 3.2.2.3.6
 		TopicAliasMaximum: new(uint16(topicAliasMaximum)),     // section 3.2.2.3.8
 		// Retain, wildcard subscriptions, QoS 2 and Subscription
-		// Identifiers and shared subscriptions are available (absent). The broker sends no Reason String or User Property in
-		// acknowledgements, so Request Problem Information 0 needs nothing
-		// [MQTT-3.1.2-29], and no Response Information (allowed when asked
-		// for, section 3.1.2.11.7).
+		// Identifiers and shared subscriptions are available (absent). The
+		// broker sends no Reason String or User Property on any packet
+		// but PUBLISH, so Request Problem Information 0 needs nothing
+		// [MQTT-3.1.2-29], and no Response Information, which it may send
+		// when asked (section 3.1.2.11.6) and must not otherwise
+		// [MQTT-3.1.2-28]: as Mosquitto 2.0 (see
+		// TestV5RequestProblemAndResponseInformation). A Reason String
+		// added one day must be left out after Request Problem
+		// Information 0.
 	}
 	if cp.ClientID == "" {
 		ap.AssignedClientID = c.clientID // [MQTT-3.2.2-16]
@@ -629,6 +637,9 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		if err := c.checkReceiveMaximum(p); err != nil {
 			return err
 		}
+		if ok && c.overQuota(p) {
+			code, ok = packet.ErrQuotaExceeded, false
+		}
 		if code.IsError() {
 			// The exchange ends with this acknowledgement: no packet id
 			// is kept for a PUBREL (section 4.3.3).
@@ -708,6 +719,39 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		c.queueAck(e, p.PacketID, p.QoS, full, code)
 	}
 	return nil
+}
+
+// overQuota reports whether the QoS 1 or 2 PUBLISH p of an MQTT 5.0
+// client must be refused with 0x97 Quota exceeded (section 3.4.2.1)
+// because the queued and retained messages are at max_memory: the message
+// is not routed to anyone, so the publisher knows it was not taken, as
+// Mosquitto refuses a PUBLISH over the client's incoming quota before
+// routing it (handle__publish). A resend of a QoS 2 packet id already
+// taken is not refused, and neither is an empty retained message, which
+// frees memory. The refusal is counted at max_memory (memoryDrop).
+//
+// A 3.1.1 client has no reason codes: its PUBLISH is routed as before at
+// max_memory (see session.deliver: connected QoS 1 and 2 subscribers get
+// it and the publisher waits for them, offline sessions and the retained
+// store drop it, counted) and acknowledged, as Mosquitto acknowledges a
+// 3.1.1 PUBLISH it refused.
+func (c *conn) overQuota(p *packet.Publish) bool {
+	b := c.b
+	if p.Retain && len(p.Payload) == 0 || !b.overMemory(len(p.Topic)+len(p.Payload)) {
+		return false
+	}
+	if p.QoS == 2 {
+		c.sess.mu.Lock()
+		_, seen := c.sess.rx2[p.PacketID]
+		c.sess.mu.Unlock()
+		if seen {
+			return false
+		}
+	}
+	b.memoryDrop()
+	b.stats.dropped.Add(1)
+	c.log.Debug("publish refused: quota exceeded at max_memory", "topic", p.Topic, "max_memory", b.cfg.MaxMemory)
+	return true
 }
 
 // topicAliasMaximum is the Topic Alias Maximum the broker announces to MQTT
@@ -952,6 +996,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 	}
 	codes := make([]byte, len(p.Subscriptions))
 	granted := make([]packet.Subscription, 0, len(p.Subscriptions))
+	joined := false // a shared subscription
 	for i, sub := range p.Subscriptions {
 		err := topic.ValidFilter(sub.Filter)
 		_, inner, shared, serr := packet.ParseShared(sub.Filter)
@@ -977,6 +1022,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 		}
 		existed := b.subscribe(s, sub.Filter, subOpts{qos: sub.QoS, noLocal: sub.NoLocal, rap: sub.RetainAsPublished, id: id})
 		codes[i] = sub.QoS // [MQTT-3.9.3-1] this server grants the requested QoS
+		joined = joined || shared
 		// Retain Handling: 0 send the retained messages, 1 only for a new
 		// subscription, 2 never [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11].
 		// A shared subscription gets no retained messages (section 4.8.2).
@@ -988,6 +1034,9 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 	// messages (the writer sends ctrl before the session queue).
 	c.send(&packet.Suback{PacketID: p.PacketID, ReturnCodes: codes})
 	c.queueRetained(granted, id) // in the background: a wide filter must not hold up this connection
+	if joined {
+		b.rebalanceSession(s) // offline members' messages for the group come to this one
+	}
 	b.stats.subPkts.Add(1)
 	return nil
 }
@@ -1145,15 +1194,18 @@ func (c *conn) finish(err error) {
 		return
 	}
 	w := &will{m: c.will, expiry: c.willExpiry, user: c.user, clientID: c.clientID, log: c.log}
-	if c.willDelay == 0 || errors.Is(c.reason, errBrokerClosing) {
+	if c.willDelay == 0 {
 		c.b.publishWill(w)
 		return
 	}
 	// MQTT 5.0 Will Delay Interval: not sent if the session is resumed
-	// in time [MQTT-3.1.3-9], sent when it ends if that is earlier.
+	// in time [MQTT-3.1.3-9], sent when it ends if that is earlier. Also
+	// when Close ends the connection: the will of a persistent session
+	// waits in the store for the next start (see delayWill).
 	s := c.sess
 	s.mu.Lock()
 	gone, resumed, expiry := s.gone, s.conn != nil, s.expiry
+	w.persist = s.persistent
 	s.mu.Unlock()
 	switch {
 	case resumed: // taken over by a new connection to the session

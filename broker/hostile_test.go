@@ -153,7 +153,7 @@ func TestMaxMemory(t *testing.T) {
 	off.subscribe(1, "m/#", 1)
 	off.send(&packet.Disconnect{})
 	off.expectClosed()
-	waitFor(t, "disconnect", func() bool { return b.Stats().ClientsConnected == 0 })
+	waitOffline(t, b, "offline") // its session offline, not only its connection counted out
 	live := tcpClient(t, b)
 	live.connect(&packet.Connect{ClientID: "live", CleanSession: true}, false)
 	live.subscribe(1, "m/#", 1)

@@ -120,8 +120,8 @@ func TestMaxInflight(t *testing.T) {
 	c.subscribe(1, "i", 1)
 	c.send(&packet.Disconnect{})
 	c.expectClosed()
-	waitFor(t, "disconnect", func() bool { return b.Stats().ClientsConnected == 0 })
-	for i := range 7 { // offline: 0, 1, 2 queued; 3 to 6 dropped
+	waitOffline(t, b, "c") // its session offline, not only its connection counted out
+	for i := range 7 {     // offline: 0, 1, 2 queued; 3 to 6 dropped
 		b.Publish(t.Context(), gateway.Message{Topic: "i", Payload: []byte{byte('0' + i)}, QoS: 1})
 	}
 	if d := b.Stats().Dropped; d != 4 {
@@ -223,8 +223,8 @@ func TestQueueBytesLimit(t *testing.T) {
 	c.subscribe(1, "q", 1)
 	c.send(&packet.Disconnect{})
 	c.expectClosed()
-	waitFor(t, "disconnect", func() bool { return b.Stats().ClientsConnected == 0 })
-	for range 10 { // 1 + 30 bytes each: three fit in 100
+	waitOffline(t, b, "c") // its session offline, not only its connection counted out
+	for range 10 {         // 1 + 30 bytes each: three fit in 100
 		b.Publish(t.Context(), gateway.Message{Topic: "q", Payload: bytes.Repeat([]byte("x"), 30), QoS: 1})
 	}
 	if d := b.Stats().Dropped; d != 7 {

@@ -115,9 +115,11 @@ func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request, anonymous bool,
 		b.log.Debug("websocket upgrade", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	wc.SetReadLimit(int64(b.cfg.MaxPacketSize) + 8)
-	nc := websocket.NetConn(b.ctx, wc, websocket.MessageBinary)
+	nc := newWSConn(wc, r)
 	b.serveConn(nc, anonymous) // counted in b.wg by addConn
+	// After the MQTT connection (and any DISCONNECT), the WebSocket close
+	// handshake, bounded by wsCloseTimeout.
+	nc.closeHandshake()
 }
 
 func loadTLS(l Listener) (*tls.Config, error) {

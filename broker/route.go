@@ -73,8 +73,8 @@ func (b *Broker) routeFull(m *message, full *[]*session, matched *int) (stored b
 		if st {
 			stored = true
 		}
-		if over && full != nil {
-			*full = append(*full, t.s.(*session)) // only sessions admit over their limit
+		if over != nil && full != nil {
+			*full = append(*full, over)
 		}
 	}
 	clear(ts)

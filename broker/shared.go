@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/edgegw/gateway/broker/packet"
@@ -29,38 +30,192 @@ type shareMember struct {
 
 var _ subscriber = (*shareGroup)(nil)
 
-// deliver gives m to one member. A QoS 1 or 2 message queued for a member
-// whose session ends before it was acknowledged goes to another member
-// (see dropSessionLocked). Flow control does not make the publisher wait for a shared
-// subscriber (full is never reported); the member's queue limits apply.
-func (g *shareGroup) deliver(m *message, o sendOpts) (stored, full bool) {
+// deliver gives m to one member. The turn goes round the members, and
+// from the member whose turn it is the first that is connected and has
+// room in its queue takes the message; failing that the first connected
+// one, which admits a QoS 1 or 2 message over its limit and makes the
+// publisher wait (flow control, as for any subscriber: see
+// session.deliver) rather than lose it; only when no member is connected
+// an offline one, with room if one has. Mosquitto hands each message to
+// the next member in turn, connected or not, and leaves what an offline
+// member was given in its session; section 4.8.2 leaves the choice to the
+// server, and the broker keeps the group's messages moving instead: what
+// an offline member holds goes to a connected one (rebalance).
+func (g *shareGroup) deliver(m *message, o sendOpts) (stored bool, full *session) {
 	g.mu.Lock()
 	members := g.members
 	n := len(members)
 	if n == 0 {
 		g.mu.Unlock()
-		return false, false
+		return false, nil
 	}
 	start := g.next % n
 	g.next = (start + 1) % n
 	g.mu.Unlock()
-	pick := members[start]
-	for i := range n { // connected members first
+	pick, best := members[start], -1
+	for i := range n {
 		c := members[(start+i)%n]
-		c.s.mu.Lock()
-		online := c.s.conn != nil && !c.s.gone
-		c.s.mu.Unlock()
-		if online {
-			pick = c
-			break
+		if r := c.s.shareRank(); r > best {
+			pick, best = c, r
+			if r == rankOnlineRoom {
+				break
+			}
 		}
 	}
 	so := sendOpts{qos: min(m.qos, pick.o.qos), retain: pick.o.rap && m.retain, group: g}
 	if pick.o.id != 0 {
 		so.subIDs = []uint32{pick.o.id}
 	}
-	stored, _ = pick.s.deliver(m, so)
-	return stored, false
+	return pick.s.deliver(m, so)
+}
+
+// How fit a member is to take a shared message, in the order deliver
+// prefers them.
+const (
+	rankGone        = iota - 1 // dropped: takes nothing
+	rankOffline                // no connection, queue full
+	rankOfflineRoom            // no connection, room in its queue
+	rankOnline                 // connected, queue full (flow control)
+	rankOnlineRoom             // connected with room
+)
+
+// shareRank returns how fit s is to take a message of a shared group.
+func (s *session) shareRank() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := rankOffline
+	switch {
+	case s.gone:
+		return rankGone
+	case s.conn != nil && s.roomLocked() && !s.over.Load():
+		r = rankOnlineRoom
+	case s.conn != nil:
+		r = rankOnline
+	case s.roomLocked():
+		r = rankOfflineRoom
+	}
+	return r
+}
+
+// takeSharedLocked removes from s the messages of the shared groups for
+// which take is true that another member may take instead (section
+// 4.8.2): queued ones, not sent yet, and QoS 1 ones sent and not
+// acknowledged, which the spec lets go to another member as soon as the
+// connection is lost. A QoS 2 message once sent stays: only this client
+// may complete its delivery, when it reconnects [MQTT-4.8.2-4], and if its
+// session ends first it goes to no other member [MQTT-4.8.2-5]. The rows
+// stay in the store until the messages are delivered again
+// (redeliverShared). The caller holds s.mu.
+func (s *session) takeSharedLocked(take func(*shareGroup) bool) []*pending {
+	b := s.b
+	var moved []*pending
+	keep := s.inflight[:0]
+	for _, p := range s.inflight {
+		if p.group != nil && p.qos == 1 && take(p.group) {
+			moved = append(moved, p)
+			continue
+		}
+		keep = append(keep, p)
+	}
+	clear(s.inflight[len(keep):])
+	s.inflight = keep
+	queued := s.queue[s.qhead:]
+	kept := queued[:0]
+	for _, p := range queued {
+		if p.group != nil && take(p.group) {
+			moved = append(moved, p)
+			s.qbytes -= p.msg.size()
+			b.memUsed.Add(-int64(p.msg.size()))
+			continue
+		}
+		kept = append(kept, p)
+	}
+	clear(queued[len(kept):])
+	s.queue = s.queue[:s.qhead+len(kept)]
+	return moved
+}
+
+// redeliverShared gives the messages taken from s (takeSharedLocked) to
+// their groups again, then deletes them from s's stored queue. A message
+// whose group is gone (its last member unsubscribed) is dropped. Nobody
+// waits for these: a member over its limit just takes them.
+func (b *Broker) redeliverShared(s *session, moved []*pending) {
+	if len(moved) == 0 {
+		return
+	}
+	b.subMu.RLock()
+	for _, p := range moved {
+		if b.shared[p.group.full] == p.group {
+			p.group.deliver(p.msg, sendOpts{})
+		}
+	}
+	b.subMu.RUnlock()
+	if b.store != nil && s.persistent {
+		for _, p := range moved {
+			if p.seq != 0 {
+				b.store.Dequeue(s.id, p.seq)
+			}
+		}
+	}
+}
+
+// rebalance moves the messages of g held by its offline members to its
+// connected ones, when it has any: an offline member does not keep the
+// group's messages while another could take them. It runs when a member
+// goes offline, connects, or subscribes.
+func (b *Broker) rebalance(g *shareGroup) {
+	g.mu.Lock()
+	members := g.members
+	g.mu.Unlock()
+	var offline []*session
+	online := false
+	for _, m := range members {
+		switch m.s.shareRank() {
+		case rankOnline, rankOnlineRoom:
+			online = true
+		case rankOffline, rankOfflineRoom:
+			offline = append(offline, m.s)
+		}
+	}
+	if !online {
+		return
+	}
+	mine := func(pg *shareGroup) bool { return pg == g }
+	for _, s := range offline {
+		var moved []*pending
+		s.mu.Lock()
+		if s.conn == nil && !s.gone { // it may have come back meanwhile
+			moved = s.takeSharedLocked(mine)
+		}
+		s.mu.Unlock()
+		b.redeliverShared(s, moved)
+	}
+}
+
+// rebalanceSession runs rebalance for each shared group s belongs to.
+func (b *Broker) rebalanceSession(s *session) {
+	s.mu.Lock()
+	var filters []string
+	for f := range s.subs {
+		if strings.HasPrefix(f, packet.SharePrefix) {
+			filters = append(filters, f)
+		}
+	}
+	s.mu.Unlock()
+	if len(filters) == 0 {
+		return
+	}
+	var groups []*shareGroup
+	b.subMu.RLock()
+	for _, f := range filters {
+		if g := b.shared[f]; g != nil {
+			groups = append(groups, g)
+		}
+	}
+	b.subMu.RUnlock()
+	for _, g := range groups {
+		b.rebalance(g)
+	}
 }
 
 // addSubLocked adds or replaces s's subscription to filter, shared or not.

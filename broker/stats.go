@@ -4,18 +4,22 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/edgegw/gateway/broker/packet"
 )
 
 type counters struct {
-	connected     atomic.Int64  // clients with a live connection
-	connected5    atomic.Int64  // of which MQTT 5.0
+	connected atomic.Int64 // clients with a live connection
+	// connectedBy counts them by protocol level: [3] MQTT 3.1, [4] 3.1.1,
+	// [5] 5.0 (section 3.1.2.2).
+	connectedBy   [packet.Version5 + 1]atomic.Int64
 	connTotal     atomic.Uint64 // connections accepted since start
 	msgsIn        atomic.Uint64 // PUBLISH routed (from clients, wills, in-process)
 	msgsOut       atomic.Uint64 // PUBLISH sent to clients and in-process subscribers
 	bytesIn       atomic.Uint64
 	bytesOut      atomic.Uint64
 	dropped       atomic.Uint64 // messages dropped at a full session queue
-	denied        atomic.Uint64 // publishes dropped by the ACL
+	denied        atomic.Uint64 // publishes dropped by the ACL, and restored queued messages it now denies (session.fill)
 	notStored     atomic.Uint64 // QoS 1/2 publishes not acknowledged: the store failed
 	originRefused atomic.Uint64 // WebSocket upgrades refused for their Origin
 	subPkts       atomic.Uint64 // SUBSCRIBE packets handled (tests wait on it)
@@ -28,7 +32,9 @@ type counters struct {
 // Stats is a snapshot of the broker's counters.
 type Stats struct {
 	ClientsConnected int64         // clients connected now
-	ClientsMQTT5     int64         // of which with MQTT 5.0 (the others 3.1.1 or 3.1)
+	ClientsMQTT5     int64         // of which with MQTT 5.0
+	ClientsMQTT311   int64         // of which with MQTT 3.1.1
+	ClientsMQTT31    int64         // of which with MQTT 3.1
 	ConnectionsTotal uint64        // connections accepted since start
 	Sessions         int           // sessions, connected or persistent offline
 	Subscriptions    int           // subscriptions, in-process ones included
@@ -38,7 +44,7 @@ type Stats struct {
 	BytesReceived    uint64        // bytes read from clients
 	BytesSent        uint64        // bytes written to clients
 	Dropped          uint64        // messages dropped because a session queue was full
-	Denied           uint64        // publishes refused by the ACL
+	Denied           uint64        // publishes refused by the ACL, and queued messages from before a restart it now denies
 	NotStored        uint64        // QoS 1/2 publishes not acknowledged because the store failed
 	Uptime           time.Duration // since New
 	// Stalled counts connections closed because the client stopped reading
@@ -71,7 +77,9 @@ func (b *Broker) Stats() Stats {
 	b.retMu.RUnlock()
 	return Stats{
 		ClientsConnected: b.stats.connected.Load(),
-		ClientsMQTT5:     b.stats.connected5.Load(),
+		ClientsMQTT5:     b.stats.connectedBy[packet.Version5].Load(),
+		ClientsMQTT311:   b.stats.connectedBy[packet.Version311].Load(),
+		ClientsMQTT31:    b.stats.connectedBy[packet.Version31].Load(),
 		ConnectionsTotal: b.stats.connTotal.Load(),
 		Sessions:         nsess,
 		Subscriptions:    nsubs,
@@ -117,8 +125,12 @@ func (b *Broker) publishSys() {
 		{"$SYS/broker/version", Version},
 		{"$SYS/broker/uptime", i(int64(st.Uptime/time.Second)) + " seconds"},
 		{"$SYS/broker/clients/connected", i(st.ClientsConnected)},
+		// By protocol version (no Mosquitto topic has them): mqtt3 is
+		// 3.1.1 and 3.1 together.
 		{"$SYS/broker/clients/connected/mqtt5", i(st.ClientsMQTT5)},
-		{"$SYS/broker/clients/connected/mqtt3", i(st.ClientsConnected - st.ClientsMQTT5)},
+		{"$SYS/broker/clients/connected/mqtt311", i(st.ClientsMQTT311)},
+		{"$SYS/broker/clients/connected/mqtt31", i(st.ClientsMQTT31)},
+		{"$SYS/broker/clients/connected/mqtt3", i(st.ClientsMQTT311 + st.ClientsMQTT31)},
 		{"$SYS/broker/clients/total", i(int64(st.Sessions))},
 		{"$SYS/broker/messages/received", u(st.MessagesReceived)},
 		{"$SYS/broker/messages/sent", u(st.MessagesSent)},

@@ -103,6 +103,8 @@ type uplinkState struct {
 	state, err string
 	since      time.Time
 	next       time.Time // the next connection attempt (zero: none waiting)
+	protocol   string    // "3.1.1" or "5.0"
+	refusal    string    // the last refused PUBLISH or CONNACK, e.g. "PUBACK 0x97 Quota exceeded"
 }
 
 // Open opens (or creates) the buffer database, checks it (a corrupt one is
@@ -539,6 +541,23 @@ func (b *Buffer) SetNextAttempt(at time.Time) error {
 	}
 	if !b.uplink.next.Equal(at) {
 		b.uplink.next = at
+		b.uplinkDirty = true
+		b.nudgeLocked()
+	}
+	return nil
+}
+
+// SetUplinkDetail records the protocol the forwarder speaks upstream and
+// the last publish or connection the upstream refused ("": none), shown by
+// stats.
+func (b *Buffer) SetUplinkDetail(protocol, lastRefusal string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return fmt.Errorf("buffer set uplink detail: %w", gateway.ErrClosed)
+	}
+	if b.uplink.protocol != protocol || b.uplink.refusal != lastRefusal {
+		b.uplink.protocol, b.uplink.refusal = protocol, lastRefusal
 		b.uplinkDirty = true
 		b.nudgeLocked()
 	}

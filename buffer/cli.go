@@ -148,6 +148,12 @@ func runStats(ctx context.Context, r *Reader, asJSON bool, w io.Writer) error {
 		uplink += " since " + s.UplinkSince.UTC().Format(time.RFC3339)
 	}
 	fmt.Fprintf(tw, "uplink\t%s\n", uplink)
+	if s.UplinkProtocol != "" {
+		fmt.Fprintf(tw, "uplink protocol\tMQTT %s\n", s.UplinkProtocol)
+	}
+	if s.LastRefusal != "" {
+		fmt.Fprintf(tw, "last refused\t%s\n", s.LastRefusal)
+	}
 	if s.UplinkError != "" {
 		fmt.Fprintf(tw, "uplink error\t%s\n", s.UplinkError)
 	}

@@ -24,6 +24,9 @@ func TestInspectRunning(t *testing.T) {
 	if err := b.SetUplink(UplinkDown, "connect: connection refused"); err != nil {
 		t.Fatal(err)
 	}
+	if err := b.SetUplinkDetail("5.0", "CONNACK 0x87 Not authorized"); err != nil {
+		t.Fatal(err)
+	}
 	var msgs []gateway.Message
 	for i := range 100 {
 		topic := fmt.Sprintf("site/dev%d/temp", i%4)
@@ -73,15 +76,22 @@ func TestInspectRunning(t *testing.T) {
 		Depth       int64  `json:"depth"`
 		Uplink      string `json:"uplink"`
 		UplinkError string `json:"uplink_error"`
+		Protocol    string `json:"uplink_protocol"`
+		LastRefusal string `json:"last_refusal"`
 	}
 	if err := json.Unmarshal([]byte(stats), &s); err != nil {
 		t.Fatalf("stats --json: %v\n%s", err, stats)
 	}
-	if s.Depth < 100 || s.Uplink != "down" || s.UplinkError != "connect: connection refused" {
-		t.Errorf("stats: got %+v, want depth >= 100, down, connection refused", s)
+	if s.Depth < 100 || s.Uplink != "down" || s.UplinkError != "connect: connection refused" ||
+		s.Protocol != "5.0" || s.LastRefusal != "CONNACK 0x87 Not authorized" {
+		t.Errorf("stats: got %+v, want depth >= 100, down, connection refused, 5.0, CONNACK 0x87", s)
 	}
-	if text := run("stats"); !strings.Contains(text, "uplink error") || !strings.Contains(text, "connection refused") {
-		t.Errorf("stats text:\n%s", text)
+	text := run("stats")
+	words := strings.Join(strings.Fields(text), " ") // the columns' padding aside
+	for _, want := range []string{"uplink error connect: connection refused", "uplink protocol MQTT 5.0", "last refused CONNACK 0x87 Not authorized"} {
+		if !strings.Contains(words, want) {
+			t.Errorf("stats text lacks %q:\n%s", want, text)
+		}
 	}
 
 	list := run("list", "--topic", "site/+/temp", "--limit", "10", "--json")

@@ -33,12 +33,14 @@ CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 // Keys of the meta table (the queue's size counters are in counts.go).
 const (
-	metaLastAck     = "last_ack"     // RFC 3339 time of the last upstream acknowledgement
-	metaUplink      = "uplink"       // uplink state as the forwarder reported it
-	metaUplinkError = "uplink_error" // the forwarder's last error
-	metaUplinkSince = "uplink_since" // RFC 3339 time of the last uplink state change
-	metaSubscribed  = "subscribed"   // JSON array of the upstream filters the forwarder subscribed last
-	metaUplinkNext  = "uplink_next"  // RFC 3339 time of the next connection attempt ("": none waiting)
+	metaLastAck     = "last_ack"        // RFC 3339 time of the last upstream acknowledgement
+	metaUplink      = "uplink"          // uplink state as the forwarder reported it
+	metaUplinkError = "uplink_error"    // the forwarder's last error
+	metaUplinkSince = "uplink_since"    // RFC 3339 time of the last uplink state change
+	metaSubscribed  = "subscribed"      // JSON array of the upstream filters the forwarder subscribed last
+	metaUplinkNext  = "uplink_next"     // RFC 3339 time of the next connection attempt ("": none waiting)
+	metaProtocol    = "uplink_protocol" // the MQTT version spoken upstream ("3.1.1", "5.0")
+	metaRefusal     = "uplink_refusal"  // the last refused PUBLISH or CONNACK
 )
 
 // writerDSN returns the DSN of the writing connection: WAL with

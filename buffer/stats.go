@@ -24,6 +24,8 @@ type Stats struct {
 	UplinkError    string           `json:"uplink_error,omitempty"`    // why the uplink is down
 	UplinkSince    time.Time        `json:"uplink_since,omitzero"`     // last uplink state change
 	NextAttempt    time.Time        `json:"next_attempt,omitzero"`     // while the uplink is down: the next connection attempt
+	UplinkProtocol string           `json:"uplink_protocol,omitempty"` // the MQTT version spoken upstream
+	LastRefusal    string           `json:"last_refusal,omitempty"`    // the last PUBLISH or CONNACK the upstream refused
 }
 
 // Duration marshals as a Go duration string.
@@ -47,6 +49,8 @@ func (b *Buffer) Stats(ctx context.Context) (Stats, error) {
 		UplinkError:    b.uplink.err,
 		UplinkSince:    b.uplink.since,
 		NextAttempt:    b.uplink.next,
+		UplinkProtocol: b.uplink.protocol,
+		LastRefusal:    b.uplink.refusal,
 	}
 	if len(b.dropsBy) > 0 {
 		s.DropsByPrefix = make(map[string]int64, len(b.dropsBy))
@@ -155,6 +159,10 @@ func readStats(ctx context.Context, db *sql.DB) (Stats, error) {
 			s.UplinkSince, _ = time.Parse(time.RFC3339Nano, v) // a bad value shows as none
 		case metaUplinkNext:
 			s.NextAttempt, _ = time.Parse(time.RFC3339Nano, v) // "" or a bad value: none
+		case metaProtocol:
+			s.UplinkProtocol = v
+		case metaRefusal:
+			s.LastRefusal = v
 		}
 	}
 	if err := meta.Err(); err != nil {

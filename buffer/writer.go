@@ -258,7 +258,8 @@ func (b *Buffer) commit(w *work, now time.Time) (result, error) {
 			next = w.uplink.next.UTC().Format(time.RFC3339Nano)
 		}
 		err := setMeta(tx, metaUplink, w.uplink.state, metaUplinkError, w.uplink.err,
-			metaUplinkSince, w.uplink.since.UTC().Format(time.RFC3339Nano), metaUplinkNext, next)
+			metaUplinkSince, w.uplink.since.UTC().Format(time.RFC3339Nano), metaUplinkNext, next,
+			metaProtocol, w.uplink.protocol, metaRefusal, w.uplink.refusal)
 		if err != nil {
 			return res, err
 		}

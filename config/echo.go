@@ -18,7 +18,10 @@ import (
 // upstream broker sends the gateway's own messages straight back down to it.
 // Every reading would come home as a duplicate, and a command a local client
 // publishes on a forwarded topic would be executed twice. checkEchoes
-// refuses such a pair of rules.
+// refuses such a pair of rules. MQTT 5.0 has the option: with
+// protocol_version = 5 the subscribe rules subscribe with No Local, so the
+// server never sends the gateway its own messages [MQTT-3.8.3-3], and the
+// pair is allowed.
 //
 // What a forward rule publishes to is described by topic patterns. A pattern
 // is like a topic filter, except that substituting a filter into "{topic}"
@@ -32,6 +35,9 @@ import (
 // out, as are subscribe rules whose filter has one: what they stand for is
 // not known.
 func (u *Upstream) checkEchoes(p *Problems) {
+	if u.V5() {
+		return // No Local [MQTT-3.8.3-3]
+	}
 	base := At("upstream")
 	type forward struct {
 		path   Path   // of the rule
@@ -64,7 +70,7 @@ func (u *Upstream) checkEchoes(p *Problems) {
 			if n := p.line(f.path.Key("filter")); n > 0 {
 				at = " (line " + strconv.Itoa(n) + ")"
 			}
-			p.Add(key, "%q matches topics that %s%s publishes to (%q): the upstream broker would send the gateway's own messages back to it; narrow one of the two",
+			p.Add(key, "%q matches topics that %s%s publishes to (%q): the upstream broker would send the gateway's own messages back to it; narrow one of the two, or set protocol_version = 5 (MQTT 5.0's No Local prevents it)",
 				s.Filter, f.path, at, f.remote)
 		}
 	}

@@ -117,7 +117,7 @@ url = "mqtt://cloud.example.com:1883"
   filter = "sites/pi/+/+/set"
 `
 	_, err := Parse("config.toml", strings.NewReader(src), nil)
-	want := `config.toml:9: upstream.subscribe[0].filter: "sites/pi/+/+/set" matches topics that upstream.forward[0] (line 5) publishes to ("sites/pi/#"): the upstream broker would send the gateway's own messages back to it; narrow one of the two`
+	want := `config.toml:9: upstream.subscribe[0].filter: "sites/pi/+/+/set" matches topics that upstream.forward[0] (line 5) publishes to ("sites/pi/#"): the upstream broker would send the gateway's own messages back to it; narrow one of the two, or set protocol_version = 5 (MQTT 5.0's No Local prevents it)`
 	if err == nil || err.Error() != want {
 		t.Errorf("got  %v\nwant %s", err, want)
 	}

@@ -31,15 +31,7 @@ var testComponents = []config.Component{
 	mapping.Component(),
 	{Name: "upstream", Check: func(c *config.Config, p *config.Problems) {
 		// What cmd/gateway's upstreamConfig passes on.
-		u := c.Upstream
-		uc := upstream.Config{URL: u.URL, Password: u.Password, PasswordFile: u.PasswordFile, CAFile: u.CAFile,
-			CertFile: u.CertFile, KeyFile: u.KeyFile, KeepAlive: u.KeepAlive.Duration, Inflight: u.Inflight, MaxRate: u.MaxRate}
-		for _, f := range u.Forward {
-			uc.Forward = append(uc.Forward, upstream.ForwardRule{Filter: f.Filter, RemotePrefix: f.RemotePrefix, RemoteTopic: f.RemoteTopic, QoS: f.QoS})
-		}
-		for _, s := range u.Subscribe {
-			uc.Subscribe = append(uc.Subscribe, upstream.SubscribeRule{Filter: s.Filter, LocalPrefix: s.LocalPrefix, LocalTopic: s.LocalTopic, QoS: s.QoS})
-		}
+		uc := upstream.FromConfig(c.Upstream)
 		uc.Check(p.Reporter(config.At("upstream")))
 	}},
 }

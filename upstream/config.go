@@ -2,12 +2,14 @@ package upstream
 
 import (
 	"log/slog"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/broker/packet"
 	"github.com/edgegw/gateway/config"
 	"github.com/edgegw/gateway/topic"
 )
@@ -25,6 +27,17 @@ type Config struct {
 	KeepAlive    time.Duration
 	Inflight     int     // window of unacknowledged publishes
 	MaxRate      float64 // messages per second; 0: as fast as the upstream acknowledges
+
+	// ProtocolVersion is the MQTT protocol level spoken upstream:
+	// packet.Version311 (4, MQTT 3.1.1, the default; 0 means it) or
+	// packet.Version5 (5, MQTT 5.0).
+	ProtocolVersion int
+	// SessionExpiry (MQTT 5.0 only) is the Session Expiry Interval of the
+	// session that holds the subscribe rules' messages while the uplink is
+	// down: with subscribe rules the forwarder connects with Clean Start 0
+	// and this interval instead of 3.1.1's endless persistent session. 0:
+	// DefaultSessionExpiry. Rounded up to whole seconds.
+	SessionExpiry time.Duration
 
 	Forward   []ForwardRule   // [[upstream.forward]]; none: nothing is forwarded
 	Subscribe []SubscribeRule // [[upstream.subscribe]]
@@ -53,6 +66,11 @@ type ForwardRule struct {
 	RemotePrefix string // remote topic = RemotePrefix + "/" + local topic
 	RemoteTopic  string // or: this topic, "{topic}" replaced by the local topic
 	QoS          *int   // 0, 1 or 2; nil: 1
+
+	// MQTT 5.0 only (see publishProps).
+	MessageExpiry     time.Duration         // Message Expiry Interval counted from the message's Time; 0: none
+	UserProperties    []packet.UserProperty // sent in this order (the config sorts its table by name)
+	TimestampProperty string                // user property carrying the message's Time (RFC 3339, UTC, ms); "": none
 }
 
 // SubscribeRule delivers upstream messages matching Filter to the local broker.
@@ -76,6 +94,74 @@ func Default() Config {
 	}
 }
 
+// DefaultSessionExpiry is the Session Expiry Interval an MQTT 5.0 uplink
+// with subscribe rules asks for: commands queued on the cloud broker during
+// an outage shorter than this reach the gateway when it is back; older ones
+// are dropped by the broker, as they are likely stale. An hour is also AWS IoT
+// Core's default limit on persistent sessions (EMQX keeps 2 hours by default).
+const DefaultSessionExpiry = time.Hour
+
+// DefaultTimestampProperty is the user property that carries a forwarded
+// message's time with MQTT 5.0 (the config's default for each forward rule).
+const DefaultTimestampProperty = "ts"
+
+// FromConfig maps the config file's [upstream] table onto a Config that
+// starts from Default. ClientID stays the default when the file sets none
+// (cmd/gateway puts the gateway's name there), and Birth and Will are left
+// to the caller. With protocol_version = 5 a forward rule without
+// timestamp_property gets DefaultTimestampProperty; user_properties are
+// sorted by name.
+func FromConfig(u config.Upstream) Config {
+	c := Default()
+	c.URL = u.URL
+	if u.ClientID != "" {
+		c.ClientID = u.ClientID
+	}
+	c.Username, c.Password, c.PasswordFile = u.Username, u.Password, u.PasswordFile
+	c.CAFile, c.CertFile, c.KeyFile = u.CAFile, u.CertFile, u.KeyFile
+	c.MaxRate = u.MaxRate
+	setIf(&c.KeepAlive, u.KeepAlive.Duration)
+	setIf(&c.Inflight, u.Inflight)
+	setIf(&c.ReconnectMin, u.ReconnectMin.Duration)
+	setIf(&c.ReconnectMax, u.ReconnectMax.Duration)
+	if u.ProtocolVersion != nil {
+		c.ProtocolVersion = *u.ProtocolVersion
+	}
+	c.SessionExpiry = u.SessionExpiry.Duration
+	c.Forward = ForwardRules(u)
+	for _, s := range u.Subscribe {
+		c.Subscribe = append(c.Subscribe, SubscribeRule{Filter: s.Filter, LocalPrefix: s.LocalPrefix, LocalTopic: s.LocalTopic, QoS: s.QoS})
+	}
+	return c
+}
+
+// ForwardRules maps the [[upstream.forward]] rules (see FromConfig).
+func ForwardRules(u config.Upstream) []ForwardRule {
+	var rules []ForwardRule
+	for _, f := range u.Forward {
+		r := ForwardRule{Filter: f.Filter, RemotePrefix: f.RemotePrefix, RemoteTopic: f.RemoteTopic, QoS: f.QoS,
+			MessageExpiry: f.MessageExpiry.Duration}
+		for _, k := range slices.Sorted(maps.Keys(f.UserProperties)) {
+			r.UserProperties = append(r.UserProperties, packet.UserProperty{Key: k, Value: f.UserProperties[k]})
+		}
+		switch {
+		case f.TimestampProperty != nil:
+			r.TimestampProperty = *f.TimestampProperty
+		case u.V5():
+			r.TimestampProperty = DefaultTimestampProperty
+		}
+		rules = append(rules, r)
+	}
+	return rules
+}
+
+func setIf[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
+}
+
 // Reconnect waits by default: never slower than Mosquitto's bridge (whose
 // restart_timeout defaults to a base of 5 s and a cap of 30 s).
 const (
@@ -86,7 +172,7 @@ const (
 // LogValue logs the configuration without secrets.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("url", c.URL), slog.String("client_id", c.ClientID),
-		slog.String("username", c.Username), slog.Bool("password", c.Password != "" || c.PasswordFile != ""),
+		slog.String("username", c.Username), slog.String("protocol", protocolName(c.ProtocolVersion)), slog.Bool("password", c.Password != "" || c.PasswordFile != ""),
 		slog.Int("forward_rules", len(c.Forward)), slog.Int("subscribe_rules", len(c.Subscribe)))
 }
 
@@ -94,6 +180,12 @@ func (c Config) withDefaults() Config {
 	d := Default()
 	if c.ClientID == "" {
 		c.ClientID = d.ClientID
+	}
+	if c.ProtocolVersion == 0 {
+		c.ProtocolVersion = int(packet.Version311)
+	}
+	if c.SessionExpiry == 0 {
+		c.SessionExpiry = DefaultSessionExpiry
 	}
 	if c.KeepAlive == 0 {
 		c.KeepAlive = d.KeepAlive
@@ -156,6 +248,7 @@ func (c Config) Check(r config.Reporter) {
 			}
 		}
 	}
+	v5 := c.checkVersion(r)
 	if len(c.ClientID) > 65535 { // [MQTT-1.5.3] a UTF-8 string of at most 65535 bytes
 		r.Problem("client_id", "%d bytes: want at most 65535", len(c.ClientID))
 	}
@@ -199,6 +292,7 @@ func (c Config) Check(r config.Reporter) {
 		if f.QoS != nil && *f.QoS == 2 && len(c.Subscribe) > 0 {
 			fr.Problem("qos", "2 %s", QoS2SessionProblem)
 		}
+		f.checkProps(fr, v5)
 	}
 	for i, s := range c.Subscribe {
 		sr := r.Elem("subscribe", i, "")
@@ -260,7 +354,7 @@ func (c Config) Files() []config.File {
 
 // QoS2SessionProblem says why a forward rule with qos 2 and subscribe rules
 // are refused together. Subscribe rules make the session persistent (clean
-// session off), and every connection uses a new paho client whose packet
+// session off), and every connection uses a new client whose packet
 // identifiers restart at 1: a QoS 2 id left on the server by a connection
 // that dropped mid-handshake (PUBREC sent, PUBREL not received) would make
 // the server take a new message with that id as the resend of the old one

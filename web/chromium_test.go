@@ -38,7 +38,8 @@ func browserServer(t *testing.T) *Server {
 			LastAck: time.Now().Add(-127 * time.Second)}, nil
 	}
 	f.set(func(f *fakes) {
-		f.uplink = UplinkStatus{State: "down", LastErr: "dial tcp 10.0.0.2:8883: connect: connection refused", Sent: 48211, Acked: 48190}
+		f.uplink = UplinkStatus{State: "down", LastErr: "dial tcp 10.0.0.2:8883: connect: connection refused", Sent: 48211, Acked: 48190,
+			Protocol: "5.0", Refused: 7, LastReasonCode: 0x97, LastReason: "PUBACK 0x97 Quota exceeded"}
 		f.broker.ClientsConnected = 3
 		f.devices[0].Failures, f.devices[0].LastError = 0, ""
 	})
@@ -107,6 +108,9 @@ func TestBrowser(t *testing.T) {
 		{"bad reading", `document.querySelector('tr[data-key="boiler/temp"]').textContent.includes('bad')`},
 		{"device state", `document.querySelector('[data-device="boiler"] .pill').textContent === 'failing'`},
 		{"uplink down", `document.getElementById('uplink-pill').textContent === 'down'`},
+		{"uplink protocol", `document.getElementById('uplink-protocol').textContent === 'MQTT 5.0'`},
+		{"uplink refusal", `document.getElementById('uplink-reason').textContent === 'last refused: PUBACK 0x97 Quota exceeded'`},
+		{"uplink refused count", `document.getElementById('uplink-refused').textContent === '7'`},
 		{"ongoing outage listed", `document.getElementById('outages').textContent.includes('ongoing')`},
 		{"topic payload", `document.getElementById('topics').textContent.includes('{"v":1534.2,"q":"good"}')`},
 		{"chart drawn", `document.querySelector('#chart polyline').getAttribute('points').split(' ').length > 100`},

@@ -20,6 +20,8 @@ var (
 	mUplinkAcked   = desc("uplink_messages_acked_total", "Publishes acknowledged by the upstream broker.")
 	mUplinkRecv    = desc("uplink_messages_received_total", "Messages from upstream subscriptions delivered locally.")
 	mUplinkOutages = desc("uplink_outages_total", "Uplink outages seen since start.")
+	mUplinkRefused = desc("uplink_messages_refused_total", "Publishes the upstream broker refused with an MQTT 5.0 reason code.")
+	mUplinkExpired = desc("uplink_messages_expired_total", "Buffered messages not sent upstream because their message_expiry passed.")
 
 	mBufDepth    = desc("buffer_messages", "Messages waiting in the store-and-forward buffer.")
 	mBufBytes    = desc("buffer_bytes", "Bytes waiting in the store-and-forward buffer.")
@@ -30,7 +32,7 @@ var (
 	mBufUp       = desc("buffer_stats_up", "1 when the buffer's stats could be read.")
 
 	mBrClients   = desc("broker_clients_connected", "MQTT clients connected to the local broker.")
-	mBrClientsV  = desc("broker_clients_connected_by_version", "MQTT clients connected to the local broker by protocol version (5.0, or 3 for 3.1.1 and 3.1).", "version")
+	mBrClientsV  = desc("broker_clients_connected_by_version", "MQTT clients connected to the local broker by protocol version (5.0, 3.1.1 or 3.1).", "version")
 	mBrTooLarge  = desc("broker_messages_too_large_total", "Messages not sent to an MQTT 5.0 client because they exceed its Maximum Packet Size.")
 	mBrExpired   = desc("broker_messages_expired_total", "Queued messages not sent because their MQTT 5.0 Message Expiry Interval passed.")
 	mBrConns     = desc("broker_connections_total", "Connections accepted by the local broker.")
@@ -64,7 +66,7 @@ var _ prometheus.Collector = collector{}
 // Describe sends every metric's description.
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		mUplinkUp, mUplinkSent, mUplinkAcked, mUplinkRecv, mUplinkOutages,
+		mUplinkUp, mUplinkSent, mUplinkAcked, mUplinkRecv, mUplinkOutages, mUplinkRefused, mUplinkExpired,
 		mBufDepth, mBufBytes, mBufMaxBytes, mBufAge, mBufDrops, mBufDiskFull, mBufUp,
 		mBrClients, mBrConns, mBrSessions, mBrSubs, mBrRetained, mBrMsgsIn, mBrMsgsOut,
 		mBrBytesIn, mBrBytesOut, mBrDropped, mBrDenied, mBrNotStored, mBrStalled, mBrMemory, mBrMemDrops,
@@ -89,6 +91,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(mUplinkSent, float64(u.Sent))
 		counter(mUplinkAcked, float64(u.Acked))
 		counter(mUplinkRecv, float64(u.Received))
+		counter(mUplinkRefused, float64(u.Refused))
+		counter(mUplinkExpired, float64(u.Expired))
 		_, total, _ := c.s.hist.uplinkState()
 		counter(mUplinkOutages, float64(total))
 	}
@@ -110,7 +114,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		b := src.Broker()
 		gauge(mBrClients, float64(b.ClientsConnected))
 		gauge(mBrClientsV, float64(b.ClientsMQTT5), "5.0")
-		gauge(mBrClientsV, float64(b.ClientsConnected-b.ClientsMQTT5), "3")
+		gauge(mBrClientsV, float64(b.ClientsMQTT311), "3.1.1")
+		gauge(mBrClientsV, float64(b.ClientsMQTT31), "3.1")
 		counter(mBrTooLarge, float64(b.TooLarge))
 		counter(mBrExpired, float64(b.Expired))
 		counter(mBrConns, float64(b.ConnectionsTotal))

@@ -9,7 +9,7 @@ func TestMetrics(t *testing.T) {
 	f := newFakes()
 	s, ts := testServer(t, Config{}, f)
 	s.sample(t.Context())
-	f.set(func(f *fakes) { f.uplink.State = "down" })
+	f.set(func(f *fakes) { f.uplink.State, f.uplink.Refused, f.uplink.Expired = "down", 4, 9 })
 	s.sample(t.Context())
 
 	code, hdr, body := get(t, ts.URL+"/metrics")
@@ -23,6 +23,8 @@ func TestMetrics(t *testing.T) {
 		"gateway_uplink_up 0",
 		"gateway_uplink_outages_total 1",
 		"gateway_uplink_messages_sent_total 10",
+		"gateway_uplink_messages_refused_total 4",
+		"gateway_uplink_messages_expired_total 9",
 		"gateway_buffer_messages 3",
 		"gateway_buffer_bytes 300",
 		"gateway_buffer_dropped_messages_total 2",

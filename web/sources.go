@@ -50,7 +50,9 @@ type DeviceStatus struct {
 // broker's Stats so that one converts to the other.
 type BrokerStats struct {
 	ClientsConnected int64         `json:"clients_connected"`
-	ClientsMQTT5     int64         `json:"clients_mqtt5"` // of which MQTT 5.0
+	ClientsMQTT5     int64         `json:"clients_mqtt5"`   // of which MQTT 5.0
+	ClientsMQTT311   int64         `json:"clients_mqtt311"` // of which MQTT 3.1.1
+	ClientsMQTT31    int64         `json:"clients_mqtt31"`  // of which MQTT 3.1
 	ConnectionsTotal uint64        `json:"connections_total"`
 	Sessions         int           `json:"sessions"`
 	Subscriptions    int           `json:"subscriptions"`
@@ -79,6 +81,12 @@ type UplinkStatus struct {
 	Sent        int64     `json:"sent"`
 	Acked       int64     `json:"acked"`
 	Received    int64     `json:"received"`
+
+	Protocol       string `json:"protocol"`                   // "3.1.1" or "5.0"
+	Refused        int64  `json:"refused"`                    // publishes refused with an MQTT 5.0 reason code
+	Expired        int64  `json:"expired"`                    // queued messages dropped unsent: message_expiry passed
+	LastReasonCode byte   `json:"last_reason_code,omitempty"` // of the last refused PUBLISH or CONNACK
+	LastReason     string `json:"last_reason,omitempty"`      // e.g. "PUBACK 0x97 Quota exceeded"
 }
 
 // BufferStats describe the store-and-forward queue.

@@ -180,3 +180,25 @@ func TestSetPasswordKeepsOwnerAndMode(t *testing.T) {
 		t.Errorf("after SetPassword: mode %v owner %d:%d, want 0640 %d:%d", fi.Mode().Perm(), st.Uid, st.Gid, uid, gid)
 	}
 }
+
+// TestSuccessCacheKeyIsUnambiguous: a cached success for user "a" with
+// password "b\x00c" lets in no user "a\x00b" with password "c" (HTTP basic
+// auth can carry such a user name).
+func TestSuccessCacheKeyIsUnambiguous(t *testing.T) {
+	f := newPasswordFile(map[string]string{"a": "$argon2id$unused"})
+	f.verify = func(_ string, pw []byte) error {
+		if string(pw) == "b\x00c" {
+			return nil
+		}
+		return ErrBadCredentials
+	}
+	if err := f.Authenticate("a", []byte("b\x00c")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Authenticate("a", []byte("b\x00c")); err != nil {
+		t.Fatalf("cached: %v", err)
+	}
+	if err := f.Authenticate("a\x00b", []byte("c")); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("user a\\x00b: %v, want bad credentials", err)
+	}
+}

@@ -54,6 +54,24 @@ type Queued struct {
 	// restarted broker resend the same PUBLISH or PUBREL [MQTT-4.4.0-1].
 	PacketID uint16
 	Released bool
+	// Group is the MQTT 5.0 shared subscription ("$share/name/filter")
+	// the message was queued for ("" none): another member of the group may
+	// take it (section 4.8.2).
+	Group string
+}
+
+// Will is an MQTT 5.0 will message waiting for its Will Delay Interval
+// (section 3.1.3.2.2) while the client's persistent session lives: it
+// survives a restart of the broker, to be published when the delay ends
+// unless the session is resumed first [MQTT-3.1.3-9].
+type Will struct {
+	ClientID string
+	User     string  // the ACL applies to the will as to the client's publishes
+	Msg      Message // Expires is unused: see Expiry
+	// Expiry is the will's Message Expiry Interval in seconds, counted
+	// from when it is published (0: none).
+	Expiry uint32
+	Due    int64 // when the delay ends, in Unix milliseconds
 }
 
 // Session is the stored state of a persistent session.
@@ -83,6 +101,9 @@ CREATE TABLE IF NOT EXISTS queue (client_id TEXT NOT NULL, seq INTEGER NOT NULL,
 	payload BLOB NOT NULL, msg_qos INTEGER NOT NULL, retain INTEGER NOT NULL, qos INTEGER NOT NULL,
 	packet_id INTEGER NOT NULL DEFAULT 0, released INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (client_id, seq));
+CREATE TABLE IF NOT EXISTS wills (client_id TEXT PRIMARY KEY, user TEXT NOT NULL, topic TEXT NOT NULL,
+	payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, props BLOB,
+	expiry INTEGER NOT NULL, due INTEGER NOT NULL);
 `
 
 // Store is an open database. Its methods are safe for concurrent use; the
@@ -151,6 +172,7 @@ func migrate(db *sql.DB) error {
 		{"retained", "expires", "INTEGER NOT NULL DEFAULT 0"},
 		{"queue", "props", "BLOB"},
 		{"queue", "expires", "INTEGER NOT NULL DEFAULT 0"},
+		{"queue", "share_group", "TEXT NOT NULL DEFAULT ''"},
 	} {
 		var n int
 		if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n); err != nil {
@@ -220,6 +242,40 @@ func (s *Store) DeleteSession(clientID string) {
 	s.exec(`DELETE FROM queue WHERE client_id = ?`, clientID)
 }
 
+// SetWill records the delayed will of a client, replacing one stored
+// before.
+func (s *Store) SetWill(w Will) {
+	s.exec(`INSERT OR REPLACE INTO wills (client_id, user, topic, payload, qos, retain, props, expiry, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		w.ClientID, w.User, w.Msg.Topic, nonNil(w.Msg.Payload), w.Msg.QoS, w.Msg.Retain, w.Msg.Props, w.Expiry, w.Due)
+}
+
+// DeleteWill removes the delayed will of a client: published, or
+// cancelled by the session's resumption.
+func (s *Store) DeleteWill(clientID string) {
+	s.exec(`DELETE FROM wills WHERE client_id = ?`, clientID)
+}
+
+// Wills returns every stored delayed will, by client id.
+func (s *Store) Wills() ([]Will, error) {
+	rows, err := s.db.Query(`SELECT client_id, user, topic, payload, qos, retain, props, expiry, due FROM wills ORDER BY client_id`)
+	if err != nil {
+		return nil, fmt.Errorf("load wills: %w", err)
+	}
+	defer rows.Close()
+	var out []Will
+	for rows.Next() {
+		var w Will
+		if err := rows.Scan(&w.ClientID, &w.User, &w.Msg.Topic, &w.Msg.Payload, &w.Msg.QoS, &w.Msg.Retain, &w.Msg.Props, &w.Expiry, &w.Due); err != nil {
+			return nil, fmt.Errorf("load wills: %w", err)
+		}
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load wills: %w", err)
+	}
+	return out, nil
+}
+
 // AddSub records a subscription of a persistent session.
 func (s *Store) AddSub(clientID, filter string, qos byte, subID uint32) {
 	s.exec(`INSERT OR REPLACE INTO subs (client_id, filter, qos, sub_id) VALUES (?, ?, ?, ?)`, clientID, filter, qos, subID)
@@ -232,8 +288,8 @@ func (s *Store) RemoveSub(clientID, filter string) {
 
 // Enqueue records a message queued for a session.
 func (s *Store) Enqueue(clientID string, q Queued) {
-	s.exec(`INSERT OR REPLACE INTO queue (client_id, seq, topic, payload, msg_qos, retain, qos, props, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		clientID, q.Seq, q.Msg.Topic, nonNil(q.Msg.Payload), q.Msg.QoS, q.Msg.Retain, q.QoS, q.Msg.Props, q.Msg.Expires)
+	s.exec(`INSERT OR REPLACE INTO queue (client_id, seq, topic, payload, msg_qos, retain, qos, props, expires, share_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		clientID, q.Seq, q.Msg.Topic, nonNil(q.Msg.Payload), q.Msg.QoS, q.Msg.Retain, q.QoS, q.Msg.Props, q.Msg.Expires, q.Group)
 }
 
 // MarkSent records the packet identifier a queued QoS 2 message was sent with.
@@ -431,7 +487,7 @@ func (s *Store) Sessions() ([]Session, error) {
 		}
 	}
 	rows.Close()
-	rows, err = s.db.Query(`SELECT client_id, seq, topic, payload, msg_qos, retain, qos, packet_id, released, props, expires FROM queue ORDER BY seq`)
+	rows, err = s.db.Query(`SELECT client_id, seq, topic, payload, msg_qos, retain, qos, packet_id, released, props, expires, share_group FROM queue ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("load queue: %w", err)
 	}
@@ -439,7 +495,7 @@ func (s *Store) Sessions() ([]Session, error) {
 	for rows.Next() {
 		var id string
 		var q Queued
-		if err := rows.Scan(&id, &q.Seq, &q.Msg.Topic, &q.Msg.Payload, &q.Msg.QoS, &q.Msg.Retain, &q.QoS, &q.PacketID, &q.Released, &q.Msg.Props, &q.Msg.Expires); err != nil {
+		if err := rows.Scan(&id, &q.Seq, &q.Msg.Topic, &q.Msg.Payload, &q.Msg.QoS, &q.Msg.Retain, &q.QoS, &q.PacketID, &q.Released, &q.Msg.Props, &q.Msg.Expires, &q.Group); err != nil {
 			return nil, fmt.Errorf("load queue: %w", err)
 		}
 		if ss := byID[id]; ss != nil {

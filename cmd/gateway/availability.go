@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 
@@ -92,30 +93,56 @@ func checkStatusTopics(cfg *config.Config, probs *config.Problems, pl *plan) {
 // retained) when the pipeline reports a change of its state. The pipeline
 // calls set from its device goroutines; publishing happens in run, latest
 // state first-come, so a slow sink never holds up a driver.
+//
+// A device that is no longer configured leaves no status behind: a reload
+// that removes it (or changes device_status_topic) clears the retained
+// status it published, and sweep clears those left by a device removed
+// while the gateway was stopped, locally and, through the sinks, upstream.
 type deviceStatus struct {
 	sink gateway.Sink
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	cfg     *config.Config
-	pending map[string]string // device -> payload
-	order   []string
-	wake    chan struct{}
+	mu        sync.Mutex
+	cfg       *config.Config
+	pending   map[string]statusUpdate // device -> what to publish next
+	order     []string
+	published map[string]string // device -> the status topic it last published
+	wake      chan struct{}
+}
+
+// statusUpdate is a device's next status: payload on topic ("" clears it).
+type statusUpdate struct {
+	topic, payload string
 }
 
 func newDeviceStatus(log *slog.Logger, cfg *config.Config, sink gateway.Sink) *deviceStatus {
-	return &deviceStatus{sink: sink, log: log, cfg: cfg, pending: map[string]string{}, wake: make(chan struct{}, 1)}
+	return &deviceStatus{sink: sink, log: log, cfg: cfg, pending: map[string]statusUpdate{},
+		published: map[string]string{}, wake: make(chan struct{}, 1)}
 }
 
-// setConfig switches to the topics of a reloaded config.
+// setConfig switches to the topics of a reloaded config, and clears the
+// status of each device it no longer has (or whose topic changed).
 func (s *deviceStatus) setConfig(cfg *config.Config) {
 	s.mu.Lock()
 	s.cfg = cfg
+	for dev, t := range s.published {
+		if deviceStatusTopic(cfg, dev) != t || !hasDevice(cfg, dev) {
+			s.queueLocked(dev, statusUpdate{topic: t})
+			delete(s.published, dev)
+		}
+	}
 	s.mu.Unlock()
+	s.kick()
+}
+
+// hasDevice reports whether cfg configures device.
+func hasDevice(cfg *config.Config, device string) bool {
+	return slices.ContainsFunc(cfg.Devices, func(d config.Device) bool { return d.Name == device })
 }
 
 // set is the pipeline's OnState: a device that answers is online; one that
-// fails, or stopped, is offline.
+// fails, or stopped, is offline. A device the config no longer has (a
+// reload removed it) is ignored: setConfig clears its status.
 func (s *deviceStatus) set(device string, st pipeline.State) {
 	payload := homeassistant.Offline
 	switch st {
@@ -125,15 +152,91 @@ func (s *deviceStatus) set(device string, st pipeline.State) {
 		payload = homeassistant.Online
 	}
 	s.mu.Lock()
+	topic := deviceStatusTopic(s.cfg, device)
+	if topic == "" || !hasDevice(s.cfg, device) {
+		s.mu.Unlock()
+		return
+	}
+	s.queueLocked(device, statusUpdate{topic: topic, payload: payload})
+	s.published[device] = topic
+	s.mu.Unlock()
+	s.kick()
+}
+
+// queueLocked makes u the device's next update; s.mu is held.
+func (s *deviceStatus) queueLocked(device string, u statusUpdate) {
 	if _, queued := s.pending[device]; !queued {
 		s.order = append(s.order, device)
 	}
-	s.pending[device] = payload
-	s.mu.Unlock()
+	s.pending[device] = u
+}
+
+func (s *deviceStatus) kick() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// sweep subscribes the device status topics on the local broker and clears
+// each retained status of a device the config does not have: one removed
+// while the gateway was stopped. It needs {device} to be a whole topic
+// level of device_status_topic (the default's is); otherwise there is no
+// filter for "every device", and such statuses are left alone. The
+// subscription lasts until unsubscribe is called.
+func (s *deviceStatus) sweep(b *broker.Broker) (unsubscribe func()) {
+	s.mu.Lock()
+	cfg := s.cfg
+	s.mu.Unlock()
+	filter := deviceStatusFilter(cfg)
+	if filter == "" {
+		return func() {}
+	}
+	unsub, err := b.Subscribe(filter, 1, func(m gateway.Message) {
+		if !m.Retain || !homeassistant.IsOnline(m.Payload) && string(m.Payload) != homeassistant.Offline {
+			return // live updates, cleared ones, not a status
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, d := range s.cfg.Devices {
+			if deviceStatusTopic(s.cfg, d.Name) == m.Topic {
+				return // a configured device's
+			}
+		}
+		s.log.Info("clearing the status of a device no longer configured", "topic", m.Topic)
+		s.queueLocked("\x00"+m.Topic, statusUpdate{topic: m.Topic}) // no device name: keyed apart from real ones
+		s.kick()
+	})
+	if err != nil {
+		s.log.Warn("look for status topics of removed devices", "filter", filter, "err", err)
+		return func() {}
+	}
+	return unsub
+}
+
+// deviceStatusFilter returns the filter matching every device's status
+// topic: device_status_topic with {device} as "+" ("" when off, or when
+// {device} is not a whole level, or the template has no {device}).
+func deviceStatusFilter(cfg *config.Config) string {
+	const mark = "\x01" // not in a device name: ExpandTopic refuses wildcards
+	t := deviceStatusTopic(cfg, mark)
+	if !strings.Contains(t, mark) {
+		return ""
+	}
+	levels := strings.Split(t, "/")
+	for i, l := range levels {
+		switch {
+		case l == mark:
+			levels[i] = "+"
+		case strings.Contains(l, mark):
+			return ""
+		}
+	}
+	f := strings.Join(levels, "/")
+	if topic.ValidFilter(f) != nil {
+		return ""
+	}
+	return f
 }
 
 // run publishes the pending states until ctx is cancelled.
@@ -145,17 +248,14 @@ func (s *deviceStatus) run(ctx context.Context) {
 		case <-s.wake:
 		}
 		s.mu.Lock()
-		pending, order, cfg := s.pending, s.order, s.cfg
-		s.pending, s.order = map[string]string{}, nil
+		pending, order := s.pending, s.order
+		s.pending, s.order = map[string]statusUpdate{}, nil
 		s.mu.Unlock()
 		for _, dev := range order {
-			topic := deviceStatusTopic(cfg, dev)
-			if topic == "" {
-				continue
-			}
-			m := gateway.Message{Topic: topic, Payload: []byte(pending[dev]), QoS: 1, Retain: true}
+			u := pending[dev]
+			m := gateway.Message{Topic: u.topic, Payload: []byte(u.payload), QoS: 1, Retain: true}
 			if err := s.sink.Publish(ctx, m); err != nil {
-				s.log.Warn("device status not published", "device", dev, "err", err)
+				s.log.Warn("device status not published", "topic", u.topic, "status", u.payload, "err", err)
 			}
 		}
 	}

@@ -26,6 +26,8 @@ import (
 type subMessage struct {
 	Retained       bool
 	Topic, Payload string
+	Expiry         string   // MQTT 5.0 (startSubV5): the Message Expiry Interval, "" none
+	UserProps      []string // MQTT 5.0 (startSubV5): the user properties, "name:value", in order
 }
 
 // mosquittoSub is a real mosquitto_sub running until the test ends.
@@ -37,8 +39,22 @@ type mosquittoSub struct {
 // startSub runs mosquitto_sub -t filter against 127.0.0.1:port.
 func startSub(t *testing.T, port int, filter string) *mosquittoSub {
 	t.Helper()
+	return startSubArgs(t, port, filter)
+}
+
+// startSubV5 runs mosquitto_sub -V mqttv5, which also prints the message
+// expiry and the user properties.
+func startSubV5(t *testing.T, port int, filter string) *mosquittoSub {
+	t.Helper()
+	return startSubArgs(t, port, filter, "-V", "mqttv5")
+}
+
+func startSubArgs(t *testing.T, port int, filter string, args ...string) *mosquittoSub {
+	t.Helper()
 	bin := mqtttest.NeedTool(t, "mosquitto_sub")
-	cmd := exec.Command(bin, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-q", "1", "-t", filter, "-F", "%r %t %p")
+	// Fields apart by tabs, the payload last: retained, topic, expiry, user properties.
+	args = append(args, "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-q", "1", "-t", filter, "-F", "%r\t%t\t%E\t%P\t%p")
+	cmd := exec.Command(bin, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -54,14 +70,11 @@ func startSub(t *testing.T, port int, filter string) *mosquittoSub {
 		sc := bufio.NewScanner(out)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			f := strings.SplitN(sc.Text(), " ", 3)
-			if len(f) < 2 {
-				continue
+			f := strings.SplitN(sc.Text(), "\t", 5)
+			if len(f) < 5 {
+				continue // the rest of a payload with a newline
 			}
-			m := subMessage{Retained: f[0] == "1", Topic: f[1]}
-			if len(f) == 3 {
-				m.Payload = f[2]
-			}
+			m := subMessage{Retained: f[0] == "1", Topic: f[1], Expiry: f[2], UserProps: strings.Fields(f[3]), Payload: f[4]}
 			s.mu.Lock()
 			s.msgs = append(s.msgs, m)
 			s.mu.Unlock()

@@ -239,6 +239,10 @@ func (a *checkingAppender) Append(m gateway.Message, done func(error)) error {
 // get its PUBACK only once its message is on disk (a QoS 0 publish counts as
 // done once paho has written it, which kill -9 can lose).
 func TestLocalQoS0ForwardCommittedBeforeAck(t *testing.T) {
+	forVersions(t, testLocalQoS0ForwardCommittedBeforeAck)
+}
+
+func testLocalQoS0ForwardCommittedBeforeAck(t *testing.T, version int) {
 	pub := mqtttest.NeedTool(t, "mosquitto_pub")
 	up := mqtttest.StartMosquitto(t)
 	rec := mqtttest.Subscribe(t, up.URL(), "#")
@@ -258,7 +262,7 @@ func TestLocalQoS0ForwardCommittedBeforeAck(t *testing.T) {
 	defer r.Close()
 	rules := []upstream.ForwardRule{{Filter: "site/#", QoS: ptr(0)}}
 	ucfg := upstream.Default()
-	ucfg.URL, ucfg.Forward = up.URL(), rules
+	ucfg.URL, ucfg.Forward, ucfg.ProtocolVersion = up.URL(), rules, version
 	fwd, err := upstream.New(ucfg, buf, nil, log)
 	if err != nil {
 		t.Fatal(err)

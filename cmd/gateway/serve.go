@@ -164,6 +164,8 @@ func serve(ctx context.Context, cfg *config.Config, opt serveOptions) (err error
 	a.onStop(func() error { offline(); return nil })
 	devStatus := newDeviceStatus(log, cfg, sinks)
 	a.background(devStatus.run)
+	unsweep := devStatus.sweep(b)
+	a.onStop(func() error { unsweep(); return nil })
 
 	devices, err := pl.build(log, nil)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,18 @@ func waitMessage(t *testing.T, rec *mqtttest.Recorder, what string, ok func(mqtt
 // while the gateway is stopped is kept by the upstream broker (the gateway's
 // persistent session) and written when the gateway is back.
 func TestUpstreamCommandReachesDevice(t *testing.T) {
+	forVersions(t, testUpstreamCommandReachesDevice)
+}
+
+// forVersions runs test once per upstream protocol_version: MQTT 3.1.1 and
+// 5.0.
+func forVersions(t *testing.T, test func(t *testing.T, version int)) {
+	for _, v := range []int{4, 5} {
+		t.Run(fmt.Sprintf("protocol_version=%d", v), func(t *testing.T) { test(t, v) })
+	}
+}
+
+func testUpstreamCommandReachesDevice(t *testing.T, version int) {
 	up := mqtttest.StartMosquitto(t)
 	rec := mqtttest.Subscribe(t, up.URL(), "sites/#")
 	sim, addr := startModbusSim(t)
@@ -117,6 +130,7 @@ address = ""
 [upstream]
 url = "` + up.URL() + `"
 client_id = "gw-e2e"
+protocol_version = ` + strconv.Itoa(version) + `
 
   [[upstream.forward]]
   filter = "gw/#"
@@ -198,7 +212,9 @@ interval = "100ms"
 // the upstream broker is down and is killed with SIGKILL; every message
 // its database held at that moment reaches the upstream broker once both
 // are back.
-func TestKill9KeepsBacklog(t *testing.T) {
+func TestKill9KeepsBacklog(t *testing.T) { forVersions(t, testKill9KeepsBacklog) }
+
+func testKill9KeepsBacklog(t *testing.T, version int) {
 	bin := gatewayBinary(t)
 	up := mqtttest.NewMosquitto(t) // not started: the uplink is down
 	dir := t.TempDir()
@@ -213,6 +229,7 @@ address = ""
 [upstream]
 url = "` + up.URL() + `"
 client_id = "gw-kill"
+protocol_version = ` + strconv.Itoa(version) + `
 
   [[upstream.forward]]
   filter = "gw/#"

@@ -19,34 +19,16 @@ func bufferConfig(cfg *config.Config) buffer.Config {
 
 // upstreamConfig maps [upstream] onto the forwarder's Config.
 func upstreamConfig(cfg *config.Config) upstream.Config {
-	u := cfg.Upstream
-	uc := upstream.Default()
-	uc.URL = u.URL
-	uc.ClientID = cfg.Gateway.Name
-	setIf(&uc.ClientID, u.ClientID)
-	uc.Username = u.Username
-	uc.Password = u.Password
-	uc.PasswordFile = u.PasswordFile
-	uc.CAFile, uc.CertFile, uc.KeyFile = u.CAFile, u.CertFile, u.KeyFile
-	setIf(&uc.KeepAlive, u.KeepAlive.Duration)
-	setIf(&uc.Inflight, u.Inflight)
-	uc.MaxRate = u.MaxRate
-	setIf(&uc.ReconnectMin, u.ReconnectMin.Duration)
-	setIf(&uc.ReconnectMax, u.ReconnectMax.Duration)
-	uc.Forward = forwardRules(cfg)
-	uc.Birth, uc.Will = statusMessages(cfg)
-	for _, s := range u.Subscribe {
-		uc.Subscribe = append(uc.Subscribe, upstream.SubscribeRule{Filter: s.Filter, LocalPrefix: s.LocalPrefix, LocalTopic: s.LocalTopic, QoS: s.QoS})
+	uc := upstream.FromConfig(cfg.Upstream)
+	if cfg.Upstream.ClientID == "" {
+		uc.ClientID = cfg.Gateway.Name
 	}
+	uc.Birth, uc.Will = statusMessages(cfg)
 	return uc
 }
 
 func forwardRules(cfg *config.Config) []upstream.ForwardRule {
-	var rules []upstream.ForwardRule
-	for _, f := range cfg.Upstream.Forward {
-		rules = append(rules, upstream.ForwardRule{Filter: f.Filter, RemotePrefix: f.RemotePrefix, RemoteTopic: f.RemoteTopic, QoS: f.QoS})
-	}
-	return rules
+	return upstream.ForwardRules(cfg.Upstream)
 }
 
 func setIf[T comparable](dst *T, v T) {
