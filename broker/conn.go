@@ -454,10 +454,15 @@ func (c *conn) connackProperties(cp *packet.Connect, props *packet.Properties) *
 		MaximumPacketSize: new(uint32(c.b.cfg.MaxPacketSize)), // section 3.2.2.3.6
 		TopicAliasMaximum: new(uint16(topicAliasMaximum)),     // section 3.2.2.3.8
 		// Retain, wildcard subscriptions, QoS 2 and Subscription
-		// Identifiers and shared subscriptions are available (absent). The broker sends no Reason String or User Property in
-		// acknowledgements, so Request Problem Information 0 needs nothing
-		// [MQTT-3.1.2-29], and no Response Information (allowed when asked
-		// for, section 3.1.2.11.7).
+		// Identifiers and shared subscriptions are available (absent). The
+		// broker sends no Reason String or User Property on any packet
+		// but PUBLISH, so Request Problem Information 0 needs nothing
+		// [MQTT-3.1.2-29], and no Response Information, which it may send
+		// when asked (section 3.1.2.11.6) and must not otherwise
+		// [MQTT-3.1.2-28]: as Mosquitto 2.0 (see
+		// TestV5RequestProblemAndResponseInformation). A Reason String
+		// added one day must be left out after Request Problem
+		// Information 0.
 	}
 	if cp.ClientID == "" {
 		ap.AssignedClientID = c.clientID // [MQTT-3.2.2-16]
