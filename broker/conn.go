@@ -1197,15 +1197,18 @@ func (c *conn) finish(err error) {
 		return
 	}
 	w := &will{m: c.will, expiry: c.willExpiry, user: c.user, clientID: c.clientID, log: c.log}
-	if c.willDelay == 0 || errors.Is(c.reason, errBrokerClosing) {
+	if c.willDelay == 0 {
 		c.b.publishWill(w)
 		return
 	}
 	// MQTT 5.0 Will Delay Interval: not sent if the session is resumed
-	// in time [MQTT-3.1.3-9], sent when it ends if that is earlier.
+	// in time [MQTT-3.1.3-9], sent when it ends if that is earlier. Also
+	// when Close ends the connection: the will of a persistent session
+	// waits in the store for the next start (see delayWill).
 	s := c.sess
 	s.mu.Lock()
 	gone, resumed, expiry := s.gone, s.conn != nil, s.expiry
+	w.persist = s.persistent
 	s.mu.Unlock()
 	switch {
 	case resumed: // taken over by a new connection to the session

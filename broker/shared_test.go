@@ -171,14 +171,7 @@ func TestSharedOfflineMember(t *testing.T) {
 // (the stored queue knows their group).
 func TestSharedOfflineAcrossRestart(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "broker.db")
-	b1, err := New(Config{PersistencePath: db, Listeners: []Listener{{Address: "127.0.0.1:0"}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b1.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b1.Close() }) // closed below; a second Close does nothing
+	b1 := newTestBroker(t, Config{PersistencePath: db}) // closed below; a second Close does nothing
 	for _, id := range []string{"a", "m"} {
 		c := joinShared(t, b1, id, 0, 600, false)
 		c.send(&packet.Disconnect{})

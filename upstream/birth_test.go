@@ -14,10 +14,12 @@ import (
 // itself, since the DISCONNECT makes the broker discard it
 // ([MQTT-3.1.2-10]). A crash (the will sent by the broker) is tested with
 // the real binary in cmd/gateway (TestAvailabilityAndDiscovery).
-func TestBirthAndWill(t *testing.T) {
+func TestBirthAndWill(t *testing.T) { forEachVersion(t, testBirthAndWill) }
+
+func testBirthAndWill(t *testing.T) {
 	up := mqtttest.StartMosquitto(t)
 	rec := mqtttest.Subscribe(t, up.URL(), "edge/#")
-	cfg := testConfig(up.URL())
+	cfg := testConfig(t, up.URL())
 	cfg.Birth = &gateway.Message{Topic: "edge/gw1/status", Payload: []byte("online"), QoS: 1, Retain: true}
 	cfg.Will = &gateway.Message{Topic: "edge/gw1/status", Payload: []byte("offline"), QoS: 1, Retain: true}
 	g := startGW(t, filepath.Join(t.TempDir(), "buffer.db"), cfg, nil, nil)

@@ -356,7 +356,7 @@ func (c Config) CheckFiles(r config.Reporter) {
 
 // QoS2SessionProblem says why a forward rule with qos 2 and subscribe rules
 // are refused together. Subscribe rules make the session persistent (clean
-// session off), and every connection uses a new paho client whose packet
+// session off), and every connection uses a new client whose packet
 // identifiers restart at 1: a QoS 2 id left on the server by a connection
 // that dropped mid-handshake (PUBREC sent, PUBREL not received) would make
 // the server take a new message with that id as the resend of the old one

@@ -14,9 +14,8 @@ import (
 )
 
 // dial opens the connection to the upstream broker (TCP, or TLS for mqtts)
-// with buffered reads: paho reads every packet header with small reads, one
-// system call each, and a drain receives a PUBACK per message. Cancelling
-// ctx abandons the dial.
+// with buffered reads and coalesced writes (bufferedConn): a drain receives
+// a PUBACK per message. Cancelling ctx abandons the dial.
 func (f *Forwarder) dial(ctx context.Context, u *url.URL) (*bufferedConn, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.ConnectTimeout)
 	defer cancel()
@@ -42,8 +41,8 @@ func (f *Forwarder) dial(ctx context.Context, u *url.URL) (*bufferedConn, error)
 	return newBufferedConn(conn), nil
 }
 
-// connSet is what one session dialled (paho may dial more than once per
-// Connect). Once closed, it closes what is added.
+// connSet is what one session dialled. Once closed, it closes what is
+// added, so a dial that completes after the session gave up is closed too.
 type connSet struct {
 	mu     sync.Mutex
 	conns  []*bufferedConn
@@ -101,8 +100,9 @@ var pingreq = []byte{0xc0, 0x00}
 // watch notices a half-open connection (no byte passes any more, yet no
 // error either): the server must answer a PINGREQ, and a healthy link
 // carries PUBACKs or PINGRESPs; when nothing was read for keepAlive/2 it
-// sends a PINGREQ of its own (paho waits a whole keep-alive, and then its
-// ping timeout), and when nothing was read for 1.5 times the keep-alive, the
+// sends a PINGREQ of its own (the client pings only after half a keep-alive
+// without writing: a draining uplink writes all the time, so its pings
+// alone would not tell), and when nothing was read for 1.5 times the keep-alive, the
 // limit a server applies to a silent client [MQTT-3.1.2-24], it reports why
 // through lost and closes the connection. It returns when ctx is done.
 func (c *bufferedConn) watch(ctx context.Context, keepAlive time.Duration, lost func(error)) {
@@ -122,12 +122,12 @@ func (c *bufferedConn) watch(ctx context.Context, keepAlive time.Duration, lost 
 		if idle >= limit {
 			lost(&linkError{how: "keep-alive watchdog", err: fmt.Errorf("%w for %s (keep-alive %s)",
 				ErrHalfOpen, idle.Round(time.Millisecond), keepAlive)})
-			_ = c.Conn.Close() // unblocks paho's reads and our writes
+			_ = c.Conn.Close() // unblocks the client's reads and writes
 			return
 		}
 		if idle >= pingAfter && !pinged.Equal(last) {
 			pinged = last
-			// A write error shows up on paho's side as well.
+			// A write error shows up on the client's side as well.
 			_, _ = c.Write(pingreq)
 		}
 		next := limit - idle
@@ -141,8 +141,7 @@ func (c *bufferedConn) watch(ctx context.Context, keepAlive time.Duration, lost 
 // maxPending bounds the bytes a bufferedConn holds before Write blocks.
 const maxPending = 256 << 10
 
-// bufferedConn reads through a bufio.Reader and coalesces writes: paho
-// writes every packet with its own Write, one system call each; here a Write
+// bufferedConn reads through a bufio.Reader and coalesces writes: a Write
 // appends to a buffer that one goroutine at a time writes out, so packets
 // written while a write is in progress share the next system call. There is
 // no added delay. A write error is returned by a later Write (and the broken

@@ -36,10 +36,35 @@ func testLog(t *testing.T) *slog.Logger {
 
 func qos(n int) *int { return &n }
 
-// testConfig forwards site/# under edge/gw1 and alarm/+ to alerts/{topic}.
-func testConfig(url string) upstream.Config {
+// forEachVersion runs test once per upstream protocol version, as subtests
+// "v4" (MQTT 3.1.1) and "v5" (MQTT 5.0); testConfig reads the version from
+// the subtest's name.
+func forEachVersion(t *testing.T, test func(t *testing.T)) {
+	for _, v := range upstream.ProtocolVersions {
+		t.Run("v"+strconv.Itoa(v), test)
+	}
+}
+
+// versionOf returns the protocol version of a forEachVersion subtest (4
+// outside one).
+func versionOf(t *testing.T) int {
+	if strings.Contains(t.Name()+"/", "/v5/") {
+		return 5
+	}
+	return 4
+}
+
+// testConfig forwards site/# under edge/gw1 and alarm/+ to alerts/{topic},
+// at the protocol version of t (see forEachVersion).
+func testConfig(t *testing.T, url string) upstream.Config {
+	return versionConfig(url, versionOf(t))
+}
+
+// versionConfig is testConfig at protocol version v.
+func versionConfig(url string, v int) upstream.Config {
 	cfg := upstream.Default()
 	cfg.URL = url
+	cfg.ProtocolVersion = v
 	cfg.ClientID = "gw-test"
 	cfg.ReconnectMin = 20 * time.Millisecond
 	cfg.ReconnectMax = 200 * time.Millisecond
@@ -175,10 +200,12 @@ func checkInOrder(t *testing.T, got []mqtttest.Message, topics []string, n int) 
 }
 
 // Test 1: online flow with the right remote topics.
-func TestOnline(t *testing.T) {
+func TestOnline(t *testing.T) { forEachVersion(t, testOnline) }
+
+func testOnline(t *testing.T) {
 	up := mqtttest.StartMosquitto(t)
 	rec := mqtttest.Subscribe(t, up.URL(), "#")
-	g := startGW(t, filepath.Join(t.TempDir(), "buffer.db"), testConfig(up.URL()), nil, nil)
+	g := startGW(t, filepath.Join(t.TempDir(), "buffer.db"), testConfig(t, up.URL()), nil, nil)
 	in := []gateway.Message{
 		{Topic: "site/boiler/temp", Payload: []byte("21.5"), QoS: 0},
 		{Topic: "other/x", Payload: []byte("not forwarded")},
@@ -236,12 +263,14 @@ func (g *gatedQueue) release() {
 
 // Test 2: outage: stop upstream, publish thousands, restart: all arrive in
 // order per topic and the buffer empties.
-func TestOutage(t *testing.T) {
+func TestOutage(t *testing.T) { forEachVersion(t, testOutage) }
+
+func testOutage(t *testing.T) {
 	up := mqtttest.StartMosquitto(t)
 	gq := &gatedQueue{gate: make(chan struct{})}
 	close(gq.gate)
 	path := filepath.Join(t.TempDir(), "buffer.db")
-	g := startGW(t, path, testConfig(up.URL()), nil, func(b *buffer.Buffer) upstream.Queue { gq.Buffer = b; return gq })
+	g := startGW(t, path, testConfig(t, up.URL()), nil, func(b *buffer.Buffer) upstream.Queue { gq.Buffer = b; return gq })
 	rec := mqtttest.Subscribe(t, up.URL(), "#")
 	if err := g.in.Publish(t.Context(), gateway.Message{Topic: "site/warmup", Payload: []byte("1")}); err != nil {
 		t.Fatal(err)
@@ -291,9 +320,13 @@ func TestCrash(t *testing.T) {
 		crashChild(env)
 		return
 	}
+	forEachVersion(t, testCrash)
+}
+
+func testCrash(t *testing.T) {
 	up := mqtttest.NewMosquitto(t)
 	path := filepath.Join(t.TempDir(), "buffer.db")
-	child := testutil.StartChild(t, "TestCrash", "UPSTREAM_CRASH_CHILD="+path+"|"+up.URL())
+	child := testutil.StartChild(t, "TestCrash", fmt.Sprintf("UPSTREAM_CRASH_CHILD=%d|%s|%s", versionOf(t), path, up.URL()))
 	if !child.WaitLine("ready") {
 		t.Fatal("crash child did not get ready")
 	}
@@ -301,7 +334,7 @@ func TestCrash(t *testing.T) {
 
 	up.Start()
 	rec := mqtttest.Subscribe(t, up.URL(), "#")
-	g := startGW(t, path, testConfig(up.URL()), nil, nil)
+	g := startGW(t, path, testConfig(t, up.URL()), nil, nil)
 	got := rec.Wait(t, crashTopics*crashN, 60*time.Second)
 	var remote []string
 	for i := range crashTopics {
@@ -321,10 +354,14 @@ func TestCrashWhileDraining(t *testing.T) {
 		crashChild(env)
 		return
 	}
+	forEachVersion(t, testCrashWhileDraining)
+}
+
+func testCrashWhileDraining(t *testing.T) {
 	up := mqtttest.StartMosquitto(t)
 	rec := mqtttest.Subscribe(t, up.URL(), "#")
 	path := filepath.Join(t.TempDir(), "buffer.db")
-	child := testutil.StartChild(t, "TestCrashWhileDraining", "UPSTREAM_CRASH_CHILD="+path+"|"+up.URL()+"|500")
+	child := testutil.StartChild(t, "TestCrashWhileDraining", fmt.Sprintf("UPSTREAM_CRASH_CHILD=%d|%s|%s|500", versionOf(t), path, up.URL()))
 	if !child.WaitLine("ready") {
 		t.Fatal("crash child did not get ready")
 	}
@@ -334,7 +371,7 @@ func TestCrashWhileDraining(t *testing.T) {
 	if before >= crashTopics*crashN {
 		t.Fatalf("the child drained everything (%d) before it was killed", before)
 	}
-	g := startGW(t, path, testConfig(up.URL()), nil, nil)
+	g := startGW(t, path, testConfig(t, up.URL()), nil, nil)
 	var remote []string
 	for i := range crashTopics {
 		remote = append(remote, fmt.Sprintf("edge/gw1/site/crash%d", i))
@@ -360,8 +397,10 @@ func distinct(got []mqtttest.Message) int {
 func complete(got []mqtttest.Message, n int) bool { return distinct(got) >= n }
 
 // crashChild runs a gateway, publishes a backlog, says "ready" and waits to
-// be killed. env is "path|url" (upstream down) or "path|url|max_rate".
+// be killed. env is "version|path|url" (upstream down) or
+// "version|path|url|max_rate".
 func crashChild(env string) {
+	version, env, _ := strings.Cut(env, "|")
 	path, url, _ := strings.Cut(env, "|")
 	url, rate, _ := strings.Cut(url, "|")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -374,7 +413,8 @@ func crashChild(env string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	cfg := testConfig(url)
+	v, _ := strconv.Atoi(version)
+	cfg := versionConfig(url, v)
 	cfg.MaxRate, _ = strconv.ParseFloat(rate, 64) // "": unlimited
 	// With a rate, the drain is held until the whole backlog is accepted.
 	gq := &gatedQueue{Buffer: buf, gate: make(chan struct{})}
@@ -410,7 +450,9 @@ func crashChild(env string) {
 
 // Test 4: a small max_bytes drops the oldest; the counter says how many; the
 // newest arrive.
-func TestCapDropsOldest(t *testing.T) {
+func TestCapDropsOldest(t *testing.T) { forEachVersion(t, testCapDropsOldest) }
+
+func testCapDropsOldest(t *testing.T) {
 	up := mqtttest.NewMosquitto(t)
 	path := filepath.Join(t.TempDir(), "buffer.db")
 	bcfg := buffer.Default(path)
@@ -418,7 +460,7 @@ func TestCapDropsOldest(t *testing.T) {
 	size := int64(len("site/cap/x") + 4 + buffer.RowOverhead)
 	bcfg.MaxBytes = 100 * size
 	gq := &gatedQueue{gate: make(chan struct{})} // held until the subscriber is on
-	g := startGWWith(t, bcfg, testConfig(up.URL()), nil, func(b *buffer.Buffer) upstream.Queue { gq.Buffer = b; return gq })
+	g := startGWWith(t, bcfg, testConfig(t, up.URL()), nil, func(b *buffer.Buffer) upstream.Queue { gq.Buffer = b; return gq })
 	for i := range 1000 {
 		m := gateway.Message{Topic: "site/cap/x", Payload: fmt.Appendf(nil, "%04d", i)}
 		if err := g.in.Publish(t.Context(), m); err != nil {
@@ -443,14 +485,16 @@ func TestCapDropsOldest(t *testing.T) {
 }
 
 // Test 5: a wrong password keeps everything buffered and stats say why.
-func TestRefused(t *testing.T) {
+func TestRefused(t *testing.T) { forEachVersion(t, testRefused) }
+
+func testRefused(t *testing.T) {
 	pwfile := mqtttest.WriteFile(t, "passwd", "")
 	if out, err := exec.Command(mqtttest.NeedTool(t, "mosquitto_passwd"), "-b", pwfile, "gw", "right").CombinedOutput(); err != nil {
 		t.Fatalf("mosquitto_passwd: %v: %s", err, out)
 	}
 	up := mqtttest.StartMosquitto(t, mqtttest.WithConfig("password_file "+pwfile, "allow_anonymous false"))
 	path := filepath.Join(t.TempDir(), "buffer.db")
-	cfg := testConfig(up.URL())
+	cfg := testConfig(t, up.URL())
 	cfg.Username, cfg.Password = "gw", "wrong"
 	if s := fmt.Sprint(cfg); strings.Contains(s, "wrong") {
 		t.Errorf("config prints its password: %s", s)
@@ -467,12 +511,12 @@ func TestRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	testutil.WaitFor(t, 10*time.Second, "stats: uplink down, not Authorized", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "stats: uplink down, not authorized", func() bool {
 		s, err := r.Stats(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.Uplink == "down" && strings.Contains(s.UplinkError, "not Authorized") {
+		if s.Uplink == "down" && strings.Contains(strings.ToLower(s.UplinkError), "not authorized") {
 			if s.Depth != 50 {
 				t.Errorf("depth: got %d, want 50 kept", s.Depth)
 			}
@@ -484,21 +528,19 @@ func TestRefused(t *testing.T) {
 	if err := buffer.Main(t.Context(), []string{"--db", path, "stats"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "not Authorized") || !strings.Contains(out.String(), "50 messages") {
+	if !strings.Contains(strings.ToLower(out.String()), "not authorized") || !strings.Contains(out.String(), "50 messages") {
 		t.Errorf("buffer stats output:\n%s\nwant the refusal and 50 messages", out.String())
 	}
 }
 
 // Test 7: commands from upstream reach the local sink.
-func TestCommandsFromUpstream(t *testing.T) {
+func TestCommandsFromUpstream(t *testing.T) { forEachVersion(t, testCommandsFromUpstream) }
+
+func testCommandsFromUpstream(t *testing.T) {
 	up := mqtttest.StartMosquitto(t)
-	cfg := testConfig(up.URL())
+	cfg := testConfig(t, up.URL())
 	cfg.Subscribe = []upstream.SubscribeRule{{Filter: "cloud/gw1/cmd/#", LocalPrefix: "cmd"}}
-	local := make(chan gateway.Message, 10)
-	sink := gateway.SinkFunc(func(ctx context.Context, m gateway.Message) error {
-		local <- m
-		return nil
-	})
+	local, sink := chanSink()
 	g := startGW(t, filepath.Join(t.TempDir(), "buffer.db"), cfg, sink, nil)
 	// Wait for the subscription: the uplink is up after SUBACK.
 	waitUp(t, g.fwd)
@@ -511,6 +553,15 @@ func TestCommandsFromUpstream(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("command did not reach the local sink")
 	}
+}
+
+// chanSink returns a local sink that hands what it gets to the channel.
+func chanSink() (chan gateway.Message, gateway.Sink) {
+	local := make(chan gateway.Message, 10)
+	return local, gateway.SinkFunc(func(ctx context.Context, m gateway.Message) error {
+		local <- m
+		return nil
+	})
 }
 
 // waitUp waits until the forwarder reports the uplink up (after SUBACK).
@@ -537,18 +588,16 @@ func cloudPublish(t *testing.T, url, topic, payload string) {
 // stopped is delivered when it comes back. A message for a filter the new
 // config no longer subscribes (left in the session) is acknowledged and
 // dropped, not delivered and not redelivered forever.
-func TestCommandsWhileOffline(t *testing.T) {
+func TestCommandsWhileOffline(t *testing.T) { forEachVersion(t, testCommandsWhileOffline) }
+
+func testCommandsWhileOffline(t *testing.T) {
 	up := mqtttest.StartMosquitto(t)
-	cfg := testConfig(up.URL())
+	cfg := testConfig(t, up.URL())
 	cfg.Subscribe = []upstream.SubscribeRule{
 		{Filter: "cloud/gw1/cmd/#", LocalPrefix: "cmd"},
 		{Filter: "cloud/gw1/old/#", LocalPrefix: "old"},
 	}
-	local := make(chan gateway.Message, 10)
-	sink := gateway.SinkFunc(func(ctx context.Context, m gateway.Message) error {
-		local <- m
-		return nil
-	})
+	local, sink := chanSink()
 	g := startGW(t, filepath.Join(t.TempDir(), "buffer.db"), cfg, sink, nil)
 	waitUp(t, g.fwd)
 	g.stop()
@@ -588,13 +637,15 @@ func TestCommandsWhileOffline(t *testing.T) {
 }
 
 // Closing the queue under a running forwarder ends Run with gateway.ErrClosed.
-func TestQueueClosed(t *testing.T) {
+func TestQueueClosed(t *testing.T) { forEachVersion(t, testQueueClosed) }
+
+func testQueueClosed(t *testing.T) {
 	up := mqtttest.StartMosquitto(t)
 	buf, err := buffer.Open(t.Context(), buffer.Default(filepath.Join(t.TempDir(), "buffer.db")), testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fwd, err := upstream.New(testConfig(up.URL()), buf, nil, testLog(t))
+	fwd, err := upstream.New(testConfig(t, up.URL()), buf, nil, testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -619,18 +670,18 @@ func TestQueueClosed(t *testing.T) {
 // UNSUBSCRIBEs its filter, so the persistent session upstream stops
 // collecting (and sending) its messages.
 func TestRemovedSubscribeRuleUnsubscribed(t *testing.T) {
+	forEachVersion(t, testRemovedSubscribeRuleUnsubscribed)
+}
+
+func testRemovedSubscribeRuleUnsubscribed(t *testing.T) {
 	up := mqtttest.StartMosquitto(t)
 	path := filepath.Join(t.TempDir(), "buffer.db")
-	cfg := testConfig(up.URL())
+	cfg := testConfig(t, up.URL())
 	cfg.Subscribe = []upstream.SubscribeRule{
 		{Filter: "cloud/gw1/cmd/#", LocalPrefix: "cmd"},
 		{Filter: "cloud/gw1/old/#", LocalPrefix: "old"},
 	}
-	local := make(chan gateway.Message, 10)
-	sink := gateway.SinkFunc(func(ctx context.Context, m gateway.Message) error {
-		local <- m
-		return nil
-	})
+	local, sink := chanSink()
 	g := startGW(t, path, cfg, sink, nil)
 	waitUp(t, g.fwd)
 	g.stop()

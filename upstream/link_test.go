@@ -62,10 +62,12 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 // path are each abandoned (closed) before the next begins, all of them MQTT
 // 3.1.1 (no silent fallback to 3.1); once the path heals, the messages
 // published meanwhile arrive.
-func TestHalfOpenLink(t *testing.T) {
+func TestHalfOpenLink(t *testing.T) { forEachVersion(t, testHalfOpenLink) }
+
+func testHalfOpenLink(t *testing.T) {
 	up := mqtttest.StartMosquitto(t)
 	proxy := startProxy(t, up, 0)
-	cfg := testConfig("mqtt://" + proxy.Addr())
+	cfg := testConfig(t, "mqtt://"+proxy.Addr())
 	cfg.KeepAlive = 2 * time.Second
 	cfg.ConnectTimeout = time.Second
 	cfg.ReconnectMin = 50 * time.Millisecond
@@ -104,17 +106,19 @@ func TestHalfOpenLink(t *testing.T) {
 		t.Errorf("at most %d connections were open at once, want 1 (an abandoned attempt ran on)", got)
 	}
 	for i, first := range proxy.Firsts() {
-		if lvl := connectLevel(first); lvl != 4 {
-			t.Errorf("connection %d: CONNECT protocol level %d, want 4 (MQTT 3.1.1)", i, lvl)
+		if lvl := connectLevel(first); lvl != cfg.ProtocolVersion {
+			t.Errorf("connection %d: CONNECT protocol level %d, want %d, the configured one", i, lvl, cfg.ProtocolVersion)
 		}
 	}
 }
 
 // TestNextAttemptReported: while the upstream is down, the status and the
 // buffer's stats say when the next connection attempt is due.
-func TestNextAttemptReported(t *testing.T) {
+func TestNextAttemptReported(t *testing.T) { forEachVersion(t, testNextAttemptReported) }
+
+func testNextAttemptReported(t *testing.T) {
 	up := mqtttest.StartMosquitto(t)
-	cfg := testConfig(up.URL())
+	cfg := testConfig(t, up.URL())
 	cfg.ReconnectMin = 20 * time.Second
 	cfg.ReconnectMax = 20 * time.Second
 	path := filepath.Join(t.TempDir(), "buffer.db")
@@ -168,10 +172,12 @@ func (w *waitWatcher) next(t *testing.T) time.Duration {
 // TestReconnectWait: failed attempts double the wait; a connection that
 // drops soon after it came up does not reset it (a flapping link is not
 // hammered), one that stayed up StableAfter does.
-func TestReconnectWait(t *testing.T) {
+func TestReconnectWait(t *testing.T) { forEachVersion(t, testReconnectWait) }
+
+func testReconnectWait(t *testing.T) {
 	up := mqtttest.StartMosquitto(t)
 	proxy := startProxy(t, up, 0)
-	cfg := testConfig("mqtt://" + proxy.Addr())
+	cfg := testConfig(t, "mqtt://"+proxy.Addr())
 	cfg.ReconnectMin = 200 * time.Millisecond
 	cfg.ReconnectMax = 20 * time.Second
 	cfg.StableAfter = 2 * time.Second

@@ -12,7 +12,9 @@ import (
 
 // Test 6: mutual TLS (AWS IoT style) against mosquitto with a test CA and
 // require_certificate.
-func TestTLS(t *testing.T) {
+func TestTLS(t *testing.T) { forEachVersion(t, testTLS) }
+
+func testTLS(t *testing.T) {
 	dir := t.TempDir()
 	pki := mqtttest.NewPKI(t, "gw1")
 	tlsPort := mqtttest.FreePort(t)
@@ -20,7 +22,7 @@ func TestTLS(t *testing.T) {
 		"cafile "+pki.CA, "certfile "+pki.ServerCert, "keyfile "+pki.ServerKey, "require_certificate true"))
 	rec := mqtttest.Subscribe(t, up.URL(), "#") // on the plain listener
 
-	cfg := testConfig(fmt.Sprintf("mqtts://127.0.0.1:%d", tlsPort))
+	cfg := testConfig(t, fmt.Sprintf("mqtts://127.0.0.1:%d", tlsPort))
 	cfg.CAFile, cfg.CertFile, cfg.KeyFile = pki.CA, pki.ClientCert, pki.ClientKey
 	g := startGW(t, filepath.Join(dir, "buffer.db"), cfg, nil, nil)
 	if err := g.in.Publish(t.Context(), gateway.Message{Topic: "site/tls", Payload: []byte("secure")}); err != nil {

@@ -148,6 +148,14 @@ func (c *Client) Acks() <-chan Ack { return c.acks }
 // reads no further packets.
 func (c *Client) Messages() <-chan *Incoming { return c.msgs }
 
+// Pending returns how many publishes have not had their Ack read from
+// Acks yet.
+func (c *Client) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending) - c.head + len(c.acks)
+}
+
 // Done is closed when the connection has ended; Err then says why.
 func (c *Client) Done() <-chan struct{} { return c.done }
 

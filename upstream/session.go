@@ -1,0 +1,492 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/broker/packet"
+	"github.com/edgegw/gateway/topic"
+	"github.com/edgegw/gateway/upstream/mqttc"
+)
+
+// session runs one connection: connect, subscribe, drain until an error.
+// upFor is how long the connection was up (0: it never came up).
+func (f *Forwarder) session(ctx context.Context) (upFor time.Duration, err error) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var conns connSet // what this session dialled: closed when it ends
+	defer conns.closeAll()
+	client, info, err := f.connect(sctx, &conns)
+	if err != nil {
+		return 0, err
+	}
+	var upSince time.Time // set once subscribed: the uplink is up
+	defer func() {
+		if !upSince.IsZero() {
+			upFor = time.Since(upSince)
+		}
+	}()
+	// On the way out, after the goroutines below: the will on a clean stop,
+	// then DISCONNECT while the connection is still good.
+	defer func() {
+		if client.Err() == nil {
+			f.sayGoodbye(ctx, client)
+			_ = client.Disconnect(packet.CodeSuccess) // [MQTT-3.14.4-3] the server discards the will
+		}
+		_ = client.Close()
+	}()
+	if c := conns.current(); c != nil && info.KeepAlive > 0 {
+		go c.watch(sctx, info.KeepAlive, func(err error) { cancel(err) })
+	}
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel(nil)
+	wg.Go(func() {
+		select {
+		case <-client.Done():
+			cancel(&linkError{how: "connection lost", err: client.Err()})
+		case <-sctx.Done():
+		}
+	})
+	// Before subscribing: a resumed session's queued messages arrive right
+	// after CONNACK, before the SUBACKs.
+	wg.Go(func() { f.deliver(sctx, client) })
+	if err := f.subscribe(sctx, client); err != nil {
+		return 0, err
+	}
+	if b := f.cfg.Birth; b != nil {
+		if err := f.publishNow(sctx, client, b, f.cfg.ConnectTimeout); err != nil {
+			return 0, fmt.Errorf("birth message: %w", err)
+		}
+	}
+	upSince = time.Now()
+	f.setState(stateUp, "")
+
+	// window holds the publishes awaiting acknowledgement, in order; slots
+	// bounds them to exactly Inflight, or the server's Receive Maximum if
+	// lower (brokers such as AWS IoT Core cut a client that has more
+	// unacknowledged publishes than they allow).
+	n := min(f.cfg.Inflight, int(info.ReceiveMaximum))
+	window := make(chan inflight, n)
+	slots := make(chan struct{}, n)
+	wg.Go(func() { f.collect(sctx, cancel, client, window, slots) })
+	f.publish(sctx, cancel, client, window, slots)
+	return 0, context.Cause(sctx) // upFor is set on the way out
+}
+
+// connect dials and sends CONNECT. An attempt that fails or times out is
+// over when it returns (its connection is closed with the session), so the
+// next attempt with the same client id never races it.
+func (f *Forwarder) connect(ctx context.Context, conns *connSet) (*mqttc.Client, mqttc.ConnackInfo, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, f.cfg.ConnectTimeout, errors.New("connect: timeout"))
+	defer cancel()
+	u, err := url.Parse(f.cfg.URL)
+	if err != nil {
+		return nil, mqttc.ConnackInfo{}, fmt.Errorf("connect: %w", err) // Validate accepted it: not reached
+	}
+	conn, err := f.dial(ctx, u)
+	if err != nil {
+		return nil, mqttc.ConnackInfo{}, fmt.Errorf("connect: %w", err)
+	}
+	if !conns.add(conn) {
+		_ = conn.Close() // the session gave up meanwhile
+		return nil, mqttc.ConnackInfo{}, errors.New("connect: attempt abandoned")
+	}
+	cleanStart, expiry := f.cfg.session()
+	o := mqttc.ConnectOptions{
+		// Pinned: no fallback to another level after a failed attempt.
+		Version:  byte(f.cfg.ProtocolVersion),
+		ClientID: f.cfg.ClientID, Username: f.cfg.Username,
+		KeepAlive: f.cfg.KeepAlive,
+		// The queue, not the session, carries the unacknowledged messages
+		// going up. Coming down, a session that outlives the connection
+		// makes the upstream broker keep the QoS 1/2 messages (commands)
+		// that arrive while the link is down, and send them after a
+		// reconnect: with 3.1.1 for ever, with 5.0 for SessionExpiry.
+		CleanStart: cleanStart, SessionExpiry: expiry,
+		Inflight: f.cfg.Inflight,
+	}
+	if f.password != "" {
+		o.Password = []byte(f.password)
+	}
+	if w := f.cfg.Will; w != nil {
+		o.Will = &mqttc.Message{Topic: w.Topic, Payload: w.Payload, QoS: w.QoS, Retain: w.Retain}
+	}
+	client, info, err := mqttc.Connect(ctx, conn, o)
+	if err != nil {
+		if ce := (*mqttc.ConnectError)(nil); errors.As(err, &ce) {
+			f.refusedConnect(ce.ReasonCode, ce.ReasonString)
+		}
+		return nil, info, fmt.Errorf("connect: %w", err)
+	}
+	return client, info, nil
+}
+
+// subscribe subscribes the subscribe rules (5.0: with No Local, so that a
+// filter overlapping a forward rule does not echo our own messages
+// [MQTT-3.8.3-3], and Retain As Published) and unsubscribes the filters of
+// rules an earlier configuration had.
+func (f *Forwarder) subscribe(ctx context.Context, client *mqttc.Client) error {
+	subs, _ := f.q.(SubscriptionStore)
+	var stale []string // subscribed by an earlier config, not by this one
+	if subs != nil {
+		var err error
+		if stale, err = f.staleFilters(subs); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, f.cfg.ConnectTimeout, errors.New("timeout"))
+	defer cancel()
+	v5 := f.cfg.ProtocolVersion == int(packet.Version5)
+	if len(f.cfg.Subscribe) > 0 {
+		var want []packet.Subscription
+		for _, r := range f.cfg.Subscribe {
+			want = append(want, packet.Subscription{Filter: r.Filter, QoS: qosOf(r.QoS), NoLocal: v5, RetainAsPublished: v5})
+		}
+		codes, err := client.Subscribe(ctx, want...)
+		if err != nil {
+			return fmt.Errorf("subscribe %q: %w", f.filters(), err)
+		}
+		for i, c := range codes {
+			if c.IsError() { // [MQTT-3.9.3] 0x80 (3.1.1), a reason code of 0x80 or above (5.0)
+				return fmt.Errorf("subscribe %q: refused by the server: 0x%02x %s", want[i].Filter, byte(c), c.Name())
+			}
+		}
+	}
+	if len(stale) > 0 {
+		// [MQTT-3.10.4-1] the server stops adding messages for the filters.
+		if _, err := client.Unsubscribe(ctx, stale...); err != nil {
+			return fmt.Errorf("unsubscribe %q: %w", stale, err)
+		}
+		f.log.Info("unsubscribed upstream filters no subscribe rule has any more", "filters", stale)
+	}
+	if subs != nil {
+		if err := subs.SetSubscribed(f.filters()); err != nil {
+			return fmt.Errorf("record subscriptions: %w", err)
+		}
+	}
+	return nil
+}
+
+// publishNow publishes m (a birth or will: m.Topic is remote) and waits for
+// its acknowledgement. Nothing else publishes meanwhile, so the last Ack
+// read is its own; Acks of earlier publishes it reads are not handed to the
+// queue (those messages are sent again, at-least-once).
+func (f *Forwarder) publishNow(ctx context.Context, client *mqttc.Client, m *gateway.Message, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	next := func() (mqttc.Ack, error) {
+		select {
+		case a := <-client.Acks():
+			return a, nil
+		case <-client.Done():
+			return mqttc.Ack{}, client.Err()
+		case <-ctx.Done():
+			return mqttc.Ack{}, context.Cause(ctx)
+		case <-t.C:
+			return mqttc.Ack{}, fmt.Errorf("publish %s: timeout", m.Topic)
+		}
+	}
+	msg := &mqttc.Message{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
+	for {
+		_, err := client.Publish(msg)
+		if !errors.Is(err, mqttc.ErrWindowFull) {
+			if err != nil {
+				return fmt.Errorf("publish %s: %w", m.Topic, err)
+			}
+			break
+		}
+		if err := client.Flush(); err != nil {
+			return err
+		}
+		if _, err := next(); err != nil {
+			return err
+		}
+	}
+	if err := client.Flush(); err != nil {
+		return err
+	}
+	var last mqttc.Ack
+	for client.Pending() > 0 {
+		a, err := next()
+		if err != nil {
+			return err
+		}
+		last = a
+	}
+	if last.Refused() {
+		return fmt.Errorf("publish %s: refused: %s", m.Topic, describe("PUBACK", last.ReasonCode, last.ReasonString))
+	}
+	return nil
+}
+
+// goodbyeTimeout bounds the wait for the will's acknowledgement on a clean stop.
+const goodbyeTimeout = 2 * time.Second
+
+// sayGoodbye publishes the will before a clean disconnect (ctx cancelled:
+// the gateway stops), as the DISCONNECT that follows discards it.
+func (f *Forwarder) sayGoodbye(ctx context.Context, client *mqttc.Client) {
+	if f.cfg.Will == nil || ctx.Err() == nil {
+		return
+	}
+	if err := f.publishNow(context.Background(), client, f.cfg.Will, goodbyeTimeout); err != nil {
+		f.log.Warn("will not published before disconnecting", "topic", f.cfg.Will.Topic, "err", err)
+	}
+}
+
+// inflight is a publish awaiting its acknowledgement.
+type inflight struct {
+	id    int64  // in the queue
+	topic string // remote
+}
+
+// publish reads the queue from the start (everything unacknowledged is sent
+// again after a reconnect) and publishes with at most cap(slots)
+// unacknowledged. It writes out when the window is full or the queue has
+// nothing more right now, not per message.
+func (f *Forwarder) publish(ctx context.Context, cancel context.CancelCauseFunc, client *mqttc.Client, window chan<- inflight, slots chan struct{}) {
+	type batch struct {
+		ids  []int64
+		msgs []gateway.Message
+	}
+	// The reader keeps the next batch ready so that reading the queue is
+	// not in the path between two publishes.
+	batches := make(chan batch, 1)
+	var reader sync.WaitGroup
+	defer reader.Wait()
+	reader.Go(func() {
+		defer close(batches)
+		var after int64
+		n := max(f.cfg.Inflight, 256)
+		for {
+			ids, msgs, err := f.q.Next(ctx, after, n)
+			if err != nil {
+				if ctx.Err() == nil {
+					cancel(fmt.Errorf("read queue: %w", err))
+				}
+				return
+			}
+			after = ids[len(ids)-1]
+			select {
+			case batches <- batch{ids, msgs}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	flush := func() bool {
+		if err := client.Flush(); err != nil {
+			cancel(&linkError{how: "write failed", err: err})
+			return false
+		}
+		return true
+	}
+	var pace pacer
+	pace.interval = rateInterval(f.cfg.MaxRate)
+	v5 := f.cfg.ProtocolVersion == int(packet.Version5)
+	warned := false
+	sent := 0
+	var drop []int64 // expired, or too large for the server: acknowledged unsent
+	for b := range batches {
+		for i, m := range b.msgs {
+			if pace.interval > 0 && !flush() { // paced: each message goes out on its own
+				return
+			}
+			if err := pace.wait(ctx); err != nil {
+				return
+			}
+			rule, ok := matchRule(f.cfg.Forward, m.Topic)
+			remote := m.Topic
+			if ok {
+				remote = rule.remoteTopic(m.Topic)
+			} else if !warned {
+				warned = true // once per connection
+				f.log.Warn("queued message matches no forward rule (the rules changed?): sent with its local topic", "topic", m.Topic)
+			}
+			msg := &mqttc.Message{Topic: remote, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
+			if v5 && ok {
+				var expired bool
+				if msg.Properties, expired = rule.publishProps(m, time.Now()); expired {
+					drop = append(drop, b.ids[i])
+					f.ref.dropExpired(1)
+					continue
+				}
+			}
+			select {
+			case slots <- struct{}{}: // a free place in the window
+			default: // the window is full: out with what is buffered, then wait
+				if !flush() {
+					return
+				}
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if _, err := client.Publish(msg); err != nil {
+				<-slots
+				if tl := (*mqttc.TooLargeError)(nil); errors.As(err, &tl) {
+					// It can never be delivered to this server: not kept, or
+					// it would hold up the queue for ever.
+					f.refusedPublish("PUBLISH", packet.ErrTooLarge, tl.Error(), remote)
+					drop = append(drop, b.ids[i])
+					continue
+				}
+				cancel(&linkError{how: "publish failed", err: err})
+				return
+			}
+			window <- inflight{id: b.ids[i], topic: remote} // never blocks: slots bounds it
+			sent++
+		}
+		if len(drop) > 0 {
+			if err := f.q.Ack(drop...); err != nil {
+				cancel(fmt.Errorf("ack queue: %w", err))
+				return
+			}
+			drop = drop[:0]
+		}
+		f.mu.Lock()
+		f.sent += int64(sent)
+		f.mu.Unlock()
+		sent = 0
+		if len(batches) == 0 && !flush() { // nothing more right now
+			return
+		}
+	}
+}
+
+// keptRefusals are the reason codes of a refused publish (PUBACK or PUBREC
+// of 0x80 and above) after which the message stays in the queue: the
+// session ends and the message is sent again after the reconnect wait. The
+// server may take it later (0x97 Quota exceeded: its rate or size quota; 0x80
+// Unspecified error; 0x91 Packet Identifier in use). Every other code (0x87
+// Not authorized, 0x90 Topic Name invalid, 0x99 Payload format invalid, 0x83
+// Implementation specific error) refuses this message for good: it is
+// removed from the queue, so that it does not hold up every message behind it.
+// Both are counted and logged (once per change of code) with the server's
+// reason string, and shown on the status page.
+var keptRefusals = map[packet.Code]bool{packet.ErrUnspecified: true, packet.ErrPacketIDInUse: true, packet.ErrQuotaExceeded: true}
+
+// collect reads the acknowledgements, in publish order, and acks the queue.
+// MQTT delivers the acknowledgements of one connection in order for the
+// same QoS ([MQTT-4.6.0-2], [MQTT-4.6.0-3]); the client hands them over in
+// publish order across QoS levels.
+func (f *Forwarder) collect(ctx context.Context, cancel context.CancelCauseFunc, client *mqttc.Client, window <-chan inflight, slots <-chan struct{}) {
+	const ackBatch = 256
+	acked := make([]int64, 0, ackBatch)
+	flush := func() bool {
+		if len(acked) == 0 {
+			return true
+		}
+		if err := f.q.Ack(acked...); err != nil {
+			cancel(fmt.Errorf("ack queue: %w", err))
+			return false
+		}
+		f.mu.Lock()
+		f.acked += int64(len(acked))
+		f.mu.Unlock()
+		acked = acked[:0]
+		return true
+	}
+	defer flush() // what was acknowledged before the session ended
+	for {
+		var a mqttc.Ack
+		select {
+		case a = <-client.Acks():
+		default:
+			// Nothing more acknowledged right now: hand over what we have.
+			if !flush() {
+				return
+			}
+			select {
+			case a = <-client.Acks():
+			case <-ctx.Done():
+				return
+			}
+		}
+		var in inflight
+		select {
+		case in = <-window: // pushed right after its Publish returned
+		case <-ctx.Done():
+			return
+		}
+		if a.Refused() {
+			ack := "PUBACK"
+			if a.QoS == 2 {
+				ack = "PUBREC"
+			}
+			f.refusedPublish(ack, a.ReasonCode, a.ReasonString, in.topic)
+			if keptRefusals[a.ReasonCode] {
+				cancel(&linkError{how: "publish refused", err: errors.New(describe(ack, a.ReasonCode, a.ReasonString))})
+				return
+			}
+		}
+		<-slots // its place in the window is free
+		acked = append(acked, in.id)
+		if len(acked) == ackBatch && !flush() {
+			return
+		}
+	}
+}
+
+// deliver publishes upstream messages to the local sink in arrival order and
+// acknowledges each upstream only once the sink accepted it.
+func (f *Forwarder) deliver(ctx context.Context, client *mqttc.Client) {
+	staleWarned := false
+	for {
+		var m *mqttc.Incoming
+		select {
+		case m = <-client.Messages():
+		case <-ctx.Done():
+			return
+		}
+		rule, ok := f.subscribeRule(m.Topic)
+		if !ok {
+			// A resumed session may hold messages for a filter no rule
+			// subscribes any more (the config changed): acknowledge them,
+			// so the upstream does not send them again forever, and say so
+			// once.
+			if !staleWarned {
+				staleWarned = true
+				f.log.Warn("message from upstream matches no subscribe rule (left over from an earlier config?): dropped",
+					"topic", m.Topic)
+			}
+			_ = m.Ack() // a failed write ends the connection: the client reports it
+			continue
+		}
+		lm := gateway.Message{
+			Topic:   rule.localTopic(m.Topic),
+			Payload: m.Payload,
+			QoS:     m.QoS,
+			Retain:  m.Retain,
+			Time:    time.Now(),
+		}
+		if err := f.local.Publish(ctx, lm); err != nil {
+			// Not acknowledged: the upstream broker sends it again after a reconnect.
+			f.log.Warn("deliver upstream message locally", "topic", lm.Topic, "err", err)
+			continue
+		}
+		_ = m.Ack()
+		f.mu.Lock()
+		f.received++
+		f.mu.Unlock()
+	}
+}
+
+// subscribeRule returns the first subscribe rule whose filter matches the
+// remote topic.
+func (f *Forwarder) subscribeRule(remote string) (SubscribeRule, bool) {
+	for _, r := range f.cfg.Subscribe {
+		if topic.Match(r.Filter, remote) {
+			return r, true
+		}
+	}
+	return SubscribeRule{}, false
+}
