@@ -104,6 +104,9 @@ type conn struct {
 	// see session.appendPublish).
 	aliasMaxOut uint16
 	aliasesOut  map[string]uint16
+	// out is the scratch space of the PUBLISH properties built for this
+	// connection (under the session's mu, see publishPacket).
+	out *outProps
 	// soft (MQTT 5.0 after CONNACK): closeWith only stops the reader, and
 	// finish sends DISCONNECT with the reason code before closing.
 	soft atomic.Bool
