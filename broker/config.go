@@ -157,31 +157,3 @@ func (c *Config) applyDefaults() {
 		}
 	}
 }
-
-// checkCertUsers reports the listeners' checkCertUser problems.
-func (c Config) checkCertUsers() error {
-	var errs []error
-	for i, l := range c.Listeners {
-		if err := l.checkCertUser(); err != nil {
-			errs = append(errs, fmt.Errorf("broker.listeners[%d]: %w", i, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// checkCertUser reports use_identity_as_username or use_subject_as_username
-// without ca_file (no client certificate to take the name from: every
-// client would be refused) or both at once.
-func (l Listener) checkCertUser() error {
-	switch {
-	case l.UseIdentityAsUsername && l.UseSubjectAsUsername:
-		return errors.New("use_identity_as_username and use_subject_as_username: set one of them")
-	case (l.UseIdentityAsUsername || l.UseSubjectAsUsername) && l.CAFile == "":
-		key := "use_identity_as_username"
-		if l.UseSubjectAsUsername {
-			key = "use_subject_as_username"
-		}
-		return fmt.Errorf("%s: needs ca_file (and protocol mqtts or wss): the user name comes from the client certificate, which only a listener with ca_file asks for", key)
-	}
-	return nil
-}

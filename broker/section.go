@@ -91,6 +91,17 @@ func (c Config) Check(r config.Reporter) {
 				lr.Problem("allowed_origins", "%q: want \"*\" or an origin scheme://host[:port] (http or https, no path), e.g. \"http://192.168.1.10:1880\"", o)
 			}
 		}
+		// use_identity_as_username, use_subject_as_username: the user name
+		// comes from the client certificate, which only a listener with
+		// ca_file asks for; without it every client would be refused.
+		switch {
+		case l.UseIdentityAsUsername && l.UseSubjectAsUsername:
+			lr.Problem("use_subject_as_username", "set together with use_identity_as_username: set one of them")
+		case l.UseIdentityAsUsername && l.CAFile == "":
+			lr.Problem("use_identity_as_username", "needs ca_file (and protocol mqtts or wss): the user name comes from the client certificate, which only a listener with ca_file asks for")
+		case l.UseSubjectAsUsername && l.CAFile == "":
+			lr.Problem("use_subject_as_username", "needs ca_file (and protocol mqtts or wss): the user name comes from the client certificate, which only a listener with ca_file asks for")
+		}
 		if l.Path != "" && known && !web {
 			lr.Problem("path", "only for protocol ws or wss")
 		} else if l.Path != "" && l.Path[0] != '/' {
