@@ -63,7 +63,16 @@ type Listener struct {
 	CertFile string // cert_file: PEM certificate chain for mqtts and wss
 	KeyFile  string // key_file: PEM private key for mqtts and wss
 	CAFile   string // ca_file: PEM CA certificates; when set, clients must present a certificate it signed
-	Path     string // path: HTTP path of ws and wss; "" = "/mqtt"
+	// UseIdentityAsUsername (use_identity_as_username), with CAFile: the
+	// Common Name of the client certificate is the user name (the ACL's
+	// "user" rules apply to it); CONNECT's user name and password are
+	// ignored and PasswordFile is not used on this listener, as in
+	// Mosquitto. UseSubjectAsUsername (use_subject_as_username) uses the
+	// whole subject in RFC 2253 form ("CN=dev1,O=Plant") instead. At most
+	// one of them.
+	UseIdentityAsUsername bool
+	UseSubjectAsUsername  bool
+	Path                  string // path: HTTP path of ws and wss; "" = "/mqtt"
 	// AllowedOrigins (allowed_origins), for ws and wss listeners that accept
 	// anonymous clients: the browser origins ("https://host:port") whose
 	// pages may connect besides the listener's own; "*" allows every origin.
@@ -185,4 +194,32 @@ func (c *Config) applyDefaults() {
 			c.Listeners[i].Path = DefaultWSPath
 		}
 	}
+}
+
+// checkCertUsers reports the listeners' checkCertUser problems.
+func (c Config) checkCertUsers() error {
+	var errs []error
+	for i, l := range c.Listeners {
+		if err := l.checkCertUser(); err != nil {
+			errs = append(errs, fmt.Errorf("broker.listeners[%d]: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkCertUser reports use_identity_as_username or use_subject_as_username
+// without ca_file (no client certificate to take the name from: every
+// client would be refused) or both at once.
+func (l Listener) checkCertUser() error {
+	switch {
+	case l.UseIdentityAsUsername && l.UseSubjectAsUsername:
+		return errors.New("use_identity_as_username and use_subject_as_username: set one of them")
+	case (l.UseIdentityAsUsername || l.UseSubjectAsUsername) && l.CAFile == "":
+		key := "use_identity_as_username"
+		if l.UseSubjectAsUsername {
+			key = "use_subject_as_username"
+		}
+		return fmt.Errorf("%s: needs ca_file (and protocol mqtts or wss): the user name comes from the client certificate, which only a listener with ca_file asks for", key)
+	}
+	return nil
 }

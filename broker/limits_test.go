@@ -44,7 +44,7 @@ func TestAnonymousRefused(t *testing.T) {
 	b := newTestBroker(t, Config{})
 	cl, srv := net.Pipe()
 	t.Cleanup(func() { cl.Close() })
-	go b.serveConn(srv, false) // as on a non-loopback listener
+	go b.serveConn(srv, clientAuth{}) // as on a non-loopback listener
 	c := &rawClient{t: t, nc: cl, br: newReader(cl)}
 	c.send(&packet.Connect{ProtocolName: "MQTT", ProtocolLevel: 4, ClientID: "anon", CleanSession: true})
 	c.expect(&packet.Connack{ReturnCode: packet.RefusedNotAuthorized})

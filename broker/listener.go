@@ -31,7 +31,7 @@ func (b *Broker) listen(ctx context.Context, l Listener) error {
 	if err != nil {
 		return fmt.Errorf("listener %s: %w", l.Protocol, err)
 	}
-	anonymous := anonymousAllowed(b.cfg, ln.Addr())
+	ca := b.listenerAuth(l, ln.Addr())
 	log := b.log.With("listener", l.Protocol, "address", ln.Addr().String())
 	b.addrs = append(b.addrs, ln.Addr())
 	switch l.Protocol {
@@ -43,13 +43,13 @@ func (b *Broker) listen(ctx context.Context, l Listener) error {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
-			b.acceptLoop(ln, anonymous, log)
+			b.acceptLoop(ln, ca, log)
 		}()
 	case "ws", "wss":
 		mux := http.NewServeMux()
-		origins := newOriginPolicy(anonymous, l.AllowedOrigins)
+		origins := newOriginPolicy(ca.anonymous, l.AllowedOrigins)
 		mux.HandleFunc(l.Path, func(w http.ResponseWriter, r *http.Request) {
-			b.serveWS(w, r, anonymous, origins, log)
+			b.serveWS(w, r, ca, origins, log)
 		})
 		srv := &http.Server{Handler: mux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
@@ -69,11 +69,11 @@ func (b *Broker) listen(ctx context.Context, l Listener) error {
 			}
 		}()
 	}
-	log.Info("broker listening", "anonymous", anonymous)
+	log.Info("broker listening", "anonymous", ca.anonymous, "user_from_certificate", ca.certUser != certUserNone)
 	return nil
 }
 
-func (b *Broker) acceptLoop(ln net.Listener, anonymous bool, log interface{ Error(string, ...any) }) {
+func (b *Broker) acceptLoop(ln net.Listener, ca clientAuth, log interface{ Error(string, ...any) }) {
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -98,12 +98,12 @@ func (b *Broker) acceptLoop(ln net.Listener, anonymous bool, log interface{ Erro
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
-			b.serveConn(nc, anonymous)
+			b.serveConn(nc, ca)
 		}()
 	}
 }
 
-func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request, anonymous bool, origins *originPolicy, log *slog.Logger) {
+func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request, ca clientAuth, origins *originPolicy, log *slog.Logger) {
 	if err := origins.check(r); err != nil {
 		origins.logOnce(log, r, err)
 		b.stats.originRefused.Add(1)
@@ -118,7 +118,7 @@ func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request, anonymous bool,
 		return
 	}
 	nc := newWSConn(wc, r)
-	b.serveConn(nc, anonymous) // counted in b.wg by addConn
+	b.serveConn(nc, ca) // counted in b.wg by addConn
 	// After the MQTT connection (and any DISCONNECT), the WebSocket close
 	// handshake, bounded by wsCloseTimeout.
 	nc.closeHandshake()

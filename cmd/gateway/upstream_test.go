@@ -115,7 +115,7 @@ func forVersions(t *testing.T, test func(t *testing.T, version int)) {
 }
 
 func testUpstreamCommandReachesDevice(t *testing.T, version int) {
-	up := mqtttest.StartMosquitto(t)
+	up := mqtttest.StartMosquitto(t, logConnections)
 	rec := mqtttest.Subscribe(t, up.URL(), "sites/#")
 	sim, addr := startModbusSim(t)
 	dir := t.TempDir()
@@ -206,6 +206,32 @@ interval = "100ms"
 			t.Errorf("the command came down and was forwarded back up: %v", m)
 		}
 	}
+	wantProtocol(t, up, "gw-e2e", version)
+}
+
+// logConnections makes mosquitto log each connection with its protocol.
+var logConnections = mqtttest.WithConfig("log_type notice", "connection_messages true")
+
+// wantProtocol fails the test unless clientID connected to up, every time
+// with protocol_version version: mosquitto logs "as ID (p2, ..." for
+// MQTT 3.1.1 and "(p5, ..." for 5.0 (p1 would be a fallback to 3.1).
+func wantProtocol(t *testing.T, up *mqtttest.Mosquitto, clientID string, version int) {
+	t.Helper()
+	want := map[int]string{4: "p2", 5: "p5"}[version]
+	n := 0
+	for _, line := range strings.Split(up.Log(), "\n") {
+		_, rest, ok := strings.Cut(line, " as "+clientID+" (")
+		if !ok {
+			continue
+		}
+		n++
+		if got, _, _ := strings.Cut(rest, ","); got != want {
+			t.Errorf("mosquitto: %s: want protocol %s (protocol_version %d)", line, want, version)
+		}
+	}
+	if n == 0 {
+		t.Errorf("mosquitto logged no connection of %s:\n%s", clientID, up.Log())
+	}
 }
 
 // TestKill9KeepsBacklog: the real gateway process buffers readings while
@@ -216,7 +242,7 @@ func TestKill9KeepsBacklog(t *testing.T) { forVersions(t, testKill9KeepsBacklog)
 
 func testKill9KeepsBacklog(t *testing.T, version int) {
 	bin := gatewayBinary(t)
-	up := mqtttest.NewMosquitto(t) // not started: the uplink is down
+	up := mqtttest.NewMosquitto(t, logConnections) // not started: the uplink is down
 	dir := t.TempDir()
 	db := filepath.Join(dir, "data", "buffer.db")
 	cfg := `[gateway]
@@ -309,6 +335,7 @@ payload = "value"
 		}
 		return true
 	})
+	wantProtocol(t, up, "gw-kill", version)
 }
 
 // readStats reads the buffer's stats as `gateway buffer stats` does.
