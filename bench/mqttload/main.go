@@ -63,6 +63,7 @@ type params struct {
 	settle time.Duration
 	props  bool // MQTT 5.0 targets: user properties and a message expiry on each message
 	repeat int  // runs of the targets in turn; the row has the medians
+	warmup bool // one unmeasured run of each target first
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -87,6 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&p.settle, "settle", 2*time.Second, "idle mode: wait before reading RSS")
 	fs.BoolVar(&p.props, "props", false, "mqtt5:// targets: two user properties and a message expiry interval on every message")
 	fs.IntVar(&p.repeat, "repeat", 1, "run the targets in turn this many times; the row has the median of each column")
+	fs.BoolVar(&p.warmup, "warmup", false, "run each target once, unmeasured, first (a broker's first run grows its heap)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -110,6 +112,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if p.idle > 0 {
 		return runIdle(ctx, targets, p, stdout, stderr)
+	}
+	if p.warmup {
+		for _, t := range targets {
+			if _, err := runLoad(ctx, t, p); err != nil {
+				return fmt.Errorf("%s: warm-up: %w", t.name, err)
+			}
+		}
 	}
 	// Round-robin: every target runs once per round, so a change of the
 	// machine's load during the rounds touches all of them alike.
