@@ -398,7 +398,7 @@ func (s *Store) commit(batch []op) {
 			continue
 		}
 		if s.failedUpTo > o.id {
-			o.flush <- fmt.Errorf("store: %w: %w", ErrNotStored, cmp.Or(err, errEarlierFailure))
+			o.flush <- fmt.Errorf("store: %w: %w", ErrNotStored, cmp.Or(err, s.err, errEarlierFailure)) // s.err: the earlier failure, when this batch had no write
 			continue
 		}
 		o.flush <- nil
