@@ -121,7 +121,7 @@ var _ gateway.Sink = (*Broker)(nil)
 // persistence database (restoring retained messages and persistent
 // sessions). It does not listen yet: call Start or Run.
 func New(cfg Config, log *slog.Logger) (*Broker, error) {
-	if err := errors.Join(cfg.Validate(), cfg.checkCertUsers()); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("new broker: %w", err)
 	}
 	cfg.applyDefaults()

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/x509/pkix"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,7 +28,7 @@ func TestMosquittoCertUser(t *testing.T) {
 		user string
 	}{
 		{"identity", Listener{UseIdentityAsUsername: true}, "dev1"},
-		{"subject", Listener{UseSubjectAsUsername: true}, "CN=dev1"},
+		{"subject", Listener{UseSubjectAsUsername: true}, "CN=dev1,O=Plant"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pki := mqtttest.NewPKI(t, "dev1")
@@ -46,7 +47,8 @@ func TestMosquittoCertUser(t *testing.T) {
 			}
 			t.Cleanup(unsub)
 
-			withCert := []string{"--cafile", pki.CA, "--cert", pki.ClientCert, "--key", pki.ClientKey}
+			cert, key := pki.ClientCertFor(t, "dev1", pkix.Name{CommonName: "dev1", Organization: []string{"Plant"}})
+			withCert := []string{"--cafile", pki.CA, "--cert", cert, "--key", key}
 			// The user name and password sent are not checked: the
 			// certificate's name is the user.
 			sub := startMosquittoSub(t, b, 0, append(withCert, "-u", "admin", "-P", "wrong", "-t", "fleet/#", "-q", "1", "-v")...)
@@ -84,6 +86,14 @@ func TestMosquittoCertUser(t *testing.T) {
 			other := mqtttest.NewPKI(t, "dev1") // same CN, another CA
 			if out, err := mosquittoPub(t, b, "--cafile", pki.CA, "--cert", other.ClientCert, "--key", other.ClientKey, "-t", "dev1/y", "-m", "m"); err == nil {
 				t.Errorf("client certificate of another CA accepted: %s", out)
+			}
+			if tc.l.UseIdentityAsUsername {
+				// No Common Name, no user: refused with 0x04 (MQTT 3.1.1 section 3.2.2.3).
+				cert, key := pki.ClientCertFor(t, "nocn", pkix.Name{Organization: []string{"Plant"}})
+				out, err := mosquittoPub(t, b, "--cafile", pki.CA, "--cert", cert, "--key", key, "-t", "dev1/y", "-m", "m")
+				if err == nil || !strings.Contains(strings.ToLower(out), "bad user name or password") {
+					t.Errorf("certificate without a CN: err=%v out=%q, want refusal 0x04", err, out)
+				}
 			}
 		})
 	}

@@ -186,8 +186,8 @@ func TestConfigValidate(t *testing.T) {
 	if err == nil {
 		t.Fatal("Validate accepted a bad config")
 	}
-	for _, want := range []string{"listeners[0]: address", `listeners[1]: protocol "quic"`,
-		"listeners[2]: protocol mqtts needs cert_file", "max_inflight", "max_connections", "sys_interval", "session_expiry"} {
+	for _, want := range []string{"listeners[0]: address", `listeners[1]: protocol: "quic"`,
+		`listeners[2]: protocol "mqtts" needs cert_file`, "max_inflight", "max_connections", "sys_interval", "session_expiry"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate error lacks %q:\n%v", want, err)
 		}

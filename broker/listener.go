@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-
-	"github.com/edgegw/gateway/config"
 )
 
 // listen binds l and starts serving it. The caller holds b.lnMu.
@@ -156,24 +154,4 @@ func anonymousAllowed(cfg Config, addr net.Addr) bool {
 func isLoopback(a net.Addr) bool {
 	ta, ok := a.(*net.TCPAddr)
 	return ok && ta.IP.IsLoopback()
-}
-
-// CheckFiles reports, through r (the listener's table), the certificate,
-// key and client CA files of a TLS listener that Start could not load.
-func (l Listener) CheckFiles(r config.Reporter) {
-	if l.CertFile == "" || l.KeyFile == "" {
-		return // Validate reports a TLS listener without them
-	}
-	if _, err := tls.LoadX509KeyPair(l.CertFile, l.KeyFile); err != nil {
-		r.Problem("cert_file", "with key_file %s: %v", l.KeyFile, err)
-	}
-	if l.CAFile != "" {
-		pem, err := os.ReadFile(l.CAFile)
-		switch {
-		case err != nil:
-			r.Problem("ca_file", "%v", err)
-		case !x509.NewCertPool().AppendCertsFromPEM(pem):
-			r.Problem("ca_file", "%s: no PEM certificates", l.CAFile)
-		}
-	}
 }

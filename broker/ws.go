@@ -96,7 +96,7 @@ func wsAddr(a any) net.Addr {
 // frame is seen; it ends when the connection does.
 func (w *wsConn) pump() {
 	defer close(w.pumpDone)
-	buf := make([]byte, wsChunk)
+	var buf []byte    // made at the first message: an idle connection costs none
 	dropping := false // closed: data is read and dropped
 	for {
 		typ, r, err := w.wc.Reader(w.ctx)
@@ -112,6 +112,9 @@ func (w *wsConn) pump() {
 			w.pumpErr = fmt.Errorf("websocket: %v message: MQTT packets come in binary messages [MQTT-6.0.0-1]", typ)
 			w.wc.CloseNow() // [MQTT-6.0.0-1] close the network connection; the error is the one above
 			return
+		}
+		if buf == nil {
+			buf = make([]byte, wsChunk)
 		}
 		for {
 			n, err := r.Read(buf)

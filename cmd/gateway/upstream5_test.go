@@ -20,11 +20,11 @@ import (
 	"github.com/edgegw/gateway/internal/testutil"
 )
 
-// v5Config is a gateway config with an MQTT 5.0 uplink to upstream, the
-// status page at web ("" none) and a simulated meter publishing gw/meter/a
-// every interval; rule is added to the forward rule of gw/# (remote
-// sites/gw/...).
-func v5Config(dir, upstream string, localPort int, web, interval, rule string) string {
+// meterConfig is a gateway config with an uplink to upstream speaking
+// protocol_version version, the status page at web ("" none) and a
+// simulated meter publishing gw/meter/a every interval; rule is added to the
+// forward rule of gw/# (remote sites/gw/...).
+func meterConfig(dir, upstream string, version, localPort int, web, interval, rule string) string {
 	return `[gateway]
 name = "gw"
 data_dir = "` + filepath.Join(dir, "data") + `"
@@ -38,7 +38,7 @@ address = "127.0.0.1:` + strconv.Itoa(localPort) + `"
 [upstream]
 url = "` + upstream + `"
 client_id = "gw-v5"
-protocol_version = 5
+protocol_version = ` + strconv.Itoa(version) + `
 
   [[upstream.forward]]
   filter = "gw/#"
@@ -88,7 +88,7 @@ func TestUpstreamV5Properties(t *testing.T) {
 	dir := t.TempDir()
 	port := mqtttest.FreePort(t)
 	path := filepath.Join(dir, "config.toml")
-	cfg := v5Config(dir, up.URL(), port, "", "50ms", `  message_expiry = "1h"
+	cfg := meterConfig(dir, up.URL(), 5, port, "", "50ms", `  message_expiry = "1h"
   user_properties = { site = "plant-1", line = "3" }
 
   [[upstream.subscribe]]
@@ -151,7 +151,7 @@ func TestUpstreamV5ExpiredNotSent(t *testing.T) {
 	db := filepath.Join(dir, "data", "buffer.db")
 	path := filepath.Join(dir, "config.toml")
 	const expiry = 2 * time.Second
-	cfg := v5Config(dir, up.URL(), mqtttest.FreePort(t), "", "20ms", fmt.Sprintf("  message_expiry = %q\n", expiry))
+	cfg := meterConfig(dir, up.URL(), 5, mqtttest.FreePort(t), "", "20ms", fmt.Sprintf("  message_expiry = %q\n", expiry))
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -198,22 +198,11 @@ func TestUpstreamV5RefusalShown(t *testing.T) {
 	up := mqtttest.StartMosquitto(t, mqtttest.WithConfig("acl_file "+acl, "max_queued_messages 1000"))
 	web := "127.0.0.1:" + strconv.Itoa(mqtttest.FreePort(t))
 	path := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(path, []byte(v5Config(dir, up.URL(), mqtttest.FreePort(t), web, "50ms", "")), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(meterConfig(dir, up.URL(), 5, mqtttest.FreePort(t), web, "50ms", "")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	startGatewayBinary(t, path)
-	get := func(path string) string {
-		resp, err := http.Get("http://" + web + path)
-		if err != nil {
-			return "" // not listening yet
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			return ""
-		}
-		return string(b)
-	}
+	get := func(path string) string { return httpGet("http://" + web + path) }
 	var st struct {
 		Uplink struct {
 			Protocol       string `json:"protocol"`
@@ -237,4 +226,58 @@ func TestUpstreamV5RefusalShown(t *testing.T) {
 		s, err := readStats(db)
 		return err == nil && s.UplinkProtocol == "5.0" && s.LastRefusal == "PUBACK 0x87 Not authorized"
 	})
+}
+
+// TestUpstreamRefusedConnect: a connection the upstream refuses (mosquitto
+// without anonymous access: CONNACK 0x87, or 3.1.1's return code 5) shows
+// on the status API and in `gateway buffer stats` as the last refusal.
+func TestUpstreamRefusedConnect(t *testing.T) { forVersions(t, testUpstreamRefusedConnect) }
+
+func testUpstreamRefusedConnect(t *testing.T, version int) {
+	dir := t.TempDir()
+	up := mqtttest.StartMosquitto(t, mqtttest.WithConfig("allow_anonymous false"))
+	web := "127.0.0.1:" + strconv.Itoa(mqtttest.FreePort(t))
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(meterConfig(dir, up.URL(), version, mqtttest.FreePort(t), web, "1s", "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startGatewayBinary(t, path)
+	want := "CONNACK 0x87 Not authorized"
+	var st struct {
+		Uplink struct {
+			State      string `json:"state"`
+			LastErr    string `json:"last_error"`
+			Protocol   string `json:"protocol"`
+			Refused    int64  `json:"refused"`
+			LastReason string `json:"last_reason"`
+		} `json:"uplink"`
+	}
+	testutil.WaitFor(t, 30*time.Second, "the status API to show the refused connection", func() bool {
+		return json.Unmarshal([]byte(httpGet("http://"+web+"/api/status")), &st) == nil && st.Uplink.LastReason != ""
+	})
+	if u := st.Uplink; u.LastReason != want || u.State != "down" || u.Refused != 0 || u.Protocol != protocolName(version) {
+		t.Errorf("status uplink %+v, want down, last reason %q, no refused publishes, protocol %s", u, want, protocolName(version))
+	}
+	db := filepath.Join(dir, "data", "buffer.db")
+	testutil.WaitFor(t, 20*time.Second, "buffer stats to show the refusal", func() bool {
+		s, err := readStats(db)
+		return err == nil && s.LastRefusal == want && s.UplinkProtocol == protocolName(version)
+	})
+}
+
+func protocolName(version int) string { return map[int]string{4: "3.1.1", 5: "5.0"}[version] }
+
+// httpGet returns the body of a 200 answer to GET url, or "" (for a server
+// not listening yet, or another status).
+func httpGet(url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	return string(b)
 }
