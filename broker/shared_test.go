@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"context"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -312,19 +310,9 @@ main().catch(fail)
 // messages go to the member with room, without loss, and what the stuck
 // member held goes there when its session ends.
 func TestMQTTjsSharedStuckMember(t *testing.T) {
-	modules := needBrokerMQTTjs(t)
-	node := mqtttest.NeedTool(t, "node")
 	b := newTestBroker(t, Config{MaxQueuedMessages: 1, StallTimeout: time.Minute})
-	script := mqtttest.WriteFile(t, "shared.js", mqttjsSharedScript)
-	ctx, cancel := context.WithTimeout(t.Context(), 4*testTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script, "mqtt://"+b.Addrs()[0].String())
-	cmd.Env = append(cmd.Environ(), "NODE_PATH="+modules)
-	outb, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("node: %v\n%s", err, outb)
-	}
-	checkJSONEvents(t, string(outb), map[string]string{
+	out := runMQTTjs(t, mqttjsSharedScript, "mqtt://"+b.Addrs()[0].String())
+	checkJSONEvents(t, out, map[string]string{
 		"split": `{"ev":"split","fastAtLeast":true,"slowGot":1}`,
 		"moved": `{"ev":"moved","fast":10}`,
 	})
