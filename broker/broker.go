@@ -79,6 +79,7 @@ type Broker struct {
 	willMu      sync.Mutex
 	wills       map[string]*will
 	willsClosed bool
+	restored    []*will // stored by the last run, for Start (loadWills)
 
 	nover atomic.Int64 // sessions over their queue limit (session.over)
 	// memUsed is the bytes (topic and payload) of the queued and retained
@@ -256,13 +257,20 @@ func (b *Broker) restore() error {
 				s.nextID = max(s.nextID, q.PacketID)
 				continue
 			}
+			// Queued under the ACL of the last run: read access is checked
+			// again when it is sent (an in-flight QoS 2 message above was
+			// sent already and finishes its handshake).
+			p.recheck = true
 			s.queue = append(s.queue, p)
 			s.qbytes += m.size()
 			b.memUsed.Add(int64(m.size()))
 		}
 		b.sessions[ss.ClientID] = s
 	}
-	b.log.Info("broker state restored", "retained", len(ret), "sessions", len(sessions))
+	if err := b.loadWills(); err != nil {
+		return err
+	}
+	b.log.Info("broker state restored", "retained", len(ret), "sessions", len(sessions), "delayed_wills", len(b.restored))
 	return nil
 }
 
@@ -279,6 +287,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		return errors.New("start broker: already started")
 	}
 	b.started = true
+	b.restoreWills() // before a client can resume its session
 	for _, l := range b.cfg.Listeners {
 		if err := b.listen(ctx, l); err != nil {
 			for _, ln := range b.listeners {
@@ -326,6 +335,11 @@ func (b *Broker) Addrs() []net.Addr {
 // closed without DISCONNECT [MQTT-3.1.2-8], before the database closes: a
 // retained will is stored with the retained messages, a QoS 1 or 2 will in
 // the queues of persistent sessions (online subscribers may not get it).
+// An MQTT 5.0 will with a Will Delay Interval whose session is persistent
+// is stored instead, when the broker has a database, as is one whose delay
+// is running: the next start publishes it when the delay ends, unless the
+// client resumes its session first [MQTT-3.1.3-9]. Without a database,
+// delayed wills are published now, as Mosquitto does on shutdown.
 func (b *Broker) Close() error {
 	b.lnMu.Lock()
 	if b.closed {
@@ -347,7 +361,7 @@ func (b *Broker) Close() error {
 	delayed := b.closeWills()
 	b.wg.Wait()
 	for _, w := range delayed {
-		b.publishWill(w) // the broker going away ends the delay, as it ends connections
+		b.publishWill(w) // not stored: the broker going away ends the delay, as it ends connections
 	}
 	if b.store != nil {
 		if err := b.store.Close(); err != nil {

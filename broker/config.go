@@ -1,9 +1,10 @@
 package broker
 
 import (
-	"errors"
-	"fmt"
+	"slices"
 	"time"
+
+	"github.com/edgegw/gateway/config"
 )
 
 // Config configures a Broker. Field names follow the TOML keys of the
@@ -63,7 +64,16 @@ type Listener struct {
 	CertFile string // cert_file: PEM certificate chain for mqtts and wss
 	KeyFile  string // key_file: PEM private key for mqtts and wss
 	CAFile   string // ca_file: PEM CA certificates; when set, clients must present a certificate it signed
-	Path     string // path: HTTP path of ws and wss; "" = "/mqtt"
+	// UseIdentityAsUsername (use_identity_as_username), with CAFile: the
+	// Common Name of the client certificate is the user name (the ACL's
+	// "user" rules apply to it); CONNECT's user name and password are
+	// ignored and PasswordFile is not used on this listener, as in
+	// Mosquitto. UseSubjectAsUsername (use_subject_as_username) uses the
+	// whole subject in RFC 2253 form ("CN=dev1,O=Plant") instead. At most
+	// one of them.
+	UseIdentityAsUsername bool
+	UseSubjectAsUsername  bool
+	Path                  string // path: HTTP path of ws and wss; "" = "/mqtt"
 	// AllowedOrigins (allowed_origins), for ws and wss listeners that accept
 	// anonymous clients: the browser origins ("https://host:port") whose
 	// pages may connect besides the listener's own; "*" allows every origin.
@@ -75,8 +85,8 @@ type Listener struct {
 const (
 	DefaultMaxPacketSize     = 1 << 20
 	DefaultMaxQueuedMessages = 1000
-	DefaultMaxQueuedBytes    = 4 << 20
-	DefaultMaxInflight       = 32
+	DefaultMaxQueuedBytes    = 16 << 20
+	DefaultMaxInflight       = 20
 	DefaultStallTimeout      = 10 * time.Second
 	DefaultMaxMemory         = 128 << 20
 	DefaultMaxConnections    = 1000
@@ -84,8 +94,13 @@ const (
 	DefaultWSPath            = "/mqtt"
 )
 
+// DefaultSessionExpiry is how long the broker keeps a persistent session
+// whose client stays away in DefaultConfig (and the config file): a week.
+const DefaultSessionExpiry = 7 * 24 * time.Hour
+
 // DefaultConfig returns a Config with one plain MQTT listener on
-// 127.0.0.1:1883 and the default limits.
+// 127.0.0.1:1883 and the default limits: the defaults of the [broker]
+// table too (DefaultSection).
 func DefaultConfig() Config {
 	return Config{
 		Listeners:         []Listener{{Address: "127.0.0.1:1883", Protocol: "mqtt"}},
@@ -98,61 +113,16 @@ func DefaultConfig() Config {
 		MaxMemory:         DefaultMaxMemory,
 		MaxConnections:    DefaultMaxConnections,
 		MaxSubscriptions:  DefaultMaxSubscriptions,
+		SessionExpiry:     DefaultSessionExpiry,
 	}
 }
 
-// Validate reports every problem of c.
+// Validate reports every problem of c (the rules of Check), joined with
+// errors.Join.
 func (c Config) Validate() error {
-	var errs []error
-	for i, l := range c.Listeners {
-		at := fmt.Sprintf("broker.listeners[%d]", i)
-		if l.Address == "" {
-			errs = append(errs, fmt.Errorf("%s: address is empty", at))
-		}
-		switch l.Protocol {
-		case "", "mqtt", "ws":
-		case "mqtts", "wss":
-			if l.CertFile == "" || l.KeyFile == "" {
-				errs = append(errs, fmt.Errorf("%s: protocol %s needs cert_file and key_file", at, l.Protocol))
-			}
-		default:
-			errs = append(errs, fmt.Errorf("%s: protocol %q: want mqtt, mqtts, ws or wss", at, l.Protocol))
-		}
-		if len(l.AllowedOrigins) > 0 && l.Protocol != "ws" && l.Protocol != "wss" {
-			errs = append(errs, fmt.Errorf("%s: allowed_origins: only for protocol ws or wss", at))
-		}
-		for _, o := range l.AllowedOrigins {
-			if err := ValidOrigin(o); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", at, err))
-			}
-		}
-	}
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"max_packet_size", c.MaxPacketSize}, {"max_connections", c.MaxConnections},
-		{"max_queued_messages", c.MaxQueuedMessages}, {"max_queued_bytes", c.MaxQueuedBytes},
-		{"max_inflight", c.MaxInflight}, {"max_subscriptions", c.MaxSubscriptions}} {
-		if f.v < 0 {
-			errs = append(errs, fmt.Errorf("broker.%s: %d is negative", f.name, f.v))
-		}
-	}
-	if c.MaxInflight > 65535 {
-		errs = append(errs, fmt.Errorf("broker.max_inflight: %d over 65535 packet identifiers", c.MaxInflight))
-	}
-	if c.SysInterval < 0 {
-		errs = append(errs, fmt.Errorf("broker.sys_interval: %v is negative", c.SysInterval))
-	}
-	if c.MaxMemory < 0 {
-		errs = append(errs, fmt.Errorf("broker.max_memory: %d is negative", c.MaxMemory))
-	}
-	if c.StallTimeout < 0 {
-		errs = append(errs, fmt.Errorf("broker.stall_timeout: %v is negative", c.StallTimeout))
-	}
-	if c.SessionExpiry < 0 {
-		errs = append(errs, fmt.Errorf("broker.session_expiry: %v is negative", c.SessionExpiry))
-	}
-	return errors.Join(errs...)
+	r := config.NewErrReporter()
+	c.Check(r.Under("broker"))
+	return r.Err()
 }
 
 func (c *Config) applyDefaults() {
@@ -177,6 +147,7 @@ func (c *Config) applyDefaults() {
 	if c.MaxSubscriptions == 0 {
 		c.MaxSubscriptions = DefaultMaxSubscriptions
 	}
+	c.Listeners = slices.Clone(c.Listeners) // the caller's slice is the caller's: New may be given it again
 	for i := range c.Listeners {
 		if c.Listeners[i].Protocol == "" {
 			c.Listeners[i].Protocol = "mqtt"

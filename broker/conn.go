@@ -75,11 +75,11 @@ const disconnectTimeout = time.Second
 // incoming packets; a writer goroutine, started on demand, sends the
 // acknowledgements queued in ctrl and the session's messages.
 type conn struct {
-	b         *Broker
-	nc        net.Conn
-	br        *bufio.Reader
-	log       *slog.Logger
-	anonymous bool // the listener accepts clients without a user name
+	b    *Broker
+	nc   net.Conn
+	br   *bufio.Reader
+	log  *slog.Logger
+	auth clientAuth // how the listener admits clients
 
 	clientID string
 	user     string
@@ -104,6 +104,9 @@ type conn struct {
 	// see session.appendPublish).
 	aliasMaxOut uint16
 	aliasesOut  map[string]uint16
+	// out is the scratch space of the PUBLISH properties built for this
+	// connection (under the session's mu, see publishPacket).
+	out *outProps
 	// soft (MQTT 5.0 after CONNACK): closeWith only stops the reader, and
 	// finish sends DISCONNECT with the reason code before closing.
 	soft atomic.Bool
@@ -170,8 +173,8 @@ func appendAck(buf []byte, id uint16, qos byte, code packet.Code, version byte) 
 	return (&packet.Puback{PacketID: id, ReasonCode: code}).AppendVersion(buf, version) // [MQTT-4.3.2-2]
 }
 
-func (b *Broker) serveConn(nc net.Conn, anonymous bool) {
-	c := &conn{b: b, nc: nc, anonymous: anonymous, log: b.log.With("remote", nc.RemoteAddr().String()),
+func (b *Broker) serveConn(nc net.Conn, ca clientAuth) {
+	c := &conn{b: b, nc: nc, auth: ca, log: b.log.With("remote", nc.RemoteAddr().String()),
 		done: make(chan struct{}), closing: make(chan struct{}), room: make(chan struct{}, 1)}
 	if !b.addConn(c) {
 		b.log.Warn("connection refused: broker closed or max_connections reached", "remote", nc.RemoteAddr().String())
@@ -485,13 +488,16 @@ func (c *conn) checkClient(cp *packet.Connect) packet.ConnackCode {
 	if cp.ProtocolLevel == packet.Version31 && len(cp.ClientID) > packet.MaxClientID31 {
 		return packet.RefusedIdentifierRejected
 	}
+	if c.auth.certUser != certUserNone {
+		return c.checkCertUser(cp)
+	}
 	if !cp.UsernameFlag {
-		if !c.anonymous {
+		if !c.auth.anonymous {
 			return packet.RefusedNotAuthorized
 		}
 		return packet.Accepted
 	}
-	if c.b.authn == nil && !c.anonymous {
+	if c.b.authn == nil && !c.auth.anonymous {
 		// Nothing to check the user name against: on a listener that
 		// refuses anonymous clients, a bare name proves nothing.
 		c.log.Warn("connection refused: user name given but no password_file to check it", "user", cp.Username, "client", cp.ClientID)
@@ -507,6 +513,24 @@ func (c *conn) checkClient(cp *packet.Connect) packet.ConnackCode {
 		}
 	}
 	c.user = cp.Username
+	return packet.Accepted
+}
+
+// checkCertUser takes the user name from the client certificate, on a
+// listener with use_identity_as_username or use_subject_as_username: the
+// user name and password of CONNECT are ignored (mosquitto.conf(5)). A
+// certificate without a Common Name is refused with 0x04 (MQTT 5.0: 0x86
+// Bad User Name or Password), as Mosquitto refuses it.
+func (c *conn) checkCertUser(cp *packet.Connect) packet.ConnackCode {
+	name := certUserName(c.nc, c.auth.certUser)
+	if name == "" {
+		c.log.Warn("connection refused: the client certificate has no common name to use as the user name", "client", cp.ClientID)
+		return packet.RefusedBadUsernamePassword
+	}
+	if cp.UsernameFlag && cp.Username != name {
+		c.log.Debug("user name of CONNECT ignored: the client certificate names the user", "connect_user", cp.Username, "user", name)
+	}
+	c.user = name
 	return packet.Accepted
 }
 
@@ -1194,15 +1218,18 @@ func (c *conn) finish(err error) {
 		return
 	}
 	w := &will{m: c.will, expiry: c.willExpiry, user: c.user, clientID: c.clientID, log: c.log}
-	if c.willDelay == 0 || errors.Is(c.reason, errBrokerClosing) {
+	if c.willDelay == 0 {
 		c.b.publishWill(w)
 		return
 	}
 	// MQTT 5.0 Will Delay Interval: not sent if the session is resumed
-	// in time [MQTT-3.1.3-9], sent when it ends if that is earlier.
+	// in time [MQTT-3.1.3-9], sent when it ends if that is earlier. Also
+	// when Close ends the connection: the will of a persistent session
+	// waits in the store for the next start (see delayWill).
 	s := c.sess
 	s.mu.Lock()
 	gone, resumed, expiry := s.gone, s.conn != nil, s.expiry
+	w.persist = s.persistent
 	s.mu.Unlock()
 	switch {
 	case resumed: // taken over by a new connection to the session

@@ -52,7 +52,7 @@ type rawClient struct {
 func pipeClient(t *testing.T, b *Broker) *rawClient {
 	t.Helper()
 	cl, srv := net.Pipe()
-	go b.serveConn(srv, true)
+	go b.serveConn(srv, clientAuth{anonymous: true})
 	t.Cleanup(func() { cl.Close() })
 	return &rawClient{t: t, nc: cl, br: bufio.NewReader(cl)}
 }

@@ -44,7 +44,7 @@ func TestAnonymousRefused(t *testing.T) {
 	b := newTestBroker(t, Config{})
 	cl, srv := net.Pipe()
 	t.Cleanup(func() { cl.Close() })
-	go b.serveConn(srv, false) // as on a non-loopback listener
+	go b.serveConn(srv, clientAuth{}) // as on a non-loopback listener
 	c := &rawClient{t: t, nc: cl, br: newReader(cl)}
 	c.send(&packet.Connect{ProtocolName: "MQTT", ProtocolLevel: 4, ClientID: "anon", CleanSession: true})
 	c.expect(&packet.Connack{ReturnCode: packet.RefusedNotAuthorized})
@@ -186,8 +186,8 @@ func TestConfigValidate(t *testing.T) {
 	if err == nil {
 		t.Fatal("Validate accepted a bad config")
 	}
-	for _, want := range []string{"listeners[0]: address", `listeners[1]: protocol "quic"`,
-		"listeners[2]: protocol mqtts needs cert_file", "max_inflight", "max_connections", "sys_interval", "session_expiry"} {
+	for _, want := range []string{"listeners[0]: address", `listeners[1]: protocol: "quic"`,
+		`listeners[2]: protocol "mqtts" needs cert_file`, "max_inflight", "max_connections", "sys_interval", "session_expiry"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate error lacks %q:\n%v", want, err)
 		}

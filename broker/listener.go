@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-
-	"github.com/edgegw/gateway/config"
 )
 
 // listen binds l and starts serving it. The caller holds b.lnMu.
@@ -31,7 +29,7 @@ func (b *Broker) listen(ctx context.Context, l Listener) error {
 	if err != nil {
 		return fmt.Errorf("listener %s: %w", l.Protocol, err)
 	}
-	anonymous := anonymousAllowed(b.cfg, ln.Addr())
+	ca := b.listenerAuth(l, ln.Addr())
 	log := b.log.With("listener", l.Protocol, "address", ln.Addr().String())
 	b.addrs = append(b.addrs, ln.Addr())
 	switch l.Protocol {
@@ -43,13 +41,13 @@ func (b *Broker) listen(ctx context.Context, l Listener) error {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
-			b.acceptLoop(ln, anonymous, log)
+			b.acceptLoop(ln, ca, log)
 		}()
 	case "ws", "wss":
 		mux := http.NewServeMux()
-		origins := newOriginPolicy(anonymous, l.AllowedOrigins)
+		origins := newOriginPolicy(ca.anonymous, l.AllowedOrigins)
 		mux.HandleFunc(l.Path, func(w http.ResponseWriter, r *http.Request) {
-			b.serveWS(w, r, anonymous, origins, log)
+			b.serveWS(w, r, ca, origins, log)
 		})
 		srv := &http.Server{Handler: mux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
@@ -69,11 +67,11 @@ func (b *Broker) listen(ctx context.Context, l Listener) error {
 			}
 		}()
 	}
-	log.Info("broker listening", "anonymous", anonymous)
+	log.Info("broker listening", "anonymous", ca.anonymous, "user_from_certificate", ca.certUser != certUserNone)
 	return nil
 }
 
-func (b *Broker) acceptLoop(ln net.Listener, anonymous bool, log interface{ Error(string, ...any) }) {
+func (b *Broker) acceptLoop(ln net.Listener, ca clientAuth, log interface{ Error(string, ...any) }) {
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -98,12 +96,12 @@ func (b *Broker) acceptLoop(ln net.Listener, anonymous bool, log interface{ Erro
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
-			b.serveConn(nc, anonymous)
+			b.serveConn(nc, ca)
 		}()
 	}
 }
 
-func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request, anonymous bool, origins *originPolicy, log *slog.Logger) {
+func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request, ca clientAuth, origins *originPolicy, log *slog.Logger) {
 	if err := origins.check(r); err != nil {
 		origins.logOnce(log, r, err)
 		b.stats.originRefused.Add(1)
@@ -118,7 +116,7 @@ func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request, anonymous bool,
 		return
 	}
 	nc := newWSConn(wc, r)
-	b.serveConn(nc, anonymous) // counted in b.wg by addConn
+	b.serveConn(nc, ca) // counted in b.wg by addConn
 	// After the MQTT connection (and any DISCONNECT), the WebSocket close
 	// handshake, bounded by wsCloseTimeout.
 	nc.closeHandshake()
@@ -156,24 +154,4 @@ func anonymousAllowed(cfg Config, addr net.Addr) bool {
 func isLoopback(a net.Addr) bool {
 	ta, ok := a.(*net.TCPAddr)
 	return ok && ta.IP.IsLoopback()
-}
-
-// CheckFiles reports, through r (the listener's table), the certificate,
-// key and client CA files of a TLS listener that Start could not load.
-func (l Listener) CheckFiles(r config.Reporter) {
-	if l.CertFile == "" || l.KeyFile == "" {
-		return // Validate reports a TLS listener without them
-	}
-	if _, err := tls.LoadX509KeyPair(l.CertFile, l.KeyFile); err != nil {
-		r.Problem("cert_file", "with key_file %s: %v", l.KeyFile, err)
-	}
-	if l.CAFile != "" {
-		pem, err := os.ReadFile(l.CAFile)
-		switch {
-		case err != nil:
-			r.Problem("ca_file", "%v", err)
-		case !x509.NewCertPool().AppendCertsFromPEM(pem):
-			r.Problem("ca_file", "%s: no PEM certificates", l.CAFile)
-		}
-	}
 }

@@ -120,9 +120,11 @@ func (b *Broker) checkPublish(m gateway.Message) error {
 // block for long: when the subscription's queue
 // (max_queued_messages) is full, messages are dropped and counted. Calling
 // unsubscribe stops the deliveries and waits for a running fn to return (so
-// it must not be called from fn).
+// it must not be called from fn). As for Publish, no ACL applies (see
+// Local for that): the gateway's own subscriptions (commands, Home
+// Assistant, availability) work whatever acl_file grants anonymous clients.
 func (b *Broker) Subscribe(filter string, qos byte, fn func(gateway.Message)) (unsubscribe func(), err error) {
-	return b.subscribeLocal("", filter, qos, fn)
+	return b.subscribeLocal(nil, filter, qos, fn)
 }
 
 // Local is an in-process client with a user identity: the ACL applies to
@@ -161,9 +163,13 @@ func (l *Local) Publish(ctx context.Context, m gateway.Message) error {
 	return nil
 }
 
-// Subscribe is Broker.Subscribe subject to the ACL.
+// Subscribe is Broker.Subscribe subject to the ACL, as for a network
+// client: the user must be allowed to read filter, and each message is
+// checked again with its topic name before fn sees it, so a deny rule
+// inside a granted wildcard holds those messages back (dropped silently,
+// as for a network subscriber: see session.mayReadLocked).
 func (l *Local) Subscribe(filter string, qos byte, fn func(gateway.Message)) (unsubscribe func(), err error) {
-	return l.b.subscribeLocal(l.user, filter, qos, fn)
+	return l.b.subscribeLocal(l, filter, qos, fn)
 }
 
 type delivery struct {
@@ -175,6 +181,7 @@ type delivery struct {
 // localSub is an in-process subscription.
 type localSub struct {
 	b       *Broker
+	as      *Local // whose read access each message needs; nil: no ACL (Broker.Subscribe)
 	ch      chan delivery
 	mu      sync.Mutex
 	stopped bool
@@ -183,6 +190,9 @@ type localSub struct {
 var _ subscriber = (*localSub)(nil)
 
 func (l *localSub) deliver(m *message, o sendOpts) (stored bool, full *session) {
+	if l.as != nil && !l.b.allow(l.as.user, "", m.topic, auth.Read) {
+		return false, nil // checked at each delivery, as session.deliver does
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.stopped {
@@ -196,20 +206,22 @@ func (l *localSub) deliver(m *message, o sendOpts) (stored bool, full *session) 
 	return false, nil
 }
 
-func (b *Broker) subscribeLocal(user, filter string, qos byte, fn func(gateway.Message)) (func(), error) {
+// subscribeLocal subscribes fn to filter as the in-process client as or,
+// when as is nil, without an ACL.
+func (b *Broker) subscribeLocal(as *Local, filter string, qos byte, fn func(gateway.Message)) (func(), error) {
 	if err := topic.ValidFilter(filter); err != nil {
 		return nil, fmt.Errorf("broker subscribe: %w", err)
 	}
 	if qos > 2 {
 		return nil, fmt.Errorf("broker subscribe %q: qos %d: %w", filter, qos, topic.ErrInvalid)
 	}
-	if !b.allow(user, "", filter, auth.Read) {
-		return nil, fmt.Errorf("broker subscribe %q as %q: %w", filter, user, ErrNotAuthorized)
+	if as != nil && !b.allow(as.user, "", filter, auth.Read) {
+		return nil, fmt.Errorf("broker subscribe %q as %q: %w", filter, as.user, ErrNotAuthorized)
 	}
 	if b.ctx.Err() != nil {
 		return nil, fmt.Errorf("broker subscribe: %w", gateway.ErrClosed)
 	}
-	l := &localSub{b: b, ch: make(chan delivery, b.cfg.MaxQueuedMessages)}
+	l := &localSub{b: b, as: as, ch: make(chan delivery, b.cfg.MaxQueuedMessages)}
 	quit := make(chan struct{})
 	done := make(chan struct{})
 	b.subMu.Lock()

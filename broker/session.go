@@ -31,6 +31,10 @@ type pending struct {
 	seq    int64 // row in the store; 0 when not stored
 	state  uint8
 	resend bool // must be (re)sent: PUBLISH with DUP or PUBREL [MQTT-4.4.0-1]
+	// recheck marks a message restored from the store: it was admitted
+	// under the ACL of an earlier run, so fill checks the session user's
+	// read access again before sending it (see session.fill).
+	recheck bool
 }
 
 // session is the state of one client id, with or without a connection
@@ -69,6 +73,9 @@ type session struct {
 	rx2      map[uint16]*heldAck
 	dropped  uint64
 	dropping bool // dropping since the queue was last below its limits (logged once)
+	// deniedLogged is set once a restored message of this session was
+	// dropped because the ACL now denies it (logged once per session).
+	deniedLogged bool
 
 	// Flow control (see deliver). over is set while the session is
 	// connected and its queue is over a limit because QoS 1 and 2 messages
@@ -287,6 +294,29 @@ func (s *session) mayReadLocked(t string) bool {
 	return s.b.authz == nil || s.b.authz.Allow(s.user, s.id, t, auth.Read)
 }
 
+// deniedRestoredLocked drops a message restored from the store that the
+// ACL no longer lets the session's user read (the ACL file changed while
+// the broker was down): it is not sent, it leaves the store, and it is
+// counted as denied; the first one of the session is logged. The caller
+// holds s.mu.
+func (s *session) deniedRestoredLocked(p *pending) {
+	s.b.stats.denied.Add(1)
+	s.unstoreLocked(p)
+	if !s.deniedLogged {
+		s.deniedLogged = true
+		s.b.log.Warn("queued message from before the restart denied by the ACL: dropped (further ones of this session are dropped silently, counted in denied)",
+			"client", s.id, "user", s.user, "topic", p.msg.topic)
+	}
+}
+
+// unstoreLocked deletes p's row from the store, if it has one: p was
+// delivered or discarded. The caller holds s.mu.
+func (s *session) unstoreLocked(p *pending) {
+	if p.seq != 0 && s.b.store != nil {
+		s.b.store.Dequeue(s.id, p.seq)
+	}
+}
+
 // fill appends to buf the packets the connection c may send now: resends
 // first, then queued messages while the in-flight window allows. It reports
 // whether more is waiting, and returns the publishers to wake because the
@@ -315,9 +345,7 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool, map[waker]
 			b.stats.tooLarge.Add(1)
 			s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
 			i--
-			if p.seq != 0 && b.store != nil {
-				b.store.Dequeue(s.id, p.seq)
-			}
+			s.unstoreLocked(p)
 			taken++
 			continue
 		}
@@ -336,9 +364,11 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool, map[waker]
 		if p.msg.expired(now) {
 			// [MQTT-3.3.2-5] expired while queued: not sent, counted.
 			b.stats.expired.Add(1)
-			if p.seq != 0 && b.store != nil {
-				b.store.Dequeue(s.id, p.seq)
-			}
+			s.unstoreLocked(p)
+			continue
+		}
+		if p.recheck && !s.mayReadLocked(p.msg.topic) {
+			s.deniedRestoredLocked(p)
 			continue
 		}
 		if c.maxOut > 0 && s.publishSize(c, p, now) > c.maxOut {
@@ -346,9 +376,7 @@ func (s *session) fill(c *conn, buf []byte, limit int) ([]byte, bool, map[waker]
 			// Maximum Packet Size it exceeds; discarded as if delivered
 			// (Mosquitto does the same), and counted.
 			b.stats.tooLarge.Add(1)
-			if p.seq != 0 && b.store != nil {
-				b.store.Dequeue(s.id, p.seq)
-			}
+			s.unstoreLocked(p)
 			continue
 		}
 		if p.qos > 0 {
@@ -438,9 +466,7 @@ func (s *session) ack(id uint16, t packet.Type) bool {
 		switch {
 		case t == packet.PUBACK && p.qos == 1, t == packet.PUBCOMP && p.qos == 2:
 			s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
-			if p.seq != 0 && s.b.store != nil {
-				s.b.store.Dequeue(s.id, p.seq)
-			}
+			s.unstoreLocked(p)
 			return true
 		case t == packet.PUBREC && p.qos == 2:
 			p.state = stReleased // [MQTT-4.3.3-1] the message is no longer resent, PUBREL is

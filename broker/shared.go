@@ -10,7 +10,8 @@ import (
 // shareGroup is a shared subscription "$share/{name}/{filter}" (MQTT 5.0
 // section 4.8.2): one subscriber in the topic tree for all its member
 // sessions, each message going to one of them [MQTT-4.8.2-2]. The members
-// take turns, connected ones first, as Mosquitto's round robin.
+// take turns, as in Mosquitto's round robin, skipping those that cannot
+// take a message now (see deliver).
 type shareGroup struct {
 	full   string // "$share/name/filter", the key in Broker.shared and the sessions' subs
 	filter string
@@ -37,10 +38,11 @@ var _ subscriber = (*shareGroup)(nil)
 // publisher wait (flow control, as for any subscriber: see
 // session.deliver) rather than lose it; only when no member is connected
 // an offline one, with room if one has. Mosquitto hands each message to
-// the next member in turn, connected or not, and leaves what an offline
-// member was given in its session; section 4.8.2 leaves the choice to the
-// server, and the broker keeps the group's messages moving instead: what
-// an offline member holds goes to a connected one (rebalance).
+// the next member in turn, connected or not, full or not
+// (subs__shared_process), and leaves what an offline member was given in
+// its session; section 4.8.2 leaves the choice to the server, and the
+// broker keeps the group's messages moving instead: what an offline
+// member holds goes to a connected one (rebalance).
 func (g *shareGroup) deliver(m *message, o sendOpts) (stored bool, full *session) {
 	g.mu.Lock()
 	members := g.members

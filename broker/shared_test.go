@@ -171,14 +171,7 @@ func TestSharedOfflineMember(t *testing.T) {
 // (the stored queue knows their group).
 func TestSharedOfflineAcrossRestart(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "broker.db")
-	b1, err := New(Config{PersistencePath: db, Listeners: []Listener{{Address: "127.0.0.1:0"}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b1.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b1.Close() }) // closed below; a second Close does nothing
+	b1 := newTestBroker(t, Config{PersistencePath: db}) // closed below; a second Close does nothing
 	for _, id := range []string{"a", "m"} {
 		c := joinShared(t, b1, id, 0, 600, false)
 		c.send(&packet.Disconnect{})
@@ -266,4 +259,64 @@ func TestPahoPythonSharedOffline(t *testing.T) {
 		t.Fatalf("python3: %v\n%s", err, out)
 	}
 	checkJSONEvents(t, out, map[string]string{"m2": `{"ev":"m2","topics":["s/0","s/1","s/2","s/3"]}`})
+}
+
+// mqttjsSharedScript: two MQTT.js 5 members of $share/g/s/#: "slow"
+// (Receive Maximum 1) never acknowledges, "fast" does; "pub" publishes ten
+// QoS 1 messages. It prints how many fast got while slow held its share,
+// then ends slow's session and prints what fast has once slow's messages
+// came to it.
+const mqttjsSharedScript = `
+const mqtt = require('mqtt')
+const out = (o) => console.log(JSON.stringify(o))
+const url = process.argv[2]
+const fail = (err) => { out({ ev: 'error', err: err.message }); process.exit(1) }
+const connect = (id, extra) => new Promise((resolve) => {
+  const c = mqtt.connect(url, Object.assign({ protocolVersion: 5, clean: true, keepalive: 60, clientId: id, reconnectPeriod: 0, connectTimeout: 5000 }, extra))
+  c.on('error', fail)
+  c.on('connect', () => resolve(c))
+})
+const N = 10
+let slowGot = 0
+const fastGot = new Set()
+let wake = () => {}
+const until = (cond) => new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error('timeout: fast has ' + [...fastGot])), 10000)
+  wake = () => { if (cond()) { clearTimeout(timer); resolve() } }
+  wake()
+})
+async function main() {
+  // customHandleAcks never calls back: no PUBACK, as a stuck consumer.
+  const slow = await connect('slow', { properties: { receiveMaximum: 1 }, customHandleAcks: () => { slowGot++ } })
+  await slow.subscribeAsync('$share/g/s/#', { qos: 1 })
+  const fast = await connect('fast', {})
+  fast.on('message', (topic, payload) => { fastGot.add(payload.toString()); wake() })
+  await fast.subscribeAsync('$share/g/s/#', { qos: 1 })
+  const pub = await connect('pub', {})
+  for (let i = 0; i < N; i++) await pub.publishAsync('s/x', String(i), { qos: 1 })
+  // slow holds one in flight and at most one queued (max_queued_messages 1).
+  await until(() => fastGot.size >= N - 2)
+  out({ ev: 'split', fastAtLeast: fastGot.size >= N - 2, slowGot })
+  slow.end(true) // its session ends: what it held goes to fast
+  await until(() => fastGot.size === N)
+  out({ ev: 'moved', fast: fastGot.size })
+  fast.end(); pub.end()
+}
+main().catch(fail)
+`
+
+// TestMQTTjsSharedStuckMember: with MQTT.js 5 members, a member that stops
+// acknowledging keeps only what fits its queue; the group's other
+// messages go to the member with room, without loss, and what the stuck
+// member held goes there when its session ends.
+func TestMQTTjsSharedStuckMember(t *testing.T) {
+	b := newTestBroker(t, Config{MaxQueuedMessages: 1, StallTimeout: time.Minute})
+	out := runMQTTjs(t, mqttjsSharedScript, "mqtt://"+b.Addrs()[0].String())
+	checkJSONEvents(t, out, map[string]string{
+		"split": `{"ev":"split","fastAtLeast":true,"slowGot":1}`,
+		"moved": `{"ev":"moved","fast":10}`,
+	})
+	if st := b.Stats(); st.Dropped != 0 {
+		t.Fatalf("Dropped %d, want 0", st.Dropped)
+	}
 }

@@ -19,7 +19,7 @@ type counters struct {
 	bytesIn       atomic.Uint64
 	bytesOut      atomic.Uint64
 	dropped       atomic.Uint64 // messages dropped at a full session queue
-	denied        atomic.Uint64 // publishes dropped by the ACL
+	denied        atomic.Uint64 // publishes dropped by the ACL, and restored queued messages it now denies (session.fill)
 	notStored     atomic.Uint64 // QoS 1/2 publishes not acknowledged: the store failed
 	originRefused atomic.Uint64 // WebSocket upgrades refused for their Origin
 	subPkts       atomic.Uint64 // SUBSCRIBE packets handled (tests wait on it)
@@ -44,7 +44,7 @@ type Stats struct {
 	BytesReceived    uint64        // bytes read from clients
 	BytesSent        uint64        // bytes written to clients
 	Dropped          uint64        // messages dropped because a session queue was full
-	Denied           uint64        // publishes refused by the ACL
+	Denied           uint64        // publishes refused by the ACL, and queued messages from before a restart it now denies
 	NotStored        uint64        // QoS 1/2 publishes not acknowledged because the store failed
 	Uptime           time.Duration // since New
 	// Stalled counts connections closed because the client stopped reading

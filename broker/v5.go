@@ -46,21 +46,28 @@ type sendOpts struct {
 }
 
 // messageProps returns the properties of an application message to keep
-// with it (Properties.Message, without Message Expiry Interval, which
-// expires holds as a time) and when it expires (zero: never)
-// [MQTT-3.3.2-5].
+// with it (section 3.3.2.3: those of Properties.Message, without Message
+// Expiry Interval, which expires holds as a time) and when it expires
+// (zero: never) [MQTT-3.3.2-5]. p are the properties of a PUBLISH just
+// decoded, which the caller hands over: they are kept, with the fields
+// that are not the message's cleared, rather than copied.
 func messageProps(p *packet.Properties, now time.Time) (*packet.Properties, time.Time) {
-	mp := p.Message()
-	if mp == nil || mp.MessageExpiry == nil {
-		return mp, time.Time{}
+	if p == nil {
+		return nil, time.Time{}
 	}
-	expires := now.Add(time.Duration(*mp.MessageExpiry) * time.Second)
-	cp := *mp
-	cp.MessageExpiry = nil
-	if cp.Size() == 0 {
+	var expires time.Time
+	if p.MessageExpiry != nil {
+		expires = now.Add(time.Duration(*p.MessageExpiry) * time.Second)
+	}
+	// A PUBLISH may carry message properties, Topic Alias and
+	// Subscription Identifier (the decoder refuses others); the last two
+	// belong to one connection [MQTT-3.3.2-7] and one subscription
+	// [MQTT-3.3.4-6].
+	p.MessageExpiry, p.TopicAlias, p.SubscriptionIDs = nil, nil, nil
+	if p.Size() == 1 { // the Property Length of none
 		return nil, expires
 	}
-	return &cp, expires
+	return p, expires
 }
 
 // expired reports whether m's Message Expiry Interval has passed at now:
@@ -69,25 +76,50 @@ func (m *message) expired(now time.Time) bool {
 	return !m.expires.IsZero() && !now.Before(m.expires)
 }
 
+// outProps is a connection's scratch space for the properties of the
+// PUBLISH packets built for it (publishPacket, aliasOut): each packet is
+// built and encoded under the session's mu before the next, so a delivery
+// with properties copies them here instead of allocating.
+type outProps struct {
+	props  packet.Properties
+	expiry uint32
+	alias  uint16
+}
+
+// outProps returns c's scratch space; the caller holds the session's mu.
+func (c *conn) outProps() *outProps {
+	if c.out == nil {
+		c.out = new(outProps)
+	}
+	return c.out
+}
+
 // publishPacket returns the PUBLISH of p for connection c: for MQTT 5.0
 // with the message's properties, the Message Expiry Interval counted down
-// to what is left [MQTT-3.3.2-6], and the Subscription Identifiers.
+// to what is left [MQTT-3.3.2-6], and the Subscription Identifiers. The
+// result is valid until the next PUBLISH is built for c; the caller holds
+// the session's mu.
 func (s *session) publishPacket(c *conn, p *pending, dup bool, now time.Time) packet.Publish {
 	m := p.msg
 	pub := packet.Publish{Dup: dup, QoS: p.qos, Retain: p.retain, Topic: m.topic, PacketID: p.id, Payload: m.payload}
-	if c.version != packet.Version5 || m.props == nil && m.expires.IsZero() && len(p.subIDs) == 0 {
+	if c.version != packet.Version5 {
 		return pub
 	}
-	var pp packet.Properties
+	if m.expires.IsZero() && len(p.subIDs) == 0 {
+		pub.Properties = m.props // as they are (the encoder only reads them)
+		return pub
+	}
+	o := c.outProps()
+	o.props = packet.Properties{}
 	if m.props != nil {
-		pp = *m.props
+		o.props = *m.props
 	}
 	if !m.expires.IsZero() {
-		left := max(1, uint32((m.expires.Sub(now)+time.Second-1)/time.Second))
-		pp.MessageExpiry = &left
+		o.expiry = max(1, uint32((m.expires.Sub(now)+time.Second-1)/time.Second))
+		o.props.MessageExpiry = &o.expiry
 	}
-	pp.SubscriptionIDs = p.subIDs
-	pub.Properties = &pp
+	o.props.SubscriptionIDs = p.subIDs
+	pub.Properties = &o.props
 	return pub
 }
 
@@ -130,12 +162,16 @@ func (c *conn) aliasOut(pub *packet.Publish) {
 		a = uint16(len(c.aliasesOut) + 1)
 		c.aliasesOut[pub.Topic] = a
 	}
-	var pp packet.Properties
-	if pub.Properties != nil {
-		pp = *pub.Properties
+	o := c.outProps()
+	switch {
+	case pub.Properties == nil:
+		o.props = packet.Properties{}
+	case pub.Properties != &o.props: // the message's own: not to be changed
+		o.props = *pub.Properties
 	}
-	pp.TopicAlias = &a
-	pub.Properties = &pp
+	o.alias = a
+	o.props.TopicAlias = &o.alias
+	pub.Properties = &o.props
 	if ok {
 		pub.Topic = ""
 	}

@@ -234,6 +234,9 @@ func TestV5Will(t *testing.T) {
 			WillPayload: []byte{byte(tc.code)}}, false)
 		c.send(&packet.Disconnect{ReasonCode: tc.code})
 		c.expectClosed()
+		// The broker publishes the will after closing: wait until the
+		// connection is finished (only sub's is left).
+		waitFor(t, "connection finished", func() bool { return b.nconns.Load() == 1 })
 	}
 	// A marker after both: only the will of 0x04 comes before it.
 	if err := b.Publish(t.Context(), gateway.Message{Topic: "will/marker", Payload: []byte("m")}); err != nil {

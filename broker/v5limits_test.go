@@ -1,12 +1,15 @@
 package broker
 
 import (
+	"context"
+	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/edgegw/gateway/broker/packet"
+	"github.com/edgegw/gateway/internal/mqtttest"
 )
 
 // TestV5ResendOverMaximumPacketSize: a QoS 1 message in flight when the
@@ -128,4 +131,66 @@ func TestMosquittoV5QuotaExceeded(t *testing.T) {
 	if !strings.Contains(out, "received PUBACK (Mid: 1, RC:151)") {
 		t.Fatalf("mosquitto_pub -d output lacks PUBACK with RC:151:\n%s", out)
 	}
+}
+
+// mqttjsAliasScript: an MQTT.js 5 client with a Topic Alias Maximum of 2
+// subscribes t/#; a second client publishes t/a t/b t/c t/a t/c t/b t/a.
+// It prints each message's topic and the Topic Alias it came with (0:
+// none).
+const mqttjsAliasScript = `
+const mqtt = require('mqtt')
+const url = process.argv[2]
+const fail = (err) => { console.log(JSON.stringify({ ev: 'error', err: err.message })); process.exit(1) }
+const opts = (id, extra) => Object.assign({ protocolVersion: 5, clean: true, keepalive: 60, clientId: id, reconnectPeriod: 0, connectTimeout: 5000 }, extra)
+const seq = ['t/a', 't/b', 't/c', 't/a', 't/c', 't/b', 't/a']
+const got = []
+const sub = mqtt.connect(url, opts('sub', { properties: { topicAliasMaximum: 2 } }))
+sub.on('error', fail)
+sub.on('message', (topic, payload, packet) => {
+  got.push(topic + ' ' + payload.toString() + ' ' + ((packet.properties || {}).topicAlias || 0))
+  if (got.length === seq.length) {
+    console.log(JSON.stringify({ ev: 'got', got }))
+    sub.end(); pub.end()
+  }
+})
+let pub
+sub.on('connect', async () => {
+  await sub.subscribeAsync('t/#', { qos: 0 })
+  pub = mqtt.connect(url, opts('pub', {}))
+  pub.on('error', fail)
+  pub.on('connect', async () => {
+    for (const [i, t] of seq.entries()) await pub.publishAsync(t, String(i), { qos: 1 })
+  })
+})
+`
+
+// TestMQTTjsTopicAliasesPastMaximum: MQTT.js 5 with a Topic Alias Maximum
+// of 2 gets every topic right: the first two topics by alias after their
+// first message, the third always by name, as aliases are not replaced
+// (see aliasOut). (libmosquitto 2.0's mosquitto_sub announces a maximum
+// with -D but cannot resolve an alias.)
+func TestMQTTjsTopicAliasesPastMaximum(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	out := runMQTTjs(t, mqttjsAliasScript, "mqtt://"+b.Addrs()[0].String())
+	checkJSONEvents(t, out, map[string]string{
+		"got": `{"ev":"got","got":["t/a 0 1","t/b 1 2","t/c 2 0","t/a 3 1","t/c 4 0","t/b 5 2","t/a 6 1"]}`,
+	})
+}
+
+// runMQTTjs runs an MQTT.js script with the broker URL as its argument and
+// returns its output; it fails the test when the script fails.
+func runMQTTjs(t *testing.T, script, url string) string {
+	t.Helper()
+	modules := needBrokerMQTTjs(t)
+	node := mqtttest.NeedTool(t, "node")
+	path := mqtttest.WriteFile(t, "script.js", script)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*testTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, path, url)
+	cmd.Env = append(cmd.Environ(), "NODE_PATH="+modules)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	return string(out)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/broker/auth"
+	"github.com/edgegw/gateway/broker/store"
 )
 
 // will is a will message waiting to be published: at once, or after the
@@ -17,6 +18,12 @@ type will struct {
 	clientID string
 	log      *slog.Logger
 	timer    *time.Timer // while delayed
+	// persist (set by finish): the client's session is persistent, so a
+	// delayed will is stored with it and survives a restart of the broker
+	// (stored, under willMu, once it is); due is when the delay ends.
+	persist bool
+	stored  bool
+	due     time.Time
 }
 
 // publishWill publishes w now: through the ACL, the publish hook (nobody
@@ -39,20 +46,41 @@ func (b *Broker) publishWill(w *will) {
 
 // delayWill publishes w after delay unless the client's session is
 // resumed first [MQTT-3.1.3-9]; if the session ends earlier, it is
-// published then (willNow). After Close started it publishes at once.
+// published then (willNow).
+//
+// The will of a persistent session is stored with it, so that a restart
+// of the broker does not lose it: the restarted broker publishes it when
+// the delay ends (restoreWills). Once Close started, such a will is only
+// stored; any other is published at once, as Mosquitto publishes every
+// will, delayed or not, when it shuts down (its source notes that the
+// delayed ones should rather be persisted, which is what the broker does
+// when it has a store).
 func (b *Broker) delayWill(w *will, delay time.Duration) {
 	b.willMu.Lock()
+	if w.persist && b.store != nil {
+		w.due = time.Now().Add(delay)
+		b.store.SetWill(toStoredWill(w))
+		w.stored = true
+	}
 	if b.willsClosed {
 		b.willMu.Unlock()
-		b.publishWill(w)
+		if !w.stored {
+			b.publishWill(w)
+		}
 		return
 	}
+	b.scheduleWillLocked(w, delay)
+	b.willMu.Unlock()
+}
+
+// scheduleWillLocked starts the delay of w, replacing a will the client
+// left before. The caller holds willMu.
+func (b *Broker) scheduleWillLocked(w *will, delay time.Duration) {
 	if old := b.wills[w.clientID]; old != nil {
 		old.timer.Stop() // replaced: a new connection of the session came and went
 	}
 	b.wills[w.clientID] = w
 	w.timer = time.AfterFunc(delay, func() { b.fireWill(w) })
-	b.willMu.Unlock()
 }
 
 func (b *Broker) fireWill(w *will) {
@@ -66,6 +94,17 @@ func (b *Broker) fireWill(w *will) {
 	b.willMu.Unlock()
 	defer b.wg.Done()
 	b.publishWill(w)
+	if !w.stored {
+		return
+	}
+	// Deleted after publishing: a crash in between publishes it again
+	// after the restart rather than never. Not when the client left a
+	// newer will meanwhile, which replaced the row.
+	b.willMu.Lock()
+	if b.wills[w.clientID] == nil {
+		b.store.DeleteWill(w.clientID)
+	}
+	b.willMu.Unlock()
 }
 
 // cancelWill drops the delayed will of a session that a new connection
@@ -76,6 +115,9 @@ func (b *Broker) cancelWill(clientID string) {
 	if w := b.wills[clientID]; w != nil {
 		w.timer.Stop()
 		delete(b.wills, clientID)
+		if w.stored {
+			b.store.DeleteWill(clientID)
+		}
 	}
 }
 
@@ -91,19 +133,66 @@ func (b *Broker) willNow(clientID string) {
 	}
 }
 
-// closeWills stops the delay of every waiting will and returns them, for
-// Close to publish before the store closes, as it does for the wills of
-// the connections it ends.
+// closeWills stops the delay of every waiting will and returns those not
+// stored, for Close to publish before the store closes, as it does for
+// the wills of the connections it ends. The stored ones wait in the store
+// for the next start.
 func (b *Broker) closeWills() []*will {
 	b.willMu.Lock()
 	defer b.willMu.Unlock()
 	b.willsClosed = true
 	var ws []*will
 	for id, w := range b.wills {
-		if w.timer.Stop() {
+		if w.timer.Stop() && !w.stored {
 			ws = append(ws, w)
 		}
 		delete(b.wills, id)
 	}
 	return ws
+}
+
+func toStoredWill(w *will) store.Will {
+	sm := toStored(w.m)
+	sm.Expires = 0
+	return store.Will{ClientID: w.clientID, User: w.user, Msg: sm, Expiry: w.expiry, Due: w.due.UnixMilli()}
+}
+
+// loadWills reads the delayed wills stored by the broker's last run; Start
+// schedules them (restoreWills).
+func (b *Broker) loadWills() error {
+	ws, err := b.store.Wills()
+	if err != nil {
+		return err
+	}
+	for _, sw := range ws {
+		m := b.fromStored(sw.Msg)
+		m.origin = sw.ClientID
+		b.restored = append(b.restored, &will{m: m, expiry: sw.Expiry, user: sw.User, clientID: sw.ClientID,
+			log: b.log.With("client", sw.ClientID), persist: true, stored: true, due: time.UnixMilli(sw.Due)})
+	}
+	return nil
+}
+
+// restoreWills starts the delays of the wills stored by the last run: a
+// will whose delay ended while the broker was down, or whose session is
+// gone, is published at once; one whose client resumes its session in
+// time is not [MQTT-3.1.3-9]; one whose session expires first is
+// published then (willNow).
+func (b *Broker) restoreWills() {
+	b.mu.Lock() // not under willMu: attach takes b.mu, then willMu
+	ended := map[string]bool{}
+	for _, w := range b.restored {
+		ended[w.clientID] = b.sessions[w.clientID] == nil
+	}
+	b.mu.Unlock()
+	b.willMu.Lock()
+	defer b.willMu.Unlock()
+	for _, w := range b.restored {
+		delay := max(0, time.Until(w.due))
+		if ended[w.clientID] {
+			delay = 0
+		}
+		b.scheduleWillLocked(w, delay)
+	}
+	b.restored = nil
 }

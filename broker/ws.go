@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -54,7 +55,8 @@ type wsConn struct {
 	holding  bool   // Read holds a chunk of the pump's buffer (Read only)
 
 	rd        deadline
-	wdl       atomic.Int64 // write deadline, Unix nanoseconds; 0 none
+	wdl       atomic.Int64         // write deadline, Unix nanoseconds; 0 none
+	tls       *tls.ConnectionState // of the request (wss), for certUserName; nil over ws
 	closed    chan struct{}
 	closeOnce sync.Once
 }
@@ -65,7 +67,7 @@ func newWSConn(wc *websocket.Conn, r *http.Request) *wsConn {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &wsConn{wc: wc, ctx: ctx, cancel: cancel, local: wsAddr(r.Context().Value(http.LocalAddrContextKey)),
 		remote: wsAddr(r.RemoteAddr), chunks: make(chan []byte), consumed: make(chan struct{}, 1),
-		pumpDone: make(chan struct{}), closed: make(chan struct{})}
+		pumpDone: make(chan struct{}), closed: make(chan struct{}), tls: r.TLS}
 	// MQTT's packet size limit applies to the stream (max_packet_size),
 	// not to the messages that carry it [MQTT-6.0.0-2].
 	wc.SetReadLimit(-1)
@@ -94,7 +96,7 @@ func wsAddr(a any) net.Addr {
 // frame is seen; it ends when the connection does.
 func (w *wsConn) pump() {
 	defer close(w.pumpDone)
-	buf := make([]byte, wsChunk)
+	var buf []byte    // made at the first message: an idle connection costs none
 	dropping := false // closed: data is read and dropped
 	for {
 		typ, r, err := w.wc.Reader(w.ctx)
@@ -110,6 +112,9 @@ func (w *wsConn) pump() {
 			w.pumpErr = fmt.Errorf("websocket: %v message: MQTT packets come in binary messages [MQTT-6.0.0-1]", typ)
 			w.wc.CloseNow() // [MQTT-6.0.0-1] close the network connection; the error is the one above
 			return
+		}
+		if buf == nil {
+			buf = make([]byte, wsChunk)
 		}
 		for {
 			n, err := r.Read(buf)

@@ -1,11 +1,10 @@
 package buffer
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/config"
 	"github.com/edgegw/gateway/internal/clock"
 )
 
@@ -44,40 +43,25 @@ type Config struct {
 // the topic and payload lengths (row header, id, timestamps, index entry).
 const RowOverhead = 32
 
-// Default returns the default configuration for a database at path.
+// Default returns the default configuration for a database at path: the
+// defaults of the [buffer] table too (DefaultSection).
 func Default(path string) Config {
 	return Config{
 		Path:          path,
-		MaxBytes:      512 << 20,
-		MaxAge:        0,
+		MaxBytes:      256 << 20,
+		MaxAge:        7 * 24 * time.Hour,
 		FlushInterval: 100 * time.Millisecond,
 		BatchSize:     2000,
 		MetaInterval:  5 * time.Minute,
 	}
 }
 
-// Validate reports every problem with c.
+// Validate reports every problem with c (the rules of Check), joined with
+// errors.Join.
 func (c Config) Validate() error {
-	var errs []error
-	if c.Path == "" {
-		errs = append(errs, errors.New("buffer: path: must not be empty"))
-	}
-	if c.MaxBytes < 0 {
-		errs = append(errs, fmt.Errorf("buffer: max_bytes %d: must be >= 0", c.MaxBytes))
-	}
-	if c.MaxAge < 0 {
-		errs = append(errs, fmt.Errorf("buffer: max_age %s: must be >= 0", c.MaxAge))
-	}
-	if c.FlushInterval <= 0 || c.FlushInterval > time.Minute {
-		errs = append(errs, fmt.Errorf("buffer: flush_interval %s: want > 0 and <= 1m", c.FlushInterval))
-	}
-	if c.BatchSize < 0 {
-		errs = append(errs, fmt.Errorf("buffer: batch_size %d: must be >= 0", c.BatchSize))
-	}
-	if c.MetaInterval < 0 {
-		errs = append(errs, fmt.Errorf("buffer: meta_interval %s: must be >= 0", c.MetaInterval))
-	}
-	return errors.Join(errs...)
+	r := config.NewErrReporter()
+	c.Check(r.Under("buffer"))
+	return r.Err()
 }
 
 // withDefaults fills zero optional fields.

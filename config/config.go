@@ -1,10 +1,15 @@
 // Package config decodes and validates the gateway's one TOML file.
 //
 // Loading has three stages: decode the TOML into the tagged structs of this
-// package (unknown keys are errors), Validate the values, collecting every
-// problem with its file, line and key path, and compile: cmd/gateway turns
-// the validated structs into the ready-to-run configurations of each package,
-// reporting what it finds through Problems so those messages look the same.
+// package (unknown keys are errors), validate the values, collecting every
+// problem with its file, line and key path, and compile into the
+// ready-to-run configurations of each package. This package keeps what
+// concerns the file: syntax, unknown keys, values that do not parse, the
+// line of each key, the [gateway] table and the keys every device and
+// point has. Each component's table (broker, buffer, web, mapping,
+// upstream) and each driver's keys have their defaults, rules and
+// compiling in the component's or driver's package, which reports through
+// a Reporter; cmd/gateway holds the tables of components and drivers.
 package config
 
 import (
@@ -55,7 +60,9 @@ type Gateway struct {
 	DeviceStatusTopic string `toml:"device_status_topic"`
 }
 
-// Web is the [web] table: the status page and API.
+// Web is the [web] table: the status page and API. Its defaults, rules and
+// compiling are the web package's (web.DefaultSection, web.CheckSection,
+// web.FromSection); this is its shape in the file.
 type Web struct {
 	Address string         `toml:"address"` // host:port; "" disables the web server
 	Token   gateway.Secret `toml:"token"`   // bearer token; required (or a password_file) off loopback
@@ -70,7 +77,9 @@ var (
 	LogFormats = []string{"text", "json"}
 )
 
-// Default returns the configuration every file starts from.
+// Default returns the configuration every file starts from: the defaults
+// of [gateway] and [homeassistant]. Each component's table starts from the
+// defaults its package sets (Component.Default).
 func Default() Config {
 	return Config{
 		Gateway: Gateway{
@@ -82,10 +91,6 @@ func Default() Config {
 			StatusTopic:       DefaultStatusTopic,
 			DeviceStatusTopic: DefaultDeviceStatusTopic,
 		},
-		Broker:  defaultBroker(),
-		Buffer:  defaultBuffer(),
-		Mapping: defaultMapping(),
-		Web:     Web{Address: "127.0.0.1:8080"},
 	}
 }
 
@@ -98,27 +103,49 @@ const DefaultInterval = time.Second
 // every problem is reported at once.
 type Check func(c *Config, p *Problems)
 
+// Component is one row of the component table (cmd/gateway holds it): a
+// part of the file whose defaults and rules live in the component's
+// package, as a driver's keys live in the driver's (Driver).
+type Component struct {
+	Name string // the table, e.g. "broker", for people
+	// Default sets the component's defaults in c before the file is
+	// decoded over them; nil for none.
+	Default func(c *Config)
+	// Check reports the problems the component's rules find in the
+	// decoded c; nil for none.
+	Check Check
+	// Files lists the files c names for the component (their keys from
+	// the file's root, see Under) that it opens when it starts, for the
+	// check of this machine; nil for none.
+	Files func(c *Config) []File
+}
+
 // Load reads, decodes and validates the file at path; drivers is the
 // driver table, which decodes and checks each device's driver keys, and
-// checks are the components' own.
-func Load(path string, drivers []Driver, checks ...Check) (*Config, error) {
+// components the component table.
+func Load(path string, drivers []Driver, components ...Component) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
-	return Parse(path, bytes.NewReader(b), drivers, checks...)
+	return Parse(path, bytes.NewReader(b), drivers, components...)
 }
 
 // Parse decodes and validates a config read from r; name is used in error
-// messages, drivers is the driver table. It has no side effects. The error,
-// if any, is an Errors holding every problem found (a syntax error stops
-// decoding, so it comes alone).
-func Parse(name string, r io.Reader, drivers []Driver, checks ...Check) (*Config, error) {
+// messages, drivers is the driver table, components the component table.
+// It has no side effects. The error, if any, is an Errors holding every
+// problem found (a syntax error stops decoding, so it comes alone).
+func Parse(name string, r io.Reader, drivers []Driver, components ...Component) (*Config, error) {
 	src, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	c := Default()
+	for _, comp := range components {
+		if comp.Default != nil {
+			comp.Default(&c)
+		}
+	}
 	c.file = name
 	c.drivers = drivers
 	md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(&c)
@@ -154,8 +181,10 @@ func Parse(name string, r io.Reader, drivers []Driver, checks ...Check) (*Config
 	}
 	c.applyDefaults()
 	c.validate(p)
-	for _, check := range checks {
-		check(&c, p)
+	for _, comp := range components {
+		if comp.Check != nil {
+			comp.Check(&c, p)
+		}
 	}
 	if err := p.Err(); err != nil {
 		return nil, err

@@ -63,6 +63,13 @@ type DeviceSection interface {
 	Command(d *Device, j int) (kind gateway.Kind, writable bool)
 }
 
+// DeviceFiles is implemented by a DeviceSection whose driver opens files
+// or devices (a serial port) when it starts: Files lists them, with keys
+// relative to the device's table, for the check of this machine.
+type DeviceFiles interface {
+	Files(d *Device) []File
+}
+
 // DriverNames returns the names in the driver table, sorted.
 func DriverNames(drivers []Driver) []string {
 	var ds []string
@@ -119,8 +126,6 @@ func (c *Config) validateDevices(p *Problems) {
 				p.Add(dp.Key("driver"), "%q: want %s", d.Driver, orList(DriverNames(c.drivers)))
 			}
 		}
-		d.Interval.check(p, dp.Key("interval"))
-		d.Rule.validate(p, dp)
 		points := map[string]int{}
 		for j := range d.Points {
 			pt := &d.Points[j]
@@ -130,7 +135,6 @@ func (c *Config) validateDevices(p *Problems) {
 				p.Add(pp.Key("name"), "%q: already used by points[%d] of this device", pt.Name, k)
 			}
 			points[pt.Name] = j
-			pt.Rule.validate(p, pp)
 			pt.HAPoint.validate(p, pp)
 			if pt.Min != nil && pt.Max != nil && *pt.Max < *pt.Min {
 				p.Add(pp.Key("max"), "%g is below min %g: want max >= min", *pt.Max, *pt.Min)

@@ -125,7 +125,7 @@ type Problems struct {
 // Add records a problem with the key at path; the message says what was
 // found and what was expected.
 func (p *Problems) Add(path Path, format string, args ...any) {
-	p.addRaw(p.line(path), path.String(), fmt.Sprintf(format, args...))
+	p.addRaw(p.line(path), path.String(), fmt.Errorf(format, args...).Error()) // Errorf: a %w reads as %v
 }
 
 // line returns the line of the key at path (or of its nearest ancestor

@@ -7,7 +7,9 @@ import (
 )
 
 // Mapping is the [mapping] table: how readings become MQTT messages. Every
-// key can be overridden per device and per point.
+// key can be overridden per device and per point. Its defaults, rules and
+// compiling are the mapping package's (mapping.DefaultSection,
+// mapping.CheckRule, mapping.FromSection); this is its shape in the file.
 type Mapping struct {
 	Rule
 }
@@ -64,20 +66,6 @@ func (d *Deadband) UnmarshalTOML(v any) error {
 	return nil
 }
 
-// Payload formats with a name; anything else containing "{{" is a template.
-var PayloadFormats = []string{"json", "value"}
-
-// DefaultTopic is the topic template when none is configured.
-const DefaultTopic = "{gateway}/{device}/{point}"
-
-// DefaultCommandTopic is where commands for a writable point arrive.
-const DefaultCommandTopic = "{gateway}/{device}/{point}/set"
-
-func defaultMapping() Mapping {
-	qos, retain, onChange := 0, false, false
-	return Mapping{Rule{Topic: DefaultTopic, Payload: "json", QoS: &qos, Retain: &retain, OnChange: &onChange, CommandTopic: DefaultCommandTopic}}
-}
-
 // Inherit returns r with every unset field taken from parent.
 func (r Rule) Inherit(parent Rule) Rule {
 	if r.Topic == "" {
@@ -108,18 +96,4 @@ func (r Rule) Inherit(parent Rule) Rule {
 		r.CommandTopic = parent.CommandTopic
 	}
 	return r
-}
-
-func (r Rule) validate(p *Problems, base Path) {
-	if r.Payload != "" && !strings.Contains(r.Payload, "{{") {
-		oneOf(p, base.Key("payload"), r.Payload, append(PayloadFormats, "a Go template containing {{ }}"))
-	}
-	if r.QoS != nil && (*r.QoS < 0 || *r.QoS > 2) {
-		p.Add(base.Key("qos"), "%d: want 0, 1 or 2", *r.QoS)
-	}
-	if r.Deadband.bad != "" {
-		p.Add(base.Key("deadband"), "%s: want a number >= 0 such as 0.5, or a percentage such as \"2%%\"", r.Deadband.bad)
-	}
-	r.Heartbeat.check(p, base.Key("heartbeat"))
-	r.MinInterval.check(p, base.Key("min_interval"))
 }

@@ -9,22 +9,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/gateway/broker"
+	"github.com/edgegw/gateway/buffer"
 	"github.com/edgegw/gateway/config"
 	"github.com/edgegw/gateway/drivers/modbus"
 	"github.com/edgegw/gateway/drivers/serialline"
 	"github.com/edgegw/gateway/drivers/sim"
+	"github.com/edgegw/gateway/mapping"
 	"github.com/edgegw/gateway/upstream"
+	"github.com/edgegw/gateway/web"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*/want.err from the current output")
 
-// testChecks are cmd/gateway's component checks.
-var testChecks = []config.Check{
-	func(c *config.Config, p *config.Problems) {
+// testComponents is cmd/gateway's component table, without the compile
+// stage.
+var testComponents = []config.Component{
+	broker.Component(),
+	buffer.Component(),
+	web.Component(),
+	mapping.Component(),
+	{Name: "upstream", Check: func(c *config.Config, p *config.Problems) {
 		// What cmd/gateway's upstreamConfig passes on.
 		uc := upstream.FromConfig(c.Upstream)
 		uc.Check(p.Reporter(config.At("upstream")))
-	},
+	}},
 }
 
 // testDrivers is cmd/gateway's driver table, as config.Parse takes it.
@@ -50,7 +59,7 @@ func TestParseCases(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			_, perr := config.Parse("config.toml", f, testDrivers, testChecks...)
+			_, perr := config.Parse("config.toml", f, testDrivers, testComponents...)
 			wantPath := filepath.Join(dir, "want.err")
 			if *update && perr != nil {
 				if err := os.WriteFile(wantPath, []byte(perr.Error()+"\n"), 0o644); err != nil {
@@ -87,14 +96,14 @@ func TestParseValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	c, err := config.Parse("config.toml", f, testDrivers, testChecks...)
+	c, err := config.Parse("config.toml", f, testDrivers, testComponents...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := c.Devices[0].Interval.Duration, 250*time.Millisecond; got != want {
 		t.Errorf("interval: got %v, want %v", got, want)
 	}
-	if got := c.Broker.Listeners[0].Protocol; got != "mqtt" {
+	if got := broker.FromSection(c.Broker, c.Gateway.DataDir).Listeners[0].Protocol; got != "mqtt" {
 		t.Errorf("listener protocol default: got %q, want mqtt", got)
 	}
 	if got := c.Upstream.Forward[0].QoS; got != nil {
@@ -107,7 +116,7 @@ func TestParseValues(t *testing.T) {
 		t.Errorf("password prints as %q, want it redacted", got)
 	}
 	r := c.Devices[0].Points[0].Rule.Inherit(c.Devices[0].Rule).Inherit(c.Mapping.Rule)
-	if r.Topic != config.DefaultTopic || r.Payload != "value" || *r.QoS != 1 || !*r.Retain {
+	if r.Topic != mapping.DefaultTopic || r.Payload != "value" || *r.QoS != 1 || !*r.Retain {
 		t.Errorf("inherited rule: got topic %q payload %q qos %d retain %v", r.Topic, r.Payload, *r.QoS, *r.Retain)
 	}
 	// Defaults that were not overridden.
@@ -121,7 +130,7 @@ func TestParseValues(t *testing.T) {
 
 // TestExampleFile parses config.toml.example, the reference users copy.
 func TestExampleFile(t *testing.T) {
-	c, err := config.Load("../config.toml.example", testDrivers, testChecks...)
+	c, err := config.Load("../config.toml.example", testDrivers, testComponents...)
 	if err != nil {
 		t.Fatalf("config.toml.example does not load:\n%v", err)
 	}

@@ -14,7 +14,8 @@ import (
 // configuration in Go) turns them into errors.
 type Reporter interface {
 	// Problem records a problem with key ("" for the table itself);
-	// format and args say what was found and what was expected.
+	// format and args say what was found and what was expected (format is
+	// fmt.Errorf's: a %w names a sentinel error the message is about).
 	Problem(key, format string, args ...any)
 	// Elem returns the Reporter of element i of the array of tables key
 	// (e.g. "points"), whose name, if not "", is shown after its index.
@@ -52,16 +53,17 @@ type ErrReporter struct {
 // NewErrReporter returns an empty ErrReporter.
 func NewErrReporter() *ErrReporter { return &ErrReporter{errs: new([]error)} }
 
-// Problem implements Reporter.
+// Problem implements Reporter. A %w in format wraps its error, for
+// errors.Is.
 func (r *ErrReporter) Problem(key, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
+	err := fmt.Errorf(format, args...)
 	if key != "" {
-		msg = key + ": " + msg
+		err = fmt.Errorf("%s: %w", key, err)
 	}
 	if r.prefix != "" {
-		msg = r.prefix + ": " + msg
+		err = fmt.Errorf("%s: %w", r.prefix, err)
 	}
-	*r.errs = append(*r.errs, errors.New(msg))
+	*r.errs = append(*r.errs, err)
 }
 
 // Elem implements Reporter.

@@ -119,3 +119,6 @@ func (d Duration) Check(r Reporter, key string) {
 
 // Valid reports whether the duration parsed (or was not given).
 func (d Duration) Valid() bool { return d.bad == "" }
+
+// Valid reports whether the size parsed (or was not given).
+func (b ByteSize) Valid() bool { return b.bad == "" }

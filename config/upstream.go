@@ -53,19 +53,12 @@ type Subscribe struct {
 	QoS         *int   `toml:"qos"`          // 0, 1 or 2 (1 by default)
 }
 
-// validate checks what only the file has: durations that did not parse,
-// and subscribe filters that would echo the forwarded messages. The value
-// rules are upstream.Config.Check's, which the compile stage in cmd/gateway
-// runs on the compiled configuration (the same rules as the forwarder's).
+// validate checks what only the file has: subscribe filters that would
+// echo the forwarded messages (checkValues reports durations that did not
+// parse). The value rules are upstream.Config.Check's, which the compile
+// stage in cmd/gateway runs on the compiled configuration (the same rules
+// as the forwarder's).
 func (u *Upstream) validate(p *Problems) {
-	base := At("upstream")
-	u.KeepAlive.check(p, base.Key("keepalive"))
-	u.ReconnectMin.check(p, base.Key("reconnect_min"))
-	u.ReconnectMax.check(p, base.Key("reconnect_max"))
-	u.SessionExpiry.check(p, base.Key("session_expiry"))
-	for i, f := range u.Forward {
-		f.MessageExpiry.check(p, base.Index("forward", i, "").Key("message_expiry"))
-	}
 	u.checkEchoes(p)
 }
 

@@ -20,8 +20,11 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.HomeAssistant.DiscoveryPrefix, DefaultDiscoveryPrefix)
 }
 
-// validate checks every value, adding each problem to p.
+// validate checks every value of the file's own tables and the common
+// keys of devices, adding each problem to p; the components' tables are
+// checked by their packages (Component.Check).
 func (c *Config) validate(p *Problems) {
+	c.checkValues(p)
 	g := At("gateway")
 	checkLevel(p, g.Key("name"), c.Gateway.Name)
 	if c.Gateway.DataDir == "" {
@@ -29,17 +32,7 @@ func (c *Config) validate(p *Problems) {
 	}
 	oneOf(p, g.Key("log_level"), c.Gateway.LogLevel, LogLevels)
 	oneOf(p, g.Key("log_format"), c.Gateway.LogFormat, LogFormats)
-	c.Broker.validate(p)
 	c.Upstream.validate(p)
-	c.Buffer.validate(p)
-	checkAddress(p, At("web").Key("address"), c.Web.Address, false, "127.0.0.1:8080")
-	if (c.Web.CertFile == "") != (c.Web.KeyFile == "") {
-		p.Add(At("web").Key("cert_file"), "set cert_file and key_file both (HTTPS) or neither")
-	}
-	if _, _, err := net.SplitHostPort(c.Web.Address); err == nil && !isLoopback(c.Web.Address) && c.Web.Token == "" && c.Broker.PasswordFile == "" {
-		p.Add(At("web").Key("address"), "%q is reachable from the network: set [web] token or [broker] password_file so the page requires a login", c.Web.Address)
-	}
-	c.Mapping.Rule.validate(p, At("mapping"))
 	c.HomeAssistant.validate(p)
 	c.validateDevices(p)
 }
@@ -129,8 +122,45 @@ func isValueType(t reflect.Type) bool {
 	return t == reflect.TypeFor[Duration]() || t == reflect.TypeFor[ByteSize]() || t == reflect.TypeFor[Deadband]()
 }
 
-// isLoopback reports whether addr's host is a loopback address or localhost.
-func isLoopback(addr string) bool {
+// CheckAddress reports, through r at key, an address that is missing or
+// not host:port; example shows one.
+func CheckAddress(r Reporter, key, addr, example string) {
+	if addr == "" {
+		r.Problem(key, "missing: want host:port, e.g. %q", example)
+		return
+	}
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		r.Problem(key, "%q: want host:port, e.g. %q", addr, example)
+	}
+}
+
+// oneOf reports a value that is not one of allowed.
+func oneOf(p *Problems, path Path, v string, allowed []string) {
+	if !slices.Contains(allowed, v) {
+		p.Add(path, "%q: want %s", v, orList(allowed))
+	}
+}
+
+// orList renders a, b or c.
+func orList(xs []string) string {
+	switch len(xs) {
+	case 0:
+		return ""
+	case 1:
+		return xs[0]
+	}
+	out := ""
+	for i, x := range xs[:len(xs)-1] {
+		if i > 0 {
+			out += ", "
+		}
+		out += x
+	}
+	return out + " or " + xs[len(xs)-1]
+}
+
+// IsLoopback reports whether addr's host is a loopback address or localhost.
+func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return false

@@ -1,7 +1,6 @@
 package upstream
 
 import (
-	"crypto/tls"
 	"log/slog"
 	"maps"
 	"net/url"
@@ -234,7 +233,7 @@ var Schemes = []string{"mqtt", "mqtts"}
 // (r.Elem("forward", i, "") for a forward rule): the one set of rules for
 // the config file (gateway check and run) and for Validate. An empty URL is
 // allowed here (nothing is sent: the buffer keeps the messages). Files are
-// checked by CheckFiles.
+// listed by Files.
 func (c Config) Check(r config.Reporter) {
 	if c.URL != "" {
 		u, err := url.Parse(c.URL)
@@ -333,25 +332,24 @@ func checkNoWildcard(r config.Reporter, key, v string) {
 	}
 }
 
-// CheckFiles reports, through r, the files c names that New could not read
-// or use on this machine: the password file, the CA bundle, the client
-// certificate and its key (and that they belong together).
-func (c Config) CheckFiles(r config.Reporter) {
+// Files lists the files c names, which New reads: the password file, the
+// CA bundle, the client certificate and its key; keys are relative to the
+// [upstream] table.
+func (c Config) Files() []config.File {
+	var fs []config.File
 	if c.PasswordFile != "" {
-		if _, err := readPassword(c.PasswordFile); err != nil {
-			r.Problem("password_file", "%v", err)
-		}
+		fs = append(fs, config.File{Key: config.At("password_file"), Name: c.PasswordFile, Load: func() error {
+			_, err := readPassword(c.PasswordFile)
+			return err
+		}})
 	}
 	if c.CAFile != "" {
-		if _, err := loadCA(c.CAFile); err != nil {
-			r.Problem("ca_file", "%v", err)
-		}
+		fs = append(fs, config.CAFile(config.At("ca_file"), c.CAFile))
 	}
 	if c.CertFile != "" && c.KeyFile != "" {
-		if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
-			r.Problem("cert_file", "with key_file %s: %v", c.KeyFile, err)
-		}
+		fs = append(fs, config.KeyPairFile(config.At("cert_file"), c.CertFile, c.KeyFile))
 	}
+	return fs
 }
 
 // QoS2SessionProblem says why a forward rule with qos 2 and subscribe rules

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/edgegw/gateway"
-	"github.com/edgegw/gateway/config"
 )
 
 func TestValidate(t *testing.T) {
@@ -121,7 +120,7 @@ func TestFilter(t *testing.T) {
 	}
 }
 
-func TestCheckFiles(t *testing.T) {
+func TestFiles(t *testing.T) {
 	dir := t.TempDir()
 	notPEM := filepath.Join(dir, "ca.pem")
 	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
@@ -129,12 +128,16 @@ func TestCheckFiles(t *testing.T) {
 	}
 	c := Config{URL: "mqtts://h:8883", PasswordFile: filepath.Join(dir, "missing"), CAFile: notPEM,
 		CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem")}
-	r := config.NewErrReporter()
-	c.CheckFiles(r)
-	err := r.Err()
+	var probs []string
+	for _, f := range c.Files() {
+		for _, err := range f.Problems() {
+			probs = append(probs, f.Key.String()+": "+err.Error())
+		}
+	}
+	got := strings.Join(probs, "\n")
 	for _, want := range []string{"password_file: open ", "ca_file: " + notPEM + ": no PEM certificates", "cert_file: with key_file "} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("CheckFiles: got %v, want a problem with %q", err, want)
+		if !strings.Contains(got, want) {
+			t.Errorf("Files: got problems\n%s\nwant one with %q", got, want)
 		}
 	}
 	if err := c.Validate(); err != nil {

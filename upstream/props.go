@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -68,7 +69,7 @@ func (f ForwardRule) checkProps(r config.Reporter, v5 bool) {
 	}
 	for _, u := range f.UserProperties {
 		checkString(r, "user_properties", u.Key, "name")
-		checkString(r, "user_properties", u.Value, "value of "+u.Key)
+		checkString(r, "user_properties", u.Value, "value of "+strconv.Quote(u.Key))
 		if f.TimestampProperty != "" && u.Key == f.TimestampProperty {
 			r.Problem("user_properties", "%q is the timestamp_property: rename one of them (or set timestamp_property = \"\")", u.Key)
 		}
@@ -82,7 +83,7 @@ func (f ForwardRule) checkProps(r config.Reporter, v5 bool) {
 func checkString(r config.Reporter, key, s, what string) {
 	switch {
 	case len(s) > 65535:
-		r.Problem(key, "%s of %d bytes: want at most 65535", what, len(s))
+		r.Problem(key, "%s: %d bytes: want at most 65535", what, len(s))
 	case strings.ContainsRune(s, 0) || !utf8.ValidString(s):
 		r.Problem(key, "%s %q: want UTF-8 text without U+0000", what, s)
 	}

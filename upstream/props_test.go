@@ -165,6 +165,19 @@ func TestValidateV5(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Errorf("5.0: %v", err)
 	}
+	// MQTT UTF-8 strings: at most 65535 bytes [MQTT-1.5.4-1], no U+0000 [MQTT-1.5.4-2].
+	c.Forward[0].UserProperties = []packet.UserProperty{{Key: "big", Value: strings.Repeat("x", 65536)}, {Key: "nul\x00"}}
+	c.Forward[0].TimestampProperty = strings.Repeat("t", 65535) // the longest allowed
+	err = c.Validate()
+	for _, want := range []string{`user_properties: value of "big": 65536 bytes: want at most 65535`, `user_properties: name "nul\x00": want UTF-8 text without U+0000`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("5.0 strings: got %v, want %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "timestamp_property") {
+		t.Errorf("a 65535-byte timestamp_property refused: %v", err)
+	}
+	c.Forward[0].UserProperties = nil
 	c.ProtocolVersion = 3
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "protocol_version: 3: want 4 (MQTT 3.1.1, the default) or 5 (MQTT 5.0)") {
 		t.Errorf("version 3: %v", err)

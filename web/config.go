@@ -2,11 +2,10 @@ package web
 
 import (
 	"errors"
-	"fmt"
-	"net"
 	"time"
 
 	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/config"
 )
 
 // Config is the [web] table. Field names follow the TOML keys.
@@ -24,49 +23,27 @@ type Config struct {
 	Authenticate func(user, password string) error
 }
 
-// Default returns the defaults of the [web] table.
+// Default returns the defaults of the [web] table (DefaultSection).
 func Default() Config {
 	return Config{Address: "127.0.0.1:8080", SampleInterval: 5 * time.Second, History: 720}
 }
 
-// ErrNoAuth is returned by Validate when a non-loopback address has neither a
-// token nor an Authenticate function.
-var ErrNoAuth = errors.New("a non-loopback address needs a token or a password file")
+// ErrNoAuth is the problem of a non-loopback address with neither a token
+// nor an Authenticate function (in the file: nor a [broker] password_file).
+var ErrNoAuth = errors.New("reachable from the network: set [web] token or [broker] password_file so the page requires a login")
 
-// Validate reports every problem with c.
+// Validate reports every problem with c (the rules of Check), joined with
+// errors.Join.
 func (c Config) Validate() error {
-	var errs []error
-	host, _, err := net.SplitHostPort(c.Address)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("web address %q: %w", c.Address, err))
-	} else if !isLoopback(host) && c.Token == "" && c.Authenticate == nil {
-		errs = append(errs, fmt.Errorf("web address %q: %w", c.Address, ErrNoAuth))
-	}
-	if (c.CertFile == "") != (c.KeyFile == "") {
-		errs = append(errs, errors.New("web cert_file and key_file: set both (HTTPS) or neither"))
-	}
-	if c.SampleInterval < 0 {
-		errs = append(errs, fmt.Errorf("web sample_interval %v: want > 0", c.SampleInterval))
-	}
-	if c.History < 0 {
-		errs = append(errs, fmt.Errorf("web history %d: want > 0", c.History))
-	}
-	return errors.Join(errs...)
+	r := config.NewErrReporter()
+	c.Check(r.Under("web"))
+	return r.Err()
 }
 
 // NeedsAuth reports whether requests to c.Address must authenticate: true
 // unless the host is a loopback address (127.0.0.0/8, ::1 or localhost).
 func (c Config) NeedsAuth() bool {
-	host, _, err := net.SplitHostPort(c.Address)
-	return err != nil || !isLoopback(host)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return !config.IsLoopback(c.Address)
 }
 
 func (c Config) withDefaults() Config {

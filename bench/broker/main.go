@@ -1,7 +1,7 @@
 // Command broker runs the gateway's MQTT broker alone, for benchmarks: it
 // listens on -addr, prints the bound address on standard output and serves
 // until interrupted. Its limits default to those of the gateway's own
-// config (config.Default: what `gateway run` uses when [broker] sets none);
+// config (broker.DefaultConfig: what `gateway run` uses when [broker] sets none);
 // flags override them.
 package main
 
@@ -17,7 +17,6 @@ import (
 	"syscall"
 
 	"github.com/edgegw/gateway/broker"
-	"github.com/edgegw/gateway/config"
 )
 
 func main() {
@@ -33,14 +32,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := broker.DefaultConfig()
-	dflt := config.Default().Broker
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
-	fs.IntVar(&cfg.MaxInflight, "max-inflight", dflt.MaxInflight, "max in-flight QoS 1/2 messages per client")
-	fs.IntVar(&cfg.MaxQueuedMessages, "max-queued", dflt.MaxQueuedMessages, "max queued messages per session")
-	fs.IntVar(&cfg.MaxQueuedBytes, "max-queued-bytes", int(dflt.MaxQueuedBytes.Bytes), "max queued bytes per session")
-	fs.IntVar(&cfg.MaxConnections, "max-connections", dflt.MaxConnections, "max connections (0: unlimited)")
-	fs.Int64Var(&cfg.MaxMemory, "max-memory", dflt.MaxMemory.Bytes, "max bytes of queued and retained messages")
-	fs.DurationVar(&cfg.StallTimeout, "stall-timeout", dflt.StallTimeout.Duration, "disconnect a client stuck this long")
+	fs.IntVar(&cfg.MaxInflight, "max-inflight", cfg.MaxInflight, "max in-flight QoS 1/2 messages per client")
+	fs.IntVar(&cfg.MaxQueuedMessages, "max-queued", cfg.MaxQueuedMessages, "max queued messages per session")
+	fs.IntVar(&cfg.MaxQueuedBytes, "max-queued-bytes", cfg.MaxQueuedBytes, "max queued bytes per session")
+	fs.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "max connections (0: unlimited)")
+	fs.Int64Var(&cfg.MaxMemory, "max-memory", cfg.MaxMemory, "max bytes of queued and retained messages")
+	fs.DurationVar(&cfg.StallTimeout, "stall-timeout", cfg.StallTimeout, "disconnect a client stuck this long")
 	fs.StringVar(&cfg.PersistencePath, "db", "", "SQLite persistence path (empty: memory only)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {

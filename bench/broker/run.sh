@@ -6,6 +6,8 @@
 #   QUICK=1 bench/broker/run.sh     # smaller runs
 #   IDLE=10000 bench/broker/run.sh  # idle connections for the RSS row (0: skip)
 #   BURST=10000 bench/broker/run.sh # messages per publisher in the default-settings burst
+#   REPEAT=3 bench/broker/run.sh    # runs per MQTT 5.0 row (targets in turn; medians)
+#   V5ONLY=1 bench/broker/run.sh    # only the MQTT 5.0 vs 3.1.1 tables
 #
 # Two pairs of brokers run: each broker with its DEFAULT settings (the
 # gateway's config defaults; mosquitto 2.0's) for the burst rows, and each
@@ -73,8 +75,11 @@ burst=${BURST:-10000}
 if [ -n "${QUICK:-}" ]; then n=5000; burst=2500; fi
 echo "mosquitto $(mosquitto -h 2>/dev/null | head -1 | awk '{print $3}')" >&2
 L="$tmp/mqttload"
-H="| scenario | edgegw msg/s | edgegw p50 / p99 | lost | edgegw msg per CPU-s | mosquitto msg/s | mosquitto p50 / p99 | lost | mosquitto msg per CPU-s | msg/s ratio | msg per CPU-s ratio |"
+H="| scenario | edgegw msg/s | lost | edgegw p50 / p99 | edgegw msg per CPU-s | mosquitto msg/s | lost | mosquitto p50 / p99 | mosquitto msg per CPU-s | msg/s ratio | msg per CPU-s ratio |"
 S="|---|---|---|---|---|---|---|---|---|---|---|"
+
+repeat=${REPEAT:-3}
+if [ -n "${V5ONLY:-}" ]; then IDLE=0; fi
 
 # Idle connections first, while both brokers are fresh (a heap grown by the
 # load runs would hide the per-connection cost).
@@ -86,6 +91,7 @@ if [ "$idle" -gt 0 ]; then
 	$L $T_equal -idle "$idle"
 fi
 
+if [ -z "${V5ONLY:-}" ]; then
 echo
 echo "Default settings (each broker's own defaults):"
 echo
@@ -114,14 +120,38 @@ echo "$S"
 	$L $T_equal -label "QoS 0 latency at 4 x 2000 msg/s, 4 pub -> 4 sub" -pubs 4 -subs 4 -qos 0 -n $((n / 4)) -rate 2000
 }
 
+fi
+
+# MQTT 5.0 against 3.1.1: the four targets (edgegw v5, edgegw v3.1.1,
+# mosquitto v5, mosquitto v3.1.1) run once unmeasured (a broker's first
+# run grows its heap), then in turn, REPEAT times, and each column is the
+# median. With -props the v5 publishers put two user
+# properties and a message expiry interval on every message (the v3.1.1
+# ones cannot).
+V5H="| scenario | edgegw v5 msg/s | lost | p50 / p99 | msg per CPU-s | edgegw v3.1.1 msg/s | lost | p50 / p99 | msg per CPU-s | mosquitto v5 msg/s | lost | p50 / p99 | msg per CPU-s | mosquitto v3.1.1 msg/s | lost | p50 / p99 | msg per CPU-s | v5/v3.1.1 msg/s | v5/v3.1.1 msg per CPU-s |"
+V5S="|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 echo
-echo "MQTT 5.0 vs 3.1.1, equal limits, one client implementation for both (ratios: edgegw v5 / edgegw v3.1.1):"
+echo "MQTT 5.0 vs 3.1.1, default settings, medians of $repeat runs (ratios: edgegw v5 / edgegw v3.1.1):"
 echo
-echo "| scenario | edgegw v5 msg/s | p50 / p99 | lost | msg per CPU-s | edgegw v3.1.1 msg/s | p50 / p99 | lost | msg per CPU-s | mosquitto v5 msg/s | p50 / p99 | lost | msg per CPU-s | mosquitto v3.1.1 msg/s | p50 / p99 | lost | msg per CPU-s | v5/v3.1.1 msg/s | v5/v3.1.1 msg per CPU-s |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "$V5H"
+echo "$V5S"
 # shellcheck disable=SC2086
 {
-	$L $V_equal -label "QoS 0, 4 pub -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 0 -n "$n"
-	$L $V_equal -label "QoS 1, 4 pub -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 1 -n $((n / 2))
-	$L $V_equal -label "QoS 1 fan-out, 1 pub -> 8 sub, 64 B" -pubs 1 -subs 8 -qos 1 -n $((n / 4))
+	$L $V_dflt -repeat "$repeat" -warmup -label "burst: QoS 1, 4 pub (windows of 100) -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 1 -n "$burst" -window 100
+	$L $V_dflt -repeat "$repeat" -warmup -props -label "burst: QoS 1, 4 pub (windows of 100) -> 1 sub, 64 B, v5 with properties" -pubs 4 -subs 1 -qos 1 -n "$burst" -window 100
+}
+
+echo
+echo "MQTT 5.0 vs 3.1.1, equal limits, medians of $repeat runs (ratios: edgegw v5 / edgegw v3.1.1):"
+echo
+echo "$V5H"
+echo "$V5S"
+# shellcheck disable=SC2086
+{
+	$L $V_equal -repeat "$repeat" -warmup -label "QoS 0, 4 pub -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 0 -n "$n"
+	$L $V_equal -repeat "$repeat" -warmup -props -label "QoS 0, 4 pub -> 1 sub, 64 B, v5 with properties" -pubs 4 -subs 1 -qos 0 -n "$n"
+	$L $V_equal -repeat "$repeat" -warmup -label "QoS 1, 4 pub -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 1 -n $((n / 2))
+	$L $V_equal -repeat "$repeat" -warmup -props -label "QoS 1, 4 pub -> 1 sub, 64 B, v5 with properties" -pubs 4 -subs 1 -qos 1 -n $((n / 2))
+	$L $V_equal -repeat "$repeat" -warmup -label "QoS 1 fan-out, 1 pub -> 8 sub, 64 B" -pubs 1 -subs 8 -qos 1 -n $((n / 4))
+	$L $V_equal -repeat "$repeat" -warmup -props -label "QoS 1 fan-out, 1 pub -> 8 sub, 64 B, v5 with properties" -pubs 1 -subs 8 -qos 1 -n $((n / 4))
 }

@@ -61,6 +61,9 @@ type params struct {
 	idle   int
 	pids   map[string]int
 	settle time.Duration
+	props  bool // MQTT 5.0 targets: user properties and a message expiry on each message
+	repeat int  // runs of the targets in turn; the row has the medians
+	warmup bool // one unmeasured run of each target first
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -83,6 +86,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&p.idle, "idle", 0, "idle mode: open this many idle connections and report RSS per connection")
 	fs.StringVar(&pids, "pids", "", "name=pid,... of the broker processes (CPU time; RSS in idle mode)")
 	fs.DurationVar(&p.settle, "settle", 2*time.Second, "idle mode: wait before reading RSS")
+	fs.BoolVar(&p.props, "props", false, "mqtt5:// targets: two user properties and a message expiry interval on every message")
+	fs.IntVar(&p.repeat, "repeat", 1, "run the targets in turn this many times; the row has the median of each column")
+	fs.BoolVar(&p.warmup, "warmup", false, "run each target once, unmeasured, first (a broker's first run grows its heap)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -107,18 +113,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if p.idle > 0 {
 		return runIdle(ctx, targets, p, stdout, stderr)
 	}
-	var results []result
-	for _, t := range targets {
-		cpu0, _ := cpuTime(p.pids[t.name]) // 0 without a pid
-		r, err := runLoad(ctx, t, p)
-		if err != nil {
-			return fmt.Errorf("%s: %w", t.name, err)
+	if p.warmup {
+		for _, t := range targets {
+			if _, err := runLoad(ctx, t, p); err != nil {
+				return fmt.Errorf("%s: warm-up: %w", t.name, err)
+			}
 		}
-		if cpu1, err := cpuTime(p.pids[t.name]); err == nil {
-			r.cpu = cpu1 - cpu0
+	}
+	// Round-robin: every target runs once per round, so a change of the
+	// machine's load during the rounds touches all of them alike.
+	runs := make([][]result, len(targets))
+	for round := range max(1, p.repeat) {
+		for i, t := range targets {
+			cpu0, _ := cpuTime(p.pids[t.name]) // 0 without a pid
+			r, err := runLoad(ctx, t, p)
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
+			if cpu1, err := cpuTime(p.pids[t.name]); err == nil {
+				r.cpu = cpu1 - cpu0
+			}
+			fmt.Fprintf(stderr, "%s %s (run %d): %s\n", p.label, t.name, round+1, r)
+			runs[i] = append(runs[i], r)
 		}
-		fmt.Fprintf(stderr, "%s %s: %s\n", p.label, t.name, r)
-		results = append(results, r)
+	}
+	results := make([]rowResult, len(targets))
+	for i, rs := range runs {
+		results[i] = medians(rs)
 	}
 	printRow(stdout, p.label, results)
 	return nil

@@ -72,6 +72,7 @@ type rawClient struct {
 	waiting map[uint16]chan error
 	onMsg   func([]byte)
 	subDone chan struct{}
+	props   *packet.Properties // MQTT 5.0 properties of every PUBLISH (-props)
 }
 
 func dialRaw(addr, id string, version byte) (*rawClient, error) {
@@ -178,7 +179,7 @@ func (c *rawClient) Subscribe(filter string, qos byte, fn func([]byte)) error {
 }
 
 func (c *rawClient) Publish(topic string, qos byte, payload []byte) func() error {
-	p := &packet.Publish{QoS: qos, Topic: topic, Payload: payload}
+	p := &packet.Publish{QoS: qos, Topic: topic, Payload: payload, Properties: c.props}
 	var ch chan error
 	if qos > 0 {
 		ch = make(chan error, 1)

@@ -200,6 +200,11 @@ func decodeConnect(body []byte, maxLevel byte) (Packet, error) {
 type decoder struct {
 	b   []byte
 	err error
+	// src, when set, is what b started as, and strings read are cut
+	// from blk, one copy of src made at the first: a property block's
+	// strings then cost one allocation, not one each (properties).
+	src []byte
+	blk string
 }
 
 func (d *decoder) fail(what string) {
@@ -267,7 +272,14 @@ func (d *decoder) string(what string) string {
 		d.err = fmt.Errorf("%s: %w", what, err)
 		return ""
 	}
-	return string(b)
+	if d.src == nil || len(b) == 0 {
+		return string(b)
+	}
+	if d.blk == "" {
+		d.blk = string(d.src)
+	}
+	end := len(d.src) - len(d.b) // b ends where the rest starts
+	return d.blk[end-len(b) : end]
 }
 
 func (d *decoder) finish(t Type) error {

@@ -184,7 +184,7 @@ func (d *decoder) properties(t Type) *Properties {
 	if n == 0 {
 		return nil
 	}
-	pd := decoder{b: d.b[:n:n]}
+	pd := decoder{b: d.b[:n:n], src: d.b[:n:n]}
 	d.b = d.b[n:]
 	p := &Properties{}
 	var seen uint64
@@ -354,6 +354,9 @@ func (d *decoder) property(p *Properties, id PropertyID) {
 	case kindPair: // [MQTT-1.5.7-1] both strings are UTF-8 encoded strings
 		k := d.string("user property name")
 		v := d.string("user property value")
+		if p.User == nil {
+			p.User = make([]UserProperty, 0, 2) // one allocation for the usual one or two
+		}
 		p.User = append(p.User, UserProperty{k, v})
 	case kindBinary:
 		v := d.bytes()

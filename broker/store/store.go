@@ -60,6 +60,20 @@ type Queued struct {
 	Group string
 }
 
+// Will is an MQTT 5.0 will message waiting for its Will Delay Interval
+// (section 3.1.3.2.2) while the client's persistent session lives: it
+// survives a restart of the broker, to be published when the delay ends
+// unless the session is resumed first [MQTT-3.1.3-9].
+type Will struct {
+	ClientID string
+	User     string  // the ACL applies to the will as to the client's publishes
+	Msg      Message // Expires is unused: see Expiry
+	// Expiry is the will's Message Expiry Interval in seconds, counted
+	// from when it is published (0: none).
+	Expiry uint32
+	Due    int64 // when the delay ends, in Unix milliseconds
+}
+
 // Session is the stored state of a persistent session.
 type Session struct {
 	ClientID string
@@ -87,6 +101,9 @@ CREATE TABLE IF NOT EXISTS queue (client_id TEXT NOT NULL, seq INTEGER NOT NULL,
 	payload BLOB NOT NULL, msg_qos INTEGER NOT NULL, retain INTEGER NOT NULL, qos INTEGER NOT NULL,
 	packet_id INTEGER NOT NULL DEFAULT 0, released INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (client_id, seq));
+CREATE TABLE IF NOT EXISTS wills (client_id TEXT PRIMARY KEY, user TEXT NOT NULL, topic TEXT NOT NULL,
+	payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, props BLOB,
+	expiry INTEGER NOT NULL, due INTEGER NOT NULL);
 `
 
 // Store is an open database. Its methods are safe for concurrent use; the
@@ -225,6 +242,40 @@ func (s *Store) DeleteSession(clientID string) {
 	s.exec(`DELETE FROM queue WHERE client_id = ?`, clientID)
 }
 
+// SetWill records the delayed will of a client, replacing one stored
+// before.
+func (s *Store) SetWill(w Will) {
+	s.exec(`INSERT OR REPLACE INTO wills (client_id, user, topic, payload, qos, retain, props, expiry, due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		w.ClientID, w.User, w.Msg.Topic, nonNil(w.Msg.Payload), w.Msg.QoS, w.Msg.Retain, w.Msg.Props, w.Expiry, w.Due)
+}
+
+// DeleteWill removes the delayed will of a client: published, or
+// cancelled by the session's resumption.
+func (s *Store) DeleteWill(clientID string) {
+	s.exec(`DELETE FROM wills WHERE client_id = ?`, clientID)
+}
+
+// Wills returns every stored delayed will, by client id.
+func (s *Store) Wills() ([]Will, error) {
+	rows, err := s.db.Query(`SELECT client_id, user, topic, payload, qos, retain, props, expiry, due FROM wills ORDER BY client_id`)
+	if err != nil {
+		return nil, fmt.Errorf("load wills: %w", err)
+	}
+	defer rows.Close()
+	var out []Will
+	for rows.Next() {
+		var w Will
+		if err := rows.Scan(&w.ClientID, &w.User, &w.Msg.Topic, &w.Msg.Payload, &w.Msg.QoS, &w.Msg.Retain, &w.Msg.Props, &w.Expiry, &w.Due); err != nil {
+			return nil, fmt.Errorf("load wills: %w", err)
+		}
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load wills: %w", err)
+	}
+	return out, nil
+}
+
 // AddSub records a subscription of a persistent session.
 func (s *Store) AddSub(clientID, filter string, qos byte, subID uint32) {
 	s.exec(`INSERT OR REPLACE INTO subs (client_id, filter, qos, sub_id) VALUES (?, ?, ?, ?)`, clientID, filter, qos, subID)
@@ -347,7 +398,7 @@ func (s *Store) commit(batch []op) {
 			continue
 		}
 		if s.failedUpTo > o.id {
-			o.flush <- fmt.Errorf("store: %w: %w", ErrNotStored, cmp.Or(err, errEarlierFailure))
+			o.flush <- fmt.Errorf("store: %w: %w", ErrNotStored, cmp.Or(err, s.err, errEarlierFailure)) // s.err: the earlier failure, when this batch had no write
 			continue
 		}
 		o.flush <- nil

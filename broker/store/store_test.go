@@ -38,6 +38,12 @@ func TestStoreRoundTrip(t *testing.T) {
 	s.SaveSession("gone", "")
 	s.AddSub("gone", "z", 0, 0)
 	s.DeleteSession("gone")
+	w1 := Will{ClientID: "c1", User: "alice", Msg: Message{Topic: "w/c1", Payload: []byte("bye"), QoS: 1, Retain: true, Props: []byte{3, 0, 1, 'x'}},
+		Expiry: 30, Due: 1700000000123}
+	s.SetWill(Will{ClientID: "c1", Msg: Message{Topic: "w/old"}, Due: 1})
+	s.SetWill(w1) // replaces
+	s.SetWill(Will{ClientID: "c2", Msg: Message{Topic: "w/c2"}, Due: 2})
+	s.DeleteWill("c2")
 	s.Flush(0)
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -63,6 +69,13 @@ func TestStoreRoundTrip(t *testing.T) {
 		Subs: map[string]byte{"x/#": 0x0d}, SubIDs: map[string]uint32{"x/#": 7}, Queue: []Queued{q1, q3}}}
 	if !reflect.DeepEqual(ss, want) {
 		t.Errorf("Sessions = %+v, want %+v", ss, want)
+	}
+	wills, err := s.Wills()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Will{w1}; !reflect.DeepEqual(wills, want) {
+		t.Errorf("Wills = %+v, want %+v", wills, want)
 	}
 	if got := s.NextSeq(); got <= q3.Seq {
 		t.Errorf("NextSeq after reopen = %d, want > %d", got, q3.Seq)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/edgegw/gateway/broker/auth"
 	"github.com/edgegw/gateway/config"
 )
 
@@ -38,55 +36,19 @@ type checkOptions struct {
 
 // checkMachine runs the checks of what a config names on this machine, as
 // run meets them before it opens any socket, port or database: every file
-// exists and parses, and the data directory can be written.
+// the components list (config.Component.Files) exists and loads as the
+// component loads it, and the data directory can be written.
 func checkMachine(cfg *config.Config, probs *config.Problems) {
 	checkDataDir(cfg, onThisMachine{probs.Reporter(config.At("gateway"))})
-	checkBrokerFiles(cfg, onThisMachine{probs.Reporter(config.At("broker"))})
-	if len(cfg.Upstream.Forward) > 0 && cfg.Upstream.URL != "" {
-		upstreamConfig(cfg).CheckFiles(onThisMachine{probs.Reporter(config.At("upstream"))})
-	}
-	checkWebFiles(cfg, onThisMachine{probs.Reporter(config.At("web"))})
-}
-
-// checkWebFiles loads the page's HTTPS certificate and key, as run does.
-func checkWebFiles(cfg *config.Config, r config.Reporter) {
-	if w := cfg.Web; w.Address != "" && w.CertFile != "" && w.KeyFile != "" {
-		if _, err := tls.LoadX509KeyPair(w.CertFile, w.KeyFile); err != nil {
-			r.Problem("cert_file", "load %s and %s: %v", w.CertFile, w.KeyFile, err)
+	for _, comp := range components {
+		if comp.Files == nil {
+			continue
 		}
-	}
-}
-
-// checkBrokerFiles parses the password and ACL files [broker] names, as the
-// broker does when it starts, and loads its listeners' certificates, so
-// that `gateway check` reports their problems (each with the file and line)
-// instead of `gateway run` failing.
-func checkBrokerFiles(cfg *config.Config, r config.Reporter) {
-	if f := cfg.Broker.PasswordFile; f != "" {
-		if _, err := auth.LoadPasswordFile(f); err != nil {
-			reportFileErr(r, "password_file", err)
+		for _, f := range comp.Files(cfg) {
+			for _, err := range f.Problems() {
+				probs.Add(f.Key, "on this machine: %v", err)
+			}
 		}
-	}
-	if f := cfg.Broker.ACLFile; f != "" {
-		if _, err := auth.LoadACLFile(f); err != nil {
-			reportFileErr(r, "acl_file", err)
-		}
-	}
-	for i, l := range brokerConfig(cfg).Listeners {
-		l.CheckFiles(r.Elem("listeners", i, ""))
-	}
-}
-
-// reportFileErr reports one problem per bad line of a file, or the error
-// itself when it is not about lines (the file is missing or unreadable).
-func reportFileErr(r config.Reporter, key string, err error) {
-	les := auth.LineErrors(err)
-	if len(les) == 0 {
-		r.Problem(key, "%v", err)
-		return
-	}
-	for _, le := range les {
-		r.Problem(key, "%v", le)
 	}
 }
 
@@ -132,8 +94,11 @@ func originNotes(cfg *config.Config) []string {
 		host, _, _ := net.SplitHostPort(l.Address)
 		ip := net.ParseIP(host)
 		loopback := host == "localhost" || ip != nil && ip.IsLoopback()
-		anonymous := b.AllowAnonymous || loopback && b.PasswordFile == ""
+		certUser := l.UseIdentityAsUsername || l.UseSubjectAsUsername
+		anonymous := !certUser && (b.AllowAnonymous || loopback && b.PasswordFile == "")
 		switch {
+		case certUser:
+			notes = append(notes, at+": takes the user name from the client certificate, so browser pages from any origin may connect (the certificate protects it)")
 		case !anonymous:
 			n := at + ": requires a login, so browser pages from any origin may connect (MQTT's user name and password protect it)"
 			if len(l.AllowedOrigins) > 0 {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -83,9 +82,4 @@ func takeConfigFlag(args []string) (path string, rest []string, err error) {
 }
 
 // bufferPath is [buffer] path, or buffer.db in data_dir.
-func bufferPath(cfg *config.Config) string {
-	if cfg.Buffer.Path != "" {
-		return cfg.Buffer.Path
-	}
-	return filepath.Join(cfg.Gateway.DataDir, "buffer.db")
-}
+func bufferPath(cfg *config.Config) string { return bufferConfig(cfg).Path }

@@ -47,16 +47,13 @@ func compile(cfg *config.Config) (*plan, error) {
 // the file's own, all at once; it is safe on a config with problems.
 func compileInto(cfg *config.Config, probs *config.Problems) *plan {
 	p := &plan{cfg: cfg}
-	checkRule(cfg, probs, config.At("mapping"), cfg.Mapping.Rule)
 	var specs []mapping.CommandSpec
 	var modbusPaths []config.Path // of p.modbus
 	for i := range cfg.Devices {
 		d := &cfg.Devices[i]
 		p.order = append(p.order, d.Name)
-		checkRule(cfg, probs, cfg.DevicePath(i), d.Rule)
-		for j, pt := range d.Points {
-			checkRule(cfg, probs, cfg.PointPath(i, j), pt.Rule)
-			p.mapping = append(p.mapping, mappingPoint(cfg, probs, i, j))
+		for j := range d.Points {
+			p.mapping = append(p.mapping, mapping.FromSection(cfg.Gateway.Name, cfg.Mapping.Rule, d, j, probs.Reporter(cfg.PointPath(i, j))))
 			specs = append(specs, commandSpec(cfg, probs, i, j))
 		}
 		row, ok := driverRowOf(d.Driver)
@@ -157,40 +154,4 @@ func (p *plan) interval(device string) time.Duration {
 		}
 	}
 	return config.DefaultInterval
-}
-
-// checkRule checks the mapping keys set at one level (global, device or
-// point), so a bad template is reported once, where it is written.
-func checkRule(cfg *config.Config, probs *config.Problems, path config.Path, r config.Rule) {
-	if r.Topic != "" {
-		sample := mapping.Names{Gateway: cfg.Gateway.Name, Device: "device", Point: "point", Unit: "unit"}
-		if _, err := mapping.ExpandTopic(r.Topic, sample); err != nil {
-			probs.Add(path.Key("topic"), "%v", err)
-		}
-	}
-	if r.Payload != "" {
-		if _, err := mapping.ParseFormat(r.Payload); err != nil {
-			probs.Add(path.Key("payload"), "%v", err)
-		}
-	}
-}
-
-// mappingPoint resolves point j of device i's rule: point, then device,
-// then [mapping].
-func mappingPoint(cfg *config.Config, probs *config.Problems, i, j int) mapping.Point {
-	d, pt := &cfg.Devices[i], &cfg.Devices[i].Points[j]
-	r := pt.Rule.Inherit(d.Rule).Inherit(cfg.Mapping.Rule)
-	mp := mapping.Point{Device: d.Name, Point: pt.Name, Unit: pt.Unit, Rule: mapping.Rule{
-		Topic: r.Topic, Payload: r.Payload, QoS: byte(*r.QoS), Retain: *r.Retain,
-		OnChange: *r.OnChange, Deadband: r.Deadband.Value, DeadbandPercent: r.Deadband.Percent,
-		Heartbeat: r.Heartbeat.Duration, MinInterval: r.MinInterval.Duration,
-	}}
-	names := mapping.Names{Gateway: cfg.Gateway.Name, Device: d.Name, Point: pt.Name, Unit: pt.Unit}
-	if _, err := mapping.ExpandTopic(r.Topic, names); err != nil {
-		if _, syntaxErr := mapping.ExpandTopic(r.Topic, mapping.Names{Gateway: "g", Device: "d", Point: "p", Unit: "u"}); syntaxErr == nil {
-			// The template is fine; this point's names make it invalid.
-			probs.Add(cfg.PointPath(i, j).Key("topic"), "%v", err)
-		}
-	}
-	return mp
 }

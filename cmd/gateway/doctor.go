@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"github.com/edgegw/gateway/config"
-	"github.com/edgegw/gateway/drivers/modbus"
-	"github.com/edgegw/gateway/drivers/serialline"
 	"github.com/edgegw/gateway/internal/clock"
 )
 
@@ -81,7 +79,9 @@ func runDoctor(ctx context.Context, args []string, stdout, _ io.Writer) error {
 }
 
 func (d *doctor) run(ctx context.Context, path string) {
-	cfg, err := loadConfig(path)
+	// What depends on this machine the doctor checks item by item below
+	// (the files, the serial ports with the service user's access).
+	cfg, err := loadConfigWith(path, checkOptions{offline: true})
 	if err == nil {
 		_, err = compile(cfg)
 	}
@@ -93,6 +93,7 @@ func (d *doctor) run(ctx context.Context, path string) {
 	} else {
 		d.report(doctorOK, "config", "%s: %d devices", path, len(cfg.Devices))
 	}
+	d.checkFiles(cfg)
 	u, groups := d.lookupUser()
 	for _, port := range serialPorts(cfg) {
 		d.checkPort(port, u, groups)
@@ -119,19 +120,32 @@ func (d *doctor) lookupUser() (*user.User, []string) {
 	return u, groups
 }
 
-// serialPorts returns the serial ports the config's devices use, in order.
+// checkFiles loads the files the components name (config.Component.Files)
+// as `gateway check` does; the devices' serial ports are checkPort's.
+func (d *doctor) checkFiles(cfg *config.Config) {
+	for _, comp := range components {
+		if comp.Files == nil || comp.Name == "devices" {
+			continue
+		}
+		for _, f := range comp.Files(cfg) {
+			errs := f.Problems()
+			for _, err := range errs {
+				d.report(doctorFail, "file "+f.Name, "%s: %v", f.Key, err)
+			}
+			if len(errs) == 0 {
+				d.report(doctorOK, "file "+f.Name, "%s: loads", f.Key)
+			}
+		}
+	}
+}
+
+// serialPorts returns the serial ports (the files the drivers open) the
+// config's devices use, in order.
 func serialPorts(cfg *config.Config) []string {
 	var ports []string
-	for _, dev := range cfg.Devices {
-		var p string
-		switch s := dev.Section.(type) {
-		case *serialline.Section:
-			p = s.Port
-		case *modbus.RTUSection:
-			p = s.Port
-		}
-		if p != "" && !slices.Contains(ports, p) {
-			ports = append(ports, p)
+	for _, f := range deviceFiles(cfg) {
+		if !slices.Contains(ports, f.Name) {
+			ports = append(ports, f.Name)
 		}
 	}
 	return ports

@@ -4,10 +4,14 @@ import (
 	"io"
 	"slices"
 
+	"github.com/edgegw/gateway/broker"
+	"github.com/edgegw/gateway/buffer"
 	"github.com/edgegw/gateway/config"
 	"github.com/edgegw/gateway/drivers/modbus"
 	"github.com/edgegw/gateway/drivers/serialline"
 	"github.com/edgegw/gateway/drivers/sim"
+	"github.com/edgegw/gateway/mapping"
+	"github.com/edgegw/gateway/web"
 )
 
 // driverRow is one driver: its name and part of the device table (decode,
@@ -54,13 +58,36 @@ func driverRowOf(name string) (driverRow, bool) {
 	return driverRow{}, false
 }
 
-// componentChecks are the rules of the components that live in their
-// packages, applied to the decoded config.
-var componentChecks = []config.Check{
+// components is the component table: the tables whose defaults, rules,
+// compiling and files live in their packages, then the compile stage.
+var components = []config.Component{
+	broker.Component(),
+	buffer.Component(),
+	web.Component(),
+	mapping.Component(),
 	// The forwarder's rules, on the configuration it would get.
-	func(c *config.Config, p *config.Problems) { upstreamConfig(c).Check(p.Reporter(config.At("upstream"))) },
-	// The compile stage: templates, command topics, shared RTU ports.
-	func(c *config.Config, p *config.Problems) { compileInto(c, p) },
+	{Name: "upstream", Check: func(c *config.Config, p *config.Problems) {
+		upstreamConfig(c).Check(p.Reporter(config.At("upstream")))
+	}, Files: func(c *config.Config) []config.File {
+		if len(c.Upstream.Forward) == 0 || c.Upstream.URL == "" {
+			return nil // no forwarder
+		}
+		return config.Under(config.At("upstream"), upstreamConfig(c).Files())
+	}},
+	// The compile stage: command topics, shared RTU ports, Home Assistant.
+	{Name: "devices", Check: func(c *config.Config, p *config.Problems) { compileInto(c, p) }, Files: deviceFiles},
+}
+
+// deviceFiles lists the files (serial ports) the devices' drivers open.
+func deviceFiles(c *config.Config) []config.File {
+	var fs []config.File
+	for i := range c.Devices {
+		d := &c.Devices[i]
+		if df, ok := d.Section.(config.DeviceFiles); ok {
+			fs = append(fs, config.Under(c.DevicePath(i), df.Files(d))...)
+		}
+	}
+	return fs
 }
 
 // loadConfig reads, decodes and validates the config file at path,
@@ -72,14 +99,14 @@ func loadConfig(path string) (*config.Config, error) {
 // loadConfigWith is loadConfig for `gateway check`, which may skip the
 // checks of this machine.
 func loadConfigWith(path string, opt checkOptions) (*config.Config, error) {
-	checks := componentChecks
+	comps := components
 	if !opt.offline {
-		checks = append(slices.Clip(checks), checkMachine)
+		comps = append(slices.Clip(comps), config.Component{Name: "machine", Check: checkMachine})
 	}
-	return config.Load(path, configDrivers(), checks...)
+	return config.Load(path, configDrivers(), comps...)
 }
 
 // parseConfig decodes and validates a config read from r, named name.
 func parseConfig(name string, r io.Reader) (*config.Config, error) {
-	return config.Parse(name, r, configDrivers(), componentChecks...)
+	return config.Parse(name, r, configDrivers(), components...)
 }

@@ -138,27 +138,13 @@ func mosquittoPub(t *testing.T, port int, topic, payload string) {
 
 // haTestConfig is the config of TestAvailabilityAndDiscovery; without
 // power, the meter's power point is gone.
-func haTestConfig(dir string, port int, upstreamURL, modbusAddr string, energy, power bool) string {
-	cfg := `[gateway]
-name = "gw"
-data_dir = "` + filepath.Join(dir, "data") + `"
-
+func haTestConfig(dir string, port, version int, upstreamURL, modbusAddr string, energy, power bool) string {
+	cfg := uplinkConfig(dir, "", upstreamURL, "gw-ha", version) + `
 [[broker.listeners]]
 address = "127.0.0.1:` + strconv.Itoa(port) + `"
 
-[web]
-address = ""
-
 [homeassistant]
 enabled = true
-
-[upstream]
-url = "` + upstreamURL + `"
-client_id = "gw-ha"
-
-  [[upstream.forward]]
-  filter = "gw/#"
-  remote_prefix = "sites"
 
   [[upstream.forward]]
   filter = "homeassistant/#"
@@ -230,9 +216,12 @@ interval = "200ms"
 // cleared on SIGHUP, a device going offline (with no stale readings) when
 // the simulator stops, and the gateway going offline upstream on kill -9
 // through the MQTT will.
-func TestAvailabilityAndDiscovery(t *testing.T) {
+func TestAvailabilityAndDiscovery(t *testing.T) { forVersions(t, testAvailabilityAndDiscovery) }
+
+func testAvailabilityAndDiscovery(t *testing.T, version int) {
 	bin := gatewayBinary(t)
-	up := mqtttest.StartMosquitto(t)
+	up := mqtttest.StartMosquitto(t, logConnections)
+	t.Cleanup(func() { wantProtocol(t, up, "gw-ha", version) })
 	upSub := startSub(t, up.Port(), "#")
 	sim := modbussim.New(slog.New(slog.DiscardHandler))
 	simAddr, stopSim, err := sim.Start(context.Background())
@@ -248,7 +237,7 @@ func TestAvailabilityAndDiscovery(t *testing.T) {
 	dir := t.TempDir()
 	port := mqtttest.FreePort(t)
 	path := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(path, []byte(haTestConfig(dir, port, up.URL(), simAddr, true, true)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(haTestConfig(dir, port, version, up.URL(), simAddr, true, true)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	stderr := &testutil.SyncBuffer{}
@@ -347,7 +336,7 @@ func TestAvailabilityAndDiscovery(t *testing.T) {
 	}
 
 	// SIGHUP with the meter's power point removed: its config is cleared.
-	if err := os.WriteFile(path, []byte(haTestConfig(dir, port, up.URL(), simAddr, true, false)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(haTestConfig(dir, port, version, up.URL(), simAddr, true, false)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	n = len(ha.snapshot())
@@ -391,7 +380,7 @@ func TestAvailabilityAndDiscovery(t *testing.T) {
 
 	// The energy point removed while the gateway was down: the next start
 	// clears the config it had left retained.
-	if err := os.WriteFile(path, []byte(haTestConfig(dir, port, up.URL(), simAddr, false, false)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(haTestConfig(dir, port, version, up.URL(), simAddr, false, false)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	startGateway()

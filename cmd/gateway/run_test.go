@@ -232,6 +232,7 @@ func TestCheck(t *testing.T) {
 	example := filepath.Join(dir, "config.toml")
 	moved := bytes.ReplaceAll(src, []byte(`"/etc/gateway/`), []byte(`"`+dir+`/`))
 	moved = bytes.ReplaceAll(moved, []byte(`"/var/lib/gateway`), []byte(`"`+dir+`/data`))
+	moved = bytes.ReplaceAll(moved, []byte(`"/dev/serial/by-id/`), []byte(`"`+dir+`/serial/`))
 	if err := os.WriteFile(example, moved, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -256,6 +257,8 @@ func TestCheck(t *testing.T) {
 		{"broker.listeners[1].ca_file", "tls/clients-ca.crt"},
 		{"upstream.ca_file", "upstream-ca.pem"},
 		{"upstream.cert_file", "device.crt"},
+		{`devices[1] "air".port`, "serial/usb-Arduino_Uno_12345-if00"},
+		{`devices[3] "energy-meter".port`, "serial/usb-FTDI_FT232R_USB_UART_A10K1234-if00-port0"},
 	} {
 		if w := fmt.Sprintf(":%d: %s: on this machine: ", lineOf(want.file), want.key); !strings.Contains(err.Error(), w) {
 			t.Errorf("check error lacks %q:\n%v", w, err)
@@ -267,6 +270,8 @@ func TestCheck(t *testing.T) {
 	for name, from := range map[string]string{
 		"tls/server.crt": pki.ServerCert, "tls/server.key": pki.ServerKey, "tls/clients-ca.crt": pki.CA,
 		"upstream-ca.pem": pki.CA, "device.crt": pki.ClientCert, "device.key": pki.ClientKey, "passwd": "",
+		// The serial ports: check only looks that they exist.
+		"serial/usb-Arduino_Uno_12345-if00": "", "serial/usb-FTDI_FT232R_USB_UART_A10K1234-if00-port0": "",
 	} {
 		var b []byte
 		if from != "" {
@@ -293,6 +298,8 @@ func TestCheck(t *testing.T) {
 // TestCheckCases runs testdata/check/<name>/config.toml through `gateway
 // check` and compares its error with want.err: problems found by the
 // compile stage must be reported like the decoder's, with file and line.
+// A case with a file named offline is checked with --offline (its devices
+// name serial ports this machine may or may not have).
 func TestCheckCases(t *testing.T) {
 	paths, _ := filepath.Glob("testdata/check/*/config.toml")
 	if len(paths) == 0 {
@@ -301,8 +308,12 @@ func TestCheckCases(t *testing.T) {
 	for _, path := range paths {
 		dir := filepath.Dir(path)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
+			args := []string{"check", path}
+			if _, err := os.Stat(filepath.Join(dir, "offline")); err == nil {
+				args = []string{"check", "--offline", path}
+			}
 			var out bytes.Buffer
-			err := run(t.Context(), []string{"check", path}, &out, io.Discard)
+			err := run(t.Context(), args, &out, io.Discard)
 			want, rerr := os.ReadFile(filepath.Join(dir, "want.err"))
 			if rerr != nil {
 				t.Fatal(rerr)

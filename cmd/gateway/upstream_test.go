@@ -106,6 +106,30 @@ func TestUpstreamCommandReachesDevice(t *testing.T) {
 	forVersions(t, testUpstreamCommandReachesDevice)
 }
 
+// uplinkConfig is the start of the end-to-end tests' config files: gateway
+// "gw" with its data in dir, the status page on web ("" for none), and an
+// uplink to url as clientID speaking protocol version, forwarding gw/#
+// under sites/. The caller adds its own tables after it (more keys of the
+// forward rule first, if any).
+func uplinkConfig(dir, web, url, clientID string, version int) string {
+	return `[gateway]
+name = "gw"
+data_dir = "` + filepath.Join(dir, "data") + `"
+
+[web]
+address = "` + web + `"
+
+[upstream]
+url = "` + url + `"
+client_id = "` + clientID + `"
+protocol_version = ` + strconv.Itoa(version) + `
+
+  [[upstream.forward]]
+  filter = "gw/#"
+  remote_prefix = "sites"
+`
+}
+
 // forVersions runs test once per upstream protocol_version: MQTT 3.1.1 and
 // 5.0.
 func forVersions(t *testing.T, test func(t *testing.T, version int)) {
@@ -115,27 +139,11 @@ func forVersions(t *testing.T, test func(t *testing.T, version int)) {
 }
 
 func testUpstreamCommandReachesDevice(t *testing.T, version int) {
-	up := mqtttest.StartMosquitto(t)
+	up := mqtttest.StartMosquitto(t, logConnections)
 	rec := mqtttest.Subscribe(t, up.URL(), "sites/#")
 	sim, addr := startModbusSim(t)
 	dir := t.TempDir()
-	cfg := `[gateway]
-name = "gw"
-data_dir = "` + filepath.Join(dir, "data") + `"
-log_format = "text"
-
-[web]
-address = ""
-
-[upstream]
-url = "` + up.URL() + `"
-client_id = "gw-e2e"
-protocol_version = ` + strconv.Itoa(version) + `
-
-  [[upstream.forward]]
-  filter = "gw/#"
-  remote_prefix = "sites"
-
+	cfg := uplinkConfig(dir, "", up.URL(), "gw-e2e", version) + `
   [[upstream.subscribe]]
   filter = "cmd/gw/#"
   local_prefix = "gw"
@@ -206,6 +214,32 @@ interval = "100ms"
 			t.Errorf("the command came down and was forwarded back up: %v", m)
 		}
 	}
+	wantProtocol(t, up, "gw-e2e", version)
+}
+
+// logConnections makes mosquitto log each connection with its protocol.
+var logConnections = mqtttest.WithConfig("log_type notice", "connection_messages true")
+
+// wantProtocol fails the test unless clientID connected to up, every time
+// with protocol_version version: mosquitto logs "as ID (p2, ..." for
+// MQTT 3.1.1 and "(p5, ..." for 5.0 (p1 would be a fallback to 3.1).
+func wantProtocol(t *testing.T, up *mqtttest.Mosquitto, clientID string, version int) {
+	t.Helper()
+	want := map[int]string{4: "p2", 5: "p5"}[version]
+	n := 0
+	for _, line := range strings.Split(up.Log(), "\n") {
+		_, rest, ok := strings.Cut(line, " as "+clientID+" (")
+		if !ok {
+			continue
+		}
+		n++
+		if got, _, _ := strings.Cut(rest, ","); got != want {
+			t.Errorf("mosquitto: %s: want protocol %s (protocol_version %d)", line, want, version)
+		}
+	}
+	if n == 0 {
+		t.Errorf("mosquitto logged no connection of %s:\n%s", clientID, up.Log())
+	}
 }
 
 // TestKill9KeepsBacklog: the real gateway process buffers readings while
@@ -216,25 +250,10 @@ func TestKill9KeepsBacklog(t *testing.T) { forVersions(t, testKill9KeepsBacklog)
 
 func testKill9KeepsBacklog(t *testing.T, version int) {
 	bin := gatewayBinary(t)
-	up := mqtttest.NewMosquitto(t) // not started: the uplink is down
+	up := mqtttest.NewMosquitto(t, logConnections) // not started: the uplink is down
 	dir := t.TempDir()
 	db := filepath.Join(dir, "data", "buffer.db")
-	cfg := `[gateway]
-name = "gw"
-data_dir = "` + filepath.Join(dir, "data") + `"
-
-[web]
-address = ""
-
-[upstream]
-url = "` + up.URL() + `"
-client_id = "gw-kill"
-protocol_version = ` + strconv.Itoa(version) + `
-
-  [[upstream.forward]]
-  filter = "gw/#"
-  remote_prefix = "sites"
-
+	cfg := uplinkConfig(dir, "", up.URL(), "gw-kill", version) + `
 [[devices]]
 name = "meter"
 driver = "sim"
@@ -309,6 +328,7 @@ payload = "value"
 		}
 		return true
 	})
+	wantProtocol(t, up, "gw-kill", version)
 }
 
 // readStats reads the buffer's stats as `gateway buffer stats` does.

@@ -23,17 +23,15 @@ import (
 // reader.
 func webServer(ctx context.Context, cfg *config.Config, log *slog.Logger, b *broker.Broker, pipe func() *pipeline.Pipeline,
 	buf *buffer.Buffer, fwd *upstream.Forwarder) (*web.Server, io.Closer, error) {
-	wc := web.Default()
-	wc.Address = cfg.Web.Address
-	wc.Token = cfg.Web.Token
-	wc.CertFile, wc.KeyFile = cfg.Web.CertFile, cfg.Web.KeyFile
+	var login func(user, password string) error
 	if cfg.Broker.PasswordFile != "" {
 		pf, err := auth.LoadPasswordFile(cfg.Broker.PasswordFile)
 		if err != nil {
 			return nil, nil, err
 		}
-		wc.Authenticate = func(user, password string) error { return pf.Authenticate(user, []byte(password)) }
+		login = func(user, password string) error { return pf.Authenticate(user, []byte(password)) }
 	}
+	wc := web.FromSection(cfg.Web, login)
 	src := web.Sources{
 		Devices: func() []web.DeviceStatus {
 			p := pipe()

@@ -210,3 +210,13 @@ func quoteIf(v any) string {
 
 // PointType returns point j's type key ("" when not set).
 func (s *section) PointType(j int) string { return s.point(j).Type }
+
+var _ config.DeviceFiles = (*RTUSection)(nil)
+
+// Files implements config.DeviceFiles: the serial port must exist.
+func (s *RTUSection) Files(*config.Device) []config.File {
+	if s.Port == "" {
+		return nil // Check reports it
+	}
+	return []config.File{config.DeviceFile(config.At("port"), s.Port)}
+}

@@ -99,3 +99,13 @@ func (s *Section) PointType(j int) string {
 	}
 	return ""
 }
+
+var _ config.DeviceFiles = (*Section)(nil)
+
+// Files implements config.DeviceFiles: the serial port must exist.
+func (s *Section) Files(*config.Device) []config.File {
+	if s.Port == "" {
+		return nil // Check reports it
+	}
+	return []config.File{config.DeviceFile(config.At("port"), s.Port)}
+}

@@ -24,6 +24,11 @@ type PKI struct {
 	ServerKey  string
 	ClientCert string // a client certificate (TLS client auth) with the CN given to NewPKI
 	ClientKey  string
+
+	dir    string
+	caCert *x509.Certificate
+	caKey  *ecdsa.PrivateKey
+	serial *int64 // the last serial number used
 }
 
 // NewPKI creates a CA, a server certificate for 127.0.0.1 and localhost,
@@ -40,6 +45,8 @@ func NewPKI(t testing.TB, clientCN string) PKI {
 		ServerKey:  filepath.Join(dir, "server.key"),
 		ClientCert: filepath.Join(dir, "client.pem"),
 		ClientKey:  filepath.Join(dir, "client.key"),
+		dir:        dir,
+		serial:     new(int64),
 	}
 	now := time.Now()
 	caKey := newKey(t)
@@ -61,34 +68,49 @@ func NewPKI(t testing.TB, clientCN string) PKI {
 		t.Fatalf("parse the test CA: %v", err)
 	}
 	writePEM(t, p.CA, "CERTIFICATE", caDER)
-	leaf := func(tmpl *x509.Certificate, certPath, keyPath string) {
-		tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(24*time.Hour)
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		key := newKey(t)
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatalf("create %s: %v", certPath, err)
-		}
-		writePEM(t, certPath, "CERTIFICATE", der)
-		kder, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			t.Fatalf("marshal %s: %v", keyPath, err)
-		}
-		writePEM(t, keyPath, "EC PRIVATE KEY", kder)
-	}
-	leaf(&x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	p.caCert, p.caKey, *p.serial = caCert, caKey, 1
+	p.leaf(t, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "localhost"},
+		DNSNames:    []string{"localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}, p.ServerCert, p.ServerKey)
-	leaf(&x509.Certificate{
-		SerialNumber: big.NewInt(3),
-		Subject:      pkix.Name{CommonName: clientCN},
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	p.leaf(t, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: clientCN},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}, p.ClientCert, p.ClientKey)
 	return p
+}
+
+// ClientCertFor issues another client certificate with the given subject
+// (which may lack a common name), valid as NewPKI's, and returns the paths
+// of its certificate and key, named after name.
+func (p PKI) ClientCertFor(t testing.TB, name string, subject pkix.Name) (cert, key string) {
+	t.Helper()
+	cert, key = filepath.Join(p.dir, name+".pem"), filepath.Join(p.dir, name+".key")
+	p.leaf(t, &x509.Certificate{Subject: subject, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, cert, key)
+	return cert, key
+}
+
+// leaf signs tmpl with the CA and writes the certificate and its new key.
+func (p PKI) leaf(t testing.TB, tmpl *x509.Certificate, certPath, keyPath string) {
+	t.Helper()
+	*p.serial++
+	now := time.Now()
+	tmpl.SerialNumber = big.NewInt(*p.serial)
+	tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(24*time.Hour)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	key := newKey(t)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatalf("create %s: %v", certPath, err)
+	}
+	writePEM(t, certPath, "CERTIFICATE", der)
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatalf("marshal %s: %v", keyPath, err)
+	}
+	writePEM(t, keyPath, "EC PRIVATE KEY", kder)
 }
 
 // ClientTLS returns a client TLS configuration (TLS 1.2 or later) that
