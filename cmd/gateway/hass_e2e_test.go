@@ -139,27 +139,12 @@ func mosquittoPub(t *testing.T, port int, topic, payload string) {
 // haTestConfig is the config of TestAvailabilityAndDiscovery; without
 // power, the meter's power point is gone.
 func haTestConfig(dir string, port, version int, upstreamURL, modbusAddr string, energy, power bool) string {
-	cfg := `[gateway]
-name = "gw"
-data_dir = "` + filepath.Join(dir, "data") + `"
-
+	cfg := uplinkConfig(dir, "", upstreamURL, "gw-ha", version) + `
 [[broker.listeners]]
 address = "127.0.0.1:` + strconv.Itoa(port) + `"
 
-[web]
-address = ""
-
 [homeassistant]
 enabled = true
-
-[upstream]
-url = "` + upstreamURL + `"
-client_id = "gw-ha"
-protocol_version = ` + strconv.Itoa(version) + `
-
-  [[upstream.forward]]
-  filter = "gw/#"
-  remote_prefix = "sites"
 
   [[upstream.forward]]
   filter = "homeassistant/#"

@@ -25,25 +25,10 @@ import (
 // simulated meter publishing gw/meter/a every interval; rule is added to the
 // forward rule of gw/# (remote sites/gw/...).
 func meterConfig(dir, upstream string, version, localPort int, web, interval, rule string) string {
-	return `[gateway]
-name = "gw"
-data_dir = "` + filepath.Join(dir, "data") + `"
-
-[web]
-address = "` + web + `"
-
+	return uplinkConfig(dir, web, upstream, "gw-v5", version) + rule + `
 [[broker.listeners]]
 address = "127.0.0.1:` + strconv.Itoa(localPort) + `"
 
-[upstream]
-url = "` + upstream + `"
-client_id = "gw-v5"
-protocol_version = ` + strconv.Itoa(version) + `
-
-  [[upstream.forward]]
-  filter = "gw/#"
-  remote_prefix = "sites"
-` + rule + `
 [[devices]]
 name = "meter"
 driver = "sim"

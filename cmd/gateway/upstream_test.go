@@ -106,6 +106,30 @@ func TestUpstreamCommandReachesDevice(t *testing.T) {
 	forVersions(t, testUpstreamCommandReachesDevice)
 }
 
+// uplinkConfig is the start of the end-to-end tests' config files: gateway
+// "gw" with its data in dir, the status page on web ("" for none), and an
+// uplink to url as clientID speaking protocol version, forwarding gw/#
+// under sites/. The caller adds its own tables after it (more keys of the
+// forward rule first, if any).
+func uplinkConfig(dir, web, url, clientID string, version int) string {
+	return `[gateway]
+name = "gw"
+data_dir = "` + filepath.Join(dir, "data") + `"
+
+[web]
+address = "` + web + `"
+
+[upstream]
+url = "` + url + `"
+client_id = "` + clientID + `"
+protocol_version = ` + strconv.Itoa(version) + `
+
+  [[upstream.forward]]
+  filter = "gw/#"
+  remote_prefix = "sites"
+`
+}
+
 // forVersions runs test once per upstream protocol_version: MQTT 3.1.1 and
 // 5.0.
 func forVersions(t *testing.T, test func(t *testing.T, version int)) {
@@ -119,23 +143,7 @@ func testUpstreamCommandReachesDevice(t *testing.T, version int) {
 	rec := mqtttest.Subscribe(t, up.URL(), "sites/#")
 	sim, addr := startModbusSim(t)
 	dir := t.TempDir()
-	cfg := `[gateway]
-name = "gw"
-data_dir = "` + filepath.Join(dir, "data") + `"
-log_format = "text"
-
-[web]
-address = ""
-
-[upstream]
-url = "` + up.URL() + `"
-client_id = "gw-e2e"
-protocol_version = ` + strconv.Itoa(version) + `
-
-  [[upstream.forward]]
-  filter = "gw/#"
-  remote_prefix = "sites"
-
+	cfg := uplinkConfig(dir, "", up.URL(), "gw-e2e", version) + `
   [[upstream.subscribe]]
   filter = "cmd/gw/#"
   local_prefix = "gw"
@@ -245,22 +253,7 @@ func testKill9KeepsBacklog(t *testing.T, version int) {
 	up := mqtttest.NewMosquitto(t, logConnections) // not started: the uplink is down
 	dir := t.TempDir()
 	db := filepath.Join(dir, "data", "buffer.db")
-	cfg := `[gateway]
-name = "gw"
-data_dir = "` + filepath.Join(dir, "data") + `"
-
-[web]
-address = ""
-
-[upstream]
-url = "` + up.URL() + `"
-client_id = "gw-kill"
-protocol_version = ` + strconv.Itoa(version) + `
-
-  [[upstream.forward]]
-  filter = "gw/#"
-  remote_prefix = "sites"
-
+	cfg := uplinkConfig(dir, "", up.URL(), "gw-kill", version) + `
 [[devices]]
 name = "meter"
 driver = "sim"

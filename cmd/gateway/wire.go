@@ -30,10 +30,3 @@ func upstreamConfig(cfg *config.Config) upstream.Config {
 func forwardRules(cfg *config.Config) []upstream.ForwardRule {
 	return upstream.ForwardRules(cfg.Upstream)
 }
-
-func setIf[T comparable](dst *T, v T) {
-	var zero T
-	if v != zero {
-		*dst = v
-	}
-}
