@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/upstream/mqttc"
 )
 
 // Queue is the durable queue the forwarder drains (package buffer's Buffer).
@@ -152,6 +153,10 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		d := backoff/2 + rand.N(backoff/2+1)
 		f.setNext(time.Now().Add(d))
 		f.setState(stateDown, err.Error())
+		if ce := (*mqttc.ConnectError)(nil); errors.As(err, &ce) {
+			// After the state: whoever sees the refusal sees the uplink down.
+			f.refusedConnect(ce.ReasonCode, ce.ReasonString)
+		}
 		f.log.Debug("uplink reconnect", "in", d)
 		t := time.NewTimer(d)
 		select {

@@ -115,10 +115,7 @@ func (f *Forwarder) connect(ctx context.Context, conns *connSet) (*mqttc.Client,
 	}
 	client, info, err := mqttc.Connect(ctx, conn, o)
 	if err != nil {
-		if ce := (*mqttc.ConnectError)(nil); errors.As(err, &ce) {
-			f.refusedConnect(ce.ReasonCode, ce.ReasonString)
-		}
-		return nil, info, fmt.Errorf("connect: %w", err)
+		return nil, info, fmt.Errorf("connect: %w", err) // Run records a refusal (*mqttc.ConnectError)
 	}
 	return client, info, nil
 }
