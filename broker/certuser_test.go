@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/broker/auth"
+	"github.com/edgegw/gateway/config"
 	"github.com/edgegw/gateway/internal/mqtttest"
 )
 
@@ -134,5 +135,16 @@ func TestCertUserConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: New() = %v, want %q", tc.l, err, tc.want)
 		}
+	}
+}
+
+// TestFromSectionCertUser: the [[broker.listeners]] keys reach the broker.
+func TestFromSectionCertUser(t *testing.T) {
+	s := DefaultSection()
+	s.Listeners = []config.Listener{{Address: "127.0.0.1:8883", Protocol: "mqtts", UseIdentityAsUsername: true},
+		{Address: "127.0.0.1:8884", Protocol: "wss", UseSubjectAsUsername: true}}
+	ls := FromSection(s, t.TempDir()).Listeners
+	if !ls[0].UseIdentityAsUsername || ls[0].UseSubjectAsUsername || ls[1].UseIdentityAsUsername || !ls[1].UseSubjectAsUsername {
+		t.Errorf("FromSection listeners = %+v", ls)
 	}
 }

@@ -1238,8 +1238,9 @@ func (c *conn) finish(err error) {
 		c.b.publishWill(w)
 	default:
 		delay := time.Duration(c.willDelay) * time.Second
+		w.due = time.Now().Add(delay)
 		if expiry != neverExpires {
-			delay = min(delay, expiry)
+			delay = min(delay, expiry) // the session ends first
 		}
 		c.b.delayWill(w, delay)
 	}

@@ -52,7 +52,8 @@ func FromSection(s config.Broker, dataDir string) Config {
 			l.Protocol = "mqtt"
 		}
 		c.Listeners = append(c.Listeners, Listener{Address: l.Address, Protocol: l.Protocol, CertFile: l.CertFile,
-			KeyFile: l.KeyFile, CAFile: l.CAFile, Path: l.Path, AllowedOrigins: l.AllowedOrigins})
+			KeyFile: l.KeyFile, CAFile: l.CAFile, Path: l.Path, AllowedOrigins: l.AllowedOrigins,
+			UseIdentityAsUsername: l.UseIdentityAsUsername, UseSubjectAsUsername: l.UseSubjectAsUsername})
 	}
 	return c
 }
@@ -136,12 +137,14 @@ func (c Config) Check(r config.Reporter) {
 
 // CheckSection reports every problem of the [broker] table s through r:
 // Check's rules on what it compiles to, and the file's own: a listener
-// reachable from the network where no client could log in, and a
+// reachable from the network where no client could log in (one whose
+// client certificates name the users lets them in), and a
 // stall_timeout of 0 (in the file it means 0, not the default).
 func CheckSection(s config.Broker, r config.Reporter) {
 	FromSection(s, "").Check(r)
 	for i, l := range s.Listeners {
-		if _, _, err := net.SplitHostPort(l.Address); err == nil && !config.IsLoopback(l.Address) && s.PasswordFile == "" && !s.AllowAnonymous {
+		certUser := l.UseIdentityAsUsername || l.UseSubjectAsUsername
+		if _, _, err := net.SplitHostPort(l.Address); err == nil && !config.IsLoopback(l.Address) && s.PasswordFile == "" && !s.AllowAnonymous && !certUser {
 			r.Elem("listeners", i, "").Problem("address", "%q is reachable from the network, but with no [broker] password_file and allow_anonymous = false "+
 				"no client could log in there (a user name cannot be checked without a password file): "+
 				"set password_file (see gateway passwd), or allow_anonymous = true to let anyone in, or listen on 127.0.0.1", l.Address)

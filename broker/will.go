@@ -20,7 +20,8 @@ type will struct {
 	timer    *time.Timer // while delayed
 	// persist (set by finish): the client's session is persistent, so a
 	// delayed will is stored with it and survives a restart of the broker
-	// (stored, under willMu, once it is); due is when the delay ends.
+	// (stored, under willMu, once it is); due is when the Will Delay
+	// Interval ends (the session may end earlier).
 	persist bool
 	stored  bool
 	due     time.Time
@@ -46,7 +47,8 @@ func (b *Broker) publishWill(w *will) {
 
 // delayWill publishes w after delay unless the client's session is
 // resumed first [MQTT-3.1.3-9]; if the session ends earlier, it is
-// published then (willNow).
+// published then (willNow). delay is the shorter of the Will Delay
+// Interval, which ends at w.due, and the session's expiry.
 //
 // The will of a persistent session is stored with it, so that a restart
 // of the broker does not lose it: the restarted broker publishes it when
@@ -58,7 +60,6 @@ func (b *Broker) publishWill(w *will) {
 func (b *Broker) delayWill(w *will, delay time.Duration) {
 	b.willMu.Lock()
 	if w.persist && b.store != nil {
-		w.due = time.Now().Add(delay)
 		b.store.SetWill(toStoredWill(w))
 		w.stored = true
 	}
@@ -176,23 +177,30 @@ func (b *Broker) loadWills() error {
 // restoreWills starts the delays of the wills stored by the last run: a
 // will whose delay ended while the broker was down, or whose session is
 // gone, is published at once; one whose client resumes its session in
-// time is not [MQTT-3.1.3-9]; one whose session expires first is
-// published then (willNow).
+// time is not [MQTT-3.1.3-9]; one whose session expires first (its expiry
+// counted from the start, as for every restored session) is published
+// then.
 func (b *Broker) restoreWills() {
+	delays := make([]time.Duration, len(b.restored))
 	b.mu.Lock() // not under willMu: attach takes b.mu, then willMu
-	ended := map[string]bool{}
-	for _, w := range b.restored {
-		ended[w.clientID] = b.sessions[w.clientID] == nil
+	for i, w := range b.restored {
+		delay := max(0, time.Until(w.due))
+		if s := b.sessions[w.clientID]; s == nil {
+			delay = 0
+		} else {
+			s.mu.Lock()
+			if s.expiry != neverExpires {
+				delay = min(delay, max(0, s.expiry-time.Since(s.offline)))
+			}
+			s.mu.Unlock()
+		}
+		delays[i] = delay
 	}
 	b.mu.Unlock()
 	b.willMu.Lock()
 	defer b.willMu.Unlock()
-	for _, w := range b.restored {
-		delay := max(0, time.Until(w.due))
-		if ended[w.clientID] {
-			delay = 0
-		}
-		b.scheduleWillLocked(w, delay)
+	for i, w := range b.restored {
+		b.scheduleWillLocked(w, delays[i])
 	}
 	b.restored = nil
 }

@@ -206,3 +206,29 @@ func TestV5DelayedWillsOnCloseWithoutStore(t *testing.T) {
 		t.Fatalf("wills published at Close: %q, want %q", topics, want)
 	}
 }
+
+// TestV5WillRestoredSessionEnds: a will stored with its session is
+// published by the restarted broker when the session ends, if that comes
+// before the delay (section 3.1.3.2.2): here its Session Expiry Interval
+// of 2 s, counted from the start as for any restored session.
+func TestV5WillRestoredSessionEnds(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "broker.db")
+	b1 := newTestBroker(t, Config{PersistencePath: db}) // closed below; a second Close does nothing
+	dev := tcpClient(t, b1)
+	dev.connect5(&packet.Connect{ClientID: "dev", CleanSession: true, WillFlag: true, WillTopic: "will/dev",
+		WillPayload: []byte("gone"), WillProperties: &packet.Properties{WillDelay: u32(3600)},
+		Properties: &packet.Properties{SessionExpiry: u32(2)}}, false)
+	if err := b1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dev.expectDisconnect(packet.ErrServerShuttingDown)
+
+	b2 := newTestBroker(t, Config{PersistencePath: db})
+	sub := tcpClient(t, b2)
+	sub.connect(&packet.Connect{ClientID: "sub", CleanSession: true}, false)
+	sub.subscribe(1, "will/#", 0)
+	sub.expect(&packet.Publish{Topic: "will/dev", Payload: []byte("gone")})
+	if d := time.Since(b2.start); d < 2*time.Second {
+		t.Errorf("will published %v after the start, before the session's expiry of 2 s", d)
+	}
+}

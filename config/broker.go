@@ -28,6 +28,10 @@ type Listener struct {
 	KeyFile  string `toml:"key_file"`  // mqtts, wss: PEM private key
 	CAFile   string `toml:"ca_file"`   // require client certificates signed by this CA
 	Path     string `toml:"path"`      // ws, wss: HTTP path (default /mqtt)
+	// with ca_file: the client certificate's Common Name (whole subject)
+	// is the user name; CONNECT's user name and password are ignored.
+	UseIdentityAsUsername bool `toml:"use_identity_as_username"`
+	UseSubjectAsUsername  bool `toml:"use_subject_as_username"`
 	// ws, wss: browser origins besides the listener's own whose pages may
 	// connect while the listener accepts anonymous clients; "*" = any.
 	AllowedOrigins []string `toml:"allowed_origins"`

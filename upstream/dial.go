@@ -14,8 +14,7 @@ import (
 )
 
 // dial opens the connection to the upstream broker (TCP, or TLS for mqtts)
-// with buffered reads and coalesced writes (bufferedConn): a drain receives
-// a PUBACK per message. Cancelling ctx abandons the dial.
+// with buffered reads (bufferedConn). Cancelling ctx abandons the dial.
 func (f *Forwarder) dial(ctx context.Context, u *url.URL) (*bufferedConn, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.ConnectTimeout)
 	defer cancel()
@@ -77,7 +76,7 @@ func (s *connSet) closeAll() {
 	s.conns, s.closed = nil, true
 	s.mu.Unlock()
 	for _, c := range conns {
-		_ = c.Conn.Close() // at once, no grace for queued bytes: the session is over
+		_ = c.Close()
 	}
 }
 
@@ -138,32 +137,18 @@ func (c *bufferedConn) watch(ctx context.Context, keepAlive time.Duration, lost 
 	}
 }
 
-// maxPending bounds the bytes a bufferedConn holds before Write blocks.
-const maxPending = 256 << 10
-
-// bufferedConn reads through a bufio.Reader and coalesces writes: a Write
-// appends to a buffer that one goroutine at a time writes out, so packets
-// written while a write is in progress share the next system call. There is
-// no added delay. A write error is returned by a later Write (and the broken
-// connection surfaces on the read side as well).
+// bufferedConn reads through a bufio.Reader (a drain receives a PUBACK per
+// message, read many at a time) and records when bytes last arrived, for
+// the watchdog. Writes go straight to the connection: the client already
+// writes many packets with one Write.
 type bufferedConn struct {
 	net.Conn
 	r    *bufio.Reader
 	read atomic.Int64 // unix nanoseconds of the last successful read
-
-	mu      sync.Mutex
-	cond    *sync.Cond
-	buf     []byte
-	spare   []byte
-	writing bool
-	idle    chan struct{} // closed when the writer goroutine has nothing left
-	err     error
 }
 
 func newBufferedConn(conn net.Conn) *bufferedConn {
-	c := &bufferedConn{Conn: conn, r: bufio.NewReaderSize(conn, 32<<10), idle: make(chan struct{})}
-	close(c.idle)
-	c.cond = sync.NewCond(&c.mu)
+	c := &bufferedConn{Conn: conn, r: bufio.NewReaderSize(conn, 32<<10)}
 	c.read.Store(time.Now().UnixNano())
 	return c
 }
@@ -179,58 +164,3 @@ func (c *bufferedConn) Read(p []byte) (int, error) {
 
 // lastRead returns when bytes last arrived (or the connection was made).
 func (c *bufferedConn) lastRead() time.Time { return time.Unix(0, c.read.Load()) }
-
-// Write queues p for the writer goroutine.
-func (c *bufferedConn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for len(c.buf) > maxPending && c.err == nil {
-		c.cond.Wait()
-	}
-	if c.err != nil {
-		return 0, c.err
-	}
-	c.buf = append(c.buf, p...)
-	if !c.writing {
-		c.writing = true
-		c.idle = make(chan struct{})
-		go c.flush(c.idle)
-	}
-	return len(p), nil
-}
-
-// flush writes out the buffer until it stays empty.
-func (c *bufferedConn) flush(idle chan struct{}) {
-	c.mu.Lock()
-	for len(c.buf) > 0 && c.err == nil {
-		out := c.buf
-		c.buf = c.spare[:0]
-		c.mu.Unlock()
-		_, err := c.Conn.Write(out)
-		c.mu.Lock()
-		c.spare = out
-		if err != nil {
-			c.err = err
-		}
-		c.cond.Broadcast()
-	}
-	c.buf = c.buf[:0]
-	c.writing = false
-	close(idle)
-	c.cond.Broadcast()
-	c.mu.Unlock()
-}
-
-// Close gives queued bytes (e.g. DISCONNECT) a moment to go out, then closes.
-func (c *bufferedConn) Close() error {
-	c.mu.Lock()
-	idle := c.idle
-	c.mu.Unlock()
-	t := time.NewTimer(250 * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-idle:
-	case <-t.C:
-	}
-	return c.Conn.Close()
-}

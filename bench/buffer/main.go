@@ -58,6 +58,7 @@ type options struct {
 	dir            string
 	rtt            time.Duration
 	bridgeDefaults bool
+	protocol       int
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -76,6 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	fs.StringVar(&o.dir, "dir", "", "work directory (default: a temporary one on the system disk)")
 	fs.DurationVar(&o.rtt, "rtt", 0, "round-trip time the proxy adds between the gateway (or bridge) and the upstream broker")
+	fs.IntVar(&o.protocol, "protocol", 4, "our uplink's MQTT protocol version: 4 (3.1.1) or 5 (5.0); the bridge speaks 3.1.1")
 	fs.BoolVar(&o.bridgeDefaults, "bridge-defaults", false, "also run mosquitto's bridge at its default settings (max_inflight_messages 20, restart_timeout 5..30)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -403,6 +405,7 @@ func (b *bench) ours(ctx context.Context) (func(context.Context) (drainResult, e
 		return nil, err
 	}
 	cfg := upstream.Default()
+	cfg.ProtocolVersion = b.o.protocol
 	cfg.URL = "mqtt://" + p.Addr()
 	cfg.ClientID = "bench-gw"
 	cfg.Inflight = b.o.inflight
@@ -615,6 +618,7 @@ func (b *bench) steadyState(ctx context.Context) (steadyResult, error) {
 	}
 	defer buf.Close()
 	cfg := upstream.Default()
+	cfg.ProtocolVersion = b.o.protocol
 	cfg.URL = fmt.Sprintf("mqtt://127.0.0.1:%d", port)
 	cfg.Forward = []upstream.ForwardRule{{Filter: "site/#", RemotePrefix: "edge/gw1"}}
 	fwd, err := upstream.New(cfg, buf, nil, log)

@@ -94,8 +94,11 @@ func originNotes(cfg *config.Config) []string {
 		host, _, _ := net.SplitHostPort(l.Address)
 		ip := net.ParseIP(host)
 		loopback := host == "localhost" || ip != nil && ip.IsLoopback()
-		anonymous := b.AllowAnonymous || loopback && b.PasswordFile == ""
+		certUser := l.UseIdentityAsUsername || l.UseSubjectAsUsername
+		anonymous := !certUser && (b.AllowAnonymous || loopback && b.PasswordFile == "")
 		switch {
+		case certUser:
+			notes = append(notes, at+": takes the user name from the client certificate, so browser pages from any origin may connect (the certificate protects it)")
 		case !anonymous:
 			n := at + ": requires a login, so browser pages from any origin may connect (MQTT's user name and password protect it)"
 			if len(l.AllowedOrigins) > 0 {
