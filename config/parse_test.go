@@ -29,11 +29,7 @@ var testComponents = []config.Component{
 	buffer.Component(),
 	web.Component(),
 	mapping.Component(),
-	{Name: "upstream", Check: func(c *config.Config, p *config.Problems) {
-		// What cmd/gateway's upstreamConfig passes on.
-		uc := upstream.FromConfig(c.Upstream)
-		uc.Check(p.Reporter(config.At("upstream")))
-	}},
+	upstream.Component(),
 }
 
 // testDrivers is cmd/gateway's driver table, as config.Parse takes it.

@@ -20,35 +20,10 @@ func read5(raw []byte) (Packet, error) {
 	return DecodeVersion(Version5, first, body)
 }
 
-func TestEncodeGolden5(t *testing.T) {
-	for _, tc := range golden5 {
-		t.Run(tc.name, func(t *testing.T) {
-			got := tc.pkt.AppendVersion(nil, Version5)
-			if !bytes.Equal(got, tc.raw) {
-				t.Errorf("AppendVersion(5):\n got %x\nwant %x", got, tc.raw)
-			}
-			if p, ok := tc.pkt.(*Publish); ok && p.SizeVersion(Version5) != len(tc.raw) {
-				t.Errorf("SizeVersion(5) = %d, want %d", p.SizeVersion(Version5), len(tc.raw))
-			}
-			if p := propsOf(tc.pkt); p != nil && p.Size() != VarintLen(p.size())+p.size() {
-				t.Errorf("Properties.Size() = %d", p.Size())
-			}
-		})
-	}
-}
+func TestEncodeGolden5(t *testing.T) { testEncodeGolden(t, codec5, golden5) }
 
 func TestDecodeGolden5(t *testing.T) {
-	for _, tc := range append(golden5[:len(golden5):len(golden5)], decodeOnly5...) {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := read5(tc.raw)
-			if err != nil {
-				t.Fatalf("DecodeVersion(5): %v", err)
-			}
-			if !reflect.DeepEqual(got, tc.pkt) {
-				t.Errorf("DecodeVersion(5):\n got %s\nwant %s", dump(got), dump(tc.pkt))
-			}
-		})
-	}
+	testDecodeGolden(t, codec5, append(golden5[:len(golden5):len(golden5)], decodeOnly5...))
 }
 
 // TestRoundTrip5 decodes each golden packet, encodes it again and decodes

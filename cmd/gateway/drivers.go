@@ -11,6 +11,7 @@ import (
 	"github.com/edgegw/gateway/drivers/serialline"
 	"github.com/edgegw/gateway/drivers/sim"
 	"github.com/edgegw/gateway/mapping"
+	"github.com/edgegw/gateway/upstream"
 	"github.com/edgegw/gateway/web"
 )
 
@@ -65,15 +66,7 @@ var components = []config.Component{
 	buffer.Component(),
 	web.Component(),
 	mapping.Component(),
-	// The forwarder's rules, on the configuration it would get.
-	{Name: "upstream", Check: func(c *config.Config, p *config.Problems) {
-		upstreamConfig(c).Check(p.Reporter(config.At("upstream")))
-	}, Files: func(c *config.Config) []config.File {
-		if len(c.Upstream.Forward) == 0 || c.Upstream.URL == "" {
-			return nil // no forwarder
-		}
-		return config.Under(config.At("upstream"), upstreamConfig(c).Files())
-	}},
+	upstream.Component(),
 	// The compile stage: command topics, shared RTU ports, Home Assistant.
 	{Name: "devices", Check: func(c *config.Config, p *config.Problems) { compileInto(c, p) }, Files: deviceFiles},
 }

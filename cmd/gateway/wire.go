@@ -17,12 +17,10 @@ func bufferConfig(cfg *config.Config) buffer.Config {
 	return buffer.FromSection(cfg.Buffer, cfg.Gateway.DataDir)
 }
 
-// upstreamConfig maps [upstream] onto the forwarder's Config.
+// upstreamConfig compiles [upstream] into the forwarder's Config, with the
+// gateway's status messages as its birth and will.
 func upstreamConfig(cfg *config.Config) upstream.Config {
-	uc := upstream.FromConfig(cfg.Upstream)
-	if cfg.Upstream.ClientID == "" {
-		uc.ClientID = cfg.Gateway.Name
-	}
+	uc := upstream.FromFile(cfg)
 	uc.Birth, uc.Will = statusMessages(cfg)
 	return uc
 }
