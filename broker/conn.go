@@ -107,6 +107,9 @@ type conn struct {
 	// out is the scratch space of the PUBLISH properties built for this
 	// connection (under the session's mu, see publishPacket).
 	out *outProps
+	// lastProps are the message properties of the client's last PUBLISH
+	// that had some (reader goroutine only, see conn.messageProps).
+	lastProps *packet.Properties
 	// soft (MQTT 5.0 after CONNACK): closeWith only stops the reader, and
 	// finish sends DISCONNECT with the reason code before closing.
 	soft atomic.Bool
@@ -674,7 +677,7 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 	m := &message{topic: p.Topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, origin: c.clientID}
 	if v5 {
 		// [MQTT-3.3.2-4] ... [MQTT-3.3.2-20] the properties go on unchanged.
-		m.props, m.expires = messageProps(p.Properties, b.now())
+		m.props, m.expires = c.messageProps(p.Properties, b.now())
 	}
 	// [MQTT-4.3.3-2] method B: a QoS 2 message is delivered on PUBLISH;
 	// the same packet id is then ignored until PUBREL.

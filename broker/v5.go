@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"slices"
 	"time"
 
@@ -68,6 +69,35 @@ func messageProps(p *packet.Properties, now time.Time) (*packet.Properties, time
 		return nil, expires
 	}
 	return p, expires
+}
+
+// messageProps is messageProps for a PUBLISH from c's client: when the
+// message properties are those of the client's previous message (a
+// publisher sends the same User Properties and Content Type with every
+// message), the previous message's are shared, and the queued messages
+// hold one copy instead of one each. Message properties are never changed
+// once a message has them (publishPacket copies before adding its own).
+func (c *conn) messageProps(p *packet.Properties, now time.Time) (*packet.Properties, time.Time) {
+	mp, expires := messageProps(p, now)
+	switch {
+	case mp == nil:
+	case c.lastProps != nil && sameMessageProps(mp, c.lastProps):
+		mp = c.lastProps
+	default:
+		c.lastProps = mp
+	}
+	return mp, expires
+}
+
+// sameMessageProps reports whether a and b, properties returned by
+// messageProps, are the same: those a PUBLISH may carry, without the ones
+// messageProps clears (section 3.3.2.3).
+func sameMessageProps(a, b *packet.Properties) bool {
+	return (a.PayloadFormat == nil) == (b.PayloadFormat == nil) &&
+		(a.PayloadFormat == nil || *a.PayloadFormat == *b.PayloadFormat) &&
+		a.ContentType == b.ContentType && a.ResponseTopic == b.ResponseTopic &&
+		(a.CorrelationData == nil) == (b.CorrelationData == nil) && bytes.Equal(a.CorrelationData, b.CorrelationData) &&
+		slices.Equal(a.User, b.User)
 }
 
 // expired reports whether m's Message Expiry Interval has passed at now:

@@ -61,3 +61,29 @@ func TestPublishPacketAllocs(t *testing.T) {
 		t.Errorf("%v allocations per PUBLISH, want 0", n)
 	}
 }
+
+// TestMessagePropsShared: a client's messages with the same message
+// properties share one copy; a change gets its own.
+func TestMessagePropsShared(t *testing.T) {
+	c := &conn{}
+	now := time.Now()
+	props := func(user, ct string, corr []byte) *packet.Properties {
+		return &packet.Properties{MessageExpiry: u32(9), ContentType: ct, CorrelationData: corr,
+			User: []packet.UserProperty{{Key: "k", Value: user}}}
+	}
+	a, _ := c.messageProps(props("1", "text/plain", nil), now)
+	b, exp := c.messageProps(props("1", "text/plain", nil), now)
+	if a != b || !exp.Equal(now.Add(9*time.Second)) {
+		t.Fatalf("same properties: %p and %p (expiry %v), want one copy", a, b, exp)
+	}
+	for _, p := range []*packet.Properties{props("2", "text/plain", nil), props("2", "text/csv", nil), props("2", "text/csv", []byte{}), props("2", "text/csv", []byte{1})} {
+		got, _ := c.messageProps(p, now)
+		if got == b || got.ContentType != p.ContentType || !reflect.DeepEqual(got.User, p.User) || (got.CorrelationData == nil) != (p.CorrelationData == nil) {
+			t.Fatalf("changed properties %+v: got %+v (shared: %v)", p, got, got == b)
+		}
+		b = got
+	}
+	if got, _ := c.messageProps(&packet.Properties{MessageExpiry: u32(1)}, now); got != nil {
+		t.Errorf("expiry only: %+v, want nil", got)
+	}
+}

@@ -205,6 +205,9 @@ type decoder struct {
 	// strings then cost one allocation, not one each (properties).
 	src []byte
 	blk string
+	// pb, when set, holds the values of the properties being decoded
+	// (properties).
+	pb *propBlock
 }
 
 func (d *decoder) fail(what string) {

@@ -169,6 +169,16 @@ func contextName(t Type) string {
 	return t.String()
 }
 
+// propBlock is one allocation for decoded properties and the values a
+// PUBLISH's properties point to, instead of one for each.
+type propBlock struct {
+	p      Properties
+	expiry uint32
+	alias  uint16
+	format byte
+	user   [2]UserProperty
+}
+
 // properties reads a Property Length and the properties it covers (section
 // 2.2.2) of a packet of type t (willProps: the will properties). It returns
 // nil when there are none.
@@ -184,9 +194,10 @@ func (d *decoder) properties(t Type) *Properties {
 	if n == 0 {
 		return nil
 	}
-	pd := decoder{b: d.b[:n:n], src: d.b[:n:n]}
+	pb := &propBlock{}
+	pd := decoder{b: d.b[:n:n], src: d.b[:n:n], pb: pb}
 	d.b = d.b[n:]
-	p := &Properties{}
+	p := &pb.p
 	var seen uint64
 	for pd.err == nil && len(pd.b) > 0 {
 		v := pd.varint("property identifier")
@@ -272,7 +283,12 @@ func (d *decoder) property(p *Properties, id PropertyID) {
 			if v > 1 {
 				bad(v)
 			}
-			p.PayloadFormat = new(v)
+			if d.pb != nil {
+				d.pb.format = v
+				p.PayloadFormat = &d.pb.format
+			} else {
+				p.PayloadFormat = new(v)
+			}
 		case PropMaximumQoS: // section 3.2.2.3.4: 0 or 1
 			if v > 1 {
 				bad(v)
@@ -298,7 +314,12 @@ func (d *decoder) property(p *Properties, id PropertyID) {
 			if v == 0 && d.err == nil {
 				d.err = fmt.Errorf("%s 0: %w", id, ErrTopicAliasInvalid)
 			}
-			p.TopicAlias = new(v)
+			if d.pb != nil {
+				d.pb.alias = v
+				p.TopicAlias = &d.pb.alias
+			} else {
+				p.TopicAlias = new(v)
+			}
 		}
 	case kindUint32:
 		v := d.uint32()
@@ -307,7 +328,12 @@ func (d *decoder) property(p *Properties, id PropertyID) {
 		}
 		switch id {
 		case PropMessageExpiry:
-			p.MessageExpiry = new(v)
+			if d.pb != nil {
+				d.pb.expiry = v
+				p.MessageExpiry = &d.pb.expiry
+			} else {
+				p.MessageExpiry = new(v)
+			}
 		case PropSessionExpiry:
 			p.SessionExpiry = new(v)
 		case PropWillDelay:
@@ -354,8 +380,8 @@ func (d *decoder) property(p *Properties, id PropertyID) {
 	case kindPair: // [MQTT-1.5.7-1] both strings are UTF-8 encoded strings
 		k := d.string("user property name")
 		v := d.string("user property value")
-		if p.User == nil {
-			p.User = make([]UserProperty, 0, 2) // one allocation for the usual one or two
+		if p.User == nil && d.pb != nil {
+			p.User = d.pb.user[:0:len(d.pb.user)] // room for the usual one or two
 		}
 		p.User = append(p.User, UserProperty{k, v})
 	case kindBinary:
