@@ -3,7 +3,8 @@ package config
 import "strings"
 
 // HomeAssistant is the [homeassistant] table: Home Assistant MQTT discovery
-// of every point (off by default).
+// of every point (off by default). Its defaults and rules are package
+// homeassistant's (homeassistant.Component).
 type HomeAssistant struct {
 	Enabled         bool   `toml:"enabled"`          // announce the points
 	DiscoveryPrefix string `toml:"discovery_prefix"` // Home Assistant's discovery prefix (default "homeassistant")
@@ -32,7 +33,6 @@ type HAPoint struct {
 const (
 	DefaultStatusTopic       = "{gateway}/status"
 	DefaultDeviceStatusTopic = "{gateway}/{device}/status"
-	DefaultDiscoveryPrefix   = "homeassistant"
 )
 
 // HAStateClasses and HAEntityCategories are the values Home Assistant
@@ -41,14 +41,6 @@ var (
 	HAStateClasses     = []string{"measurement", "measurement_angle", "total", "total_increasing", "none"}
 	HAEntityCategories = []string{"config", "diagnostic"}
 )
-
-func (h *HomeAssistant) validate(p *Problems) {
-	k := At("homeassistant").Key("discovery_prefix")
-	switch {
-	case strings.ContainsAny(h.DiscoveryPrefix, "+#") || strings.HasPrefix(h.DiscoveryPrefix, "/") || strings.HasSuffix(h.DiscoveryPrefix, "/"):
-		p.Add(k, "%q: want topic levels without wildcards and without a leading or trailing /", h.DiscoveryPrefix)
-	}
-}
 
 func (h *HAPoint) validate(p *Problems, pp Path) {
 	if h.HAStateClass != "" {

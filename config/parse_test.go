@@ -15,6 +15,7 @@ import (
 	"github.com/edgegw/gateway/drivers/modbus"
 	"github.com/edgegw/gateway/drivers/serialline"
 	"github.com/edgegw/gateway/drivers/sim"
+	"github.com/edgegw/gateway/homeassistant"
 	"github.com/edgegw/gateway/mapping"
 	"github.com/edgegw/gateway/upstream"
 	"github.com/edgegw/gateway/web"
@@ -30,6 +31,7 @@ var testComponents = []config.Component{
 	web.Component(),
 	mapping.Component(),
 	upstream.Component(),
+	homeassistant.Component(),
 }
 
 // testDrivers is cmd/gateway's driver table, as config.Parse takes it.

@@ -61,5 +61,3 @@ type Subscribe struct {
 func (u *Upstream) validate(p *Problems) {
 	u.checkEchoes(p)
 }
-
-func (u *Upstream) applyDefaults() {}

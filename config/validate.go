@@ -16,8 +16,6 @@ func (c *Config) applyDefaults() {
 			d.Interval = Dur(DefaultInterval)
 		}
 	}
-	c.Upstream.applyDefaults()
-	setDefault(&c.HomeAssistant.DiscoveryPrefix, DefaultDiscoveryPrefix)
 }
 
 // validate checks every value of the file's own tables and the common
@@ -33,7 +31,6 @@ func (c *Config) validate(p *Problems) {
 	oneOf(p, g.Key("log_level"), c.Gateway.LogLevel, LogLevels)
 	oneOf(p, g.Key("log_format"), c.Gateway.LogFormat, LogFormats)
 	c.Upstream.validate(p)
-	c.HomeAssistant.validate(p)
 	c.validateDevices(p)
 }
 

@@ -119,9 +119,9 @@ func (e Entity) Message() gateway.Message {
 	return gateway.Message{Topic: e.Topic, Payload: e.Payload, QoS: 1, Retain: true}
 }
 
-// config is a discovery config message. The keys are those documented for
+// discoveryConfig is a discovery config message. The keys are those documented for
 // each component; testdata/schema.txt lists them.
-type config struct {
+type discoveryConfig struct {
 	Name             string         `json:"name"`
 	UniqueID         string         `json:"unique_id"`
 	DefaultEntityID  string         `json:"default_entity_id"`
@@ -181,7 +181,7 @@ func Entities(c Config) ([]Entity, error) {
 	gwID := ID(c.Gateway)
 	var out []Entity
 	if c.StatusTopic != "" {
-		cfg := config{
+		cfg := discoveryConfig{
 			Name: "Status", UniqueID: gwID + "_status", DefaultEntityID: BinarySensor + "." + slug(c.Gateway+"_status"),
 			StateTopic: c.StatusTopic, PayloadOn: Online, PayloadOff: Offline,
 			DeviceClass: "connectivity", EntityCategory: "diagnostic",
@@ -216,7 +216,7 @@ func pointEntity(c Config, prefix string, d Device, p Point) Entity {
 	o := p.Override
 	node, object := ID(c.Gateway+"_"+p.Device), ID(p.Name)
 	comp := component(p)
-	cfg := config{
+	cfg := discoveryConfig{
 		Name:            o.Name,
 		UniqueID:        UniqueID(c.Gateway, p.Device, p.Name),
 		DefaultEntityID: comp + "." + slug(c.Gateway+"_"+p.Device+"_"+p.Name),
@@ -293,7 +293,7 @@ func pointEntity(c Config, prefix string, d Device, p Point) Entity {
 	return entity(prefix, comp, node, object, p.Device, p.Name, cfg)
 }
 
-func entity(prefix, comp, node, object, dev, point string, cfg config) Entity {
+func entity(prefix, comp, node, object, dev, point string, cfg discoveryConfig) Entity {
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		panic(err) // strings, numbers and slices of them always marshal

@@ -10,6 +10,7 @@ import (
 	"github.com/edgegw/gateway/drivers/modbus"
 	"github.com/edgegw/gateway/drivers/serialline"
 	"github.com/edgegw/gateway/drivers/sim"
+	"github.com/edgegw/gateway/homeassistant"
 	"github.com/edgegw/gateway/mapping"
 	"github.com/edgegw/gateway/upstream"
 	"github.com/edgegw/gateway/web"
@@ -67,6 +68,7 @@ var components = []config.Component{
 	web.Component(),
 	mapping.Component(),
 	upstream.Component(),
+	homeassistant.Component(),
 	// The compile stage: command topics, shared RTU ports, Home Assistant.
 	{Name: "devices", Check: func(c *config.Config, p *config.Problems) { compileInto(c, p) }, Files: deviceFiles},
 }
