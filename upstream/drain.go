@@ -47,6 +47,7 @@ type drainer struct {
 	flight  []inflight // unacknowledged, in publish order (from head)
 	head    int
 	acked   []int64       // acknowledged, not handed to the acker yet
+	dropped []int64       // not sent (expired, too large), not handed to the acker yet
 	toAcker chan<- ackJob // acked in order
 }
 
@@ -87,11 +88,15 @@ func (d *drainer) take(a mqttc.Ack) bool {
 	return true
 }
 
-// handOver passes the acknowledged ids to the acker.
+// handOver passes the acknowledged and the dropped ids to the acker.
 func (d *drainer) handOver() {
 	if len(d.acked) > 0 {
 		d.toAcker <- ackJob{ids: d.acked}
 		d.acked = make([]int64, 0, ackBatch)
+	}
+	if len(d.dropped) > 0 {
+		d.toAcker <- ackJob{ids: d.dropped, dropped: true}
+		d.dropped = nil
 	}
 }
 
@@ -182,7 +187,6 @@ func (f *Forwarder) drain(ctx context.Context, cancel context.CancelCauseFunc, c
 	pace.interval = rateInterval(f.cfg.MaxRate)
 	v5 := f.cfg.ProtocolVersion == int(packet.Version5)
 	warned := false
-	var drop []int64 // expired, or too large for the server: acknowledged unsent
 	for {
 		var b batch
 		var ok bool
@@ -231,7 +235,7 @@ func (f *Forwarder) drain(ctx context.Context, cancel context.CancelCauseFunc, c
 			if v5 && ok {
 				var expired bool
 				if msg.Properties, expired = rule.publishProps(m, time.Now()); expired {
-					drop = append(drop, b.ids[i])
+					d.dropped = append(d.dropped, b.ids[i])
 					f.ref.dropExpired(1)
 					continue
 				}
@@ -250,7 +254,7 @@ func (f *Forwarder) drain(ctx context.Context, cancel context.CancelCauseFunc, c
 					// It can never be delivered to this server: not kept, or
 					// it would hold up the queue for ever.
 					f.refusedPublish("PUBLISH", packet.ErrTooLarge, tl.Error(), remote)
-					drop = append(drop, b.ids[i])
+					d.dropped = append(d.dropped, b.ids[i])
 					continue
 				}
 				cancel(&linkError{how: "publish failed", err: err})
@@ -259,10 +263,8 @@ func (f *Forwarder) drain(ctx context.Context, cancel context.CancelCauseFunc, c
 			d.flight = append(d.flight, inflight{id: b.ids[i], topic: remote})
 			sent++
 		}
-		if len(drop) > 0 {
-			d.handOver() // in order: what was acknowledged before them
-			toAcker <- ackJob{ids: drop, dropped: true}
-			drop = nil
+		if len(d.dropped) > 0 {
+			d.handOver()
 		}
 		f.mu.Lock()
 		f.sent += int64(sent)
