@@ -186,7 +186,7 @@ func (f *Forwarder) drain(ctx context.Context, cancel context.CancelCauseFunc, c
 	var pace pacer
 	pace.interval = rateInterval(f.cfg.MaxRate)
 	v5 := f.cfg.ProtocolVersion == int(packet.Version5)
-	warned := false
+	warned, expiredSaid := false, false
 	for {
 		var b batch
 		var ok bool
@@ -235,6 +235,11 @@ func (f *Forwarder) drain(ctx context.Context, cancel context.CancelCauseFunc, c
 			if v5 && ok {
 				var expired bool
 				if msg.Properties, expired = rule.publishProps(m, time.Now()); expired {
+					if !expiredSaid {
+						expiredSaid = true // once per connection; Status counts them all
+						f.log.Info("queued messages past their forward rule's message_expiry are not sent",
+							"topic", m.Topic, "age", time.Since(m.Time).Round(time.Second), "message_expiry", rule.MessageExpiry)
+					}
 					d.dropped = append(d.dropped, b.ids[i])
 					f.ref.dropExpired(1)
 					continue

@@ -9,7 +9,14 @@ import "github.com/edgegw/gateway/config"
 func Component() config.Component {
 	at := config.At("upstream")
 	return config.Component{Name: "upstream",
-		Check: func(c *config.Config, p *config.Problems) { FromFile(c).Check(p.Reporter(at)) },
+		Check: func(c *config.Config, p *config.Problems) {
+			r := p.Reporter(at)
+			if v := c.Upstream.ProtocolVersion; v != nil && *v == 0 {
+				// Config's 0 is "the default": the file's 0 is a mistake.
+				r.Problem("protocol_version", "0: want 4 (MQTT 3.1.1, the default) or 5 (MQTT 5.0)")
+			}
+			FromFile(c).Check(r)
+		},
 		Files: func(c *config.Config) []config.File {
 			if len(c.Upstream.Forward) == 0 || c.Upstream.URL == "" {
 				return nil // no forwarder
