@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,8 +57,11 @@ func (f *Forwarder) session(ctx context.Context) (upFor time.Duration, err error
 	})
 	// Before subscribing: a resumed session's queued messages arrive right
 	// after CONNACK, before the SUBACKs.
-	wg.Go(func() { f.deliver(sctx, client) })
-	if err := f.subscribe(sctx, client); err != nil {
+	// 5.0: each rule subscribes with its own Subscription Identifier, so
+	// that the copies a server sends for overlapping rules go one to each.
+	subIDs := info.SubIDAvailable && f.cfg.ProtocolVersion == int(packet.Version5)
+	wg.Go(func() { f.deliver(sctx, client, subIDs) })
+	if err := f.subscribe(sctx, client, subIDs); err != nil {
 		return 0, err
 	}
 	if b := f.cfg.Birth; b != nil {
@@ -124,7 +128,7 @@ func (f *Forwarder) connect(ctx context.Context, conns *connSet) (*mqttc.Client,
 // filter overlapping a forward rule does not echo our own messages
 // [MQTT-3.8.3-3], and Retain As Published) and unsubscribes the filters of
 // rules an earlier configuration had.
-func (f *Forwarder) subscribe(ctx context.Context, client *mqttc.Client) error {
+func (f *Forwarder) subscribe(ctx context.Context, client *mqttc.Client, subIDs bool) error {
 	subs, _ := f.q.(SubscriptionStore)
 	var stale []string // subscribed by an earlier config, not by this one
 	if subs != nil {
@@ -141,9 +145,23 @@ func (f *Forwarder) subscribe(ctx context.Context, client *mqttc.Client) error {
 		for _, r := range f.cfg.Subscribe {
 			want = append(want, packet.Subscription{Filter: r.Filter, QoS: qosOf(r.QoS), NoLocal: v5, RetainAsPublished: v5})
 		}
-		codes, err := client.Subscribe(ctx, want...)
-		if err != nil {
-			return fmt.Errorf("subscribe %q: %w", f.filters(), err)
+		var codes []packet.Code
+		if subIDs {
+			// One SUBSCRIBE a rule: the identifier is the packet's
+			// (section 3.8.2.1.2), rule i's is i+1. Subscribing a filter
+			// again replaces its identifier [MQTT-3.8.4-3].
+			for i := range want {
+				c, err := client.SubscribeWith(ctx, &packet.Properties{SubscriptionIDs: []uint32{uint32(i + 1)}}, want[i])
+				if err != nil {
+					return fmt.Errorf("subscribe %q: %w", want[i].Filter, err)
+				}
+				codes = append(codes, c...)
+			}
+		} else {
+			var err error
+			if codes, err = client.Subscribe(ctx, want...); err != nil {
+				return fmt.Errorf("subscribe %q: %w", f.filters(), err)
+			}
 		}
 		for i, c := range codes {
 			if c.IsError() { // [MQTT-3.9.3] 0x80 (3.1.1), a reason code of 0x80 or above (5.0)
@@ -234,7 +252,7 @@ func (f *Forwarder) sayGoodbye(ctx context.Context, client *mqttc.Client) {
 
 // deliver publishes upstream messages to the local sink in arrival order and
 // acknowledges each upstream only once the sink accepted it.
-func (f *Forwarder) deliver(ctx context.Context, client *mqttc.Client) {
+func (f *Forwarder) deliver(ctx context.Context, client *mqttc.Client, subIDs bool) {
 	staleWarned := false
 	for {
 		var m *mqttc.Incoming
@@ -243,8 +261,12 @@ func (f *Forwarder) deliver(ctx context.Context, client *mqttc.Client) {
 		case <-ctx.Done():
 			return
 		}
-		rule, ok := f.subscribeRule(m.Topic)
-		if !ok {
+		var ids []uint32
+		if subIDs && m.Properties != nil {
+			ids = m.Properties.SubscriptionIDs
+		}
+		locals := f.localTopics(m.Topic, ids)
+		if len(locals) == 0 {
 			// A resumed session may hold messages for a filter no rule
 			// subscribes any more (the config changed): acknowledge them,
 			// so the upstream does not send them again forever, and say so
@@ -257,16 +279,17 @@ func (f *Forwarder) deliver(ctx context.Context, client *mqttc.Client) {
 			_ = m.Ack() // a failed write ends the connection: the client reports it
 			continue
 		}
-		lm := gateway.Message{
-			Topic:   rule.localTopic(m.Topic),
-			Payload: m.Payload,
-			QoS:     m.QoS,
-			Retain:  m.Retain,
-			Time:    time.Now(),
+		delivered := true
+		for _, t := range locals {
+			lm := gateway.Message{Topic: t, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain, Time: time.Now()}
+			if err := f.local.Publish(ctx, lm); err != nil {
+				// Not acknowledged: the upstream broker sends it again after a reconnect.
+				f.log.Warn("deliver upstream message locally", "topic", lm.Topic, "err", err)
+				delivered = false
+				break
+			}
 		}
-		if err := f.local.Publish(ctx, lm); err != nil {
-			// Not acknowledged: the upstream broker sends it again after a reconnect.
-			f.log.Warn("deliver upstream message locally", "topic", lm.Topic, "err", err)
+		if !delivered {
 			continue
 		}
 		_ = m.Ack()
@@ -276,13 +299,36 @@ func (f *Forwarder) deliver(ctx context.Context, client *mqttc.Client) {
 	}
 }
 
-// subscribeRule returns the first subscribe rule whose filter matches the
-// remote topic.
-func (f *Forwarder) subscribeRule(remote string) (SubscribeRule, bool) {
-	for _, r := range f.cfg.Subscribe {
-		if topic.Match(r.Filter, remote) {
-			return r, true
+// localTopics returns the local topics of a remote topic: one for each
+// subscribe rule whose filter matches it, without repeats. Every matching
+// rule delivers it, as a broker delivers a message to every matching
+// subscription: a 3.1.1 server sends one copy for overlapping
+// subscriptions of one client (Mosquitto does), so the first rule alone
+// would drop the others' mappings. A 5.0 server may send a copy per
+// subscription instead (Mosquitto does), each with the Subscription
+// Identifiers it matched (ids, rule i's is i+1): then only those rules
+// deliver it. Ids that name no matching rule (a session queued the message
+// under an earlier config) count as none.
+func (f *Forwarder) localTopics(remote string, ids []uint32) []string {
+	var out []string
+	add := func(r SubscribeRule) {
+		if !topic.Match(r.Filter, remote) {
+			return
+		}
+		if t := r.localTopic(remote); !slices.Contains(out, t) {
+			out = append(out, t)
 		}
 	}
-	return SubscribeRule{}, false
+	for _, id := range ids {
+		if id >= 1 && int(id) <= len(f.cfg.Subscribe) {
+			add(f.cfg.Subscribe[id-1])
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	for _, r := range f.cfg.Subscribe {
+		add(r)
+	}
+	return out
 }

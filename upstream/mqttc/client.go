@@ -330,7 +330,23 @@ func (c *Client) deliverLocked() {
 // subscription: the granted QoS, or (0x80 and above) a refusal. It waits
 // for the SUBACK until ctx is done or the connection ends.
 func (c *Client) Subscribe(ctx context.Context, subs ...packet.Subscription) ([]packet.Code, error) {
-	p, err := c.request(ctx, func(id uint16) packet.Packet { return &packet.Subscribe{PacketID: id, Subscriptions: subs} })
+	return c.SubscribeWith(ctx, nil, subs...)
+}
+
+// SubscribeWith is Subscribe with MQTT 5.0 SUBSCRIBE properties (nil:
+// none), such as a Subscription Identifier, which the server then puts in
+// each PUBLISH these subscriptions match (section 3.8.2.1.2). Send one only
+// when the CONNACK said Subscription Identifiers are available
+// (ConnackInfo.SubIDAvailable): to a server that does not support them it
+// is a Protocol Error (section 3.2.2.3.12). A 3.1.1 connection leaves props
+// out.
+func (c *Client) SubscribeWith(ctx context.Context, props *packet.Properties, subs ...packet.Subscription) ([]packet.Code, error) {
+	if c.version != packet.Version5 {
+		props = nil
+	}
+	p, err := c.request(ctx, func(id uint16) packet.Packet {
+		return &packet.Subscribe{PacketID: id, Subscriptions: subs, Properties: props}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("subscribe: %w", err)
 	}

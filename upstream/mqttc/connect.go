@@ -78,6 +78,7 @@ type ConnackInfo struct {
 	TopicAliasMaximum uint16 // the client uses no aliases
 	MaximumQoS        byte   // absent: 2
 	RetainAvailable   bool   // absent: true
+	SubIDAvailable    bool   // Subscription Identifiers (absent: true; 3.1.1: false)
 	AssignedClientID  string // when we sent an empty client id
 	// KeepAlive is the keep-alive in force: the server's Server Keep Alive
 	// when it sent one [MQTT-3.2.2-21], else ours. 0: none.
@@ -235,6 +236,7 @@ func connackInfo(o ConnectOptions, ca *packet.Connack) (ConnackInfo, error) {
 		if p.MaximumQoS != nil {
 			info.MaximumQoS = *p.MaximumQoS
 		}
+		info.SubIDAvailable = p.SubIDAvailable == nil || *p.SubIDAvailable // section 3.2.2.3.12
 		if p.RetainAvailable != nil {
 			info.RetainAvailable = *p.RetainAvailable
 		}
