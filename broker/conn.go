@@ -675,7 +675,7 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		}
 	}
 	m := &message{topic: p.Topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, origin: c.clientID}
-	if v5 {
+	if v5 && p.Properties != nil { // none: no clock read
 		// [MQTT-3.3.2-4] ... [MQTT-3.3.2-20] the properties go on unchanged.
 		m.props, m.expires = c.messageProps(p.Properties, b.now())
 	}
