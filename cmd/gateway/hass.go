@@ -339,6 +339,14 @@ func (d *discovery) run(ctx context.Context) {
 			if err := d.local.Clear(ctx, t); err != nil {
 				d.log.Warn("discovery config not cleared", "topic", t, "err", err)
 			}
+			// Upstream has it too where a forward rule sends the discovery
+			// prefix up (the upstream set has the same config topics):
+			// cleared through the same rules.
+			if d.upstream != nil && !d.upstream.Has(t) {
+				if err := d.upstream.Clear(ctx, t); err != nil {
+					d.log.Warn("discovery config not cleared upstream", "topic", t, "err", err)
+				}
+			}
 		case <-ctx.Done():
 			d.mu.Lock()
 			if d.sweeping != nil {

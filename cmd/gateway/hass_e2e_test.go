@@ -391,6 +391,7 @@ func testAvailabilityAndDiscovery(t *testing.T, version int) {
 	after.wait(t, "the setpoint's config (retained)", 0, func(m subMessage) bool {
 		return m.Topic == "homeassistant/number/gw_boiler/setpoint/config" && m.Retained
 	})
+	upSub.wait(t, "the energy point's config cleared upstream too", 0, is("homeassistant/sensor/gw_meter/energy/config", ""))
 	for _, m := range after.snapshot() {
 		if strings.Contains(m.Topic, "gw_meter") {
 			t.Errorf("after the restart: %s %q, want no config of the meter's removed points", m.Topic, m.Payload)
