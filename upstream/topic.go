@@ -38,6 +38,63 @@ func (r SubscribeRule) localTopic(remote string) string {
 	return gateway.MapTopic("", r.LocalPrefix, rest)
 }
 
+// RemoteTopic returns the remote topic that r maps to the local topic: the
+// inverse of the mapping r applies to what it brings down, so that the
+// cloud knows where to send a command for a local command topic. false:
+// no remote topic matching r's filter maps to local, or several do (a
+// local_topic template without {topic} and a filter with wildcards).
+func (r SubscribeRule) RemoteTopic(local string) (string, bool) {
+	if local == "" {
+		return "", false
+	}
+	var remote string
+	switch {
+	case r.LocalTopic != "":
+		const ph = "{topic}"
+		k := strings.Count(r.LocalTopic, ph)
+		if k == 0 {
+			// Every matching remote topic lands on the one local topic:
+			// only a filter without wildcards names which.
+			if local != r.LocalTopic || topic.ValidName(r.Filter) != nil {
+				return "", false
+			}
+			return r.Filter, true
+		}
+		// local = the template with each {topic} replaced by remote.
+		fixed := len(r.LocalTopic) - k*len(ph)
+		pre := r.LocalTopic[:strings.Index(r.LocalTopic, ph)]
+		if (len(local)-fixed)%k != 0 || len(local) < fixed {
+			return "", false
+		}
+		n := (len(local) - fixed) / k
+		if len(pre)+n > len(local) {
+			return "", false
+		}
+		remote = local[len(pre) : len(pre)+n]
+	case r.LocalPrefix == "":
+		remote = local
+	default:
+		rest, ok := strings.CutPrefix(local, strings.TrimSuffix(r.LocalPrefix, "/")+"/")
+		if !ok {
+			return "", false
+		}
+		var lead []string
+		for _, l := range strings.Split(r.Filter, "/") {
+			if l == "+" || l == "#" {
+				break
+			}
+			lead = append(lead, l)
+		}
+		remote = strings.Join(append(lead, rest), "/")
+	}
+	// Checked by mapping it back: the same local topic, from a topic the
+	// filter subscribes.
+	if remote == "" || !topic.Match(r.Filter, remote) || r.localTopic(remote) != local {
+		return "", false
+	}
+	return remote, true
+}
+
 // filterSink is the Sink Filter returns.
 type filterSink struct {
 	rules []ForwardRule

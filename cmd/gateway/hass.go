@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"strings"
 	"sync"
 	"text/tabwriter"
 
@@ -180,31 +179,9 @@ func upstreamHAConfig(cfg *config.Config, hc homeassistant.Config) (out homeassi
 // brings down to the local command topic, or "" when there is none (rules
 // with local_topic templates are not reversed).
 func remoteCommandTopic(rules []config.Subscribe, local string) string {
-	if local == "" {
-		return ""
-	}
 	for _, r := range rules {
-		if r.LocalTopic != "" {
-			continue
-		}
-		var remote string
-		if r.LocalPrefix == "" {
-			remote = local
-		} else {
-			rest, ok := strings.CutPrefix(local, strings.TrimSuffix(r.LocalPrefix, "/")+"/")
-			if !ok {
-				continue
-			}
-			var lead []string
-			for _, l := range strings.Split(r.Filter, "/") {
-				if l == "+" || l == "#" {
-					break
-				}
-				lead = append(lead, l)
-			}
-			remote = strings.Join(append(lead, rest), "/")
-		}
-		if topic.Match(r.Filter, remote) {
+		rule := upstream.SubscribeRule{Filter: r.Filter, LocalPrefix: r.LocalPrefix, LocalTopic: r.LocalTopic}
+		if remote, ok := rule.RemoteTopic(local); ok {
 			return remote
 		}
 	}

@@ -224,13 +224,24 @@ func TestRemoteCommandTopic(t *testing.T) {
 	rules := []config.Subscribe{
 		{Filter: "cloud/+/x"},                             // no prefix: the same topic, if the filter matches
 		{Filter: "sites/a/commands/#", LocalPrefix: "gw"}, // literal levels + the rest
-		{Filter: "t/#", LocalTopic: "fixed/{topic}"},      // templates are not reversed
+		{Filter: "t/#", LocalTopic: "fixed/{topic}/set"},  // a template: reversed
+		{Filter: "u/+/v", LocalTopic: "twice/{topic}/{topic}"},
+		{Filter: "one/cmd", LocalTopic: "the/one"}, // no {topic}, no wildcard: that topic
+		{Filter: "many/+", LocalTopic: "the/many"}, // no {topic}, a wildcard: which one is unknown
+		{Filter: "p/#", LocalPrefix: "pre"},        // the remote must match the filter
 	}
 	for _, tt := range []struct{ local, want string }{
 		{"gw/boiler/setpoint/set", "sites/a/commands/boiler/setpoint/set"},
 		{"cloud/b/x", "cloud/b/x"},
 		{"other/set", ""},
-		{"fixed/t/a", ""},
+		{"fixed/t/a/set", "t/a"},
+		{"fixed/x/a/set", ""}, // x/a: not under t/#
+		{"fixed/t/a", ""},     // no /set
+		{"twice/u/1/v/u/1/v", "u/1/v"},
+		{"twice/u/1/v/u/2/v", ""},
+		{"the/one", "one/cmd"},
+		{"the/many", ""},
+		{"pre/q", "p/q"},
 		{"", ""},
 	} {
 		if got := remoteCommandTopic(rules, tt.local); got != tt.want {
