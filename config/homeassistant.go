@@ -53,9 +53,3 @@ func (h *HAPoint) validate(p *Problems, pp Path) {
 		p.Add(pp.Key("ha_device_class"), "%q: want a Home Assistant device class such as \"temperature\" (lower case and _), or \"none\"", c)
 	}
 }
-
-func setDefault(s *string, def string) {
-	if *s == "" {
-		*s = def
-	}
-}
