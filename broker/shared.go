@@ -54,15 +54,18 @@ func (g *shareGroup) deliver(m *message, o sendOpts) (stored bool, full *session
 	start := g.next % n
 	g.next = (start + 1) % n
 	g.mu.Unlock()
-	pick, best := members[start], -1
+	pick, best := members[start], rankGone
 	for i := range n {
 		c := members[(start+i)%n]
-		if r := c.s.shareRank(); r > best {
+		if r := c.s.shareRank(m.topic); r > best {
 			pick, best = c, r
 			if r == rankOnlineRoom {
 				break
 			}
 		}
+	}
+	if best == rankGone {
+		return false, nil // no member may take it
 	}
 	so := sendOpts{qos: min(m.qos, pick.o.qos), retain: pick.o.rap && m.retain, group: g}
 	if pick.o.id != 0 {
@@ -74,20 +77,23 @@ func (g *shareGroup) deliver(m *message, o sendOpts) (stored bool, full *session
 // How fit a member is to take a shared message, in the order deliver
 // prefers them.
 const (
-	rankGone        = iota - 1 // dropped: takes nothing
+	rankGone        = iota - 1 // dropped, or may not read the topic: takes nothing
 	rankOffline                // no connection, queue full
 	rankOfflineRoom            // no connection, room in its queue
 	rankOnline                 // connected, queue full (flow control)
 	rankOnlineRoom             // connected with room
 )
 
-// shareRank returns how fit s is to take a message of a shared group.
-func (s *session) shareRank() int {
+// shareRank returns how fit s is to take a message on topic of a shared
+// group (topic "": any message, for rebalance). A member the ACL does not
+// let read topic takes nothing, so that another member gets it rather than
+// the group losing it (session.deliver would drop it).
+func (s *session) shareRank(topic string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := rankOffline
 	switch {
-	case s.gone:
+	case s.gone || topic != "" && !s.mayReadLocked(topic):
 		return rankGone
 	case s.conn != nil && s.roomLocked() && !s.over.Load():
 		r = rankOnlineRoom
@@ -172,7 +178,7 @@ func (b *Broker) rebalance(g *shareGroup) {
 	var offline []*session
 	online := false
 	for _, m := range members {
-		switch m.s.shareRank() {
+		switch m.s.shareRank("") {
 		case rankOnline, rankOnlineRoom:
 			online = true
 		case rankOffline, rankOfflineRoom:

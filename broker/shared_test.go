@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/gateway"
+	"github.com/edgegw/gateway/broker/auth"
 	"github.com/edgegw/gateway/broker/packet"
 	"github.com/edgegw/gateway/internal/mqtttest"
 )
@@ -318,5 +320,51 @@ func TestMQTTjsSharedStuckMember(t *testing.T) {
 	})
 	if st := b.Stats(); st.Dropped != 0 {
 		t.Fatalf("Dropped %d, want 0", st.Dropped)
+	}
+}
+
+// TestSharedMemberACL: a member of a shared subscription that the ACL does
+// not let read a topic is passed over for its messages: the member that
+// may read them gets every one, whatever the turn (before, the group lost
+// each message whose turn fell on the denied member).
+func TestSharedMemberACL(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "passwd")
+	for _, u := range []string{"all", "public"} {
+		if err := auth.SetPassword(pw, u, "pw"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acl := mqtttest.WriteFile(t, "acl", "user all\ntopic readwrite s/#\nuser public\ntopic read s/#\ntopic deny s/secret\n")
+	b := newTestBroker(t, Config{PasswordFile: pw, ACLFile: acl, Listeners: []Listener{{Address: "127.0.0.1:0", Protocol: "mqtt"}}})
+	join := func(user string) *rawClient {
+		c := tcpClient(t, b)
+		c.connect5(&packet.Connect{ClientID: user, CleanSession: true, UsernameFlag: true, Username: user,
+			PasswordFlag: true, Password: []byte("pw")}, false)
+		c.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "$share/g/s/#", QoS: 1}}})
+		c.expect(&packet.Suback{PacketID: 1, ReturnCodes: []byte{1}})
+		return c
+	}
+	all, public := join("all"), join("public")
+	const n = 6
+	for i := range n {
+		if err := b.Publish(t.Context(), gateway.Message{Topic: "s/secret", Payload: []byte{'0' + byte(i)}, QoS: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if got, want := all.recvPayload(true), string([]byte{'0' + byte(i)}); got != want {
+			t.Fatalf("member all got %q, want %q", got, want)
+		}
+	}
+	// The denied member gets the next open message, not a secret one.
+	if err := b.Publish(t.Context(), gateway.Message{Topic: "s/open", Payload: []byte("open"), QoS: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(t.Context(), gateway.Message{Topic: "s/open", Payload: []byte("open"), QoS: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := public.recvPayload(true); got != "open" {
+		t.Errorf("member public got %q, want the open message", got)
 	}
 }
