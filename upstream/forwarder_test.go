@@ -65,6 +65,9 @@ func versionConfig(url string, v int) upstream.Config {
 	cfg := upstream.Default()
 	cfg.URL = url
 	cfg.ProtocolVersion = v
+	if v == 5 {
+		cfg.TopicAliases = upstream.DefaultTopicAliases // as FromConfig does
+	}
 	cfg.ClientID = "gw-test"
 	cfg.ReconnectMin = 20 * time.Millisecond
 	cfg.ReconnectMax = 200 * time.Millisecond
