@@ -118,8 +118,13 @@ func (s *session) deliver(m *message, o sendOpts) (stored bool, full *session) {
 	b := s.b
 	s.mu.Lock()
 	c := s.conn
-	if s.gone || c == nil && (!s.persistent || qos == 0) || !s.mayReadLocked(m.topic) {
+	if s.gone || c == nil && (!s.persistent || qos == 0) {
 		s.mu.Unlock()
+		return false, nil
+	}
+	if !s.mayReadLocked(m.topic) {
+		s.mu.Unlock()
+		b.stats.readDenied.Add(1)
 		return false, nil
 	}
 	// At max_memory every queue counts as full.
@@ -297,14 +302,14 @@ func (s *session) mayReadLocked(t string) bool {
 // deniedRestoredLocked drops a message restored from the store that the
 // ACL no longer lets the session's user read (the ACL file changed while
 // the broker was down): it is not sent, it leaves the store, and it is
-// counted as denied; the first one of the session is logged. The caller
-// holds s.mu.
+// counted in DeliveriesDenied; the first one of the session is logged. The
+// caller holds s.mu.
 func (s *session) deniedRestoredLocked(p *pending) {
-	s.b.stats.denied.Add(1)
+	s.b.stats.readDenied.Add(1)
 	s.unstoreLocked(p)
 	if !s.deniedLogged {
 		s.deniedLogged = true
-		s.b.log.Warn("queued message from before the restart denied by the ACL: dropped (further ones of this session are dropped silently, counted in denied)",
+		s.b.log.Warn("queued message from before the restart denied by the ACL: dropped (further ones of this session are dropped silently, counted in deliveries denied)",
 			"client", s.id, "user", s.user, "topic", p.msg.topic)
 	}
 }
