@@ -290,11 +290,15 @@ func (s *session) checkStall() {
 	c.closeWith(errStalled)
 }
 
-// mayRead re-checks the session user's read access to a message's topic
-// at delivery, as Mosquitto does: a subscription granted earlier (by a
-// wider rule, before an ACL reload, or to a session resumed under another
-// identity) never carries a message the ACL denies the user now. The
-// caller holds s.mu.
+// mayReadLocked re-checks the session user's read access to a message's
+// topic at delivery, as Mosquitto does: a granted subscription never
+// carries a message the ACL denies the user. That matters for a deny rule
+// inside a granted wildcard (SUBSCRIBE checks the filter, not the topics
+// it will match), for subscriptions and queued messages restored from
+// broker.db after a restart with a changed ACL file, and for a session
+// from an older broker.db without a user, bound to the first user that
+// resumes it (attach). The ACL file is read once, when the broker starts;
+// SIGHUP does not reload it. The caller holds s.mu.
 func (s *session) mayReadLocked(t string) bool {
 	return s.b.authz == nil || s.b.authz.Allow(s.user, s.id, t, auth.Read)
 }
