@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +31,7 @@ type Proxy struct {
 	maxOpen  int
 	accepted int
 	firsts   [][]byte
+	sent     atomic.Int64 // bytes written to the target
 	wg       sync.WaitGroup
 	closed   bool
 }
@@ -130,6 +132,10 @@ func (p *Proxy) Firsts() [][]byte {
 	defer p.mu.Unlock()
 	return append([][]byte(nil), p.firsts...)
 }
+
+// Sent is the number of bytes passed from the clients to the target so
+// far (what a client sent upstream over a metered link).
+func (p *Proxy) Sent() int64 { return p.sent.Load() }
 
 // Close stops listening, closes every connection and waits for the proxy's
 // goroutines.
@@ -238,6 +244,7 @@ type chunk struct {
 // the other pipe ends too). idx >= 0: record src's first read.
 func (p *Proxy) pipe(l *link, dst, src net.Conn, idx int) {
 	defer dst.Close() // src ended: end the other direction too
+	toTarget := idx >= 0
 	out := make(chan chunk, 4096)
 	done := make(chan struct{})
 	go func() {
@@ -254,7 +261,11 @@ func (p *Proxy) pipe(l *link, dst, src net.Conn, idx int) {
 				continue // dropped
 			default:
 			}
-			if _, err := dst.Write(c.b); err != nil {
+			n, err := dst.Write(c.b)
+			if toTarget {
+				p.sent.Add(int64(n))
+			}
+			if err != nil {
 				for range out { // drain: the reader stops on its own
 				}
 				return
