@@ -41,6 +41,13 @@ func (c Config) checkVersion(r config.Reporter) (v5 bool) {
 	case c.SessionExpiry < 0 || c.SessionExpiry > maxInterval:
 		r.Problem("session_expiry", "%s: want a positive duration of at most %s (a 32-bit number of seconds)", c.SessionExpiry, maxInterval)
 	}
+	switch {
+	case !v5 && c.TopicAliases != 0: // 0 says what 3.1.1 does anyway
+		r.Problem("topic_aliases", "%s", needsV5("Topic Aliases"))
+	case c.TopicAliases < 0 || c.TopicAliases > math.MaxUint16:
+		// A Topic Alias is a two-byte integer, 0 not allowed [MQTT-3.3.2-8].
+		r.Problem("topic_aliases", "%d: want 0 (none) to 65535", c.TopicAliases)
+	}
 	return v5
 }
 

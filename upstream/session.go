@@ -110,6 +110,9 @@ func (f *Forwarder) connect(ctx context.Context, conns *connSet) (*mqttc.Client,
 		// reconnect: with 3.1.1 for ever, with 5.0 for SessionExpiry.
 		CleanStart: cleanStart, SessionExpiry: expiry,
 		Inflight: f.cfg.Inflight,
+		// Capped by the server's Topic Alias Maximum; Check keeps it in
+		// 0..65535, and 0 with 3.1.1.
+		TopicAliases: uint16(f.cfg.TopicAliases),
 	}
 	if f.password != "" {
 		o.Password = []byte(f.password)

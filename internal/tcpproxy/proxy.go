@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +31,7 @@ type Proxy struct {
 	maxOpen  int
 	accepted int
 	firsts   [][]byte
+	sent     atomic.Int64 // bytes written to the target
 	wg       sync.WaitGroup
 	closed   bool
 }
@@ -140,6 +142,10 @@ func (p *Proxy) Firsts() [][]byte {
 	defer p.mu.Unlock()
 	return append([][]byte(nil), p.firsts...)
 }
+
+// Sent is the number of bytes passed from the clients to the target so
+// far (what a client sent upstream over a metered link).
+func (p *Proxy) Sent() int64 { return p.sent.Load() }
 
 // Close stops listening, closes every connection and waits for the proxy's
 // goroutines.
@@ -252,6 +258,7 @@ func (p *Proxy) pipe(l *link, dst, src net.Conn, idx int) {
 		p.copy(l, dst, src, idx)
 		return
 	}
+	toTarget := idx >= 0
 	out := make(chan chunk, 4096)
 	done := make(chan struct{})
 	go func() {
@@ -268,7 +275,11 @@ func (p *Proxy) pipe(l *link, dst, src net.Conn, idx int) {
 				continue // dropped
 			default:
 			}
-			if _, err := dst.Write(c.b); err != nil {
+			n, err := dst.Write(c.b)
+			if toTarget {
+				p.sent.Add(int64(n))
+			}
+			if err != nil {
 				for range out { // drain: the reader stops on its own
 				}
 				return
@@ -315,7 +326,9 @@ func (p *Proxy) copy(l *link, dst, src net.Conn, idx int) {
 			return
 		}
 		if !l.isDead() {
-			if _, err := dst.Write(b); err != nil {
+			n, err := dst.Write(b)
+			p.sent.Add(int64(n))
+			if err != nil {
 				return
 			}
 		}
@@ -329,7 +342,11 @@ func (p *Proxy) copy(l *link, dst, src net.Conn, idx int) {
 		if l.isDead() {
 			continue // read and dropped
 		}
-		if _, err := dst.Write(buf[:n]); err != nil {
+		n, err = dst.Write(buf[:n])
+		if idx >= 0 {
+			p.sent.Add(int64(n))
+		}
+		if err != nil {
 			return
 		}
 	}
