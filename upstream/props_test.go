@@ -184,11 +184,19 @@ func TestValidateV5(t *testing.T) {
 		t.Errorf("topic_aliases -1: %v", err)
 	}
 	c.TopicAliases = 0
-	// MQTT UTF-8 strings: at most 65535 bytes [MQTT-1.5.4-1], no U+0000 [MQTT-1.5.4-2].
-	c.Forward[0].UserProperties = []packet.UserProperty{{Key: "big", Value: strings.Repeat("x", 65536)}, {Key: "nul\x00"}}
+	// MQTT UTF-8 strings: at most 65535 bytes (section 1.5.4), well-formed
+	// [MQTT-1.5.4-1], no U+0000 [MQTT-1.5.4-2]; a value's problem names its
+	// property.
+	c.Forward[0].UserProperties = []packet.UserProperty{{Key: "big", Value: strings.Repeat("x", 65536)}, {Key: "nul\x00"},
+		{Key: "site", Value: "no\x00rth"}, {Key: "room", Value: "k\xffche"}}
 	c.Forward[0].TimestampProperty = strings.Repeat("t", 65535) // the longest allowed
 	err = c.Validate()
-	for _, want := range []string{`user_properties: value of "big": 65536 bytes: want at most 65535`, `user_properties: name "nul\x00": want UTF-8 text without U+0000`} {
+	for _, want := range []string{
+		`user_properties.big: value: 65536 bytes: want at most 65535`,
+		`user_properties: name "nul\x00": has U+0000 (NUL) at byte 3; MQTT 5.0 strings may not [MQTT-1.5.4-2]`,
+		`user_properties.site: value "no\x00rth": has U+0000 (NUL) at byte 2; MQTT 5.0 strings may not [MQTT-1.5.4-2]`,
+		`user_properties.room: value "k\xffche": not valid UTF-8 at byte 1; MQTT 5.0 strings must be [MQTT-1.5.4-1]`,
+	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("5.0 strings: got %v, want %q", err, want)
 		}
