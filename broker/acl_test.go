@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/broker/auth"
+	"github.com/edgegw/gateway/broker/packet"
 	"github.com/edgegw/gateway/internal/mqtttest"
 )
 
@@ -16,8 +17,8 @@ import (
 // session were admitted under the ACL of that run; after a restart under
 // an ACL that now denies some of their topics, mosquitto_sub -c resuming
 // the session gets only the allowed ones (in order), the denied ones are
-// counted and leave the store, as Mosquitto checks read access when it
-// sends a message rather than trusting what was queued.
+// counted (DeliveriesDenied) and leave the store, as Mosquitto checks read
+// access when it sends a message rather than trusting what was queued.
 func TestRestoredQueueACLRecheck(t *testing.T) {
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "passwd")
@@ -56,8 +57,8 @@ func TestRestoredQueueACLRecheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.expectLine(t, "d/open/3 o3")
-	if d := b2.Stats().Denied; d != 2 {
-		t.Errorf("Stats().Denied = %d, want 2", d)
+	if st := b2.Stats(); st.DeliveriesDenied != 2 || st.Denied != 0 {
+		t.Errorf("Stats() DeliveriesDenied = %d, Denied = %d, want 2 and 0", st.DeliveriesDenied, st.Denied)
 	}
 	s.cmd.Process.Kill()
 	<-s.done
@@ -133,9 +134,70 @@ func TestLocalSubscribeACLPerMessage(t *testing.T) {
 	if got, want := collect(local), []string{"cmd/open/r", "cmd/open/x", "cmd/end"}; !slices.Equal(got, want) {
 		t.Errorf("Local(pipeline) got %v, want %v", got, want)
 	}
+	if d := b.Stats().DeliveriesDenied; d != 2 {
+		t.Errorf("DeliveriesDenied = %d, want 2 (cmd/secret/r, cmd/secret/x held back from Local(pipeline))", d)
+	}
 	got := collect(own)
 	slices.Sort(got[:2]) // retained messages come in no particular order
 	if want := []string{"cmd/open/r", "cmd/secret/r", "cmd/secret/x", "cmd/open/x", "cmd/end"}; !slices.Equal(got, want) {
 		t.Errorf("Broker.Subscribe got %v, want %v", got, want)
+	}
+}
+
+// TestDeliveriesDeniedCounted: a message the ACL holds back at delivery
+// (the user may read the filter it subscribed to but not the message's
+// topic) is counted in DeliveriesDenied, once per subscriber held back:
+// a retained message on SUBSCRIBE, a live one for a subscription, and one
+// for a shared group none of whose members may read it. A member passed
+// over for one that may read is not held back; publishes the ACL refuses
+// stay counted apart, in Denied.
+func TestDeliveriesDeniedCounted(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "passwd")
+	if err := auth.SetPassword(pw, "public", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	acl := mqtttest.WriteFile(t, "acl", "user public\ntopic read s/#\ntopic deny s/secret\n")
+	b := newTestBroker(t, Config{PasswordFile: pw, ACLFile: acl, Listeners: []Listener{{Address: "127.0.0.1:0", Protocol: "mqtt"}}})
+	if err := b.Publish(t.Context(), gateway.Message{Topic: "s/secret", Payload: []byte("r"), QoS: 1, Retain: true}); err != nil {
+		t.Fatal(err)
+	}
+	c := tcpClient(t, b)
+	c.connect5(&packet.Connect{ClientID: "public", CleanSession: true, UsernameFlag: true, Username: "public",
+		PasswordFlag: true, Password: []byte("pw")}, false)
+	c.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "s/#", QoS: 1}, {Filter: "$share/g/s/#", QoS: 1}}})
+	c.expect(&packet.Suback{PacketID: 1, ReturnCodes: []byte{1, 1}})
+	waitFor(t, "the retained s/secret held back", func() bool { return b.Stats().DeliveriesDenied == 1 })
+	for _, topic := range []string{"s/secret", "s/open"} {
+		if err := b.Publish(t.Context(), gateway.Message{Topic: topic, Payload: []byte(topic), QoS: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 { // s/# and the group
+		if got := c.recvPayload(true); got != "s/open" {
+			t.Fatalf("got %q, want s/open", got)
+		}
+	}
+	st := b.Stats()
+	if st.DeliveriesDenied != 3 {
+		t.Errorf("DeliveriesDenied = %d, want 3 (retained, s/#, $share/g/s/#)", st.DeliveriesDenied)
+	}
+	if st.Denied != 0 {
+		t.Errorf("Denied = %d, want 0 (no publish was refused)", st.Denied)
+	}
+	b.publishSys()
+	got := make(chan string, 1)
+	unsub, err := b.Subscribe("$SYS/broker/deliveries/denied", 0, func(m gateway.Message) { got <- string(m.Payload) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unsub()
+	select {
+	case v := <-got:
+		if v != "3" {
+			t.Errorf("$SYS/broker/deliveries/denied = %q, want 3", v)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("no retained $SYS/broker/deliveries/denied")
 	}
 }

@@ -1,10 +1,14 @@
 package broker
 
 import (
+	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
+	"net"
 	"os"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -56,9 +60,28 @@ func TestAnnouncedBodiesCostLittle(t *testing.T) {
 // reading the PINGRESPs does not make the broker queue them without bound:
 // the broker stops reading from it, and its write deadline (stall_timeout)
 // closes the connection; the stall is counted.
+//
+// The socket buffers are small on both sides: with the kernel's defaults
+// loopback grows them to megabytes, and the broker had to handle millions
+// of PINGREQs (under -race) before its writes blocked. At a load average
+// of 12 to 16 that took long enough for one of the client's writes to pass
+// its 5 s deadline while the broker was still reading (seen twice); now a
+// few thousand fill them.
 func TestClientThatNeverReads(t *testing.T) {
 	b := newTestBroker(t, Config{StallTimeout: 300 * time.Millisecond})
-	c := tcpClient(t, b)
+	// The receive buffer is set before connecting, so that the kernel
+	// does not grow it.
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return cmp.Or(err, serr)
+	}}
+	nc, err := d.DialContext(t.Context(), "tcp", b.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	c := &rawClient{t: t, nc: nc, br: bufio.NewReader(nc)}
 	c.connect(&packet.Connect{ClientID: "deaf", CleanSession: true}, false)
 	var srv *conn
 	waitFor(t, "server side of the connection", func() bool {
@@ -69,6 +92,13 @@ func TestClientThatNeverReads(t *testing.T) {
 		}
 		return srv != nil
 	})
+	tc, ok := srv.nc.(*net.TCPConn)
+	if !ok {
+		t.Fatalf("broker side is a %T, want *net.TCPConn", srv.nc)
+	}
+	if err := tc.SetWriteBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
 	maxCtrl := 0
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
@@ -85,8 +115,7 @@ func TestClientThatNeverReads(t *testing.T) {
 			}
 		}
 	}()
-	pings := bytes.Repeat((&packet.Pingreq{}).Append(nil), 32<<10) // 64 KB a write
-	var err error
+	pings := bytes.Repeat((&packet.Pingreq{}).Append(nil), 2<<10) // 4 KB a write
 	for sent := 0; sent < 256<<20 && err == nil; sent += len(pings) {
 		c.nc.SetWriteDeadline(time.Now().Add(testTimeout))
 		_, err = c.nc.Write(pings)

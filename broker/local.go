@@ -166,8 +166,9 @@ func (l *Local) Publish(ctx context.Context, m gateway.Message) error {
 // Subscribe is Broker.Subscribe subject to the ACL, as for a network
 // client: the user must be allowed to read filter, and each message is
 // checked again with its topic name before fn sees it, so a deny rule
-// inside a granted wildcard holds those messages back (dropped silently,
-// as for a network subscriber: see session.mayReadLocked).
+// inside a granted wildcard holds those messages back (dropped without a
+// log line and counted in DeliveriesDenied, as for a network subscriber:
+// see session.mayReadLocked).
 func (l *Local) Subscribe(filter string, qos byte, fn func(gateway.Message)) (unsubscribe func(), err error) {
 	return l.b.subscribeLocal(l, filter, qos, fn)
 }
@@ -191,6 +192,7 @@ var _ subscriber = (*localSub)(nil)
 
 func (l *localSub) deliver(m *message, o sendOpts) (stored bool, full *session) {
 	if l.as != nil && !l.b.allow(l.as.user, "", m.topic, auth.Read) {
+		l.b.stats.readDenied.Add(1)
 		return false, nil // checked at each delivery, as session.deliver does
 	}
 	l.mu.Lock()

@@ -118,8 +118,13 @@ func (s *session) deliver(m *message, o sendOpts) (stored bool, full *session) {
 	b := s.b
 	s.mu.Lock()
 	c := s.conn
-	if s.gone || c == nil && (!s.persistent || qos == 0) || !s.mayReadLocked(m.topic) {
+	if s.gone || c == nil && (!s.persistent || qos == 0) {
 		s.mu.Unlock()
+		return false, nil
+	}
+	if !s.mayReadLocked(m.topic) {
+		s.mu.Unlock()
+		b.stats.readDenied.Add(1)
 		return false, nil
 	}
 	// At max_memory every queue counts as full.
@@ -285,11 +290,15 @@ func (s *session) checkStall() {
 	c.closeWith(errStalled)
 }
 
-// mayRead re-checks the session user's read access to a message's topic
-// at delivery, as Mosquitto does: a subscription granted earlier (by a
-// wider rule, before an ACL reload, or to a session resumed under another
-// identity) never carries a message the ACL denies the user now. The
-// caller holds s.mu.
+// mayReadLocked re-checks the session user's read access to a message's
+// topic at delivery, as Mosquitto does: a granted subscription never
+// carries a message the ACL denies the user. That matters for a deny rule
+// inside a granted wildcard (SUBSCRIBE checks the filter, not the topics
+// it will match), for subscriptions and queued messages restored from
+// broker.db after a restart with a changed ACL file, and for a session
+// from an older broker.db without a user, bound to the first user that
+// resumes it (attach). The ACL file is read once, when the broker starts;
+// SIGHUP does not reload it. The caller holds s.mu.
 func (s *session) mayReadLocked(t string) bool {
 	return s.b.authz == nil || s.b.authz.Allow(s.user, s.id, t, auth.Read)
 }
@@ -297,14 +306,14 @@ func (s *session) mayReadLocked(t string) bool {
 // deniedRestoredLocked drops a message restored from the store that the
 // ACL no longer lets the session's user read (the ACL file changed while
 // the broker was down): it is not sent, it leaves the store, and it is
-// counted as denied; the first one of the session is logged. The caller
-// holds s.mu.
+// counted in DeliveriesDenied; the first one of the session is logged. The
+// caller holds s.mu.
 func (s *session) deniedRestoredLocked(p *pending) {
-	s.b.stats.denied.Add(1)
+	s.b.stats.readDenied.Add(1)
 	s.unstoreLocked(p)
 	if !s.deniedLogged {
 		s.deniedLogged = true
-		s.b.log.Warn("queued message from before the restart denied by the ACL: dropped (further ones of this session are dropped silently, counted in denied)",
+		s.b.log.Warn("queued message from before the restart denied by the ACL: dropped (further ones of this session are dropped silently, counted in deliveries denied)",
 			"client", s.id, "user", s.user, "topic", p.msg.topic)
 	}
 }

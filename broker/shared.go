@@ -54,17 +54,22 @@ func (g *shareGroup) deliver(m *message, o sendOpts) (stored bool, full *session
 	start := g.next % n
 	g.next = (start + 1) % n
 	g.mu.Unlock()
-	pick, best := members[start], rankGone
+	pick, best, denied := members[start], rankGone, false
 	for i := range n {
 		c := members[(start+i)%n]
-		if r := c.s.shareRank(m.topic); r > best {
+		r := c.s.shareRank(m.topic)
+		denied = denied || r == rankDenied
+		if r > best {
 			pick, best = c, r
 			if r == rankOnlineRoom {
 				break
 			}
 		}
 	}
-	if best == rankGone {
+	if best <= rankGone {
+		if denied {
+			pick.s.b.stats.readDenied.Add(1) // held back from the group, once
+		}
 		return false, nil // no member may take it
 	}
 	so := sendOpts{qos: min(m.qos, pick.o.qos), retain: pick.o.rap && m.retain, group: g}
@@ -77,7 +82,8 @@ func (g *shareGroup) deliver(m *message, o sendOpts) (stored bool, full *session
 // How fit a member is to take a shared message, in the order deliver
 // prefers them.
 const (
-	rankGone        = iota - 1 // dropped, or may not read the topic: takes nothing
+	rankDenied      = iota - 2 // may not read the topic: takes nothing
+	rankGone                   // dropped: takes nothing
 	rankOffline                // no connection, queue full
 	rankOfflineRoom            // no connection, room in its queue
 	rankOnline                 // connected, queue full (flow control)
@@ -93,8 +99,10 @@ func (s *session) shareRank(topic string) int {
 	defer s.mu.Unlock()
 	r := rankOffline
 	switch {
-	case s.gone || topic != "" && !s.mayReadLocked(topic):
+	case s.gone:
 		return rankGone
+	case topic != "" && !s.mayReadLocked(topic):
+		return rankDenied
 	case s.conn != nil && s.roomLocked() && !s.over.Load():
 		r = rankOnlineRoom
 	case s.conn != nil:

@@ -19,7 +19,8 @@ type counters struct {
 	bytesIn       atomic.Uint64
 	bytesOut      atomic.Uint64
 	dropped       atomic.Uint64 // messages dropped at a full session queue
-	denied        atomic.Uint64 // publishes dropped by the ACL, and restored queued messages it now denies (session.fill)
+	denied        atomic.Uint64 // publishes dropped by the ACL (write access)
+	readDenied    atomic.Uint64 // messages held back from a subscriber by the ACL at delivery (read access), restored queued ones included
 	notStored     atomic.Uint64 // QoS 1/2 publishes not acknowledged: the store failed
 	originRefused atomic.Uint64 // WebSocket upgrades refused for their Origin
 	subPkts       atomic.Uint64 // SUBSCRIBE packets handled (tests wait on it)
@@ -44,7 +45,7 @@ type Stats struct {
 	BytesReceived    uint64        // bytes read from clients
 	BytesSent        uint64        // bytes written to clients
 	Dropped          uint64        // messages dropped because a session queue was full
-	Denied           uint64        // publishes refused by the ACL, and queued messages from before a restart it now denies
+	Denied           uint64        // publishes refused by the ACL (write access)
 	NotStored        uint64        // QoS 1/2 publishes not acknowledged because the store failed
 	Uptime           time.Duration // since New
 	// Stalled counts connections closed because the client stopped reading
@@ -62,6 +63,14 @@ type Stats struct {
 	// Expired counts queued messages not sent because their MQTT 5.0
 	// Message Expiry Interval passed.
 	Expired uint64
+	// DeliveriesDenied counts messages held back from a subscriber because
+	// the ACL does not let its user read the message's topic, checked at
+	// each delivery (session.mayReadLocked): once per subscriber (a shared
+	// group counts once, when none of its members may read it), retained
+	// messages sent on SUBSCRIBE and messages queued before a restart
+	// included. Publishes the ACL refuses are counted apart, in Denied: one
+	// publish may be held back from many subscribers.
+	DeliveriesDenied uint64
 }
 
 // Stats returns the current counters.
@@ -97,6 +106,7 @@ func (b *Broker) Stats() Stats {
 		MemoryDropped:    b.stats.memDropped.Load(),
 		TooLarge:         b.stats.tooLarge.Load(),
 		Expired:          b.stats.expired.Load(),
+		DeliveriesDenied: b.stats.readDenied.Load(),
 	}
 }
 
@@ -135,6 +145,10 @@ func (b *Broker) publishSys() {
 		{"$SYS/broker/messages/received", u(st.MessagesReceived)},
 		{"$SYS/broker/messages/sent", u(st.MessagesSent)},
 		{"$SYS/broker/messages/dropped", u(st.Dropped)},
+		// The ACL's counts (no Mosquitto topic has them): publishes it
+		// refused, and messages it held back from a subscriber.
+		{"$SYS/broker/publish/messages/denied", u(st.Denied)},
+		{"$SYS/broker/deliveries/denied", u(st.DeliveriesDenied)},
 		{"$SYS/broker/bytes/received", u(st.BytesReceived)},
 		{"$SYS/broker/bytes/sent", u(st.BytesSent)},
 		{"$SYS/broker/retained messages/count", i(int64(st.Retained))},

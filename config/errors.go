@@ -34,14 +34,19 @@ func (p Path) Index(k string, i int, name string) Path {
 // At starts a path at a top-level key.
 func At(k string) Path { return Path{}.Key(k) }
 
-// String renders the path for people.
+// String renders the path for people. A key that is not a bare TOML key
+// (a user property name with a space, say) is quoted, as TOML writes it.
 func (p Path) String() string {
 	var b strings.Builder
 	for i, pp := range p.parts {
 		if i > 0 {
 			b.WriteByte('.')
 		}
-		b.WriteString(pp.key)
+		if isBareKey(pp.key) {
+			b.WriteString(pp.key)
+		} else {
+			b.WriteString(strconv.Quote(pp.key))
+		}
 		if pp.index >= 0 {
 			b.WriteString("[" + strconv.Itoa(pp.index) + "]")
 			if pp.name != "" {
@@ -50,6 +55,20 @@ func (p Path) String() string {
 		}
 	}
 	return b.String()
+}
+
+// isBareKey reports whether k may stand unquoted as a TOML key: ASCII
+// letters, digits, '_' and '-' (TOML 1.0, "Keys").
+func isBareKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, c := range []byte(k) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // locKey is the path as the locator indexes it: keys and indices, no names.

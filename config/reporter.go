@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Reporter receives the problems of one table of the config file, each at
@@ -13,7 +14,9 @@ import (
 // line of the key itself; ErrReporter (for code that builds a
 // configuration in Go) turns them into errors.
 type Reporter interface {
-	// Problem records a problem with key ("" for the table itself);
+	// Problem records a problem with key ("" for the table itself; a
+	// dotted key such as "user_properties.site" names a key of a table
+	// below, and each part is quoted where TOML would quote it);
 	// format and args say what was found and what was expected (format is
 	// fmt.Errorf's: a %w names a sentinel error the message is about).
 	Problem(key, format string, args ...any)
@@ -33,7 +36,9 @@ type tableReporter struct {
 func (r tableReporter) Problem(key, format string, args ...any) {
 	path := r.base
 	if key != "" {
-		path = path.Key(key)
+		for k := range strings.SplitSeq(key, ".") {
+			path = path.Key(k)
+		}
 	}
 	r.p.Add(path, format, args...)
 }

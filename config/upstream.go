@@ -22,6 +22,7 @@ type Upstream struct {
 	// ProtocolVersion is 4 (MQTT 3.1.1, the default) or 5 (MQTT 5.0).
 	ProtocolVersion *int        `toml:"protocol_version"`
 	SessionExpiry   Duration    `toml:"session_expiry"` // MQTT 5.0: Session Expiry Interval with subscribe rules (default 1h)
+	TopicAliases    *int        `toml:"topic_aliases"`  // MQTT 5.0: most Topic Aliases for forwarded topics (default 1024; 0 none)
 	Forward         []Forward   `toml:"forward"`
 	Subscribe       []Subscribe `toml:"subscribe"`
 }

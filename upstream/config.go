@@ -38,6 +38,14 @@ type Config struct {
 	// and this interval instead of 3.1.1's endless persistent session. 0:
 	// DefaultSessionExpiry. Rounded up to whole seconds.
 	SessionExpiry time.Duration
+	// TopicAliases (MQTT 5.0 only) is the most Topic Aliases the uplink
+	// sets up on a connection for the topics it publishes to, bounded
+	// further by the server's Topic Alias Maximum (section 3.2.2.3.8); the
+	// first topics sent take them, first come first served (see
+	// mqttc.Client.Publish). 0: none. FromConfig makes it
+	// DefaultTopicAliases with protocol_version = 5 when the file does not
+	// set it.
+	TopicAliases int
 
 	Forward   []ForwardRule   // [[upstream.forward]]; none: nothing is forwarded
 	Subscribe []SubscribeRule // [[upstream.subscribe]]
@@ -101,6 +109,14 @@ func Default() Config {
 // Core's default limit on persistent sessions (EMQX keeps 2 hours by default).
 const DefaultSessionExpiry = time.Hour
 
+// DefaultTopicAliases is the most Topic Aliases an MQTT 5.0 uplink uses
+// when the file does not say: more than the distinct topics a gateway
+// forwards (one per mapped point, tens to hundreds), so in practice the
+// server's Topic Alias Maximum is the limit (mosquitto's max_topic_alias
+// is 10 by default). It bounds the gateway's table of aliases (a topic and
+// two bytes each) when the topics are not repeated, e.g. one per message.
+const DefaultTopicAliases = 1024
+
 // DefaultTimestampProperty is the user property that carries a forwarded
 // message's time with MQTT 5.0 (the config's default for each forward rule).
 const DefaultTimestampProperty = "ts"
@@ -109,8 +125,8 @@ const DefaultTimestampProperty = "ts"
 // starts from Default. ClientID stays the default when the file sets none
 // (cmd/gateway puts the gateway's name there), and Birth and Will are left
 // to the caller. With protocol_version = 5 a forward rule without
-// timestamp_property gets DefaultTimestampProperty; user_properties are
-// sorted by name.
+// timestamp_property gets DefaultTimestampProperty, and no topic_aliases
+// means DefaultTopicAliases; user_properties are sorted by name.
 func FromConfig(u config.Upstream) Config {
 	c := Default()
 	c.URL = u.URL
@@ -128,6 +144,12 @@ func FromConfig(u config.Upstream) Config {
 		c.ProtocolVersion = *u.ProtocolVersion
 	}
 	c.SessionExpiry = u.SessionExpiry.Duration
+	switch {
+	case u.TopicAliases != nil:
+		c.TopicAliases = *u.TopicAliases
+	case u.V5():
+		c.TopicAliases = DefaultTopicAliases
+	}
 	c.Forward = ForwardRules(u)
 	for _, s := range u.Subscribe {
 		c.Subscribe = append(c.Subscribe, SubscribeRule{Filter: s.Filter, LocalPrefix: s.LocalPrefix, LocalTopic: s.LocalTopic, QoS: s.QoS})

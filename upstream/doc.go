@@ -35,6 +35,8 @@
 // keep the message in the queue. A message larger than the server's Maximum
 // Packet Size can never be delivered to it: it is removed from the queue and
 // counted as refused (code 0x95) rather than holding up the queue for ever.
+// Remote topics go as Topic Aliases (TopicAliases, up to the server's Topic
+// Alias Maximum): in full once per connection, then as a 2-byte alias.
 //
 // Filter wraps the queue as a gateway.Sink that accepts only messages matching
 // a forward rule, with the rule's QoS. The queue keeps local topics (so

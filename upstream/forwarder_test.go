@@ -27,7 +27,7 @@ import (
 // The buffer is the queue the forwarder drains (wired in cmd/gateway).
 var _ upstream.Queue = (*buffer.Buffer)(nil)
 
-func testLog(t *testing.T) *slog.Logger {
+func testLog(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
@@ -65,6 +65,9 @@ func versionConfig(url string, v int) upstream.Config {
 	cfg := upstream.Default()
 	cfg.URL = url
 	cfg.ProtocolVersion = v
+	if v == 5 {
+		cfg.TopicAliases = upstream.DefaultTopicAliases // as FromConfig does
+	}
 	cfg.ClientID = "gw-test"
 	cfg.ReconnectMin = 20 * time.Millisecond
 	cfg.ReconnectMax = 200 * time.Millisecond
@@ -85,18 +88,18 @@ type gw struct {
 	stopMu sync.Once
 }
 
-func startGW(t *testing.T, path string, cfg upstream.Config, local gateway.Sink, wrap func(*buffer.Buffer) upstream.Queue) *gw {
+func startGW(t testing.TB, path string, cfg upstream.Config, local gateway.Sink, wrap func(*buffer.Buffer) upstream.Queue) *gw {
 	t.Helper()
 	bcfg := buffer.Default(path)
 	return startGWWith(t, bcfg, cfg, local, wrap)
 }
 
-func startGWWith(t *testing.T, bcfg buffer.Config, cfg upstream.Config, local gateway.Sink, wrap func(*buffer.Buffer) upstream.Queue) *gw {
+func startGWWith(t testing.TB, bcfg buffer.Config, cfg upstream.Config, local gateway.Sink, wrap func(*buffer.Buffer) upstream.Queue) *gw {
 	t.Helper()
 	return startGWLog(t, bcfg, cfg, local, wrap, testLog(t))
 }
 
-func startGWLog(t *testing.T, bcfg buffer.Config, cfg upstream.Config, local gateway.Sink, wrap func(*buffer.Buffer) upstream.Queue, log *slog.Logger) *gw {
+func startGWLog(t testing.TB, bcfg buffer.Config, cfg upstream.Config, local gateway.Sink, wrap func(*buffer.Buffer) upstream.Queue, log *slog.Logger) *gw {
 	t.Helper()
 	buf, err := buffer.Open(t.Context(), bcfg, log)
 	if err != nil {
@@ -130,7 +133,7 @@ func startGWLog(t *testing.T, bcfg buffer.Config, cfg upstream.Config, local gat
 }
 
 // waitEmpty waits until the buffer holds nothing.
-func (g *gw) waitEmpty(t *testing.T) {
+func (g *gw) waitEmpty(t testing.TB) {
 	t.Helper()
 	testutil.WaitFor(t, 30*time.Second, "the buffer to empty", func() bool {
 		s, err := g.buf.Stats(t.Context())
@@ -565,7 +568,7 @@ func chanSink() (chan gateway.Message, gateway.Sink) {
 }
 
 // waitUp waits until the forwarder reports the uplink up (after SUBACK).
-func waitUp(t *testing.T, fwd *upstream.Forwarder) {
+func waitUp(t testing.TB, fwd *upstream.Forwarder) {
 	t.Helper()
 	testutil.WaitFor(t, 10*time.Second, "the uplink up", func() bool { return fwd.Status().State == "up" })
 }

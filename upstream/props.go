@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"math"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -41,6 +40,13 @@ func (c Config) checkVersion(r config.Reporter) (v5 bool) {
 	case c.SessionExpiry < 0 || c.SessionExpiry > maxInterval:
 		r.Problem("session_expiry", "%s: want a positive duration of at most %s (a 32-bit number of seconds)", c.SessionExpiry, maxInterval)
 	}
+	switch {
+	case !v5 && c.TopicAliases != 0: // 0 says what 3.1.1 does anyway
+		r.Problem("topic_aliases", "%s", needsV5("Topic Aliases"))
+	case c.TopicAliases < 0 || c.TopicAliases > math.MaxUint16:
+		// A Topic Alias is a two-byte integer, 0 not allowed [MQTT-3.3.2-8].
+		r.Problem("topic_aliases", "%d: want 0 (none) to 65535", c.TopicAliases)
+	}
 	return v5
 }
 
@@ -69,7 +75,9 @@ func (f ForwardRule) checkProps(r config.Reporter, v5 bool) {
 	}
 	for _, u := range f.UserProperties {
 		checkString(r, "user_properties", u.Key, "name")
-		checkString(r, "user_properties", u.Value, "value of "+strconv.Quote(u.Key))
+		// The value's problem is the property's: its own line when the
+		// rule's user_properties is a table of its own.
+		checkString(r, "user_properties."+u.Key, u.Value, "value")
 		if f.TimestampProperty != "" && u.Key == f.TimestampProperty {
 			r.Problem("user_properties", "%q is the timestamp_property: rename one of them (or set timestamp_property = \"\")", u.Key)
 		}
@@ -77,15 +85,26 @@ func (f ForwardRule) checkProps(r config.Reporter, v5 bool) {
 	checkString(r, "timestamp_property", f.TimestampProperty, "name")
 }
 
-// checkString reports a user property name or value that is not an MQTT
-// UTF-8 string: at most 65535 bytes [MQTT-1.5.4-1] without U+0000
-// [MQTT-1.5.4-2].
+// checkString reports a user property name or value (what) that is not an
+// MQTT UTF-8 string, saying what is wrong and where: at most 65535 bytes
+// (its length is a two-byte integer, section 1.5.4), well-formed UTF-8
+// [MQTT-1.5.4-1], without U+0000 [MQTT-1.5.4-2].
 func checkString(r config.Reporter, key, s, what string) {
-	switch {
-	case len(s) > 65535:
+	if len(s) > 65535 {
 		r.Problem(key, "%s: %d bytes: want at most 65535", what, len(s))
-	case strings.ContainsRune(s, 0) || !utf8.ValidString(s):
-		r.Problem(key, "%s %q: want UTF-8 text without U+0000", what, s)
+		return
+	}
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		r.Problem(key, "%s %q: has U+0000 (NUL) at byte %d; MQTT 5.0 strings may not [MQTT-1.5.4-2]", what, s, i)
+		return
+	}
+	for i, c := range s {
+		if c == utf8.RuneError {
+			if _, n := utf8.DecodeRuneInString(s[i:]); n <= 1 {
+				r.Problem(key, "%s %q: not valid UTF-8 at byte %d; MQTT 5.0 strings must be [MQTT-1.5.4-1]", what, s, i)
+				return
+			}
+		}
 	}
 }
 

@@ -129,9 +129,16 @@ func TestFromConfigProps(t *testing.T) {
 		},
 	}
 	c := FromConfig(u)
-	if c.ProtocolVersion != 5 || c.SessionExpiry != 2*time.Hour {
-		t.Errorf("version %d, session expiry %s", c.ProtocolVersion, c.SessionExpiry)
+	if c.ProtocolVersion != 5 || c.SessionExpiry != 2*time.Hour || c.TopicAliases != DefaultTopicAliases {
+		t.Errorf("version %d, session expiry %s, topic aliases %d", c.ProtocolVersion, c.SessionExpiry, c.TopicAliases)
 	}
+	for _, n := range []int{0, 10} { // 0: off
+		u.TopicAliases = &n
+		if c := FromConfig(u); c.TopicAliases != n {
+			t.Errorf("topic_aliases = %d gave %d", n, c.TopicAliases)
+		}
+	}
+	u.TopicAliases = nil
 	want := ForwardRule{Filter: "a/#", MessageExpiry: time.Minute, TimestampProperty: DefaultTimestampProperty,
 		UserProperties: []packet.UserProperty{{Key: "a", Value: "2"}, {Key: "m", Value: "3"}, {Key: "z", Value: "1"}}}
 	if !reflect.DeepEqual(c.Forward[0], want) {
@@ -142,7 +149,7 @@ func TestFromConfigProps(t *testing.T) {
 	}
 	// With 3.1.1 nothing MQTT 5.0 is filled in.
 	u.ProtocolVersion, u.SessionExpiry, u.Forward = nil, config.Duration{}, []config.Forward{{Filter: "a/#"}}
-	if c := FromConfig(u); c.Forward[0].TimestampProperty != "" || c.ProtocolVersion != 0 {
+	if c := FromConfig(u); c.Forward[0].TimestampProperty != "" || c.ProtocolVersion != 0 || c.TopicAliases != 0 {
 		t.Errorf("3.1.1: %+v", c)
 	}
 	if err := FromConfig(u).Validate(); err != nil {
@@ -151,11 +158,12 @@ func TestFromConfigProps(t *testing.T) {
 }
 
 func TestValidateV5(t *testing.T) {
-	c := Config{URL: "mqtt://h:1883", SessionExpiry: time.Hour,
+	c := Config{URL: "mqtt://h:1883", SessionExpiry: time.Hour, TopicAliases: 10,
 		Forward: []ForwardRule{{Filter: "a/#", MessageExpiry: time.Minute, TimestampProperty: "ts",
 			UserProperties: []packet.UserProperty{{Key: "k", Value: "v"}}}}}
 	err := c.Validate()
-	for _, want := range []string{"upstream: session_expiry: needs protocol_version = 5", "forward[0]: message_expiry: needs",
+	for _, want := range []string{"upstream: session_expiry: needs protocol_version = 5", "topic_aliases: needs protocol_version = 5",
+		"forward[0]: message_expiry: needs",
 		"forward[0]: user_properties: needs", "forward[0]: timestamp_property: needs"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("3.1.1: got %v, want %q", err, want)
@@ -165,11 +173,30 @@ func TestValidateV5(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Errorf("5.0: %v", err)
 	}
-	// MQTT UTF-8 strings: at most 65535 bytes [MQTT-1.5.4-1], no U+0000 [MQTT-1.5.4-2].
-	c.Forward[0].UserProperties = []packet.UserProperty{{Key: "big", Value: strings.Repeat("x", 65536)}, {Key: "nul\x00"}}
+	for _, n := range []int{0, 65535} {
+		c.TopicAliases = n
+		if err := c.Validate(); err != nil {
+			t.Errorf("5.0 with topic_aliases %d: %v", n, err)
+		}
+	}
+	c.TopicAliases = -1
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "topic_aliases: -1: want 0 (none) to 65535") {
+		t.Errorf("topic_aliases -1: %v", err)
+	}
+	c.TopicAliases = 0
+	// MQTT UTF-8 strings: at most 65535 bytes (section 1.5.4), well-formed
+	// [MQTT-1.5.4-1], no U+0000 [MQTT-1.5.4-2]; a value's problem names its
+	// property.
+	c.Forward[0].UserProperties = []packet.UserProperty{{Key: "big", Value: strings.Repeat("x", 65536)}, {Key: "nul\x00"},
+		{Key: "site", Value: "no\x00rth"}, {Key: "room", Value: "k\xffche"}}
 	c.Forward[0].TimestampProperty = strings.Repeat("t", 65535) // the longest allowed
 	err = c.Validate()
-	for _, want := range []string{`user_properties: value of "big": 65536 bytes: want at most 65535`, `user_properties: name "nul\x00": want UTF-8 text without U+0000`} {
+	for _, want := range []string{
+		`user_properties.big: value: 65536 bytes: want at most 65535`,
+		`user_properties: name "nul\x00": has U+0000 (NUL) at byte 3; MQTT 5.0 strings may not [MQTT-1.5.4-2]`,
+		`user_properties.site: value "no\x00rth": has U+0000 (NUL) at byte 2; MQTT 5.0 strings may not [MQTT-1.5.4-2]`,
+		`user_properties.room: value "k\xffche": not valid UTF-8 at byte 1; MQTT 5.0 strings must be [MQTT-1.5.4-1]`,
+	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("5.0 strings: got %v, want %q", err, want)
 		}

@@ -110,6 +110,9 @@ func (f *Forwarder) connect(ctx context.Context, conns *connSet) (*mqttc.Client,
 		// reconnect: with 3.1.1 for ever, with 5.0 for SessionExpiry.
 		CleanStart: cleanStart, SessionExpiry: expiry,
 		Inflight: f.cfg.Inflight,
+		// Capped by the server's Topic Alias Maximum; Check keeps it in
+		// 0..65535, and 0 with 3.1.1.
+		TopicAliases: uint16(f.cfg.TopicAliases),
 	}
 	if f.password != "" {
 		o.Password = []byte(f.password)
@@ -203,7 +206,9 @@ func (f *Forwarder) publishNow(ctx context.Context, client *mqttc.Client, m *gat
 			return mqttc.Ack{}, fmt.Errorf("publish %s: timeout", m.Topic)
 		}
 	}
-	msg := &mqttc.Message{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
+	// Sent once per connection: a Topic Alias would not shorten it, and
+	// would take one of the few the server allows from the forwarded topics.
+	msg := &mqttc.Message{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain, NoTopicAlias: true}
 	for {
 		_, err := client.Publish(msg)
 		if !errors.Is(err, mqttc.ErrWindowFull) {

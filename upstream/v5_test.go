@@ -3,6 +3,7 @@ package upstream_test
 import (
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -137,5 +138,72 @@ func TestV5RefusedPublish(t *testing.T) {
 	testutil.WaitFor(t, 5*time.Second, "two refusals counted", func() bool { return g.fwd.Status().Refused == 2 })
 	if s := g.fwd.Status(); s.LastReasonCode != 0x87 || !strings.Contains(s.LastReason, "PUBACK 0x87") || s.State != "up" {
 		t.Errorf("status %+v, want the last refusal PUBACK 0x87 and the uplink up", s)
+	}
+}
+
+// TestV5TopicAliasesAcrossReconnect: with MQTT 5.0 the forwarder sends
+// each remote topic once per connection and its Topic Alias afterwards,
+// and a new connection starts with no aliases [MQTT-3.3.2-7]. Messages
+// published on a connection that died (their PUBLISHes used aliases set
+// on it) are resent after the reconnect with their topics in full: mosquitto
+// takes them (it disconnects a client that uses an alias not set on the
+// connection), and a real 5.0 subscriber gets every message with its full
+// topic. The bytes the forwarder sends upstream show the aliases at work.
+func TestV5TopicAliasesAcrossReconnect(t *testing.T) {
+	up := mqtttest.StartMosquitto(t) // max_topic_alias 10, its default
+	collect := v5Session(t, up, "edge/#")
+	proxy := startProxy(t, up, 0)
+	cfg := versionConfig("mqtt://"+proxy.Addr(), 5)
+	cfg.Forward[0].TimestampProperty = "" // the payloads alone are compared
+	cfg.ReconnectMin, cfg.ReconnectMax = 50*time.Millisecond, 100*time.Millisecond
+	g := startGW(t, filepath.Join(t.TempDir(), "buffer.db"), cfg, nil, nil)
+	waitUp(t, g.fwd)
+	const points = 5
+	var want []string
+	round := func(r int) {
+		t.Helper()
+		for i := range points {
+			local := "site/boiler/point-" + strconv.Itoa(i)
+			payload := strconv.Itoa(r*points + i)
+			if err := g.in.Publish(t.Context(), gateway.Message{Topic: local, Payload: []byte(payload), QoS: 1}); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, "edge/gw1/"+local+"|||"+payload)
+		}
+	}
+	s0 := proxy.Sent()
+	round(0)
+	g.waitEmpty(t)
+	s1 := proxy.Sent()
+	round(1) // the topics have aliases now: this round goes as aliases alone
+	g.waitEmpty(t)
+	// Round 1 leaves the remote topics out. A PINGREQ (2 bytes, after 15 s
+	// of nothing to send) could fall in either round on a very slow machine.
+	saved := int64(points * len("edge/gw1/site/boiler/point-0"))
+	if d0, d1 := s1-s0, proxy.Sent()-s1; d0-d1 < saved-4 || d0-d1 > saved+4 {
+		t.Errorf("sent %d bytes for the first round (topic and alias), %d for the second (aliases alone): want %d fewer", d0, d1, saved)
+	}
+
+	// The link passes nothing more: round 2 goes out with the aliases of
+	// this connection and is never acknowledged. Then the link is cut,
+	// which the forwarder notices at once, and restored.
+	proxy.Blackhole()
+	before := g.fwd.Status().Sent
+	round(2)
+	waitFor(t, "round 2 sent on the dead connection", 10*time.Second, func() bool { return g.fwd.Status().Sent >= before+points })
+	proxy.Cut()
+	waitFor(t, "the uplink to go down", 30*time.Second, func() bool { return g.fwd.Status().State == "down" })
+	proxy.Heal()
+	proxy.Restore()
+	waitUp(t, g.fwd)
+	g.waitEmpty(t) // round 2 resent on the new connection, and acknowledged
+	round(3)
+	g.waitEmpty(t)
+	if st := g.fwd.Status(); st.Refused != 0 {
+		t.Errorf("status %+v: publishes refused", st)
+	}
+	got := collect(len(want), 10*time.Second)
+	if !slices.Equal(got, want) {
+		t.Errorf("mosquitto_sub printed\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

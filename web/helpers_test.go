@@ -41,7 +41,7 @@ func newFakes() *fakes {
 			{Name: "meter", State: "ok", Polls: 12, Failures: 1, Readings: 24, LastError: "timeout"},
 			{Name: "boiler", State: "failing", Polls: 5, Failures: 5, LastError: "no answer"},
 		},
-		broker: BrokerStats{ClientsConnected: 2, MessagesReceived: 100, MessagesSent: 200, Sessions: 3},
+		broker: BrokerStats{ClientsConnected: 2, MessagesReceived: 100, MessagesSent: 200, Sessions: 3, Denied: 4, DeliveriesDenied: 5},
 	}
 }
 

@@ -44,7 +44,8 @@ var (
 	mBrBytesIn   = desc("broker_bytes_received_total", "Bytes read from clients.")
 	mBrBytesOut  = desc("broker_bytes_sent_total", "Bytes written to clients.")
 	mBrDropped   = desc("broker_messages_dropped_total", "Messages dropped at a full session queue.")
-	mBrDenied    = desc("broker_publishes_denied_total", "Publishes refused by the ACL.")
+	mBrDenied    = desc("broker_publishes_denied_total", "Publishes refused by the ACL (write access).")
+	mBrDelDenied = desc("broker_deliveries_denied_total", "Messages held back from a subscriber because the ACL does not let its user read the topic (checked at each delivery; once per subscriber).")
 	mBrNotStored = desc("broker_publishes_not_stored_total", "QoS 1/2 publishes not acknowledged because the broker's store failed to commit them.")
 	mBrMemory    = desc("broker_memory_bytes", "Bytes of queued and retained messages (capped by [broker] max_memory).")
 	mBrMemDrops  = desc("broker_memory_dropped_total", "Messages dropped at [broker] max_memory (also in broker_messages_dropped_total).")
@@ -68,8 +69,8 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		mUplinkUp, mUplinkSent, mUplinkAcked, mUplinkRecv, mUplinkOutages, mUplinkRefused, mUplinkExpired,
 		mBufDepth, mBufBytes, mBufMaxBytes, mBufAge, mBufDrops, mBufDiskFull, mBufUp,
-		mBrClients, mBrConns, mBrSessions, mBrSubs, mBrRetained, mBrMsgsIn, mBrMsgsOut,
-		mBrBytesIn, mBrBytesOut, mBrDropped, mBrDenied, mBrNotStored, mBrStalled, mBrMemory, mBrMemDrops,
+		mBrClients, mBrClientsV, mBrTooLarge, mBrExpired, mBrConns, mBrSessions, mBrSubs, mBrRetained, mBrMsgsIn, mBrMsgsOut,
+		mBrBytesIn, mBrBytesOut, mBrDropped, mBrDenied, mBrDelDenied, mBrNotStored, mBrStalled, mBrMemory, mBrMemDrops,
 		mDevUp, mDevPolls, mDevFailures, mDevReqs, mDevReqErrs, mDevReadings,
 	} {
 		ch <- d
@@ -128,6 +129,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(mBrBytesOut, float64(b.BytesSent))
 		counter(mBrDropped, float64(b.Dropped))
 		counter(mBrDenied, float64(b.Denied))
+		counter(mBrDelDenied, float64(b.DeliveriesDenied))
 		counter(mBrNotStored, float64(b.NotStored))
 		counter(mBrStalled, float64(b.Stalled))
 		gauge(mBrMemory, float64(b.MemoryBytes))

@@ -32,6 +32,8 @@ func TestMetrics(t *testing.T) {
 		"gateway_buffer_stats_up 1",
 		"gateway_broker_clients_connected 2",
 		"gateway_broker_messages_received_total 100",
+		"gateway_broker_publishes_denied_total 4",
+		"gateway_broker_deliveries_denied_total 5",
 		`gateway_device_up{device="meter"} 1`,
 		`gateway_device_up{device="boiler"} 0`,
 		`gateway_device_poll_failures_total{device="boiler"} 5`,

@@ -70,6 +70,10 @@ type BrokerStats struct {
 	MemoryDropped    uint64        `json:"memory_dropped"`
 	TooLarge         uint64        `json:"too_large"` // not sent: over an MQTT 5.0 client's Maximum Packet Size
 	Expired          uint64        `json:"expired"`   // not sent: MQTT 5.0 Message Expiry Interval passed while queued
+	// DeliveriesDenied counts messages held back from a subscriber by its
+	// read access (the ACL is checked at each delivery); Denied counts
+	// publishes refused by write access.
+	DeliveriesDenied uint64 `json:"deliveries_denied"`
 }
 
 // UplinkStatus is the upstream forwarder's state. Its fields match the

@@ -114,6 +114,14 @@ type Client struct {
 	inQoS2  map[uint16]bool // incoming QoS 2 ids PUBREC'd, awaiting PUBREL
 	err     error
 
+	// Outgoing Topic Aliases (5.0, section 3.3.2.3.4), the publisher's
+	// (under wmu). They belong to this connection [MQTT-3.3.2-7]: a new
+	// connection is a new Client that starts with none.
+	aliasMax int               // the most: ours and the server's Topic Alias Maximum [MQTT-3.3.2-9]
+	aliases  map[string]uint16 // topic -> alias the server has been sent (or is, in wbuf)
+	outProps packet.Properties // scratch: the properties of the PUBLISH being encoded
+	outAlias uint16
+
 	closing   atomic.Bool  // Disconnect sent
 	lastWrite atomic.Int64 // unix nanoseconds
 	pingSent  atomic.Int64 // unix nanoseconds of the outstanding PINGREQ; 0: none
@@ -129,6 +137,10 @@ func newClient(conn net.Conn, r *bufio.Reader, o ConnectOptions, info ConnackInf
 		maxOut: int(info.MaximumPacketSize), maxQoS12: int(info.ReceiveMaximum), keepAlive: info.KeepAlive,
 		pubs: map[uint16]*entry{}, waiters: map[uint16]chan packet.Packet{}, inQoS2: map[uint16]bool{},
 		acks: make(chan Ack, o.Inflight), msgs: make(chan *Incoming, 256), done: make(chan struct{})}
+	if o.Version == packet.Version5 && min(o.TopicAliases, info.TopicAliasMaximum) > 0 {
+		c.aliasMax = int(min(o.TopicAliases, info.TopicAliasMaximum))
+		c.aliases = make(map[string]uint16, min(c.aliasMax, 64))
+	}
 	c.lastWrite.Store(time.Now().UnixNano())
 	c.wg.Go(c.readLoop)
 	if c.keepAlive > 0 {
@@ -254,15 +266,38 @@ func (c *Client) Flush() error {
 // not support ([MQTT-3.2.2-14]) is cleared. A message over the server's
 // Maximum Packet Size is a *TooLargeError; with the window full
 // ErrWindowFull. Only the caller's goroutine publishes.
+//
+// With ConnectOptions.TopicAliases and a server that allows them (5.0), the
+// first topics published get a Topic Alias each, first come first served:
+// the first PUBLISH of a topic carries the topic and its alias, later ones
+// the alias and an empty topic (section 3.3.2.3.4). Once the aliases are
+// all taken, further topics go in full, and no alias is ever moved to
+// another topic (see aliasFor). A Topic Alias in m.Properties is not sent:
+// the client manages them. m.NoTopicAlias keeps a message out of this.
 func (c *Client) Publish(m *Message) (uint16, error) {
 	qos := min(m.QoS, c.info.MaximumQoS)
-	p := &packet.Publish{QoS: qos, Retain: m.Retain && c.info.RetainAvailable, Topic: m.Topic,
-		Payload: m.Payload, Properties: m.Properties}
-	if size := p.SizeVersion(c.version); c.maxOut > 0 && size > c.maxOut {
-		return 0, &TooLargeError{Topic: m.Topic, Size: size, Max: c.maxOut}
-	}
+	p := &packet.Publish{QoS: qos, Retain: m.Retain && c.info.RetainAvailable, Topic: m.Topic, Payload: m.Payload}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	var alias uint16
+	var known bool
+	if !m.NoTopicAlias {
+		alias, known = c.aliasFor(m.Topic)
+	}
+	p.Properties = c.publishProps(m, alias)
+	if known {
+		p.Topic = ""
+	}
+	size := p.SizeVersion(c.version)
+	if c.maxOut > 0 && size > c.maxOut && alias != 0 && !known {
+		// Setting the alias adds its 3 bytes: this one goes without.
+		alias = 0
+		p.Properties = c.publishProps(m, 0)
+		size = p.SizeVersion(c.version)
+	}
+	if c.maxOut > 0 && size > c.maxOut {
+		return 0, &TooLargeError{Topic: m.Topic, Size: size, Max: c.maxOut}
+	}
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.err
@@ -288,10 +323,65 @@ func (c *Client) Publish(m *Message) (uint16, error) {
 	c.pending = append(c.pending, e)
 	c.mu.Unlock()
 	c.wbuf = p.AppendVersion(c.wbuf, c.version)
+	if alias != 0 && !known {
+		// Set once the PUBLISH that sets it is on its way: the packets
+		// leave in wbuf's order, so the server has the topic before the
+		// first PUBLISH that carries the alias alone.
+		c.aliases[m.Topic] = alias
+	}
 	if len(c.wbuf) >= flushWhenOver {
 		return p.PacketID, c.flushLocked()
 	}
 	return p.PacketID, nil
+}
+
+// aliasCost is what a Topic Alias adds to a PUBLISH: the property's
+// identifier and its two-byte value (section 3.3.2.3.4).
+const aliasCost = 3
+
+// aliasFor returns the Topic Alias to publish topic with (0: none) and
+// whether the server knows it already, from an earlier PUBLISH on this
+// connection. The caller holds wmu.
+//
+// The policy is first come first served, with no replacement: the first
+// aliasMax topics keep their aliases for the connection's life; the broker
+// (broker's aliasOut) and Mosquitto's outgoing aliases do the same. A
+// gateway publishes the same points in turn, poll after poll: replacing
+// (LRU) with more topics than aliases would move every alias before its
+// reuse and send each topic in full plus 3 bytes, while fixed aliases keep
+// saving on the first topics. A topic of aliasCost bytes or less gains
+// nothing from an alias and takes none.
+func (c *Client) aliasFor(topic string) (alias uint16, known bool) {
+	if c.aliasMax == 0 {
+		return 0, false
+	}
+	if a, ok := c.aliases[topic]; ok {
+		return a, true
+	}
+	if len(c.aliases) >= c.aliasMax || len(topic) <= aliasCost {
+		return 0, false
+	}
+	return uint16(len(c.aliases) + 1), false // 1..aliasMax, never 0 [MQTT-3.3.2-8]
+}
+
+// publishProps returns the properties to publish m with: its own, with
+// the Topic Alias alias (0: none) instead of any m carries. A changed set
+// is the client's scratch space, valid until the next PUBLISH is built;
+// the caller holds wmu.
+func (c *Client) publishProps(m *Message, alias uint16) *packet.Properties {
+	if alias == 0 && (m.Properties == nil || m.Properties.TopicAlias == nil) {
+		return m.Properties
+	}
+	c.outProps = packet.Properties{}
+	if m.Properties != nil {
+		c.outProps = *m.Properties
+	}
+	c.outProps.TopicAlias = nil
+	if alias != 0 {
+		c.outAlias = alias
+		c.outProps.TopicAlias = &c.outAlias
+	}
+	return &c.outProps
 }
 
 // allocLocked returns a packet id no publish, SUBSCRIBE or UNSUBSCRIBE in
@@ -524,7 +614,7 @@ func (c *Client) complete(id uint16, qos byte, code packet.Code, props *packet.P
 // incoming hands a PUBLISH of the server to Messages.
 func (c *Client) incoming(p *packet.Publish) error {
 	if p.Properties != nil && p.Properties.TopicAlias != nil {
-		// We send no Topic Alias Maximum: 0, no alias allowed [MQTT-3.3.2-9].
+		// We send no Topic Alias Maximum: 0, the server may send no alias [MQTT-3.3.2-11].
 		return fmt.Errorf("topic alias %d: none allowed: %w", *p.Properties.TopicAlias, packet.ErrTopicAliasInvalid)
 	}
 	if p.QoS == 2 {

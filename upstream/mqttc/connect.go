@@ -15,7 +15,10 @@
 //     when the caller calls Ack (a command is acknowledged upstream once the
 //     local side has it).
 //   - it keeps no session state beyond the connection: the caller's durable
-//     queue is the one source of truth for what still has to go up.
+//     queue is the one source of truth for what still has to go up. A client
+//     never resends a PUBLISH (no DUP): after a reconnect the caller
+//     publishes again on the new client, whose Topic Aliases (5.0) start
+//     empty, so every topic goes in full once more [MQTT-3.3.2-7].
 //
 // Concurrency: Publish and Flush are called from one goroutine (the
 // publisher); Subscribe, Unsubscribe, Ack and Disconnect may be called from
@@ -43,6 +46,11 @@ type Message struct {
 	// Properties are the MQTT 5.0 PUBLISH properties (nil: none); a 3.1.1
 	// connection leaves them out.
 	Properties *packet.Properties
+	// NoTopicAlias publishes the topic in full without a Topic Alias, and
+	// sets up none for it: for a topic sent once per connection (a birth
+	// message), which an alias would not shorten but would take one of the
+	// few the server allows.
+	NoTopicAlias bool
 }
 
 // ConnectOptions are the fields of the CONNECT packet and the client's limits.
@@ -65,6 +73,11 @@ type ConnectOptions struct {
 	// MaxPacketSize bounds the packets we accept (5.0: sent as Maximum
 	// Packet Size). 0: 16 MiB.
 	MaxPacketSize uint32
+	// TopicAliases (5.0) is the most Topic Aliases the client sets up on
+	// the connection for the topics it publishes to; the server's Topic
+	// Alias Maximum bounds it further (section 3.2.2.3.8). 0: none. See
+	// Client.Publish.
+	TopicAliases uint16
 }
 
 // ConnackInfo is what the server said in its CONNACK.
@@ -75,7 +88,7 @@ type ConnackInfo struct {
 	// Limits of a 5.0 server (a 3.1.1 server: the defaults of 5.0).
 	ReceiveMaximum    uint16 // its window for our QoS 1 and 2 publishes (absent: 65535)
 	MaximumPacketSize uint32 // 0: no limit
-	TopicAliasMaximum uint16 // the client uses no aliases
+	TopicAliasMaximum uint16 // the most Topic Aliases we may send (absent: 0, none)
 	MaximumQoS        byte   // absent: 2
 	RetainAvailable   bool   // absent: true
 	SubIDAvailable    bool   // Subscription Identifiers (absent: true; 3.1.1: false)

@@ -3,8 +3,10 @@ package mqttc_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/edgegw/gateway/broker/packet"
 	"github.com/edgegw/gateway/internal/mqtttest"
+	"github.com/edgegw/gateway/internal/tcpproxy"
 	"github.com/edgegw/gateway/upstream/mqttc"
 )
 
@@ -212,14 +215,17 @@ func TestSubscribeIncoming(t *testing.T) {
 }
 
 // TestRefusedPublish: under 5.0 mosquitto refuses a publish its ACL denies
-// with PUBACK (QoS 1) or PUBREC (QoS 2) 0x87, and the next one goes on.
+// with PUBACK (QoS 1) or PUBREC (QoS 2) 0x87, and the next one goes on. With
+// Topic Aliases the refused publish still sets its alias: the second
+// publish of each topic, the alias alone, is taken as that topic (refused
+// again, or delivered), not as a protocol error.
 func TestRefusedPublish(t *testing.T) {
 	acl := mqtttest.WriteFile(t, "acl", "topic readwrite ok/#\n")
 	// mosquitto 2.0.11 drops the connection after a denied publish when
 	// max_queued_messages is 0 (mqtttest's "no limit"): it compares its
 	// queue length with the limit without checking for 0 first.
 	m := mqtttest.StartMosquitto(t, mqtttest.WithConfig("acl_file "+acl, "max_queued_messages 1000"))
-	c, _ := connect(t, addrOf(m), mqttc.ConnectOptions{Version: packet.Version5, ClientID: "gw", CleanStart: true})
+	c, _ := connect(t, addrOf(m), mqttc.ConnectOptions{Version: packet.Version5, ClientID: "gw", CleanStart: true, TopicAliases: 10})
 	for _, q := range []byte{1, 2} {
 		for _, topic := range []string{"denied/x", "ok/x"} {
 			if _, err := c.Publish(&mqttc.Message{Topic: topic, QoS: q, Payload: []byte("x")}); err != nil {
@@ -306,4 +312,86 @@ func TestPublishProperties(t *testing.T) {
 	if want := "ts:2026-12-02T12:00:00Z|v"; strings.TrimSpace(string(out)) != want {
 		t.Errorf("mosquitto_sub printed %q, want %q", out, want)
 	}
+}
+
+// TestTopicAliasesMosquitto: against mosquitto (max_topic_alias: 10 by
+// default, 0 to allow none) the client uses as many Topic Aliases as the
+// server's CONNACK allows, and a real 5.0 subscriber (mosquitto_sub -V
+// mqttv5) gets every message with its full topic, in order. The bytes the
+// client sends upstream (through a counting proxy) show the saving: each
+// aliased topic sends its name once, then 3 bytes of alias instead; with
+// max_topic_alias 0 nothing is saved, and mosquitto, which disconnects a
+// client for any alias above its maximum, keeps the connection.
+func TestTopicAliasesMosquitto(t *testing.T) {
+	sub := mqtttest.NeedTool(t, "mosquitto_sub")
+	const topics, rounds = 12, 3
+	topicOf := func(i int) string { return fmt.Sprintf("edge/gw1/site/boiler/point-%02d", i) } // 29 bytes
+	sent := map[string]int64{}
+	for _, tc := range []struct {
+		name   string
+		config []string
+		max    uint16 // the CONNACK's Topic Alias Maximum
+	}{
+		{"default", nil, 10},
+		{"max_topic_alias 0", []string{"max_topic_alias 0"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := mqtttest.StartMosquitto(t, mqtttest.WithConfig(tc.config...))
+			proxy, err := tcpproxy.Start(addrOf(m), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = proxy.Close() }) // closing down
+			// A durable 5.0 session holds the messages for the subscriber
+			// run afterwards.
+			args := []string{"-V", "mqttv5", "-h", "127.0.0.1", "-p", strconv.Itoa(m.Port()), "-c", "-i", "sub", "-x", "300",
+				"-q", "1", "-t", "edge/#"}
+			if out, err := exec.Command(sub, append(args, "-E")...).CombinedOutput(); err != nil {
+				t.Fatalf("mosquitto_sub -E: %v: %s", err, out)
+			}
+			c, info := connect(t, proxy.Addr(), mqttc.ConnectOptions{Version: packet.Version5, ClientID: "gw", CleanStart: true,
+				TopicAliases: 100, Inflight: topics * rounds})
+			if info.TopicAliasMaximum != tc.max {
+				t.Errorf("CONNACK Topic Alias Maximum %d, want %d", info.TopicAliasMaximum, tc.max)
+			}
+			var want []string
+			for r := range rounds {
+				for i := range topics {
+					payload := strconv.Itoa(r*topics + i)
+					if _, err := c.Publish(&mqttc.Message{Topic: topicOf(i), QoS: 1, Payload: []byte(payload)}); err != nil {
+						t.Fatal(err)
+					}
+					want = append(want, topicOf(i)+" "+payload)
+				}
+			}
+			if err := c.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				select {
+				case a := <-c.Acks():
+					if a.Refused() {
+						t.Fatalf("publish %d refused: %+v", i, a)
+					}
+				case <-c.Done():
+					t.Fatalf("ack %d: connection ended: %v", i, c.Err())
+				}
+			}
+			sent[tc.name] = proxy.Sent()
+			out, _ := exec.Command(sub, append(args, "-C", strconv.Itoa(len(want)), "-W", "10", "-F", "%t %p")...).Output()
+			if got := strings.Split(strings.TrimSpace(string(out)), "\n"); !slices.Equal(got, want) {
+				t.Errorf("mosquitto_sub printed\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			if err := c.Err(); err != nil {
+				t.Errorf("connection: %v", err)
+			}
+		})
+	}
+	// Topic aliases 1..10 each save len(topic) bytes per later message and
+	// cost 3 on every message; the other topics are sent alike.
+	saved := int64(10 * ((rounds-1)*(len(topicOf(0))-3) - 3))
+	if got := sent["max_topic_alias 0"] - sent["default"]; got != saved {
+		t.Errorf("sent %d bytes with aliases, %d without: saved %d, want %d", sent["default"], sent["max_topic_alias 0"], got, saved)
+	}
+	t.Logf("upstream bytes for %d messages on %d topics: %d with 10 aliases, %d without", topics*rounds, topics, sent["default"], sent["max_topic_alias 0"])
 }
