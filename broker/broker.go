@@ -22,7 +22,6 @@ import (
 
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/broker/auth"
-	"github.com/edgegw/gateway/broker/packet"
 	"github.com/edgegw/gateway/broker/store"
 	"github.com/edgegw/gateway/topic"
 )
@@ -95,10 +94,11 @@ type message struct {
 	payload []byte
 	qos     byte
 	retain  bool
-	// MQTT 5.0: props are the message's properties passed on unchanged
-	// (see messageProps), expires when its Message Expiry Interval ends
-	// (zero: never), origin the client id that published it (No Local).
-	props   *packet.Properties
+	// MQTT 5.0: props are the message's properties passed on unchanged,
+	// encoded as they came (packet.Publish.MessageProps; nil for none),
+	// expires when its Message Expiry Interval ends (zero: never), origin
+	// the client id that published it (No Local).
+	props   []byte
 	expires time.Time
 	origin  string
 	rseq    uint64 // when it became the retained message of its topic (see setRetained); 0 restored

@@ -32,6 +32,10 @@ const maxConnectSize = 64 << 10
 // connections must stay cheap, yet holding a dozen small PUBLISH packets.
 const readBufferSize = 1024
 
+// busyReadBufferSize is the read buffer of a connection whose client
+// publishes in bursts (see growReader).
+const busyReadBufferSize = 16 << 10
+
 // writeLimit is the size of the batches the writer sends in one write.
 const writeLimit = 64 << 10
 
@@ -107,9 +111,12 @@ type conn struct {
 	// out is the scratch space of the PUBLISH properties built for this
 	// connection (under the session's mu, see publishPacket).
 	out *outProps
-	// lastProps are the message properties of the client's last PUBLISH
-	// that had some (reader goroutine only, see conn.messageProps).
-	lastProps *packet.Properties
+	// dec decodes the client's PUBLISH packets (reader goroutine only, see
+	// decode).
+	dec *packet.Decoder
+	// readNow is when the buffered packets arrived; zero until clock
+	// reads it (reader goroutine only).
+	readNow time.Time
 	// soft (MQTT 5.0 after CONNACK): closeWith only stops the reader, and
 	// finish sends DISCONNECT with the reason code before closing.
 	soft atomic.Bool
@@ -198,6 +205,14 @@ func (b *Broker) serveConn(nc net.Conn, ca clientAuth) {
 	c.writing.Store(false)
 	c.wakeWriter() // messages queued for a resumed session
 	err := c.readLoop()
+	var code packet.Code
+	if c.wakeLater && errors.As(err, &code) {
+		// The client broke a rule (an MQTT 5.0 client is then told so in
+		// DISCONNECT): the acknowledgements of the packets before the bad
+		// one, read in the same burst, go out first.
+		c.wakeLater = false
+		c.writeInline()
+	}
 	c.finish(err)
 }
 
@@ -394,17 +409,15 @@ func (c *conn) handshake() error {
 		c.will = &message{topic: cp.WillTopic, payload: cp.WillPayload, qos: cp.WillQoS, retain: cp.WillRetain,
 			origin: c.clientID}
 		if wp := cp.WillProperties; wp != nil {
-			c.will.props = wp.Message()
+			// The will's message properties, encoded as a PUBLISH's are
+			// kept (see messageExpiry); the expiry is counted from when the
+			// will is published.
+			c.will.props = wp.AppendMessage(nil)
 			if wp.WillDelay != nil {
 				c.willDelay = *wp.WillDelay
 			}
 			if wp.MessageExpiry != nil {
-				c.willExpiry = *wp.MessageExpiry // counted from when the will is published
-				if c.will.props != nil {
-					mp := *c.will.props
-					mp.MessageExpiry = nil
-					c.will.props = &mp
-				}
+				c.willExpiry = *wp.MessageExpiry
 			}
 		}
 	}
@@ -554,9 +567,18 @@ func (c *conn) keepAlive(ka uint16) {
 // DISCONNECT and the reason otherwise.
 func (c *conn) readLoop() error {
 	b := c.b
+	ready := false // a whole packet is in the read buffer: reading it will not wait
 	for {
-		if c.deadline > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(c.deadline)) // a failure shows on the read
+		if !ready {
+			// The next read may wait for the client: from here on the
+			// keep-alive counts [MQTT-3.1.2-24], and the packets it brings
+			// arrive at a new time (clock). While packets are buffered
+			// neither changes, which spares a clock read and a deadline
+			// update per packet of a burst.
+			c.readNow = time.Time{}
+			if c.deadline > 0 {
+				c.nc.SetReadDeadline(time.Now().Add(c.deadline)) // a failure shows on the read
+			}
 		}
 		select {
 		case <-c.closing: // closeWith (MQTT 5.0) may have cut the deadline before the line above
@@ -568,7 +590,7 @@ func (c *conn) readLoop() error {
 			return err // ErrTooLarge: DISCONNECT 0x95 [MQTT-3.2.2-15]
 		}
 		b.stats.bytesIn.Add(uint64(1 + len(body) + packet.VarintLen(len(body))))
-		p, err := packet.DecodeVersion(c.version, first, body)
+		p, err := c.decode(first, body)
 		if err != nil {
 			return err // [MQTT-4.8.0-1] close on a protocol violation; 5.0: DISCONNECT with its code
 		}
@@ -621,7 +643,8 @@ func (c *conn) readLoop() error {
 		default:
 			return fmt.Errorf("unexpected %s from client: %w", p.Type(), packet.ErrProtocol)
 		}
-		if c.wakeLater && !c.frameBuffered() {
+		ready = c.frameBuffered()
+		if c.wakeLater && !ready {
 			c.wakeLater = false
 			c.writeInline()
 		}
@@ -629,8 +652,64 @@ func (c *conn) readLoop() error {
 			if err := c.pause(); err != nil {
 				return err
 			}
+			ready = false // time passed while paused
 		}
 	}
+}
+
+// clock returns the time the packets being read arrived: the broker's
+// clock, read once for the packets that one read from the client brought
+// (see readLoop). Only the reader goroutine calls it.
+func (c *conn) clock() time.Time {
+	if c.readNow.IsZero() {
+		c.readNow = c.b.now()
+	}
+	return c.readNow
+}
+
+// decode decodes a packet from the client. A PUBLISH is decoded into the
+// connection's packet.Decoder, made at the first one (an idle connection or
+// a subscriber needs none), so it is valid until the next packet is read;
+// its message properties stay encoded (see messageExpiry).
+func (c *conn) decode(first byte, body []byte) (packet.Packet, error) {
+	if packet.Type(first>>4) != packet.PUBLISH {
+		return packet.DecodeVersion(c.version, first, body)
+	}
+	if c.dec == nil {
+		c.dec = new(packet.Decoder)
+	}
+	if c.br.Size() < busyReadBufferSize && c.br.Buffered() > 0 {
+		c.growReader()
+	}
+	return c.dec.Decode(c.version, first, body)
+}
+
+// growReader gives the connection of a client that sends PUBLISH packets
+// back to back (more bytes were waiting behind one) a larger read buffer:
+// one read system call then brings busyReadBufferSize bytes instead of
+// readBufferSize, which for 100-byte messages is most of the cost of
+// reading them. Idle connections and clients that publish now and then
+// keep the small buffer. Only the reader goroutine calls it.
+func (c *conn) growReader() {
+	// The bytes the small buffer holds are read first: its reader is not
+	// used again, so they stay as they are.
+	rest, _ := c.br.Peek(c.br.Buffered()) // within Buffered: cannot fail
+	c.br = bufio.NewReaderSize(&prefixReader{rest: rest, r: c.nc}, busyReadBufferSize)
+}
+
+// prefixReader reads rest, then r.
+type prefixReader struct {
+	rest []byte
+	r    io.Reader
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.rest) > 0 {
+		n := copy(b, p.rest)
+		p.rest = p.rest[n:]
+		return n, nil
+	}
+	return p.r.Read(b)
 }
 
 // handlePublish routes a PUBLISH from the client and acknowledges it. It
@@ -675,9 +754,12 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		}
 	}
 	m := &message{topic: p.Topic, payload: p.Payload, qos: p.QoS, retain: p.Retain, origin: c.clientID}
-	if v5 && p.Properties != nil { // none: no clock read
+	if v5 {
 		// [MQTT-3.3.2-4] ... [MQTT-3.3.2-20] the properties go on unchanged.
-		m.props, m.expires = c.messageProps(p.Properties, b.now())
+		m.props = p.MessageProps
+		if p.Properties != nil && p.Properties.MessageExpiry != nil { // none: no clock read
+			m.expires = messageExpiry(p.Properties, c.clock())
+		}
 	}
 	// [MQTT-4.3.3-2] method B: a QoS 2 message is delivered on PUBLISH;
 	// the same packet id is then ignored until PUBREL.

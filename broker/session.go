@@ -508,7 +508,9 @@ func (s *session) setExpiryLocked(d time.Duration) {
 func toStored(m *message) store.Message {
 	sm := store.Message{Topic: m.topic, Payload: m.payload, QoS: m.qos, Retain: m.retain}
 	if m.props != nil {
-		sm.Props = m.props.Append(nil)
+		// A Property Length and the properties: what the store held when
+		// messages kept decoded properties, so rows of either stay readable.
+		sm.Props = packet.AppendMessageProperties(nil, m.props)
 	}
 	if !m.expires.IsZero() {
 		sm.Expires = m.expires.UnixMilli()
@@ -521,7 +523,7 @@ func toStored(m *message) store.Message {
 func (b *Broker) fromStored(sm store.Message) *message {
 	m := &message{topic: sm.Topic, payload: sm.Payload, qos: sm.QoS, retain: sm.Retain}
 	if len(sm.Props) > 0 {
-		p, _, err := packet.DecodeProperties(packet.PUBLISH, sm.Props)
+		p, _, err := packet.DecodeMessageProperties(sm.Props)
 		if err != nil {
 			b.log.Warn("stored message properties unreadable: left out", "topic", sm.Topic, "err", err)
 		}

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"slices"
 	"time"
 
@@ -46,58 +45,19 @@ type sendOpts struct {
 	group  *shareGroup // sent for a shared subscription
 }
 
-// messageProps returns the properties of an application message to keep
-// with it (section 3.3.2.3: those of Properties.Message, without Message
-// Expiry Interval, which expires holds as a time) and when it expires
-// (zero: never) [MQTT-3.3.2-5]. p are the properties of a PUBLISH just
-// decoded, which the caller hands over: they are kept, with the fields
-// that are not the message's cleared, rather than copied.
-func messageProps(p *packet.Properties, now time.Time) (*packet.Properties, time.Time) {
-	if p == nil {
-		return nil, time.Time{}
+// messageExpiry returns when a message published with the PUBLISH
+// properties p expires (zero: never) [MQTT-3.3.2-5]. The message
+// properties that go on unchanged (section 3.3.2.3) are not in p:
+// packet.DecodeForward keeps them encoded in MessageProps, which the
+// message keeps as they came, a slice of the packet's body, and each
+// delivery writes out again as they are. The Topic Alias and Subscription
+// Identifiers p may hold belong to one connection [MQTT-3.3.2-7] and one
+// subscription [MQTT-3.3.4-6]: they are not the message's.
+func messageExpiry(p *packet.Properties, now time.Time) time.Time {
+	if p == nil || p.MessageExpiry == nil {
+		return time.Time{}
 	}
-	var expires time.Time
-	if p.MessageExpiry != nil {
-		expires = now.Add(time.Duration(*p.MessageExpiry) * time.Second)
-	}
-	// A PUBLISH may carry message properties, Topic Alias and
-	// Subscription Identifier (the decoder refuses others); the last two
-	// belong to one connection [MQTT-3.3.2-7] and one subscription
-	// [MQTT-3.3.4-6].
-	p.MessageExpiry, p.TopicAlias, p.SubscriptionIDs = nil, nil, nil
-	if p.Size() == 1 { // the Property Length of none
-		return nil, expires
-	}
-	return p, expires
-}
-
-// messageProps is messageProps for a PUBLISH from c's client: when the
-// message properties are those of the client's previous message (a
-// publisher sends the same User Properties and Content Type with every
-// message), the previous message's are shared, and the queued messages
-// hold one copy instead of one each. Message properties are never changed
-// once a message has them (publishPacket copies before adding its own).
-func (c *conn) messageProps(p *packet.Properties, now time.Time) (*packet.Properties, time.Time) {
-	mp, expires := messageProps(p, now)
-	switch {
-	case mp == nil:
-	case c.lastProps != nil && sameMessageProps(mp, c.lastProps):
-		mp = c.lastProps
-	default:
-		c.lastProps = mp
-	}
-	return mp, expires
-}
-
-// sameMessageProps reports whether a and b, properties returned by
-// messageProps, are the same: those a PUBLISH may carry, without the ones
-// messageProps clears (section 3.3.2.3).
-func sameMessageProps(a, b *packet.Properties) bool {
-	return (a.PayloadFormat == nil) == (b.PayloadFormat == nil) &&
-		(a.PayloadFormat == nil || *a.PayloadFormat == *b.PayloadFormat) &&
-		a.ContentType == b.ContentType && a.ResponseTopic == b.ResponseTopic &&
-		(a.CorrelationData == nil) == (b.CorrelationData == nil) && bytes.Equal(a.CorrelationData, b.CorrelationData) &&
-		slices.Equal(a.User, b.User)
+	return now.Add(time.Duration(*p.MessageExpiry) * time.Second)
 }
 
 // expired reports whether m's Message Expiry Interval has passed at now:
@@ -107,9 +67,11 @@ func (m *message) expired(now time.Time) bool {
 }
 
 // outProps is a connection's scratch space for the properties of the
-// PUBLISH packets built for it (publishPacket, aliasOut): each packet is
-// built and encoded under the session's mu before the next, so a delivery
-// with properties copies them here instead of allocating.
+// PUBLISH packets built for it (publishPacket, aliasOut) that change per
+// delivery: Message Expiry Interval, Subscription Identifiers and Topic
+// Alias. Each packet is built and encoded under the session's mu before
+// the next, so a delivery sets them here instead of allocating; the
+// message's own properties go as they are (packet.Publish.MessageProps).
 type outProps struct {
 	props  packet.Properties
 	expiry uint32
@@ -135,15 +97,12 @@ func (s *session) publishPacket(c *conn, p *pending, dup bool, now time.Time) pa
 	if c.version != packet.Version5 {
 		return pub
 	}
+	pub.MessageProps = m.props // as they came [MQTT-3.3.2-4] ... [MQTT-3.3.2-20]
 	if m.expires.IsZero() && len(p.subIDs) == 0 {
-		pub.Properties = m.props // as they are (the encoder only reads them)
 		return pub
 	}
 	o := c.outProps()
-	o.props = packet.Properties{}
-	if m.props != nil {
-		o.props = *m.props
-	}
+	o.props.MessageExpiry, o.props.TopicAlias = nil, nil
 	if !m.expires.IsZero() {
 		o.expiry = max(1, uint32((m.expires.Sub(now)+time.Second-1)/time.Second))
 		o.props.MessageExpiry = &o.expiry
@@ -193,11 +152,8 @@ func (c *conn) aliasOut(pub *packet.Publish) {
 		c.aliasesOut[pub.Topic] = a
 	}
 	o := c.outProps()
-	switch {
-	case pub.Properties == nil:
-		o.props = packet.Properties{}
-	case pub.Properties != &o.props: // the message's own: not to be changed
-		o.props = *pub.Properties
+	if pub.Properties == nil { // else publishPacket set it to o.props
+		o.props.MessageExpiry, o.props.SubscriptionIDs = nil, nil
 	}
 	o.alias = a
 	o.props.TopicAlias = &o.alias

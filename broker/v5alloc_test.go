@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"reflect"
 	"testing"
 	"time"
@@ -8,33 +9,32 @@ import (
 	"github.com/edgegw/gateway/broker/packet"
 )
 
-// TestMessageProps: the properties a PUBLISH hands on are its message
-// properties without Message Expiry Interval, Topic Alias and Subscription
-// Identifier; a PUBLISH with only an expiry keeps none.
-func TestMessageProps(t *testing.T) {
+// TestMessageExpiry: a PUBLISH's Message Expiry Interval becomes the time
+// the message expires; none, or no properties, never expires.
+func TestMessageExpiry(t *testing.T) {
 	now := time.Unix(1000, 0)
-	user := []packet.UserProperty{{Key: "k", Value: "v"}}
-	mp, exp := messageProps(&packet.Properties{MessageExpiry: u32(60), TopicAlias: u16(3), User: user, ContentType: "text/plain"}, now)
-	if want := (&packet.Properties{User: user, ContentType: "text/plain"}); !reflect.DeepEqual(mp, want) || !exp.Equal(now.Add(time.Minute)) {
-		t.Errorf("messageProps = %+v, %v; want %+v, %v", mp, exp, want, now.Add(time.Minute))
+	if got := messageExpiry(&packet.Properties{MessageExpiry: u32(60), TopicAlias: u16(3)}, now); !got.Equal(now.Add(time.Minute)) {
+		t.Errorf("messageExpiry(60 s) = %v, want %v", got, now.Add(time.Minute))
 	}
-	if mp, exp := messageProps(&packet.Properties{MessageExpiry: u32(5), TopicAlias: u16(1)}, now); mp != nil || !exp.Equal(now.Add(5*time.Second)) {
-		t.Errorf("messageProps(expiry only) = %+v, %v; want nil, %v", mp, exp, now.Add(5*time.Second))
+	if got := messageExpiry(&packet.Properties{TopicAlias: u16(1)}, now); !got.IsZero() {
+		t.Errorf("messageExpiry(no expiry) = %v, want zero", got)
 	}
-	if mp, exp := messageProps(nil, now); mp != nil || !exp.IsZero() {
-		t.Errorf("messageProps(nil) = %+v, %v", mp, exp)
+	if got := messageExpiry(nil, now); !got.IsZero() {
+		t.Errorf("messageExpiry(nil) = %v, want zero", got)
 	}
 }
 
 // TestPublishPacketAllocs: building the PUBLISH of a message with
 // properties, a Message Expiry Interval to count down, Subscription
 // Identifiers and a topic alias allocates nothing once the connection has
-// its scratch space (issue 12: v5 within 10% of 3.1.1; the copies of
-// packet.Properties were most of the difference).
+// its scratch space, and the message properties go out as they came
+// (issue 12: v5 within 10% of 3.1.1).
 func TestPublishPacketAllocs(t *testing.T) {
 	now := time.Now()
-	m := &message{topic: "a/b", payload: []byte("x"), props: &packet.Properties{User: []packet.UserProperty{{Key: "k", Value: "v"}}},
-		expires: now.Add(time.Minute)}
+	// User Property k=v, then Content Type "" (sent present and empty: it
+	// goes on as it came).
+	msgProps := []byte{0x26, 0, 1, 'k', 0, 1, 'v', 0x03, 0, 0}
+	m := &message{topic: "a/b", payload: []byte("x"), props: msgProps, expires: now.Add(time.Minute)}
 	p := &pending{msg: m, qos: 1, id: 7, subIDs: []uint32{4}}
 	s := &session{}
 	c := &conn{version: packet.Version5, aliasMaxOut: 2, aliasesOut: map[string]uint16{}}
@@ -54,36 +54,40 @@ func TestPublishPacketAllocs(t *testing.T) {
 	if !reflect.DeepEqual(first, want) {
 		t.Errorf("PUBLISH %+v\nwant %+v", first, want)
 	}
-	if m.props.TopicAlias != nil || m.props.MessageExpiry != nil || m.props.SubscriptionIDs != nil {
-		t.Errorf("the message's own properties were changed: %+v", m.props)
+	if !bytes.HasSuffix(buf, append(append([]byte{}, msgProps...), 'x')) {
+		t.Errorf("PUBLISH %x: the message properties %x not as they came", buf, msgProps)
 	}
 	if n := testing.AllocsPerRun(100, build); n != 0 {
 		t.Errorf("%v allocations per PUBLISH, want 0", n)
 	}
+	// The next message, without expiry or Subscription Identifiers, has
+	// none of the previous one's (the scratch space is reused).
+	p2 := &pending{msg: &message{topic: "a/b", payload: []byte("y")}, qos: 0}
+	pub := s.publishPacket(c, p2, false, now)
+	c.aliasOut(&pub)
+	got, err := packet.DecodeVersion(packet.Version5, 0x30, pub.AppendVersion(nil, packet.Version5)[2:])
+	if want := (&packet.Publish{Payload: []byte("y"), Properties: &packet.Properties{TopicAlias: u16(1)}}); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("second PUBLISH %+v, %v\nwant %+v", got, err, want)
+	}
 }
 
-// TestMessagePropsShared: a client's messages with the same message
-// properties share one copy; a change gets its own.
-func TestMessagePropsShared(t *testing.T) {
-	c := &conn{}
-	now := time.Now()
-	props := func(user, ct string, corr []byte) *packet.Properties {
-		return &packet.Properties{MessageExpiry: u32(9), ContentType: ct, CorrelationData: corr,
-			User: []packet.UserProperty{{Key: "k", Value: user}}}
+// TestStoredMessageProps: a message's properties go to the store as a
+// property block, as they did when messages kept them decoded, so rows
+// written by either read back; a row whose properties do not decode
+// keeps the message without them.
+func TestStoredMessageProps(t *testing.T) {
+	b := newTestBroker(t, Config{})
+	props := &packet.Properties{ContentType: "text/plain", User: []packet.UserProperty{{Key: "k", Value: "v"}, {Key: "a", Value: "b"}}}
+	m := &message{topic: "t", payload: []byte("p"), qos: 1, props: props.AppendMessage(nil)}
+	sm := toStored(m)
+	if !bytes.Equal(sm.Props, props.Append(nil)) {
+		t.Errorf("stored properties %x, want %x (Properties.Append)", sm.Props, props.Append(nil))
 	}
-	a, _ := c.messageProps(props("1", "text/plain", nil), now)
-	b, exp := c.messageProps(props("1", "text/plain", nil), now)
-	if a != b || !exp.Equal(now.Add(9*time.Second)) {
-		t.Fatalf("same properties: %p and %p (expiry %v), want one copy", a, b, exp)
+	if got := b.fromStored(sm); !bytes.Equal(got.props, m.props) {
+		t.Errorf("restored properties %x, want %x", got.props, m.props)
 	}
-	for _, p := range []*packet.Properties{props("2", "text/plain", nil), props("2", "text/csv", nil), props("2", "text/csv", []byte{}), props("2", "text/csv", []byte{1})} {
-		got, _ := c.messageProps(p, now)
-		if got == b || got.ContentType != p.ContentType || !reflect.DeepEqual(got.User, p.User) || (got.CorrelationData == nil) != (p.CorrelationData == nil) {
-			t.Fatalf("changed properties %+v: got %+v (shared: %v)", p, got, got == b)
-		}
-		b = got
-	}
-	if got, _ := c.messageProps(&packet.Properties{MessageExpiry: u32(1)}, now); got != nil {
-		t.Errorf("expiry only: %+v, want nil", got)
+	sm.Props = []byte{5, 0x26, 0, 9} // cut short
+	if got := b.fromStored(sm); got.props != nil || string(got.payload) != "p" {
+		t.Errorf("damaged row: properties %x, payload %q", got.props, got.payload)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,45 @@ func TestV5RefusalKeptOrDropped(t *testing.T) {
 	testutil.WaitFor(t, 5*time.Second, "two refusals counted", func() bool { return g.fwd.Status().Refused == 2 })
 	if s := g.fwd.Status(); !strings.Contains(s.LastReason, "PUBACK 0x97 Quota exceeded: slow down") {
 		t.Errorf("last reason %q, want the 0x97 refusal with its reason string", s.LastReason)
+	}
+}
+
+// TestV5BirthTakesNoTopicAlias: the birth message, sent once per
+// connection, takes none of the server's Topic Aliases: with a Topic Alias
+// Maximum of 1 the forwarded topic gets it, and its second message goes as
+// the alias alone.
+func TestV5BirthTakesNoTopicAlias(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 10) // "topic|alias" of each PUBLISH
+	fakeV5(t, ln, &packet.Connack{Properties: &packet.Properties{TopicAliasMaximum: new(uint16(1))}},
+		func(_ int, p *packet.Publish) *packet.Puback {
+			var alias uint16
+			if p.Properties != nil && p.Properties.TopicAlias != nil {
+				alias = *p.Properties.TopicAlias
+			}
+			got <- p.Topic + "|" + strconv.Itoa(int(alias))
+			return &packet.Puback{PacketID: p.PacketID}
+		})
+	cfg := versionConfig("mqtt://"+ln.Addr().String(), 5)
+	cfg.Birth = &gateway.Message{Topic: "edge/gw1/status", Payload: []byte("online"), QoS: 1}
+	g := startGW(t, filepath.Join(t.TempDir(), "buffer.db"), cfg, nil, nil)
+	for range 2 {
+		if err := g.in.Publish(t.Context(), gateway.Message{Topic: "site/a", Payload: []byte("v"), QoS: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range []string{"edge/gw1/status|0", "edge/gw1/site/a|1", "|1"} {
+		select {
+		case s := <-got:
+			if s != want {
+				t.Errorf("publish %d: %q, want %q", i+1, s, want)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("publish %d did not come", i+1)
+		}
 	}
 }

@@ -206,7 +206,9 @@ func (f *Forwarder) publishNow(ctx context.Context, client *mqttc.Client, m *gat
 			return mqttc.Ack{}, fmt.Errorf("publish %s: timeout", m.Topic)
 		}
 	}
-	msg := &mqttc.Message{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain}
+	// Sent once per connection: a Topic Alias would not shorten it, and
+	// would take one of the few the server allows from the forwarded topics.
+	msg := &mqttc.Message{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain, NoTopicAlias: true}
 	for {
 		_, err := client.Publish(msg)
 		if !errors.Is(err, mqttc.ErrWindowFull) {

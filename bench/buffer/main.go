@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -59,6 +60,7 @@ type options struct {
 	rtt            time.Duration
 	bridgeDefaults bool
 	protocol       int
+	pin            bool // the edge side on CPU 0, the upstream broker and its subscriber on CPU 1
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -78,9 +80,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.dir, "dir", "", "work directory (default: a temporary one on the system disk)")
 	fs.DurationVar(&o.rtt, "rtt", 0, "round-trip time the proxy adds between the gateway (or bridge) and the upstream broker")
 	fs.IntVar(&o.protocol, "protocol", 4, "our uplink's MQTT protocol version: 4 (3.1.1) or 5 (5.0); the bridge speaks 3.1.1")
+	fs.BoolVar(&o.pin, "pin", false, "run the edge side (this process: the gateway side and the proxy; mosquitto A) on CPU 0 and the upstream broker with its counting subscriber on CPU 1, as a cloud broker does not share the gateway's CPU (needs taskset)")
 	fs.BoolVar(&o.bridgeDefaults, "bridge-defaults", false, "also run mosquitto's bridge at its default settings (max_inflight_messages 20, restart_timeout 5..30)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.pin && os.Getenv(pinnedEnv) == "" {
+		return runPinned(ctx, args, stdout, stderr)
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -159,6 +165,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "| drain %d queued, mosquitto bridge (max_inflight %d, in RAM) | %.0f msg/s (first to last %s; %s after uplink restored) | |\n",
 			o.n, o.bridgeInflight, theirs.drainRate, theirs.drain.Round(time.Millisecond), theirs.total.Round(time.Millisecond))
 		fmt.Fprintf(stdout, "| drain ratio ours / mosquitto bridge, equal windows (medians) | %.2fx | >= 1.0x |\n", ours.drainRate/theirs.drainRate)
+		oe, be := medianCPU(oursRuns, func(r drainResult) time.Duration { return r.edgeCPU }), medianCPU(bridgeRuns, func(r drainResult) time.Duration { return r.edgeCPU })
+		fmt.Fprintf(stdout, "| edge-side CPU per drained message, ours / mosquitto bridge (medians; this process, which holds the proxy and the counter's reader, plus broker A for the bridge) | %.1f µs / %.1f µs = %.2fx | |\n",
+			perMsg(oe, o.n), perMsg(be, o.n), float64(oe)/float64(be))
+		ou, bu := medianCPU(oursRuns, func(r drainResult) time.Duration { return r.upstreamCPU }), medianCPU(bridgeRuns, func(r drainResult) time.Duration { return r.upstreamCPU })
+		fmt.Fprintf(stdout, "| upstream broker CPU per drained message, ours / mosquitto bridge (medians) | %.1f µs / %.1f µs = %.2fx | |\n",
+			perMsg(ou, o.n), perMsg(bu, o.n), float64(ou)/float64(bu))
 		if len(defaultRuns) > 0 {
 			def := median(defaultRuns)
 			fmt.Fprintf(stdout, "| drain %d queued, mosquitto bridge at its defaults (max_inflight 20, restart_timeout 5..30) | %.0f msg/s (first to last %s; %s after uplink restored) | |\n",
@@ -186,6 +198,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.runs > 0 {
 		fmt.Fprintf(stdout, "\nDrain rates of the %d rounds: ours %s; mosquitto bridge %s msg/s.\n", o.runs, rates(oursRuns), rates(bridgeRuns))
+		fmt.Fprintf(stdout, "Edge-side CPU per message (µs): ours %s; mosquitto bridge %s. Upstream broker: ours %s; bridge %s.\n",
+			cpus(oursRuns, o.n, false), cpus(bridgeRuns, o.n, false), cpus(oursRuns, o.n, true), cpus(bridgeRuns, o.n, true))
 		if len(defaultRuns) > 0 {
 			fmt.Fprintf(stdout, "Mosquitto bridge at its defaults: %s msg/s.\n", rates(defaultRuns))
 		}
@@ -217,33 +231,61 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// pinnedEnv marks the process runPinned started.
+const pinnedEnv = "BENCH_BUFFER_PINNED"
+
+// runPinned runs this benchmark again, with args, under taskset on CPU 0:
+// every thread of the Go runtime and mosquitto A (a child) stay there.
+func runPinned(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "taskset", append([]string{"-c", "0", self}, args...)...)
+	cmd.Env = append(os.Environ(), pinnedEnv+"=1")
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	return cmd.Run()
+}
+
+// cloud returns argv to run on the upstream broker's CPU (CPU 1) with -pin.
+func (b *bench) cloud(argv ...string) []string {
+	if !b.o.pin {
+		return argv
+	}
+	return append([]string{"taskset", "-c", "1"}, argv...)
+}
+
 // startMosquitto starts mosquitto with conf (listener lines included) and
 // waits until port accepts connections.
-func (b *bench) startMosquitto(name string, port int, conf string) error {
+func (b *bench) startMosquitto(name string, port int, conf string, onCloud bool) (pid int, err error) {
 	path := filepath.Join(b.o.dir, name+".conf")
 	conf = "user root\npersistence false\nlog_dest stderr\nlog_type error\nallow_anonymous true\nmax_queued_messages 0\n" +
 		fmt.Sprintf("listener %d 127.0.0.1\n", port) + conf
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		return err
+		return 0, err
 	}
 	bin := "mosquitto"
 	if _, err := exec.LookPath(bin); err != nil {
 		bin = "/usr/sbin/mosquitto"
 	}
-	cmd := exec.Command(bin, "-c", path)
+	argv := []string{bin, "-c", path}
+	if onCloud {
+		argv = b.cloud(argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stderr = b.stderr
 	if err := cmd.Start(); err != nil {
-		return err
+		return 0, err
 	}
 	b.cleanups = append(b.cleanups, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err == nil {
-			return c.Close()
+			return cmd.Process.Pid, c.Close()
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not listening: %w", name, err)
+			return 0, fmt.Errorf("%s not listening: %w", name, err)
 		}
 		time.Sleep(20 * time.Millisecond) // waiting for the listener
 	}
@@ -264,7 +306,7 @@ type counter struct {
 // subscribeCounter starts mosquitto_sub on port for filter and waits until it
 // receives (probes published to the broker directly).
 func (b *bench) subscribeCounter(ctx context.Context, port int, filter string) (*counter, error) {
-	args := []string{"mosquitto_sub", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-q", "1", "-t", filter, "-F", "%U %t"}
+	args := b.cloud("mosquitto_sub", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-q", "1", "-t", filter, "-F", "%U %t")
 	if _, err := exec.LookPath("stdbuf"); err == nil {
 		args = append([]string{"stdbuf", "-oL"}, args...) // a line as soon as it is received
 	}
@@ -351,6 +393,11 @@ type drainResult struct {
 	total      time.Duration // uplink restored to last message
 	drainRate  float64
 	lost       int // messages that never reached the upstream subscriber
+	// CPU time from the link's restoring to the drain's end: on the edge
+	// side (this process, which holds the proxy and the counter's reader
+	// in both products' rounds, plus broker A in the bridge's) and of the
+	// upstream broker B.
+	edgeCPU, upstreamCPU time.Duration
 }
 
 func lost(rs []drainResult) int {
@@ -361,26 +408,85 @@ func lost(rs []drainResult) int {
 	return n
 }
 
-// upstreamBroker starts broker B with a counting subscriber and a proxy to it.
-func (b *bench) upstreamBroker(name string) (*counter, *tcpproxy.Proxy, string, error) {
+// upstreamBroker starts broker B with a counting subscriber and a proxy to
+// it; pid is B's process.
+func (b *bench) upstreamBroker(name string) (cnt *counter, p *tcpproxy.Proxy, pid int, err error) {
 	port, err := freePort()
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, 0, err
 	}
-	if err := b.startMosquitto(name, port, "max_inflight_messages 0\n"); err != nil {
-		return nil, nil, "", err
+	if pid, err = b.startMosquitto(name, port, "max_inflight_messages 0\n", true); err != nil {
+		return nil, nil, 0, err
 	}
-	url := fmt.Sprintf("mqtt://127.0.0.1:%d", port)
-	cnt, err := b.subscribeCounter(context.Background(), port, "edge/#")
-	if err != nil {
-		return nil, nil, "", err
+	if cnt, err = b.subscribeCounter(context.Background(), port, "edge/#"); err != nil {
+		return nil, nil, 0, err
 	}
-	p, err := tcpproxy.Start(fmt.Sprintf("127.0.0.1:%d", port), b.o.rtt/2)
-	if err != nil {
-		return nil, nil, "", err
+	if p, err = tcpproxy.Start(fmt.Sprintf("127.0.0.1:%d", port), b.o.rtt/2); err != nil {
+		return nil, nil, 0, err
 	}
 	b.cleanups = append(b.cleanups, func() { _ = p.Close() }) // the bench is over
-	return cnt, p, url, nil
+	return cnt, p, pid, nil
+}
+
+// cpuMeter reads the CPU time used so far by this process (the proxy, the
+// counter's reader and, in our rounds, the gateway side) and by the given
+// child processes.
+type cpuMeter struct {
+	pids []int // [0]: the upstream broker B; [1]: the edge broker A, if any
+}
+
+// cpuSample is CPU time used so far: self is this process, pids as in the
+// meter.
+type cpuSample struct {
+	self time.Duration
+	pids []time.Duration
+}
+
+func (m cpuMeter) sample() (cpuSample, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return cpuSample{}, err
+	}
+	s := cpuSample{self: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+	for _, pid := range m.pids {
+		d, err := procCPU(pid)
+		if err != nil {
+			return cpuSample{}, err
+		}
+		s.pids = append(s.pids, d)
+	}
+	return s, nil
+}
+
+// procCPU is the user plus system time of process pid (/proc/PID/stat,
+// fields 14 and 15, in clock ticks of 10 ms: Linux's USER_HZ is 100).
+func procCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := strings.LastIndexByte(string(data), ')')
+	f := strings.Fields(string(data[i+1:])) // f[0] is field 3
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// usage fills r's CPU figures from the samples taken when the link was
+// restored and when the drain was over.
+func (r *drainResult) usage(before, after cpuSample) {
+	r.edgeCPU = after.self - before.self
+	if len(after.pids) > 1 { // mosquitto's bridge: broker A is the edge side
+		r.edgeCPU += after.pids[1] - before.pids[1]
+	}
+	r.upstreamCPU = after.pids[0] - before.pids[0]
 }
 
 // ours: buffer + forwarder connected through the proxy; cut the link,
@@ -389,7 +495,7 @@ func (b *bench) upstreamBroker(name string) (*counter, *tcpproxy.Proxy, string, 
 // one round: cut the link, ingest n messages durably, restore the link,
 // time the drain.
 func (b *bench) ours(ctx context.Context) (func(context.Context) (drainResult, error), error) {
-	cnt, p, _, err := b.upstreamBroker("upstream-ours")
+	cnt, p, pidB, err := b.upstreamBroker("upstream-ours")
 	if err != nil {
 		return nil, err
 	}
@@ -420,6 +526,7 @@ func (b *bench) ours(ctx context.Context) (func(context.Context) (drainResult, e
 	go func() { _ = fwd.Run(fctx); close(stopped) }() // nil on cancel
 	b.cleanups = append(b.cleanups, func() { cancel(); <-stopped; _ = buf.Close() })
 	sink := upstream.Filter(cfg.Forward, buf)
+	meter := cpuMeter{pids: []int{pidB}}
 	return func(ctx context.Context) (drainResult, error) {
 		var r drainResult
 		if err := waitFor(ctx, func() bool { return fwd.Status().State == "up" }); err != nil {
@@ -460,6 +567,10 @@ func (b *bench) ours(ctx context.Context) (func(context.Context) (drainResult, e
 		r.commits = after.Commits - before.Commits
 		b.logf("ours: ingest %.0f msg/s; restoring the uplink", r.ingestRate)
 		cnt.reset(b.o.n)
+		cpu0, err := meter.sample()
+		if err != nil {
+			return r, err
+		}
 		restored := time.Now()
 		p.Restore()
 		if err := cnt.wait(ctx, 10*time.Minute); err != nil {
@@ -471,6 +582,11 @@ func (b *bench) ours(ctx context.Context) (func(context.Context) (drainResult, e
 		if err := waitFor(ctx, func() bool { s, _ := buf.Stats(ctx); return s.Depth == 0 }); err != nil {
 			return r, err
 		}
+		cpu1, err := meter.sample()
+		if err != nil {
+			return r, err
+		}
+		r.usage(cpu0, cpu1)
 		r.lost = b.o.n - int(cnt.n.Load())
 		b.logf("ours: drained %d in %s (%.0f msg/s), buffer empty", b.o.n, r.drain, r.drainRate)
 		return r, nil
@@ -482,7 +598,7 @@ func (b *bench) ours(ctx context.Context) (func(context.Context) (drainResult, e
 // inflight 0: mosquitto's defaults (max_inflight_messages 20, restart_timeout
 // 5 30).
 func (b *bench) mosquittoBridge(ctx context.Context, name string, inflight int) (func(context.Context) (drainResult, error), error) {
-	cnt, p, _, err := b.upstreamBroker("upstream-" + name)
+	cnt, p, pidB, err := b.upstreamBroker("upstream-" + name)
 	if err != nil {
 		return nil, err
 	}
@@ -510,9 +626,11 @@ notifications false
 bridge_protocol_version mqttv311
 `, p.Addr())
 	}
-	if err := b.startMosquitto("local-"+name, portA, conf); err != nil {
+	pidA, err := b.startMosquitto("local-"+name, portA, conf, false)
+	if err != nil {
 		return nil, err
 	}
+	meter := cpuMeter{pids: []int{pidB, pidA}}
 	urlA := fmt.Sprintf("mqtt://127.0.0.1:%d", portA)
 	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(urlA).SetClientID("bench-pub").SetAutoReconnect(false))
 	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -555,11 +673,20 @@ bridge_protocol_version mqttv311
 		}
 		b.logf("%s: restoring the link", name)
 		cnt.reset(b.o.n)
+		cpu0, err := meter.sample()
+		if err != nil {
+			return r, err
+		}
 		restored := time.Now()
 		p.Restore()
 		if err := cnt.wait(ctx, 10*time.Minute); err != nil {
 			return r, err
 		}
+		cpu1, err := meter.sample()
+		if err != nil {
+			return r, err
+		}
+		r.usage(cpu0, cpu1)
 		r.drain = time.Duration(cnt.last.Load() - cnt.first.Load())
 		r.total = time.Unix(0, cnt.last.Load()).Sub(restored)
 		r.drainRate = float64(b.o.n) / r.drain.Seconds()
@@ -580,6 +707,32 @@ func median(rs []drainResult) drainResult {
 	i := byIngest[len(rs)/2]
 	m.ingest, m.ingestRate, m.commits = i.ingest, i.ingestRate, i.commits
 	return m
+}
+
+// medianCPU is the median of one CPU figure of the rounds.
+func medianCPU(rs []drainResult, of func(drainResult) time.Duration) time.Duration {
+	var ds []time.Duration
+	for _, r := range rs {
+		ds = append(ds, of(r))
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+func perMsg(d time.Duration, n int) float64 { return float64(d.Microseconds()) / float64(n) }
+
+// cpus lists the rounds' CPU per message: the upstream broker's or the
+// edge side's.
+func cpus(rs []drainResult, n int, upstream bool) string {
+	var s []string
+	for _, r := range rs {
+		d := r.edgeCPU
+		if upstream {
+			d = r.upstreamCPU
+		}
+		s = append(s, fmt.Sprintf("%.1f", perMsg(d, n)))
+	}
+	return strings.Join(s, ", ")
 }
 
 func rates(rs []drainResult) string {
@@ -604,7 +757,7 @@ func (b *bench) steadyState(ctx context.Context) (steadyResult, error) {
 	if err != nil {
 		return r, err
 	}
-	if err := b.startMosquitto("upstream-steady", port, ""); err != nil {
+	if _, err := b.startMosquitto("upstream-steady", port, "", true); err != nil {
 		return r, err
 	}
 	log := slog.New(slog.NewTextHandler(b.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -101,7 +101,14 @@ func Decode(first byte, body []byte) (Packet, error) {
 }
 
 func decodePublish(flags byte, body []byte) (Packet, error) {
-	p := &Publish{Dup: flags&0x08 != 0, QoS: (flags >> 1) & 0x03, Retain: flags&0x01 != 0}
+	return decodePublishInto(&Publish{}, flags, body, nil)
+}
+
+// decodePublishInto decodes a PUBLISH of MQTT 3.1.1 into p, a zero
+// Publish. topic, when not nil, is the topic name of the previous PUBLISH,
+// reused when this one has the same (see Decoder), and set to this one's.
+func decodePublishInto(p *Publish, flags byte, body []byte, topic *string) (Packet, error) {
+	p.Dup, p.QoS, p.Retain = flags&0x08 != 0, (flags>>1)&0x03, flags&0x01 != 0
 	if p.QoS == 3 { // [MQTT-3.3.1-4]
 		return nil, fmt.Errorf("decode PUBLISH: qos 3: %w", ErrMalformed)
 	}
@@ -109,7 +116,7 @@ func decodePublish(flags byte, body []byte) (Packet, error) {
 		return nil, fmt.Errorf("decode PUBLISH: dup set on qos 0: %w", ErrMalformed)
 	}
 	d := decoder{b: body}
-	p.Topic = d.string("topic name")
+	p.Topic = d.topicName(topic)
 	if d.err == nil {
 		if p.Topic == "" { // [MQTT-4.7.3-1]
 			d.fail("empty topic name")
@@ -267,12 +274,8 @@ func (d *decoder) bytes() []byte {
 
 // string reads a UTF-8 encoded string (section 1.5.3).
 func (d *decoder) string(what string) string {
-	b := d.bytes()
+	b := d.utf8(what)
 	if d.err != nil {
-		return ""
-	}
-	if err := ValidUTF8(b); err != nil {
-		d.err = fmt.Errorf("%s: %w", what, err)
 		return ""
 	}
 	if d.src == nil || len(b) == 0 {
@@ -283,6 +286,38 @@ func (d *decoder) string(what string) string {
 	}
 	end := len(d.src) - len(d.b) // b ends where the rest starts
 	return d.blk[end-len(b) : end]
+}
+
+// topicName reads the topic name of a PUBLISH. last, when not nil, is the
+// previous PUBLISH's: when the name is the same, that string is returned
+// instead of a new one (a client publishes to the same topics again and
+// again); otherwise last is set to the new one.
+func (d *decoder) topicName(last *string) string {
+	if last == nil {
+		return d.string("topic name")
+	}
+	b := d.utf8("topic name")
+	if d.err != nil {
+		return ""
+	}
+	if string(b) != *last { // compared without a copy
+		*last = string(b)
+	}
+	return *last
+}
+
+// utf8 reads a UTF-8 encoded string (section 1.5.3) and returns its bytes,
+// checked, without making a string of them.
+func (d *decoder) utf8(what string) []byte {
+	b := d.bytes()
+	if d.err != nil {
+		return nil
+	}
+	if err := ValidUTF8(b); err != nil {
+		d.err = fmt.Errorf("%s: %w", what, err)
+		return nil
+	}
+	return b
 }
 
 func (d *decoder) finish(t Type) error {

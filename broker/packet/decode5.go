@@ -33,7 +33,7 @@ func DecodeVersion(version, first byte, body []byte) (Packet, error) {
 	want := byte(0)
 	switch t {
 	case PUBLISH:
-		return decodePublish5(flags, body)
+		return decodePublish5(nil, flags, body, false, nil)
 	case PUBREL, SUBSCRIBE, UNSUBSCRIBE:
 		want = 0x02
 	case 0:
@@ -201,23 +201,44 @@ func (d *decoder) subscribe5() *Subscribe {
 // "$share/{ShareName}/{filter}" [MQTT-4.8.2-1].
 const SharePrefix = "$share/"
 
-func decodePublish5(flags byte, body []byte) (Packet, error) {
-	p := &Publish{Dup: flags&0x08 != 0, QoS: (flags >> 1) & 0x03, Retain: flags&0x01 != 0}
-	if p.QoS == 3 { // [MQTT-3.3.1-4]
+// decodePublish5 decodes a PUBLISH of MQTT 5.0, into blk (zero) when not
+// nil; forward keeps its message properties encoded (see DecodeForward),
+// and topic, when not nil, is as for decodePublishInto.
+func decodePublish5(blk *publishBlock, flags byte, body []byte, forward bool, topic *string) (Packet, error) {
+	dup, qos, retain := flags&0x08 != 0, (flags>>1)&0x03, flags&0x01 != 0
+	if qos == 3 { // [MQTT-3.3.1-4]
 		return nil, fmt.Errorf("decode PUBLISH: qos 3: %w", ErrMalformed)
 	}
-	if p.QoS == 0 && p.Dup { // [MQTT-3.3.1-2]
+	if qos == 0 && dup { // [MQTT-3.3.1-2]
 		return nil, fmt.Errorf("decode PUBLISH: dup set on qos 0: %w", ErrMalformed)
 	}
 	d := decoder{b: body}
-	p.Topic = d.string("topic name")                        // [MQTT-3.3.2-1]
-	if d.err == nil && strings.ContainsAny(p.Topic, "+#") { // [MQTT-3.3.2-2]
+	name := d.topicName(topic)                           // [MQTT-3.3.2-1]
+	if d.err == nil && strings.ContainsAny(name, "+#") { // [MQTT-3.3.2-2]
 		d.fail("wildcard in topic name")
 	}
-	if p.QoS > 0 {
-		p.PacketID = d.packetID() // [MQTT-2.2.1-3] [MQTT-2.2.1-4] non-zero
+	var id uint16
+	if qos > 0 {
+		id = d.packetID() // [MQTT-2.2.1-3] [MQTT-2.2.1-4] non-zero
 	}
-	p.Properties = d.properties(PUBLISH)
+	if d.err != nil {
+		return nil, fmt.Errorf("decode PUBLISH: %w", d.err)
+	}
+	var p *Publish
+	switch {
+	case blk != nil:
+		p = &blk.pub
+		p.Properties, p.MessageProps = d.propertiesInto(PUBLISH, &blk.pb, forward)
+	case len(d.b) > 0 && d.b[0] != 0:
+		// Properties follow: the packet and their values in one allocation.
+		blk = &publishBlock{}
+		p = &blk.pub
+		p.Properties, p.MessageProps = d.propertiesInto(PUBLISH, &blk.pb, forward)
+	default:
+		p = &Publish{}
+		p.Properties = d.properties(PUBLISH) // the Property Length 0, or missing
+	}
+	p.Dup, p.QoS, p.Retain, p.Topic, p.PacketID = dup, qos, retain, name, id
 	if d.err == nil && p.Topic == "" && (p.Properties == nil || p.Properties.TopicAlias == nil) {
 		// Section 3.3.2.1: "It is a Protocol Error if the Topic Name is zero
 		// length and there is no Topic Alias."
@@ -236,7 +257,7 @@ func decodePublish5(flags byte, body []byte) (Packet, error) {
 // 0x99 (section 3.3.2.3.2); Decode does not, since the answer is a PUBACK
 // or PUBREC with that code, not closing the connection.
 func (p *Publish) CheckPayloadFormat() error {
-	if p.Properties == nil || p.Properties.PayloadFormat == nil || *p.Properties.PayloadFormat != 1 {
+	if f, ok := p.PayloadFormat(); !ok || f != 1 {
 		return nil
 	}
 	if err := ValidUTF8(p.Payload); err != nil {

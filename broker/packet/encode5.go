@@ -22,7 +22,7 @@ func (p *Connack) AppendVersion(dst []byte, version byte) []byte {
 // remaining5 returns the Remaining Length of p in MQTT 5.0 and the length
 // of its properties.
 func (p *Publish) remaining5() (n, props int) {
-	props = p.Properties.size()
+	props = p.Properties.size() + len(p.MessageProps)
 	return p.remaining() + VarintLen(props) + props, props
 }
 
@@ -39,7 +39,9 @@ func (p *Publish) AppendVersion(dst []byte, version byte) []byte {
 	if p.QoS > 0 {
 		dst = appendUint16(dst, p.PacketID)
 	}
-	dst = appendProperties(dst, p.Properties, props)
+	dst = AppendVarint(dst, props)
+	dst = p.Properties.appendFields(dst)
+	dst = append(dst, p.MessageProps...)
 	return append(dst, p.Payload...)
 }
 

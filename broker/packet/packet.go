@@ -113,6 +113,13 @@ type Publish struct {
 	// Properties are the PUBLISH properties of MQTT 5.0 (section 3.3.2.3),
 	// nil for none. A 3.1.1 encoding leaves them out.
 	Properties *Properties
+	// MessageProps (MQTT 5.0) are message properties kept encoded, as a
+	// forwarding server passes them on (DecodeForward): Payload Format
+	// Indicator, Content Type, Response Topic, Correlation Data and User
+	// Properties, each an identifier and its value, without a Property
+	// Length; nil for none. AppendVersion writes them after Properties,
+	// which must not hold the same ones; a 3.1.1 encoding leaves them out.
+	MessageProps []byte
 }
 
 // Puback is the PUBACK packet (section 3.4).

@@ -86,6 +86,17 @@ type Properties struct {
 	SharedSubAvailable   *bool          // 0x2A CONNACK (absent: true)
 }
 
+// stringProps has the bit 1<<id of each property that is a UTF-8 Encoded
+// String: decoded empty, it is absent.
+var stringProps = func() (m uint64) {
+	for id, info := range propInfo {
+		if info.kind == kindString {
+			m |= 1 << id
+		}
+	}
+	return m
+}()
+
 // willProps is the context of the will properties of a CONNECT in the
 // tables below; 0 is no packet type.
 const willProps Type = 0
@@ -183,23 +194,38 @@ type propBlock struct {
 // 2.2.2) of a packet of type t (willProps: the will properties). It returns
 // nil when there are none.
 func (d *decoder) properties(t Type) *Properties {
+	p, _ := d.propertiesInto(t, nil, false)
+	return p
+}
+
+// propertiesInto is properties with the values kept in pb (nil: allocated
+// when there are properties). With forward set (PUBLISH only), the message
+// properties are checked as properties checks them but returned encoded, as
+// Publish.MessageProps holds them, and not set in the result.
+func (d *decoder) propertiesInto(t Type, pb *propBlock, forward bool) (*Properties, []byte) {
 	n := d.varint("property length")
 	if d.err != nil {
-		return nil
+		return nil, nil
 	}
 	if n > len(d.b) {
 		d.fail("property length past the end of the packet")
-		return nil
+		return nil, nil
 	}
 	if n == 0 {
-		return nil
+		return nil, nil
 	}
-	pb := &propBlock{}
-	pd := decoder{b: d.b[:n:n], src: d.b[:n:n], pb: pb}
+	if pb == nil {
+		pb = &propBlock{}
+	}
+	block := d.b[:n:n]
+	pd := decoder{b: block, src: block, pb: pb}
 	d.b = d.b[n:]
 	p := &pb.p
-	var seen uint64
+	var seen uint64 // the properties read
+	var set uint64  // those set in p
+	var msg msgSpans
 	for pd.err == nil && len(pd.b) > 0 {
+		start := n - len(pd.b)
 		v := pd.varint("property identifier")
 		if pd.err != nil {
 			break
@@ -225,6 +251,12 @@ func (d *decoder) properties(t Type) *Properties {
 			}
 		}
 		seen |= 1 << id
+		if forward && id.message() {
+			pd.checkMessageProperty(id)
+			msg.add(block, start, n-len(pd.b))
+			continue
+		}
+		set |= 1 << id
 		pd.property(p, id)
 	}
 	if pd.err == nil && seen&(1<<PropAuthData) != 0 && seen&(1<<PropAuthMethod) == 0 {
@@ -237,12 +269,14 @@ func (d *decoder) properties(t Type) *Properties {
 			what = "will properties"
 		}
 		d.err = fmt.Errorf("%s: %w", what, pd.err)
-		return nil
+		return nil, nil
 	}
-	if p.size() == 0 { // only empty strings: the same as none
-		return nil
+	// None, or only empty strings, are the same as none; every other kind
+	// of property set is present.
+	if set == 0 || set&^stringProps == 0 && p.size() == 0 {
+		p = nil
 	}
-	return p
+	return p, msg.b
 }
 
 // property reads the value of property id into p and checks its range.
@@ -487,6 +521,15 @@ func (p *Properties) Size() int {
 func appendProperties(dst []byte, p *Properties, n int) []byte {
 	dst = AppendVarint(dst, n)
 	if n == 0 {
+		return dst
+	}
+	return p.appendFields(dst)
+}
+
+// appendFields appends the properties of p without a Property Length;
+// nothing for a nil p.
+func (p *Properties) appendFields(dst []byte) []byte {
+	if p == nil {
 		return dst
 	}
 	byteProp := func(id PropertyID, v *byte) {

@@ -45,6 +45,16 @@ type link struct {
 
 func (l *link) kill() { l.deadOnce.Do(func() { close(l.dead) }) }
 
+// isDead reports whether the link passes no bytes any more.
+func (l *link) isDead() bool {
+	select {
+	case <-l.dead:
+		return true
+	default:
+		return false
+	}
+}
+
 // Start listens on a free port of 127.0.0.1 and forwards to target, adding
 // delay in each direction (so the round trip grows by twice delay).
 func Start(target string, delay time.Duration) (*Proxy, error) {
@@ -244,6 +254,10 @@ type chunk struct {
 // the other pipe ends too). idx >= 0: record src's first read.
 func (p *Proxy) pipe(l *link, dst, src net.Conn, idx int) {
 	defer dst.Close() // src ended: end the other direction too
+	if p.delay == 0 {
+		p.copy(l, dst, src, idx)
+		return
+	}
 	toTarget := idx >= 0
 	out := make(chan chunk, 4096)
 	done := make(chan struct{})
@@ -261,9 +275,14 @@ func (p *Proxy) pipe(l *link, dst, src net.Conn, idx int) {
 				continue // dropped
 			default:
 			}
-			n, err := dst.Write(c.b)
 			if toTarget {
-				p.sent.Add(int64(n))
+				// Counted before the target can see them (and answer), so
+				// that whoever sees the answer sees them counted.
+				p.sent.Add(int64(len(c.b)))
+			}
+			n, err := dst.Write(c.b)
+			if toTarget && n < len(c.b) {
+				p.sent.Add(int64(n - len(c.b))) // not written after all
 			}
 			if err != nil {
 				for range out { // drain: the reader stops on its own
@@ -299,5 +318,41 @@ func (p *Proxy) pipe(l *link, dst, src net.Conn, idx int) {
 		default:
 		}
 		out <- chunk{b: b, due: time.Now().Add(p.delay)}
+	}
+}
+
+// copy is pipe without a delay: each read is written before the next one,
+// from one buffer, with no goroutine in between, so that a link without a
+// delay adds as little latency and work per packet as it can.
+func (p *Proxy) copy(l *link, dst, src net.Conn, idx int) {
+	if idx >= 0 {
+		b := p.record(idx, src)
+		if len(b) == 0 {
+			return
+		}
+		if !l.isDead() {
+			n, err := dst.Write(b)
+			p.sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n == 0 && err != nil {
+			return // EOF, a reset or a close: the link ends either way
+		}
+		if l.isDead() {
+			continue // read and dropped
+		}
+		n, err = dst.Write(buf[:n])
+		if idx >= 0 {
+			p.sent.Add(int64(n))
+		}
+		if err != nil {
+			return
+		}
 	}
 }

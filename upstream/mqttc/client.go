@@ -273,13 +273,17 @@ func (c *Client) Flush() error {
 // the alias and an empty topic (section 3.3.2.3.4). Once the aliases are
 // all taken, further topics go in full, and no alias is ever moved to
 // another topic (see aliasFor). A Topic Alias in m.Properties is not sent:
-// the client manages them.
+// the client manages them. m.NoTopicAlias keeps a message out of this.
 func (c *Client) Publish(m *Message) (uint16, error) {
 	qos := min(m.QoS, c.info.MaximumQoS)
 	p := &packet.Publish{QoS: qos, Retain: m.Retain && c.info.RetainAvailable, Topic: m.Topic, Payload: m.Payload}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	alias, known := c.aliasFor(m.Topic)
+	var alias uint16
+	var known bool
+	if !m.NoTopicAlias {
+		alias, known = c.aliasFor(m.Topic)
+	}
 	p.Properties = c.publishProps(m, alias)
 	if known {
 		p.Topic = ""
@@ -610,7 +614,7 @@ func (c *Client) complete(id uint16, qos byte, code packet.Code, props *packet.P
 // incoming hands a PUBLISH of the server to Messages.
 func (c *Client) incoming(p *packet.Publish) error {
 	if p.Properties != nil && p.Properties.TopicAlias != nil {
-		// We send no Topic Alias Maximum: 0, no alias allowed [MQTT-3.3.2-9].
+		// We send no Topic Alias Maximum: 0, the server may send no alias [MQTT-3.3.2-11].
 		return fmt.Errorf("topic alias %d: none allowed: %w", *p.Properties.TopicAlias, packet.ErrTopicAliasInvalid)
 	}
 	if p.QoS == 2 {

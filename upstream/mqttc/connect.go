@@ -46,6 +46,11 @@ type Message struct {
 	// Properties are the MQTT 5.0 PUBLISH properties (nil: none); a 3.1.1
 	// connection leaves them out.
 	Properties *packet.Properties
+	// NoTopicAlias publishes the topic in full without a Topic Alias, and
+	// sets up none for it: for a topic sent once per connection (a birth
+	// message), which an alias would not shorten but would take one of the
+	// few the server allows.
+	NoTopicAlias bool
 }
 
 // ConnectOptions are the fields of the CONNECT packet and the client's limits.

@@ -361,3 +361,25 @@ func TestTopicAliasOverMaxPacketSize(t *testing.T) {
 		}
 	}
 }
+
+// TestNoTopicAlias: a message marked NoTopicAlias goes with its topic in
+// full and takes no alias, so that a topic sent once per connection leaves
+// the server's few aliases to the topics that repeat.
+func TestNoTopicAlias(t *testing.T) {
+	const status, data = "edge/gw1/status", "edge/gw1/site/boiler/temperature"
+	addr, got := wirePublishes(t, &packet.Connack{Properties: &packet.Properties{TopicAliasMaximum: new(uint16(1))}})
+	c, _ := connect(t, addr, mqttc.ConnectOptions{Version: packet.Version5, ClientID: "x", TopicAliases: 10})
+	for _, m := range []mqttc.Message{{Topic: status, NoTopicAlias: true}, {Topic: data}, {Topic: data}, {Topic: status}} {
+		if _, err := c.Publish(&m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{status + "|0", data + "|1", "|1", status + "|0"} {
+		if g := <-got; g != want {
+			t.Errorf("publish %d: %q on the wire, want %q", i+1, g, want)
+		}
+	}
+}
