@@ -275,9 +275,14 @@ func (p *Proxy) pipe(l *link, dst, src net.Conn, idx int) {
 				continue // dropped
 			default:
 			}
-			n, err := dst.Write(c.b)
 			if toTarget {
-				p.sent.Add(int64(n))
+				// Counted before the target can see them (and answer), so
+				// that whoever sees the answer sees them counted.
+				p.sent.Add(int64(len(c.b)))
+			}
+			n, err := dst.Write(c.b)
+			if toTarget && n < len(c.b) {
+				p.sent.Add(int64(n - len(c.b))) // not written after all
 			}
 			if err != nil {
 				for range out { // drain: the reader stops on its own
