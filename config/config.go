@@ -131,11 +131,35 @@ func Load(path string, drivers []Driver, components ...Component) (*Config, erro
 	return Parse(path, bytes.NewReader(b), drivers, components...)
 }
 
+// LoadWithProblems is Load for callers that go on past a config's
+// problems (`gateway doctor`): with the problems it returns the config as
+// decoded, nil only when the file could not be read or decoded (a syntax
+// error, a value of the wrong type). The values a problem names may be
+// invalid, so the caller must leave alone what depends on them
+// (Errors.Has).
+func LoadWithProblems(path string, drivers []Driver, components ...Component) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	return parse(path, bytes.NewReader(b), drivers, components...)
+}
+
 // Parse decodes and validates a config read from r; name is used in error
 // messages, drivers is the driver table, components the component table.
 // It has no side effects. The error, if any, is an Errors holding every
 // problem found (a syntax error stops decoding, so it comes alone).
 func Parse(name string, r io.Reader, drivers []Driver, components ...Component) (*Config, error) {
+	c, err := parse(name, r, drivers, components...)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parse is Parse, returning the config also when it has problems (as long
+// as it decoded).
+func parse(name string, r io.Reader, drivers []Driver, components ...Component) (*Config, error) {
 	src, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
@@ -186,10 +210,7 @@ func Parse(name string, r io.Reader, drivers []Driver, components ...Component) 
 			comp.Check(&c, p)
 		}
 	}
-	if err := p.Err(); err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return &c, p.Err()
 }
 
 // decodeSection decodes device i's driver keys into its Section and

@@ -124,6 +124,18 @@ func (es Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// Has reports whether a problem was found with the key at path (as
+// Path.String renders it, e.g. `devices[1] "boiler".port`) or a key below
+// it.
+func (es Errors) Has(path string) bool {
+	for _, e := range es {
+		if e.Key == path || strings.HasPrefix(e.Key, path+".") || strings.HasPrefix(e.Key, path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
 // Unwrap lets errors.As find each *Error.
 func (es Errors) Unwrap() []error {
 	out := make([]error, len(es))

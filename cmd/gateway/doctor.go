@@ -41,6 +41,7 @@ const (
 	doctorOK   doctorLevel = "ok"
 	doctorWarn doctorLevel = "warn"
 	doctorFail doctorLevel = "FAIL"
+	doctorSkip doctorLevel = "skip" // not checked: its key has a config problem (reported already)
 )
 
 func (d *doctor) report(level doctorLevel, what, format string, args ...any) {
@@ -79,28 +80,43 @@ func runDoctor(ctx context.Context, args []string, stdout, _ io.Writer) error {
 }
 
 func (d *doctor) run(ctx context.Context, path string) {
-	// What depends on this machine the doctor checks item by item below
-	// (the files, the serial ports with the service user's access).
-	cfg, err := loadConfigWith(path, checkOptions{offline: true})
-	if err == nil {
-		_, err = compile(cfg)
-	}
+	// The config's problems are every one `gateway check --offline` lists
+	// (the same code: decode, validate, compile); what depends on this
+	// machine the doctor checks item by item below (the files, the serial
+	// ports with the service user's access, data_dir). After problems it
+	// goes on with the checks whose keys have none.
+	cfg, err := config.LoadWithProblems(path, configDrivers(), components...)
+	var probs config.Errors
 	if err != nil {
 		d.report(doctorFail, "config", "%s has problems (fix them; `gateway check %s` lists them):\n%v", path, path, err)
-		if cfg == nil {
-			return
-		}
+		errors.As(err, &probs) // none when unreadable: cfg is nil then
 	} else {
 		d.report(doctorOK, "config", "%s: %d devices", path, len(cfg.Devices))
 	}
-	d.checkFiles(cfg)
+	if cfg == nil { // unreadable, or it did not decode: nothing else to go by
+		d.checkClock()
+		return
+	}
+	// skip reports a check left out for a problem of its key.
+	skip := func(what, key string) bool {
+		if !probs.Has(key) {
+			return false
+		}
+		d.report(doctorSkip, what, "%s has a problem (see config above)", key)
+		return true
+	}
+	d.checkFiles(cfg, probs)
 	u, groups := d.lookupUser()
-	for _, port := range serialPorts(cfg) {
+	for _, port := range serialPorts(cfg, probs) {
 		d.checkPort(port, u, groups)
 	}
-	d.checkDataDir(cfg.Gateway.DataDir, cfg.Buffer.MaxBytes.Bytes, u, groups)
+	if !skip("data_dir", "gateway.data_dir") && !skip("data_dir", "buffer.max_bytes") {
+		d.checkDataDir(cfg.Gateway.DataDir, cfg.Buffer.MaxBytes.Bytes, u, groups)
+	}
 	d.checkClock()
-	d.checkUpstream(ctx, cfg.Upstream.URL)
+	if !skip("upstream", "upstream.url") {
+		d.checkUpstream(ctx, cfg.Upstream.URL)
+	}
 }
 
 // lookupUser returns the service user and its groups; nil when it does not
@@ -121,13 +137,17 @@ func (d *doctor) lookupUser() (*user.User, []string) {
 }
 
 // checkFiles loads the files the components name (config.Component.Files)
-// as `gateway check` does; the devices' serial ports are checkPort's.
-func (d *doctor) checkFiles(cfg *config.Config) {
+// as `gateway check` does, but those whose key has a problem in probs; the
+// devices' serial ports are checkPort's.
+func (d *doctor) checkFiles(cfg *config.Config, probs config.Errors) {
 	for _, comp := range components {
 		if comp.Files == nil || comp.Name == "devices" {
 			continue
 		}
 		for _, f := range comp.Files(cfg) {
+			if probs.Has(f.Key.String()) {
+				continue // the config's report has it
+			}
 			errs := f.Problems()
 			for _, err := range errs {
 				d.report(doctorFail, "file "+f.Name, "%s: %v", f.Key, err)
@@ -140,11 +160,12 @@ func (d *doctor) checkFiles(cfg *config.Config) {
 }
 
 // serialPorts returns the serial ports (the files the drivers open) the
-// config's devices use, in order.
-func serialPorts(cfg *config.Config) []string {
+// config's devices use, in order, but those whose key has a problem in
+// probs.
+func serialPorts(cfg *config.Config, probs config.Errors) []string {
 	var ports []string
 	for _, f := range deviceFiles(cfg) {
-		if !slices.Contains(ports, f.Name) {
+		if !slices.Contains(ports, f.Name) && !probs.Has(f.Key.String()) {
 			ports = append(ports, f.Name)
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/user"
@@ -42,36 +43,8 @@ func TestDoctor(t *testing.T) {
 	missing := filepath.Join(dir, "ttyUSB9")
 	write := func(upstream string) string {
 		path := filepath.Join(dir, "config.toml")
-		cfg := `[gateway]
-data_dir = "` + data + `"
-
-[upstream]
-url = "mqtt://` + upstream + `"
-
-  [[upstream.forward]]
-  filter = "site/#"
-
-[buffer]
-max_bytes = "2MiB"
-
-[[devices]]
-name = "present"
-driver = "serial"
-port = "/dev/null"
-format = "kv"
-
-  [[devices.points]]
-  name = "t"
-
-[[devices]]
-name = "unplugged"
-driver = "serial"
-port = "` + missing + `"
-format = "kv"
-
-  [[devices.points]]
-  name = "t"
-`
+		cfg := doctorConfig(data, "mqtt://"+upstream, "") + serialDevice("present", "/dev/null", "") +
+			serialDevice("unplugged", missing, "")
 		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -124,6 +97,41 @@ format = "kv"
 	}
 }
 
+// doctorConfig is the start of a config for the doctor's tests: data_dir,
+// an upstream url with a forward rule, max_bytes; gatewayExtra is a line
+// more in [gateway].
+func doctorConfig(dataDir, url, gatewayExtra string) string {
+	return `[gateway]
+data_dir = "` + dataDir + `"
+` + gatewayExtra + `
+
+[upstream]
+url = "` + url + `"
+
+  [[upstream.forward]]
+  filter = "site/#"
+
+[buffer]
+max_bytes = "2MiB"
+`
+}
+
+// serialDevice is a serial device reading port, with one point;
+// pointExtra is a line more in the point.
+func serialDevice(name, port, pointExtra string) string {
+	return `
+[[devices]]
+name = "` + name + `"
+driver = "serial"
+port = "` + port + `"
+format = "kv"
+
+  [[devices.points]]
+  name = "t"
+  ` + pointExtra + `
+`
+}
+
 // TestDoctorAccess: a port in group dialout with mode 0660 is usable by a
 // user in dialout and not by one outside it.
 func TestDoctorAccess(t *testing.T) {
@@ -155,4 +163,93 @@ func groupOf(t *testing.T, info os.FileInfo) string {
 		t.Skip("no Stat_t")
 	}
 	return strconv.FormatUint(uint64(st.Gid), 10)
+}
+
+// TestDoctorGoesOnAfterConfigProblems: a config with problems is reported
+// with every problem `gateway check --offline` lists, and the machine
+// checks that do not depend on a key with a problem still run: the serial
+// port of a good device, data_dir, the clock, the upstream. A check whose
+// key has a problem is skipped and says so; a file that does not decode
+// leaves the clock alone.
+func TestDoctorGoesOnAfterConfigProblems(t *testing.T) {
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "ttyUSB9")
+	write := func(name, upstream, extra string) string {
+		path := filepath.Join(dir, name)
+		cfg := doctorConfig(dir, upstream, `log_levle = "debug"`) + serialDevice("unplugged", missing, "sclae = 2") + extra
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	doctorOut := func(path string) string {
+		var out bytes.Buffer
+		d := &doctor{out: &out, user: me.Username, timeout: 10 * time.Second,
+			clockSynced: func() (bool, string) { return true, "test" }}
+		d.run(t.Context(), path)
+		return out.String() + fmt.Sprintf("%d failed, %d warnings\n", d.fails, d.warns)
+	}
+	check := func(path string) string {
+		err := run(t.Context(), []string{"check", "--offline", path}, io.Discard, io.Discard)
+		if err == nil {
+			t.Fatalf("check %s passed", path)
+		}
+		return err.Error()
+	}
+
+	path := write("unrelated.toml", "mqtt://"+ln.Addr().String(), "")
+	got := doctorOut(path)
+	for _, w := range []string{
+		"FAIL  config: ",
+		check(path), // every problem check lists
+		"FAIL  serial " + missing + ": missing",
+		"ok    data_dir " + dir + ": writable by user " + me.Username,
+		"ok    clock: synchronised (test)",
+		"ok    upstream " + ln.Addr().String() + ": resolves to [127.0.0.1], TCP connect in",
+		"2 failed, 0 warnings",
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("output lacks %q:\n%s", w, got)
+		}
+	}
+
+	// The upstream's url and the device's port have problems: their checks
+	// are skipped, the rest run.
+	path = write("related.toml", "ftp://"+ln.Addr().String(), serialDevice("noport", "", ""))
+	got = doctorOut(path)
+	for _, w := range []string{
+		check(path),
+		"FAIL  serial " + missing + ": missing",
+		"skip  upstream: upstream.url has a problem (see config above)",
+		"ok    data_dir ",
+		"ok    clock: ",
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("output lacks %q:\n%s", w, got)
+		}
+	}
+	if strings.Contains(got, "upstream ftp") || strings.Contains(got, "serial :") {
+		t.Errorf("a check of a key with a problem ran:\n%s", got)
+	}
+
+	// A file that does not decode: the clock is still checked.
+	bad := filepath.Join(dir, "syntax.toml")
+	if err := os.WriteFile(bad, []byte("[gateway\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got = doctorOut(bad)
+	for _, w := range []string{"FAIL  config: ", check(bad), "ok    clock: synchronised (test)", "1 failed, 0 warnings"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("output lacks %q:\n%s", w, got)
+		}
+	}
 }

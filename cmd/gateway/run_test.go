@@ -298,8 +298,10 @@ func TestCheck(t *testing.T) {
 // TestCheckCases runs testdata/check/<name>/config.toml through `gateway
 // check` and compares its error with want.err: problems found by the
 // compile stage must be reported like the decoder's, with file and line.
-// A case with a file named offline is checked with --offline (its devices
-// name serial ports this machine may or may not have).
+// A case's flags, if any, are in its file args (e.g. --offline, for
+// devices that name serial ports this machine may or may not have). Any
+// other file in the folder must be one its config.toml names (a password
+// file, an ACL), so that a file meant as a flag is never silently ignored.
 func TestCheckCases(t *testing.T) {
 	paths, _ := filepath.Glob("testdata/check/*/config.toml")
 	if len(paths) == 0 {
@@ -308,10 +310,8 @@ func TestCheckCases(t *testing.T) {
 	for _, path := range paths {
 		dir := filepath.Dir(path)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			args := []string{"check", path}
-			if _, err := os.Stat(filepath.Join(dir, "offline")); err == nil {
-				args = []string{"check", "--offline", path}
-			}
+			flags := checkCaseFlags(t, dir)
+			args := append(append([]string{"check"}, flags...), path)
 			var out bytes.Buffer
 			err := run(t.Context(), args, &out, io.Discard)
 			want, rerr := os.ReadFile(filepath.Join(dir, "want.err"))
@@ -330,6 +330,44 @@ func TestCheckCases(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkCaseFlags returns the flags in dir/args: one a line, blank lines and
+// lines starting with # left out. It fails t for a file in dir that is
+// neither config.toml, want.err, args nor named in config.toml by its path.
+func checkCaseFlags(t *testing.T, dir string) []string {
+	t.Helper()
+	cfg, err := os.ReadFile(filepath.Join(dir, "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		switch n := e.Name(); n {
+		case "config.toml", "want.err", "args":
+		default:
+			if !strings.Contains(string(cfg), `"`+filepath.Join(dir, n)+`"`) {
+				t.Fatalf("%s: %s is not config.toml, want.err or args, and config.toml does not name it as %q (flags go in args, one a line)", dir, n, filepath.Join(dir, n))
+			}
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "args"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flags []string
+	for l := range strings.Lines(string(b)) {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			flags = append(flags, l)
+		}
+	}
+	return flags
 }
 
 func TestCommandLine(t *testing.T) {
