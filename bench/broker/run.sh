@@ -8,6 +8,7 @@
 #   BURST=10000 bench/broker/run.sh # messages per publisher in the default-settings burst
 #   REPEAT=3 bench/broker/run.sh    # runs per MQTT 5.0 row (targets in turn; medians)
 #   V5ONLY=1 bench/broker/run.sh    # only the MQTT 5.0 vs 3.1.1 tables
+#   SLOWONLY=1 bench/broker/run.sh  # only the slow-subscriber table
 #
 # Two pairs of brokers run: each broker with its DEFAULT settings (the
 # gateway's config defaults; mosquitto 2.0's) for the burst rows, and each
@@ -51,6 +52,9 @@ start_pair() {
 		i=$((i + 1)); [ $i -lt 100 ] || { echo "brokers did not start" >&2; exit 1; }
 		sleep 0.1
 	done
+	printf -v "O_$name" '%s' "$(cat "$tmp/$name.addr")" # for slow_rows
+	printf -v "M_$name" '%s' "$mport"
+	printf -v "P_$name" '%s' "$ours $mosq"
 	printf -v "T_$name" '%s' "-target edgegw=tcp://$(cat "$tmp/$name.addr") -target mosquitto=tcp://127.0.0.1:$mport -pids edgegw=$ours,mosquitto=$mosq"
 	# The same brokers at MQTT 5.0 and 3.1.1 from one client (mqttload's raw
 	# client on broker/packet): the first ratio column is edgegw v5 / v3.1.1.
@@ -79,7 +83,58 @@ H="| scenario | edgegw msg/s | lost | edgegw p50 / p99 | edgegw msg per CPU-s | 
 S="|---|---|---|---|---|---|---|---|---|---|---|"
 
 repeat=${REPEAT:-3}
-if [ -n "${V5ONLY:-}" ]; then IDLE=0; fi
+if [ -n "${V5ONLY:-}" ] || [ -n "${SLOWONLY:-}" ]; then IDLE=0; fi
+
+# slow_rows PAIR PUBS N LABEL MQTTLOAD-ARGS...: on each broker of PAIR, a slow
+# QoS 1 subscriber (mosquitto_sub -q 1 on mqttload/#, stopped with SIGSTOP
+# for STOPFOR, default 5s, half a second into the run) next to mqttload's fast
+# subscribers. Prints per broker the fast subscribers' row (msg/s, lost,
+# latency, broker CPU) and what the slow one received of the PUBS x N
+# messages once it caught up.
+slow_rows() {
+	local pair=$1 pubs=$2 count=$3 label=$4
+	shift 4
+	local o="O_$pair" m="M_$pair" p="P_$pair"
+	local addrs=("${!o}" "127.0.0.1:${!m}") names=(edgegw mosquitto)
+	read -r -a bpids <<<"${!p}"
+	for i in 0 1; do
+		local b=${names[$i]} hp=${addrs[$i]}
+		local out="$tmp/slow.$b"
+		mosquitto_sub -h "${hp%:*}" -p "${hp##*:}" -q 1 -t 'mqttload/#' -i "slow-$b" -F '%t' >"$out" 2>/dev/null &
+		local sp=$!
+		sleep 1 # mosquitto_sub has subscribed (it prints nothing until a message)
+		local row
+		row=$($L -target "$b=tcp://$hp" -pids "$b=${bpids[$i]}" -stop "$b=$sp" -stop-for "${STOPFOR:-5s}" \
+			-pubs "$pubs" -n "$count" -label "$label" "$@")
+		# The slow subscriber catches up: wait until its output stops growing for 3 s.
+		local last=-1 now quiet=0
+		while [ $quiet -lt 30 ]; do
+			now=$(wc -l <"$out")
+			if [ "$now" = "$last" ]; then quiet=$((quiet + 1)); else quiet=0; last=$now; fi
+			sleep 0.1
+		done
+		kill "$sp" 2>/dev/null || true
+		wait "$sp" 2>/dev/null || true
+		local got want=$((pubs * count))
+		got=$(grep -vc '/flush$' "$out" || true)
+		echo "$row" | awk -v b="$b" -v got="$got" -v lost=$((want - got)) -F'|' \
+			'{gsub(/^ +| +$/, "", $2); printf "| %s | %s |%s|%s|%s|%s| %d | %d |\n", $2, b, $3, $4, $5, $6, got, lost}'
+	done
+}
+
+slow_table() {
+	echo
+	echo "A slow QoS 1 subscriber, default settings (mosquitto_sub -q 1 stopped for ${STOPFOR:-5s}):"
+	echo
+	echo "| scenario | broker | fast subscribers msg/s | lost | p50 / p99 | broker msg per CPU-s | slow subscriber received | slow subscriber lost |"
+	echo "|---|---|---|---|---|---|---|---|"
+	slow_rows dflt 4 "$burst" "QoS 1, 4 pub (windows of 100) -> 3 fast sub + 1 slow, 64 B" -subs 3 -qos 1 -window 100
+	slow_rows dflt 4 "$burst" "QoS 0 pub, 4 pub -> 3 fast sub + 1 slow (QoS 1 subscription), 64 B" -subs 3 -qos 0
+}
+if [ -n "${SLOWONLY:-}" ]; then
+	slow_table
+	exit 0
+fi
 
 # Idle connections first, while both brokers are fresh (a heap grown by the
 # load runs would hide the per-connection cost).
@@ -103,6 +158,8 @@ echo "$S"
 	$L $T_dflt -label "burst: QoS 2, 4 pub (windows of 100) -> 1 sub, 64 B" -pubs 4 -subs 1 -qos 2 -n $((burst / 4)) -window 100
 	$L $T_dflt -label "burst: QoS 0, 4 pub -> 1 sub, 64 B (QoS 0 may be dropped)" -pubs 4 -subs 1 -qos 0 -n "$burst"
 }
+
+slow_table
 
 echo
 echo "Equal limits (32 in flight, 100000 queued):"

@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -118,6 +120,9 @@ func runLoad(ctx context.Context, t target, p params) (result, error) {
 		pubs[i] = c
 	}
 	start := time.Now()
+	if pid := p.stop[t.name]; pid != 0 {
+		defer stopFor(pid, p.stopAt, p.stopFor)()
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, p.pubs)
 	for i, c := range pubs {
@@ -172,6 +177,24 @@ wait:
 		r.max = all[len(all)-1].Round(10 * time.Microsecond)
 	}
 	return r, nil
+}
+
+// stopFor stops process pid (SIGSTOP) after at, for d, and continues it
+// (SIGCONT). The returned function waits for that, so the process is
+// never left stopped.
+func stopFor(pid int, at, d time.Duration) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(at)
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			fmt.Fprintf(os.Stderr, "mqttload: stop %d: %v\n", pid, err)
+			return
+		}
+		time.Sleep(d)
+		syscall.Kill(pid, syscall.SIGCONT) // it was stopped: continuing it cannot fail but for a gone process
+	}()
+	return func() { <-done }
 }
 
 func publish(ctx context.Context, c loadClient, topic string, p params) error {

@@ -64,6 +64,11 @@ type params struct {
 	props  bool // MQTT 5.0 targets: user properties and a message expiry on each message
 	repeat int  // runs of the targets in turn; the row has the medians
 	warmup bool // one unmeasured run of each target first
+	// stop are the pids of processes (a slow subscriber such as
+	// mosquitto_sub) to stop with SIGSTOP stopAt after the publishers
+	// start, for stopFor, during each target's run.
+	stop            map[string]int
+	stopAt, stopFor time.Duration
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -72,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var targets targetList
 	var p params
 	var qos uint
-	var pids string
+	var pids, stop string
 	fs.Var(&targets, "target", "name=url of a broker (repeat; tcp://host:port)")
 	fs.StringVar(&p.label, "label", "", "scenario label for the result row")
 	fs.IntVar(&p.pubs, "pubs", 1, "publishers")
@@ -89,6 +94,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&p.props, "props", false, "mqtt5:// targets: two user properties and a message expiry interval on every message")
 	fs.IntVar(&p.repeat, "repeat", 1, "run the targets in turn this many times; the row has the median of each column")
 	fs.BoolVar(&p.warmup, "warmup", false, "run each target once, unmeasured, first (a broker's first run grows its heap)")
+	fs.StringVar(&stop, "stop", "", "name=pid,... of a process per target (a slow subscriber) to stop with SIGSTOP during its run")
+	fs.DurationVar(&p.stopAt, "stop-at", 500*time.Millisecond, "with -stop: when after the publishers start")
+	fs.DurationVar(&p.stopFor, "stop-for", 5*time.Second, "with -stop: for how long (then SIGCONT)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -102,14 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if p.label == "" {
 		p.label = fmt.Sprintf("%d pub -> %d sub, QoS %d, %d B", p.pubs, p.subs, p.qos, p.size)
 	}
-	p.pids = map[string]int{}
-	for _, kv := range strings.Split(pids, ",") {
-		var name string
-		var pid int
-		if _, err := fmt.Sscanf(strings.Replace(kv, "=", " ", 1), "%s %d", &name, &pid); err == nil {
-			p.pids[name] = pid
-		}
-	}
+	p.pids, p.stop = parsePids(pids), parsePids(stop)
 	if p.idle > 0 {
 		return runIdle(ctx, targets, p, stdout, stderr)
 	}
@@ -143,6 +144,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	printRow(stdout, p.label, results)
 	return nil
+}
+
+// parsePids parses name=pid,...; entries that do not parse are left out.
+func parsePids(s string) map[string]int {
+	m := map[string]int{}
+	for _, kv := range strings.Split(s, ",") {
+		var name string
+		var pid int
+		if _, err := fmt.Sscanf(strings.Replace(kv, "=", " ", 1), "%s %d", &name, &pid); err == nil {
+			m[name] = pid
+		}
+	}
+	return m
 }
 
 // stamp writes the send time and a sequence number into the payload.
