@@ -512,6 +512,9 @@ func (b *bench) ours(ctx context.Context) (func(context.Context) (drainResult, e
 	}
 	cfg := upstream.Default()
 	cfg.ProtocolVersion = b.o.protocol
+	if cfg.ProtocolVersion == 5 {
+		cfg.TopicAliases = upstream.DefaultTopicAliases // as a config file without topic_aliases gives
+	}
 	cfg.URL = "mqtt://" + p.Addr()
 	cfg.ClientID = "bench-gw"
 	cfg.Inflight = b.o.inflight
@@ -772,6 +775,9 @@ func (b *bench) steadyState(ctx context.Context) (steadyResult, error) {
 	defer buf.Close()
 	cfg := upstream.Default()
 	cfg.ProtocolVersion = b.o.protocol
+	if cfg.ProtocolVersion == 5 {
+		cfg.TopicAliases = upstream.DefaultTopicAliases // as a config file without topic_aliases gives
+	}
 	cfg.URL = fmt.Sprintf("mqtt://127.0.0.1:%d", port)
 	cfg.Forward = []upstream.ForwardRule{{Filter: "site/#", RemotePrefix: "edge/gw1"}}
 	fwd, err := upstream.New(cfg, buf, nil, log)
