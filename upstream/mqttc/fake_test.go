@@ -340,7 +340,9 @@ func TestTopicAliasProperties(t *testing.T) {
 
 // TestTopicAliasOverMaxPacketSize: a message that fits the server's
 // Maximum Packet Size with its topic but not with the 3 bytes of a new
-// alias goes without one; the next message of the topic then sets it.
+// alias goes without one; the next message of the topic then sets it. A
+// message too large with its topic in full is refused even when it would
+// fit as the alias alone: on the next connection it goes in full.
 func TestTopicAliasOverMaxPacketSize(t *testing.T) {
 	const topic = "edge/gw1/site/boiler/temperature"
 	plain := (&packet.Publish{Topic: topic, Payload: make([]byte, 10)}).SizeVersion(packet.Version5)
@@ -361,6 +363,10 @@ func TestTopicAliasOverMaxPacketSize(t *testing.T) {
 		if g := <-got; g != w {
 			t.Errorf("publish %d: %q on the wire, want %q", i+1, g, w)
 		}
+	}
+	var tl *mqttc.TooLargeError
+	if _, err := c.Publish(&mqttc.Message{Topic: topic, Payload: make([]byte, 12)}); !errors.As(err, &tl) || tl.Size != plain+2 {
+		t.Errorf("a message 1 byte over with its topic in full, known alias: %v, want a TooLargeError of %d bytes", err, plain+2)
 	}
 }
 
