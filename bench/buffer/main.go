@@ -61,6 +61,9 @@ type options struct {
 	bridgeDefaults bool
 	protocol       int
 	pin            bool // the edge side on CPU 0, the upstream broker and its subscriber on CPU 1
+	// upstreamNodelay sets TCP_NODELAY on the upstream broker's sockets
+	// (mosquitto's set_tcp_nodelay).
+	upstreamNodelay bool
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -81,6 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.rtt, "rtt", 0, "round-trip time the proxy adds between the gateway (or bridge) and the upstream broker")
 	fs.IntVar(&o.protocol, "protocol", 4, "our uplink's MQTT protocol version: 4 (3.1.1) or 5 (5.0); the bridge speaks 3.1.1")
 	fs.BoolVar(&o.pin, "pin", false, "run the edge side (this process: the gateway side and the proxy; mosquitto A) on CPU 0 and the upstream broker with its counting subscriber on CPU 1, as a cloud broker does not share the gateway's CPU (needs taskset)")
+	fs.BoolVar(&o.upstreamNodelay, "upstream-nodelay", false, "the upstream broker disables Nagle's algorithm (mosquitto's set_tcp_nodelay true)")
 	fs.BoolVar(&o.bridgeDefaults, "bridge-defaults", false, "also run mosquitto's bridge at its default settings (max_inflight_messages 20, restart_timeout 5..30)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -415,7 +419,11 @@ func (b *bench) upstreamBroker(name string) (cnt *counter, p *tcpproxy.Proxy, pi
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	if pid, err = b.startMosquitto(name, port, "max_inflight_messages 0\n", true); err != nil {
+	conf := "max_inflight_messages 0\n"
+	if b.o.upstreamNodelay {
+		conf += "set_tcp_nodelay true\n"
+	}
+	if pid, err = b.startMosquitto(name, port, conf, true); err != nil {
 		return nil, nil, 0, err
 	}
 	if cnt, err = b.subscribeCounter(context.Background(), port, "edge/#"); err != nil {
