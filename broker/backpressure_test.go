@@ -288,3 +288,167 @@ func TestQoS2ResendWhileHeld(t *testing.T) {
 		c.expect(&packet.Pubrec{PacketID: 5})
 	}
 }
+
+// TestPausedPublisherNotStalled checks session 3's note: a publisher with
+// more than maxHeldAcks publishes waiting for a slow (but acknowledging)
+// subscriber is paused: the broker reads nothing more from it. When that
+// publisher also subscribes, and another publisher fills its queue, its
+// own PUBACKs sit unread behind its publishes while the pause lasts; the
+// broker must not take that for a stalled client and disconnect it.
+func TestPausedPublisherNotStalled(t *testing.T) {
+	const stall = time.Second
+	const n = maxHeldAcks + 20 // over the bound: the publisher is paused
+	b := newTestBroker(t, Config{MaxQueuedMessages: 5, MaxInflight: 2, StallTimeout: stall})
+	slow := tcpClient(t, b)
+	slow.connect(&packet.Connect{ClientID: "slow", CleanSession: true}, false)
+	slow.subscribe(1, "s/#", 1)
+	pub := tcpClient(t, b)
+	pub.connect(&packet.Connect{ClientID: "pub", CleanSession: true}, false)
+	pub.subscribe(1, "p/#", 1)
+
+	acked, ended, write := ackAll(t, pub, n)
+	// An in-process publisher keeps pub's queue full.
+	ctx, cancel := context.WithCancel(t.Context())
+	feeding := make(chan struct{})
+	go func() {
+		defer close(feeding)
+		for ctx.Err() == nil {
+			b.Publish(ctx, gateway.Message{Topic: "p/x", Payload: []byte("to pub"), QoS: 1}) // fails only once cancelled
+		}
+	}()
+	defer func() { cancel(); <-feeding }()
+
+	go write(burst("s/x", n)) // blocks while the broker does not read; an error shows as ended
+
+	// slow acknowledges one message every stall/10 for three stall
+	// timeouts (it is never stalled itself), then as fast as it can.
+	tick := time.NewTicker(stall / 10)
+	defer tick.Stop()
+	for i := range n {
+		if i < 30 {
+			<-tick.C
+		}
+		slow.recvPayload(true)
+		select {
+		case err := <-ended:
+			t.Fatalf("pub's connection ended after slow took %d messages (Stats().Stalled = %d): %v", i, b.Stats().Stalled, err)
+		default:
+		}
+	}
+	for i := range n {
+		select {
+		case <-acked:
+		case err := <-ended:
+			t.Fatalf("pub's connection ended with %d of %d PUBACKs (Stats().Stalled = %d): %v", i, n, b.Stats().Stalled, err)
+		case <-time.After(burstTimeout):
+			t.Fatalf("pub got %d of %d PUBACKs", i, n)
+		}
+	}
+	if st := b.Stats(); st.Stalled != 0 {
+		t.Errorf("Stats().Stalled = %d, want 0", st.Stalled)
+	}
+}
+
+// ackAll reads c's packets in a goroutine until its connection ends (the
+// error is sent on ended): it acknowledges every QoS 1 PUBLISH at once and
+// signals acked for each PUBACK of c's own publishes (up to n). write
+// writes to c's connection, safe beside those acknowledgements.
+func ackAll(t *testing.T, c *rawClient, n int) (acked <-chan struct{}, ended <-chan error, write func([]byte) error) {
+	var mu sync.Mutex
+	write = func(b []byte) error {
+		mu.Lock()
+		defer mu.Unlock()
+		c.nc.SetWriteDeadline(time.Now().Add(burstTimeout))
+		_, err := c.nc.Write(b)
+		return err
+	}
+	ack := make(chan struct{}, n)
+	end := make(chan error, 1)
+	go func() {
+		for {
+			c.nc.SetReadDeadline(time.Now().Add(burstTimeout))
+			first, body, err := packet.ReadFrame(c.br, 0)
+			if err != nil {
+				end <- err
+				return
+			}
+			p, err := packet.DecodeVersion(packet.Version311, first, body)
+			if err != nil {
+				end <- err
+				return
+			}
+			switch p := p.(type) {
+			case *packet.Publish:
+				if err := write((&packet.Puback{PacketID: p.PacketID}).Append(nil)); err != nil {
+					end <- err
+					return
+				}
+			case *packet.Puback:
+				select {
+				case ack <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return ack, end, write
+}
+
+// burst returns n QoS 1 PUBLISH packets to topic, ids 1 to n.
+func burst(topic string, n int) []byte {
+	var b []byte
+	for i := 1; i <= n; i++ {
+		b = (&packet.Publish{Topic: topic, Payload: []byte("burst"), QoS: 1, PacketID: uint16(i)}).Append(b)
+	}
+	return b
+}
+
+// TestPausedPublishersInACycle: two clients that each publish more than
+// maxHeldAcks messages to the other's full subscription, without waiting,
+// are both paused, each behind the other; neither can read the other's
+// acknowledgements. Neither is excused as paused behind a running session
+// (TestPausedPublisherNotStalled), so the stall check disconnects one or
+// both instead of leaving both stuck for ever; one left connected then
+// gets its acknowledgements.
+func TestPausedPublishersInACycle(t *testing.T) {
+	const n = maxHeldAcks + 20
+	b := newTestBroker(t, Config{MaxQueuedMessages: 5, MaxInflight: 2, StallTimeout: 300 * time.Millisecond})
+	var clients []*rawClient
+	for _, id := range []string{"a", "b"} {
+		c := tcpClient(t, b)
+		c.connect(&packet.Connect{ClientID: id, CleanSession: true}, false)
+		c.subscribe(1, id+"/#", 1)
+		clients = append(clients, c)
+	}
+	type side struct {
+		acked <-chan struct{}
+		ended <-chan error
+	}
+	var sides []side
+	for i, to := range []string{"b/x", "a/x"} {
+		acked, ended, write := ackAll(t, clients[i], n)
+		go write(burst(to, n)) // an error shows as ended
+		sides = append(sides, side{acked, ended})
+	}
+	// Each is disconnected, or gets every PUBACK once the other was.
+	disconnected := 0
+	for i, sd := range sides {
+		for got := 0; got < n; {
+			select {
+			case <-sd.acked:
+				got++
+			case <-sd.ended:
+				disconnected++
+				got = n
+			case <-time.After(burstTimeout):
+				t.Fatalf("client %d got %d of %d PUBACKs and is still connected: the cycle is stuck", i, got, n)
+			}
+		}
+	}
+	if disconnected == 0 {
+		t.Errorf("every PUBACK came with nobody disconnected; want the cycle broken by the stall check")
+	}
+	if st := b.Stats(); st.Stalled == 0 {
+		t.Errorf("Stats().Stalled = 0, want the cycle broken by the stall check")
+	}
+}

@@ -309,13 +309,19 @@ func (c *conn) signalRoom() {
 // acknowledgements.
 func (c *conn) pause() error {
 	c.pauseReq = false
+	defer c.sess.waitingOn.Store(nil)
 	for {
 		c.ctrlMu.Lock()
-		over := len(c.held) >= maxHeldAcks || len(c.ctrl) > maxCtrlBytes
+		heldOver, ctrlOver := len(c.held) >= maxHeldAcks, len(c.ctrl) > maxCtrlBytes
+		var on *session
+		if heldOver && !ctrlOver { // not for a client that does not read: that one is stalled
+			on = c.firstBlockedLocked()
+		}
 		c.ctrlMu.Unlock()
-		if !over {
+		if !heldOver && !ctrlOver {
 			return nil
 		}
+		c.sess.waitingOn.Store(on) // see session.pausedBehindOther
 		c.wakeLater = false
 		c.wakeWriter()
 		select {
@@ -324,6 +330,21 @@ func (c *conn) pause() error {
 			return net.ErrClosed
 		}
 	}
+}
+
+// firstBlockedLocked returns the session the first held acknowledgement
+// that waits for room waits for, or nil (the first waits for the publish
+// hook, or none waits). The caller holds ctrlMu.
+func (c *conn) firstBlockedLocked() *session {
+	for _, e := range c.held {
+		if e.hook {
+			return nil
+		}
+		if s := e.blockedOn(); s != nil {
+			return s
+		}
+	}
+	return nil
 }
 
 // frameBuffered reports whether a whole packet is waiting in the read

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,6 +88,11 @@ type session struct {
 	stallTimer *time.Timer
 	stallSeen  uint64    // progress when the stall check last looked
 	stallSince time.Time // when progress last changed while over
+	// waitingOn is set while the broker has paused the reader of the
+	// session's connection because its publishes hold maxHeldAcks
+	// acknowledgements: the session the first of them waits for room in
+	// (conn.pause). See pausedBehindOther.
+	waitingOn atomic.Pointer[session]
 }
 
 // waker is a publisher waiting for room in a session's queue: a network
@@ -273,7 +279,7 @@ func (s *session) checkStall() {
 		return
 	}
 	now := time.Now()
-	if s.progress != s.stallSeen {
+	if s.progress != s.stallSeen || s.pausedBehindOther() {
 		s.stallSeen, s.stallSince = s.progress, now
 	}
 	if now.Sub(s.stallSince) < b.cfg.StallTimeout {
@@ -288,6 +294,34 @@ func (s *session) checkStall() {
 	c.log.Warn("disconnecting a stalled subscriber: publishers were waiting for it",
 		"stall_timeout", b.cfg.StallTimeout, "queued", queued, "persistent", s.persistent)
 	c.closeWith(errStalled)
+}
+
+// maxWaitChain bounds how far pausedBehindOther follows the sessions that
+// paused publishers wait for.
+const maxWaitChain = 16
+
+// pausedBehindOther reports whether the broker has paused the reader of the
+// session's connection (its publishes hold maxHeldAcks acknowledgements)
+// behind a chain of sessions that ends at one whose reader runs. The
+// client's acknowledgements of what the session sent it then sit unread
+// behind its publishes: its lack of progress is the pause's doing, not a
+// stall, and it is not disconnected for it. The session at the end of the
+// chain is judged by its own stall check, and the chain goes on when that
+// one acknowledges or is disconnected. In a cycle (each paused for the
+// next) nobody would move: no one is excused, and the stall checks break
+// it as before.
+func (s *session) pausedBehindOther() bool {
+	var chain [maxWaitChain]*session
+	chain[0] = s
+	n := 1
+	for w := s.waitingOn.Load(); w != nil; w = w.waitingOn.Load() {
+		if n == len(chain) || slices.Contains(chain[:n], w) {
+			return false // a cycle, or too long to tell
+		}
+		chain[n] = w
+		n++
+	}
+	return n > 1
 }
 
 // mayReadLocked re-checks the session user's read access to a message's

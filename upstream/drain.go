@@ -80,6 +80,10 @@ func (d *drainer) take(a mqttc.Ack) bool {
 			d.cancel(&linkError{how: "publish refused", err: errors.New(describe(ack, a.ReasonCode, a.ReasonString))})
 			return false
 		}
+		// Refused for good: leaves the queue undelivered, counted as
+		// dropped rather than acknowledged.
+		d.dropped = append(d.dropped, in.id)
+		return true
 	}
 	d.acked = append(d.acked, in.id)
 	if len(d.acked) >= ackBatch {
@@ -171,11 +175,13 @@ func (f *Forwarder) drain(ctx context.Context, cancel context.CancelCauseFunc, c
 				cancel(fmt.Errorf("ack queue: %w", err))
 				continue // the rest is sent again: at-least-once
 			}
-			if !j.dropped {
-				f.mu.Lock()
+			f.mu.Lock()
+			if j.dropped {
+				f.dropped += int64(len(j.ids))
+			} else {
 				f.acked += int64(len(j.ids))
-				f.mu.Unlock()
 			}
+			f.mu.Unlock()
 		}
 	})
 	d := &drainer{f: f, cancel: cancel, client: client, window: window, toAcker: toAcker,

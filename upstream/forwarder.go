@@ -67,6 +67,7 @@ type Forwarder struct {
 	nextAttempt time.Time
 	sent        int64
 	acked       int64
+	dropped     int64
 	received    int64
 	ref         refusals // what the upstream refused (refusal.go)
 }
@@ -105,8 +106,13 @@ type Status struct {
 	LastErr     string    `json:"last_error,omitempty"`
 	NextAttempt time.Time `json:"next_attempt,omitzero"` // while down: when the next connection attempt starts
 	Sent        int64     `json:"sent"`                  // publishes sent upstream (including resends)
-	Acked       int64     `json:"acked"`                 // acknowledged by the upstream
-	Received    int64     `json:"received"`              // messages from upstream subscriptions delivered locally
+	// Every message the forwarder takes from the queue ends in Acked or
+	// Dropped, once: from an empty buffer, its depth + Acked + Dropped +
+	// the buffer's own drops (its caps) = the messages it accepted. Both
+	// count since start.
+	Acked    int64 `json:"acked"`    // delivered: the upstream acknowledged it (or, at QoS 0, it was written)
+	Dropped  int64 `json:"dropped"`  // removed from the queue undelivered: expired, too large, or refused for good
+	Received int64 `json:"received"` // messages from upstream subscriptions delivered locally
 
 	// The protocol and what the upstream refused (upstream/refusal.go).
 	Protocol       string `json:"protocol"`                   // "3.1.1" or "5.0"
@@ -120,7 +126,7 @@ type Status struct {
 func (f *Forwarder) Status() Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := Status{State: f.state, LastErr: f.lastErr, NextAttempt: f.nextAttempt, Sent: f.sent, Acked: f.acked, Received: f.received,
+	s := Status{State: f.state, LastErr: f.lastErr, NextAttempt: f.nextAttempt, Sent: f.sent, Acked: f.acked, Dropped: f.dropped, Received: f.received,
 		Protocol: protocolName(f.cfg.ProtocolVersion)}
 	f.ref.fill(&s)
 	return s

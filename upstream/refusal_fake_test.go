@@ -12,6 +12,7 @@ import (
 	"github.com/edgegw/gateway"
 	"github.com/edgegw/gateway/broker/packet"
 	"github.com/edgegw/gateway/internal/testutil"
+	"github.com/edgegw/gateway/upstream"
 )
 
 // fakeV5 accepts MQTT 5.0 connections on ln one after the other, answers
@@ -144,5 +145,62 @@ func TestV5BirthTakesNoTopicAlias(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatalf("publish %d did not come", i+1)
 		}
+	}
+}
+
+// TestStatusAddsUp: every message taken from the buffer is counted once,
+// in Acked (the upstream accepted it) or in Dropped (removed unsent or
+// refused for good: expired, over the server's Maximum Packet Size,
+// refused with a code that is not retried), so that, from an empty buffer,
+// depth + Acked + Dropped = the messages accepted. A refusal that is
+// retried (0x97) counts in neither until the message is settled.
+func TestStatusAddsUp(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	maxSize := uint32(200)
+	fakeV5(t, ln, &packet.Connack{Properties: &packet.Properties{MaximumPacketSize: &maxSize}},
+		func(conn int, p *packet.Publish) *packet.Puback {
+			a := &packet.Puback{PacketID: p.PacketID}
+			switch string(p.Payload) {
+			case "denied":
+				a.ReasonCode = packet.ErrNotAuthorized // for good: dropped
+			case "quota":
+				if conn == 0 {
+					a.ReasonCode = packet.ErrQuotaExceeded // retried on the next connection
+				}
+			}
+			return a
+		})
+	cfg := versionConfig("mqtt://"+ln.Addr().String(), 5)
+	cfg.Forward[0].MessageExpiry = time.Minute
+	g := startGW(t, filepath.Join(t.TempDir(), "buffer.db"), cfg, nil, nil)
+	now := time.Now()
+	msgs := []gateway.Message{
+		{Topic: "site/a", Payload: []byte("ok1"), QoS: 1, Time: now},
+		{Topic: "site/a", Payload: []byte("old"), QoS: 1, Time: now.Add(-time.Hour)},    // expired
+		{Topic: "site/a", Payload: []byte(strings.Repeat("x", 300)), QoS: 1, Time: now}, // too large
+		{Topic: "site/a", Payload: []byte("denied"), QoS: 1, Time: now},
+		{Topic: "site/a", Payload: []byte("quota"), QoS: 1, Time: now},
+		{Topic: "site/a", Payload: []byte("ok2"), QoS: 1, Time: now},
+	}
+	for _, m := range msgs {
+		if err := g.in.Publish(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.waitEmpty(t)
+	var s upstream.Status
+	testutil.WaitFor(t, 5*time.Second, "every message counted", func() bool {
+		s = g.fwd.Status()
+		return s.Acked+s.Dropped == int64(len(msgs))
+	})
+	if s.Acked != 3 || s.Dropped != 3 || s.Expired != 1 {
+		t.Errorf("Acked %d Dropped %d Expired %d, want 3 (ok1, quota after its retry, ok2), 3 (old, too large, denied), 1", s.Acked, s.Dropped, s.Expired)
+	}
+	if s.Refused != 3 { // too large (0x95), denied (0x87), quota (0x97) once
+		t.Errorf("Refused %d, want 3", s.Refused)
 	}
 }

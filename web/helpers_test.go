@@ -31,7 +31,7 @@ type fakes struct {
 func newFakes() *fakes {
 	t0 := time.Date(2025, 1, 31, 12, 0, 0, 0, time.UTC)
 	return &fakes{
-		uplink: UplinkStatus{State: "up", Sent: 10, Acked: 9},
+		uplink: UplinkStatus{State: "up", Sent: 10, Acked: 9, Dropped: 6},
 		buf:    BufferStats{Depth: 3, Bytes: 300, MaxBytes: 1 << 20, Oldest: t0, OldestAge: 90 * time.Second, Drops: 2},
 		msgs: []BufferedMessage{
 			{ID: 1, Accepted: t0, Message: gateway.Message{Topic: "site/meter/power", Payload: []byte("1500"), QoS: 1, Time: t0}},

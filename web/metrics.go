@@ -17,7 +17,8 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 var (
 	mUplinkUp      = desc("uplink_up", "1 when the upstream connection is up, 0 otherwise.")
 	mUplinkSent    = desc("uplink_messages_sent_total", "Publishes sent upstream, resends included.")
-	mUplinkAcked   = desc("uplink_messages_acked_total", "Publishes acknowledged by the upstream broker.")
+	mUplinkAcked   = desc("uplink_messages_acked_total", "Buffered messages delivered: acknowledged by the upstream broker.")
+	mUplinkDropped = desc("uplink_messages_dropped_total", "Buffered messages removed undelivered: expired, over the server's Maximum Packet Size, or refused for good.")
 	mUplinkRecv    = desc("uplink_messages_received_total", "Messages from upstream subscriptions delivered locally.")
 	mUplinkOutages = desc("uplink_outages_total", "Uplink outages seen since start.")
 	mUplinkRefused = desc("uplink_messages_refused_total", "Publishes the upstream broker refused with an MQTT 5.0 reason code.")
@@ -67,7 +68,7 @@ var _ prometheus.Collector = collector{}
 // Describe sends every metric's description.
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		mUplinkUp, mUplinkSent, mUplinkAcked, mUplinkRecv, mUplinkOutages, mUplinkRefused, mUplinkExpired,
+		mUplinkUp, mUplinkSent, mUplinkAcked, mUplinkDropped, mUplinkRecv, mUplinkOutages, mUplinkRefused, mUplinkExpired,
 		mBufDepth, mBufBytes, mBufMaxBytes, mBufAge, mBufDrops, mBufDiskFull, mBufUp,
 		mBrClients, mBrClientsV, mBrTooLarge, mBrExpired, mBrConns, mBrSessions, mBrSubs, mBrRetained, mBrMsgsIn, mBrMsgsOut,
 		mBrBytesIn, mBrBytesOut, mBrDropped, mBrDenied, mBrDelDenied, mBrNotStored, mBrStalled, mBrMemory, mBrMemDrops,
@@ -91,6 +92,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(mUplinkUp, b2f(u.State == "up"))
 		counter(mUplinkSent, float64(u.Sent))
 		counter(mUplinkAcked, float64(u.Acked))
+		counter(mUplinkDropped, float64(u.Dropped))
 		counter(mUplinkRecv, float64(u.Received))
 		counter(mUplinkRefused, float64(u.Refused))
 		counter(mUplinkExpired, float64(u.Expired))

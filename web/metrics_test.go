@@ -23,6 +23,8 @@ func TestMetrics(t *testing.T) {
 		"gateway_uplink_up 0",
 		"gateway_uplink_outages_total 1",
 		"gateway_uplink_messages_sent_total 10",
+		"gateway_uplink_messages_acked_total 9",
+		"gateway_uplink_messages_dropped_total 6",
 		"gateway_uplink_messages_refused_total 4",
 		"gateway_uplink_messages_expired_total 9",
 		"gateway_buffer_messages 3",

@@ -83,7 +83,8 @@ type UplinkStatus struct {
 	LastErr     string    `json:"last_error,omitempty"`
 	NextAttempt time.Time `json:"next_attempt,omitzero"` // while down: the next connection attempt
 	Sent        int64     `json:"sent"`
-	Acked       int64     `json:"acked"`
+	Acked       int64     `json:"acked"`   // delivered
+	Dropped     int64     `json:"dropped"` // taken from the buffer and not delivered: expired, too large, refused for good
 	Received    int64     `json:"received"`
 
 	Protocol       string `json:"protocol"`                   // "3.1.1" or "5.0"

@@ -275,14 +275,11 @@ func (p *Proxy) pipe(l *link, dst, src net.Conn, idx int) {
 				continue // dropped
 			default:
 			}
+			var err error
 			if toTarget {
-				// Counted before the target can see them (and answer), so
-				// that whoever sees the answer sees them counted.
-				p.sent.Add(int64(len(c.b)))
-			}
-			n, err := dst.Write(c.b)
-			if toTarget && n < len(c.b) {
-				p.sent.Add(int64(n - len(c.b))) // not written after all
+				_, err = p.writeToTarget(dst, c.b)
+			} else {
+				_, err = dst.Write(c.b)
 			}
 			if err != nil {
 				for range out { // drain: the reader stops on its own
@@ -331,9 +328,7 @@ func (p *Proxy) copy(l *link, dst, src net.Conn, idx int) {
 			return
 		}
 		if !l.isDead() {
-			n, err := dst.Write(b)
-			p.sent.Add(int64(n))
-			if err != nil {
+			if _, err := p.writeToTarget(dst, b); err != nil {
 				return
 			}
 		}
@@ -347,12 +342,24 @@ func (p *Proxy) copy(l *link, dst, src net.Conn, idx int) {
 		if l.isDead() {
 			continue // read and dropped
 		}
-		n, err = dst.Write(buf[:n])
 		if idx >= 0 {
-			p.sent.Add(int64(n))
+			_, err = p.writeToTarget(dst, buf[:n])
+		} else {
+			_, err = dst.Write(buf[:n])
 		}
 		if err != nil {
 			return
 		}
 	}
+}
+
+// writeToTarget writes b to the target and counts it in Sent: before the
+// write, so that whoever sees the target's answer sees the bytes counted.
+func (p *Proxy) writeToTarget(dst net.Conn, b []byte) (int, error) {
+	p.sent.Add(int64(len(b)))
+	n, err := dst.Write(b)
+	if n < len(b) {
+		p.sent.Add(int64(n - len(b))) // not written after all
+	}
+	return n, err
 }

@@ -264,8 +264,9 @@ func (c *Client) Flush() error {
 // for anything; Flush writes it out, and its Ack comes on Acks. A QoS above
 // the server's Maximum QoS is lowered to it, a retain flag the server does
 // not support ([MQTT-3.2.2-14]) is cleared. A message over the server's
-// Maximum Packet Size is a *TooLargeError; with the window full
-// ErrWindowFull. Only the caller's goroutine publishes.
+// Maximum Packet Size with its topic in full is a *TooLargeError (an alias
+// that would make it fit does not count: after a reconnect it goes in full);
+// with the window full ErrWindowFull. Only the caller's goroutine publishes.
 //
 // With ConnectOptions.TopicAliases and a server that allows them (5.0), the
 // first topics published get a Topic Alias each, first come first served:
@@ -279,24 +280,28 @@ func (c *Client) Publish(m *Message) (uint16, error) {
 	p := &packet.Publish{QoS: qos, Retain: m.Retain && c.info.RetainAvailable, Topic: m.Topic, Payload: m.Payload}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	// Too large or not is judged with the topic in full and no alias, as
+	// the message goes on a new connection: whether it can be delivered
+	// does not depend on the aliases of this one.
+	p.Properties = c.publishProps(m, 0)
+	if size := p.SizeVersion(c.version); c.maxOut > 0 && size > c.maxOut {
+		return 0, &TooLargeError{Topic: m.Topic, Size: size, Max: c.maxOut}
+	}
 	var alias uint16
 	var known bool
 	if !m.NoTopicAlias {
 		alias, known = c.aliasFor(m.Topic)
 	}
-	p.Properties = c.publishProps(m, alias)
-	if known {
-		p.Topic = ""
-	}
-	size := p.SizeVersion(c.version)
-	if c.maxOut > 0 && size > c.maxOut && alias != 0 && !known {
-		// Setting the alias adds its 3 bytes: this one goes without.
-		alias = 0
-		p.Properties = c.publishProps(m, 0)
-		size = p.SizeVersion(c.version)
-	}
-	if c.maxOut > 0 && size > c.maxOut {
-		return 0, &TooLargeError{Topic: m.Topic, Size: size, Max: c.maxOut}
+	if alias != 0 {
+		p.Properties = c.publishProps(m, alias)
+		switch {
+		case known:
+			p.Topic = ""
+		case c.maxOut > 0 && p.SizeVersion(c.version) > c.maxOut:
+			// Setting the alias adds its 3 bytes: this one goes without.
+			alias = 0
+			p.Properties = c.publishProps(m, 0)
+		}
 	}
 	c.mu.Lock()
 	if c.err != nil {

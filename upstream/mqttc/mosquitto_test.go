@@ -23,7 +23,7 @@ var versions = []byte{packet.Version311, packet.Version5}
 func vname(v byte) string { return "v" + strconv.Itoa(int(v)) }
 
 // connect dials addr and connects with o.
-func connect(t *testing.T, addr string, o mqttc.ConnectOptions) (*mqttc.Client, mqttc.ConnackInfo) {
+func connect(t testing.TB, addr string, o mqttc.ConnectOptions) (*mqttc.Client, mqttc.ConnackInfo) {
 	t.Helper()
 	c, info, err := dialConnect(t, addr, o)
 	if err != nil {
@@ -33,7 +33,7 @@ func connect(t *testing.T, addr string, o mqttc.ConnectOptions) (*mqttc.Client, 
 	return c, info
 }
 
-func dialConnect(t *testing.T, addr string, o mqttc.ConnectOptions) (*mqttc.Client, mqttc.ConnackInfo, error) {
+func dialConnect(t testing.TB, addr string, o mqttc.ConnectOptions) (*mqttc.Client, mqttc.ConnackInfo, error) {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
