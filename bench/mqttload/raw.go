@@ -110,13 +110,17 @@ func (c *rawClient) write(p packet.Packet) error {
 }
 
 func (c *rawClient) read(br *bufio.Reader) {
+	// As the broker decodes: the PUBLISH packet reused, its message
+	// properties (unused here) checked but not decoded, so that a 5.0
+	// subscriber does not spend more than a 3.1.1 one on what it ignores.
+	var dec packet.Decoder
 	for {
 		first, body, err := packet.ReadFrame(br, 0)
 		if err != nil {
 			c.failAll(err)
 			return
 		}
-		p, err := packet.DecodeVersion(c.version, first, body)
+		p, err := dec.Decode(c.version, first, body)
 		if err != nil {
 			c.failAll(err)
 			return

@@ -449,6 +449,11 @@ func (d *decoder) varint(what string) int {
 	if d.err != nil {
 		return 0
 	}
+	if len(d.b) > 0 && d.b[0] < 0x80 { // one byte, the usual case: always the fewest
+		v := int(d.b[0])
+		d.b = d.b[1:]
+		return v
+	}
 	n, size, err := DecodeVarint(d.b)
 	if err != nil {
 		d.fail(what)
