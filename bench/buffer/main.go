@@ -60,7 +60,6 @@ type options struct {
 	rtt            time.Duration
 	bridgeDefaults bool
 	protocol       int
-	pin            bool // the edge side on CPU 0, the upstream broker and its subscriber on CPU 1
 	// upstreamNodelay sets TCP_NODELAY on the upstream broker's sockets
 	// (mosquitto's set_tcp_nodelay).
 	upstreamNodelay bool
@@ -83,14 +82,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.dir, "dir", "", "work directory (default: a temporary one on the system disk)")
 	fs.DurationVar(&o.rtt, "rtt", 0, "round-trip time the proxy adds between the gateway (or bridge) and the upstream broker")
 	fs.IntVar(&o.protocol, "protocol", 4, "our uplink's MQTT protocol version: 4 (3.1.1) or 5 (5.0); the bridge speaks 3.1.1")
-	fs.BoolVar(&o.pin, "pin", false, "run the edge side (this process: the gateway side and the proxy; mosquitto A) on CPU 0 and the upstream broker with its counting subscriber on CPU 1, as a cloud broker does not share the gateway's CPU (needs taskset)")
 	fs.BoolVar(&o.upstreamNodelay, "upstream-nodelay", false, "the upstream broker disables Nagle's algorithm (mosquitto's set_tcp_nodelay true)")
 	fs.BoolVar(&o.bridgeDefaults, "bridge-defaults", false, "also run mosquitto's bridge at its default settings (max_inflight_messages 20, restart_timeout 5..30)")
 	if err := fs.Parse(args); err != nil {
 		return err
-	}
-	if o.pin && os.Getenv(pinnedEnv) == "" {
-		return runPinned(ctx, args, stdout, stderr)
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -235,33 +230,9 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// pinnedEnv marks the process runPinned started.
-const pinnedEnv = "BENCH_BUFFER_PINNED"
-
-// runPinned runs this benchmark again, with args, under taskset on CPU 0:
-// every thread of the Go runtime and mosquitto A (a child) stay there.
-func runPinned(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	cmd := exec.CommandContext(ctx, "taskset", append([]string{"-c", "0", self}, args...)...)
-	cmd.Env = append(os.Environ(), pinnedEnv+"=1")
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	return cmd.Run()
-}
-
-// cloud returns argv to run on the upstream broker's CPU (CPU 1) with -pin.
-func (b *bench) cloud(argv ...string) []string {
-	if !b.o.pin {
-		return argv
-	}
-	return append([]string{"taskset", "-c", "1"}, argv...)
-}
-
 // startMosquitto starts mosquitto with conf (listener lines included) and
 // waits until port accepts connections.
-func (b *bench) startMosquitto(name string, port int, conf string, onCloud bool) (pid int, err error) {
+func (b *bench) startMosquitto(name string, port int, conf string) (pid int, err error) {
 	path := filepath.Join(b.o.dir, name+".conf")
 	conf = "user root\npersistence false\nlog_dest stderr\nlog_type error\nallow_anonymous true\nmax_queued_messages 0\n" +
 		fmt.Sprintf("listener %d 127.0.0.1\n", port) + conf
@@ -272,11 +243,7 @@ func (b *bench) startMosquitto(name string, port int, conf string, onCloud bool)
 	if _, err := exec.LookPath(bin); err != nil {
 		bin = "/usr/sbin/mosquitto"
 	}
-	argv := []string{bin, "-c", path}
-	if onCloud {
-		argv = b.cloud(argv...)
-	}
-	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd := exec.Command(bin, "-c", path)
 	cmd.Stderr = b.stderr
 	if err := cmd.Start(); err != nil {
 		return 0, err
@@ -310,7 +277,7 @@ type counter struct {
 // subscribeCounter starts mosquitto_sub on port for filter and waits until it
 // receives (probes published to the broker directly).
 func (b *bench) subscribeCounter(ctx context.Context, port int, filter string) (*counter, error) {
-	args := b.cloud("mosquitto_sub", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-q", "1", "-t", filter, "-F", "%U %t")
+	args := []string{"mosquitto_sub", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-q", "1", "-t", filter, "-F", "%U %t"}
 	if _, err := exec.LookPath("stdbuf"); err == nil {
 		args = append([]string{"stdbuf", "-oL"}, args...) // a line as soon as it is received
 	}
@@ -423,7 +390,7 @@ func (b *bench) upstreamBroker(name string) (cnt *counter, p *tcpproxy.Proxy, pi
 	if b.o.upstreamNodelay {
 		conf += "set_tcp_nodelay true\n"
 	}
-	if pid, err = b.startMosquitto(name, port, conf, true); err != nil {
+	if pid, err = b.startMosquitto(name, port, conf); err != nil {
 		return nil, nil, 0, err
 	}
 	if cnt, err = b.subscribeCounter(context.Background(), port, "edge/#"); err != nil {
@@ -637,7 +604,7 @@ notifications false
 bridge_protocol_version mqttv311
 `, p.Addr())
 	}
-	pidA, err := b.startMosquitto("local-"+name, portA, conf, false)
+	pidA, err := b.startMosquitto("local-"+name, portA, conf)
 	if err != nil {
 		return nil, err
 	}
@@ -768,7 +735,7 @@ func (b *bench) steadyState(ctx context.Context) (steadyResult, error) {
 	if err != nil {
 		return r, err
 	}
-	if _, err := b.startMosquitto("upstream-steady", port, "", true); err != nil {
+	if _, err := b.startMosquitto("upstream-steady", port, ""); err != nil {
 		return r, err
 	}
 	log := slog.New(slog.NewTextHandler(b.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
