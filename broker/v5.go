@@ -130,8 +130,9 @@ func (s *session) subIDsFor(name string) []uint32 {
 // them (section 3.3.2.3.4): the first aliasMaxOut topic names get an alias
 // when first sent (with the name), and are sent as the alias alone
 // afterwards; the connection's packets go out in order, so the client has
-// seen the alias set before it is used [MQTT-3.3.2-10]. The caller holds
-// the session's mu.
+// seen the alias set before it is used (section 3.3.2.3.4), and no alias
+// exceeds the client's Topic Alias Maximum [MQTT-3.3.2-11]. The caller
+// holds the session's mu.
 //
 // Replacement policy: none. Once the client's Topic Alias Maximum is
 // reached, aliases are kept for the connection's life and later topics go
